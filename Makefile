@@ -1,0 +1,40 @@
+# The two commands: `make run` and `make test`. Everything else builds on `make install`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+CRM := $(VENV)/bin/crm
+PLUGINS := payments item_lookup idca accounting_sync
+PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test test-fast bench demo clean
+
+$(VENV)/.installed: setup.cfg $(foreach p,$(PLUGINS),plugins/$(p)/setup.cfg)
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q -e '.[test]' $(foreach p,$(PLUGINS),-e plugins/$(p))
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install the core and every plugin
+
+instance/crm.db: | install
+	$(CRM) db upgrade
+	$(CRM) demo
+
+run: install instance/crm.db  ## serve the web UI on http://127.0.0.1:5000 with demo data
+	$(CRM) db upgrade
+	@echo
+	@echo "  CRM running on http://$(HOST):$(PORT)"
+	@echo "  Sign in as admin / admin1234 (also: sales, purchasing, warehouse, accounting; password <role>1234)"
+	@echo
+	$(CRM) run --host $(HOST) --port $(PORT)
+
+test: install  ## run the whole test suite (CRM_TEST_DATABASE_URL picks PostgreSQL)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install  ## print the performance figures
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

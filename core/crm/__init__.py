@@ -1,0 +1,85 @@
+"""CRM core: an order-management application that plugins extend.
+
+``create_app()`` builds the Flask app: database, plugins, REST API, web UI.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Flask, abort, request
+
+from crm.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+__all__ = ["create_app", "hookimpl", "__version__"]
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The application. ``config`` overrides settings read from the environment;
+    ``EXTRA_PLUGINS`` (a list of :class:`crm.plugins.Candidate`) adds plugins that
+    are not installed as distributions (tests, examples)."""
+    from flask_wtf.csrf import CSRFProtect
+
+    from crm import config as crm_config
+    from crm.api import init_api, is_api_request
+    from crm.db import core_table_names, db
+    from crm.i18n import init_i18n
+    from crm.jsonutil import DecimalJSONProvider
+    from crm.plugins import PluginRegistry, installed_candidates
+    from crm.ui import init_ui
+    from crm.web import init_web
+    import crm.models  # noqa: F401  (registers the core's tables)
+    import crm.services.audit  # noqa: F401  (audit trail listeners)
+
+    instance_path = os.environ.get("CRM_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
+    app = Flask(__name__, instance_path=os.path.abspath(instance_path))
+    app.json_provider_class = DecimalJSONProvider
+    app.json = DecimalJSONProvider(app)
+    app.config.update(crm_config.from_environment(app.instance_path))
+    app.config.update(config or {})
+    app.config["DATABASE_URL"] = crm_config.normalise_database_url(app.config["DATABASE_URL"])
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below for pages; the API uses bearer tokens
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    core_tables = core_table_names()
+    candidates = installed_candidates() + list(app.config.get("EXTRA_PLUGINS", []))
+    registry = PluginRegistry(candidates, only=app.config.get("PLUGINS"), core_tables=core_tables)
+    app.extensions["crm.plugins"] = registry
+
+    csrf = CSRFProtect(app)
+    init_i18n(app)
+    api = init_api(app)
+    init_web(app)
+    init_ui(app)
+    _register_plugin_blueprints(app, api, registry)
+
+    @app.before_request
+    def _plugin_state_and_csrf():
+        registry.refresh(db.session)
+        owner = app.extensions["crm.blueprint_owners"].get(request.blueprint)
+        if owner is not None and not registry.is_enabled(owner):
+            abort(404)
+        if not is_api_request() and app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()
+
+    registry.pm.hook.crm_startup(app=app)
+    return app
+
+
+def _register_plugin_blueprints(app, api, registry) -> None:
+    """Register every loaded plugin's blueprints, enabled or not (a disabled
+    plugin's routes exist but answer 404), remembering which plugin owns which.
+    A plugin whose blueprints fail is recorded with its error, like a failed import."""
+    owners: dict[str, str] = {}
+    for hook_name, register in (("crm_api_blueprints", api.register_blueprint),
+                                ("crm_web_blueprints", app.register_blueprint)):
+        for plugin_id in list(registry.order):
+            try:
+                for blueprint in registry.call_one(plugin_id, hook_name) or []:
+                    register(blueprint)
+                    owners[blueprint.name] = plugin_id
+            except Exception as exc:  # noqa: BLE001  a broken plugin must not stop the app
+                registry.fail(plugin_id, f"{hook_name}: {type(exc).__name__}: {exc}")
+    app.extensions["crm.blueprint_owners"] = owners

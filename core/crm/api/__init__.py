@@ -1,0 +1,125 @@
+"""The REST API under ``/api/v1``: flask-smorest resources, bearer-token auth,
+one error format, OpenAPI at ``/api/v1/openapi.json``."""
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from crm.db import db
+from crm.errors import CRMError, PermissionDenied
+from crm.permissions import NotSignedIn
+
+API_PREFIX = "/api/v1"
+
+STATUS_FOR = {"ValidationError": 422, "NotFound": 404, "Conflict": 409, "PermissionDenied": 403}
+
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None):
+    body = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    response = jsonify({"error": body})
+    response.status_code = status
+    return response
+
+
+def status_for(exc: CRMError) -> int:
+    for cls in type(exc).__mro__:
+        if cls.__name__ in STATUS_FOR:
+            return STATUS_FOR[cls.__name__]
+    return 400
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX
+
+
+def _flatten_messages(messages) -> dict[str, list[str]]:
+    """webargs' ``{"json": {"lines": {"0": {"quantity": [..]}}}}`` -> ``{"lines.0.quantity": [..]}``."""
+    flat: dict[str, list[str]] = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            flat.setdefault(prefix or "_body", []).extend(value)
+        else:
+            flat.setdefault(prefix or "_body", []).append(str(value))
+
+    for location, value in (messages or {}).items():
+        walk("" if location in ("json", "query", "form", "headers", "files") else location, value)
+    return flat
+
+
+def _handle_http_error(exc: HTTPException):
+    if exc.code == 422:
+        fields = _flatten_messages(getattr(exc, "data", {}).get("messages"))
+        first = next(iter(fields.items()), ("_body", ["invalid"]))
+        return error_response(422, "invalid", f"{first[0]}: {first[1][0]}", fields)
+    names = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+             405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+             429: "too_many_requests"}
+    return error_response(exc.code or 500, names.get(exc.code, "error"), exc.description or exc.name)
+
+
+def _authenticate_bearer():
+    """Resolve ``Authorization: Bearer`` into ``g.user`` for API requests."""
+    from crm.context import set_actor
+    from crm.services.users import user_for_token
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user = user_for_token(db.session, header[7:].strip())
+        if user is not None:
+            g.user = user
+            set_actor(user)
+
+
+def init_api(app: Flask) -> Api:
+    app.config.setdefault("API_TITLE", "CRM")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("API_SPEC_OPTIONS", {
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "info": {"description": "Order management: master data, documents, stock, reports and plugins. "
+                                "Money and quantities are decimal strings."},
+    })
+    api = Api(app)
+
+    @app.errorhandler(CRMError)
+    def _crm_error(exc: CRMError):
+        if is_api_request():
+            return error_response(status_for(exc), exc.code, exc.message, exc.fields)
+        from crm.web import render_error
+        return render_error(status_for(exc), exc.message)
+
+    @app.errorhandler(NotSignedIn)
+    def _not_signed_in(_exc):
+        if is_api_request():
+            return error_response(401, "unauthorized", "sign in: send Authorization: Bearer <token>")
+        from crm.web import redirect_to_login
+        return redirect_to_login()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if is_api_request():
+            return _handle_http_error(exc)
+        from crm.web import render_error
+        return render_error(exc.code or 500, exc.description or exc.name)
+
+    @app.before_request
+    def _api_auth():
+        if is_api_request():
+            _authenticate_bearer()
+
+    from crm.api import auth, plugins as plugins_api
+    api.register_blueprint(auth.blp)
+    api.register_blueprint(plugins_api.blp)
+    return api
+
+
+__all__ = ["init_api", "error_response", "API_PREFIX", "PermissionDenied"]

@@ -1,0 +1,29 @@
+"""Languages (English and Spanish), chosen per user, and locale-aware formats."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Flask, g, request
+from flask_babel import format_currency, format_date, format_decimal, get_locale
+
+LANGUAGES = ("en", "es")
+
+
+def select_locale() -> str:
+    user = g.get("user")
+    if user is not None and getattr(user, "language", None) in LANGUAGES:
+        return user.language
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def money(amount, currency: str = "EUR") -> str:
+    if amount is None:
+        return ""
+    return format_currency(Decimal(amount), currency)
+
+
+def init_i18n(app: Flask) -> None:
+    from flask_babel import Babel
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(current_locale=lambda: str(get_locale()))
+    app.jinja_env.filters.update(money=money, number=format_decimal, date=format_date)

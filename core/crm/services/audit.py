@@ -1,0 +1,82 @@
+"""The audit trail, written automatically for every audited model.
+
+A model opts in with ``__audited__ = True``. On each flush the listener records
+inserts, updates (the changed columns, old and new) and deletes with the current
+actor (:mod:`crm.context`), in the same transaction as the change.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from crm.context import current_actor_id
+from crm.models import AuditEntry
+
+IGNORED = {"updated_at", "created_at", "version", "password_hash"}
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def _changes(obj) -> dict:
+    changes = {}
+    for attr in inspect(obj).mapper.column_attrs:
+        if attr.key in IGNORED:
+            continue
+        history = inspect(obj).attrs[attr.key].history
+        if history.has_changes():
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+            if old != new:
+                changes[attr.key] = [_plain(old), _plain(new)]
+    return changes
+
+
+def _identity(obj) -> str:
+    ident = inspect(obj).identity
+    return ",".join(str(i) for i in ident) if ident else ""
+
+
+def _entity_name(obj) -> str:
+    return getattr(obj, "__audit_entity__", None) or obj.__tablename__
+
+
+@event.listens_for(Session, "before_flush")
+def _record_updates_and_deletes(session, _ctx, _instances):
+    user_id = current_actor_id()
+    for obj in session.dirty:
+        if getattr(obj, "__audited__", False) and session.is_modified(obj, include_collections=False):
+            changes = _changes(obj)
+            if changes:
+                session.add(AuditEntry(user_id=user_id, action="update", entity=_entity_name(obj),
+                                       entity_id=_identity(obj), changes=changes))
+    for obj in session.deleted:
+        if getattr(obj, "__audited__", False):
+            session.add(AuditEntry(user_id=user_id, action="delete", entity=_entity_name(obj),
+                                   entity_id=_identity(obj), changes={}))
+
+
+@event.listens_for(Session, "after_flush")
+def _record_inserts(session, _ctx):
+    user_id = current_actor_id()
+    entries = [
+        AuditEntry(user_id=user_id, action="create", entity=_entity_name(obj), entity_id=_identity(obj), changes={})
+        for obj in session.new if getattr(obj, "__audited__", False)
+    ]
+    if entries:
+        session.add_all(entries)  # written by the next flush of this transaction
+
+
+def history(session: Session, entity: str, entity_id) -> list[AuditEntry]:
+    from sqlalchemy import select
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.entity == entity,
+                                                         AuditEntry.entity_id == str(entity_id))
+                                .order_by(AuditEntry.id)))

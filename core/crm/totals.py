@@ -1,0 +1,548 @@
+"""Document totals engine: quotes, orders and invoices share this pipeline.
+
+Pure functions on dataclasses; all arithmetic goes through :mod:`crm.money`.
+
+Formulas
+--------
+Per line (line taxes only in ``individual`` mode)::
+
+    gross      = quantity * unit_price
+    discount   = gross * discount_percent / 100   or   discount_amount
+    net        = gross - discount
+    line_tax   = sum(net * rate / 100 for each line tax)
+    line_total = net + line_tax
+
+Document::
+
+    subtotal     = sum(net)
+    doc_discount = subtotal * discount_percent / 100   or   discount_amount
+    taxable      = subtotal - doc_discount
+    tax_total    = individual: sum(line_tax) scaled by taxable / subtotal
+                   group:      sum(taxable * rate / 100 for each group tax)
+    shipping     = shipping_amount
+    shipping_tax = sum(shipping * rate / 100 for each shipping tax)
+    grand_total  = taxable + tax_total + shipping + shipping_tax + adjustment
+
+Rounding policy
+---------------
+``round`` below is ROUND_HALF_UP (ties away from zero) to the currency's
+precision (2 decimals for EUR/USD, 0 for JPY).  Every amount the engine
+returns is already rounded, and every sum is a sum of rounded amounts, so the
+screen, the API, the PDF and accounting show the same cents.
+
+* Quantities are rounded to 3 decimals (HALF_UP) first.  Unit prices are
+  used exactly as given (they may carry more decimals than the currency).
+* Line: ``gross = round(quantity * unit_price)``; ``discount =
+  round(gross * percent / 100)`` or ``round(discount_amount)``; ``net =
+  gross - discount``; each line tax ``round(net * rate / 100)`` (one amount
+  per tax); ``tax`` is the sum of those amounts; ``total = net + tax``.
+* Document: ``subtotal = sum(net)`` (exact: a sum of rounded amounts);
+  ``discount = round(subtotal * percent / 100)`` or ``round(discount_amount)``;
+  ``taxable = subtotal - discount``.
+* Individual mode: for each tax id, the rounded line amounts of that tax are
+  summed, multiplied by ``taxable / subtotal`` and rounded once
+  (``round(sum * taxable / subtotal)``); ``tax = sum`` of those per-tax
+  amounts.  When ``subtotal`` is 0 every net, hence every line tax, is 0, so
+  the tax is 0 (no division happens).
+* Group mode: per group tax ``round(taxable * rate / 100)``; ``tax`` is their
+  sum.  Line taxes are ignored in group mode (and group taxes in individual
+  mode).
+* Shipping: ``shipping = round(shipping_amount)``; per shipping tax
+  ``round(shipping * rate / 100)``; ``shipping_tax`` is their sum.
+* ``adjustment = round(adjustment)``; it may be negative.
+* ``grand_total = taxable + tax + shipping + shipping_tax + adjustment``
+  (a sum of rounded amounts, so exact).
+
+Tax breakdown: one :class:`TaxAmount` per tax for the items
+(``Totals.tax_breakdown``, sorted by tax id) and per shipping tax
+(``Totals.shipping_tax_breakdown``, in input order).  Its ``base`` is the
+amount the tax applies to after the document discount: in individual mode
+``round(sum of the nets of the lines carrying the tax * taxable / subtotal)``,
+in group mode ``taxable``; for shipping, ``shipping``.  The ``amount`` values
+of a breakdown always add up to the corresponding total.
+
+Rounding bound
+--------------
+Let ``u`` be the currency's smallest unit (0.01 EUR) and, in individual mode,
+``T`` the number of distinct item taxes and ``A`` the number of (line, tax)
+applications.  Against the exact tax computed on the same rounded bases,
+``E = sum over lines and their taxes of net * rate / 100 * taxable / subtotal``::
+
+    |tax - E| <= (T + A) * u / 2
+
+Each line tax amount is off by at most u/2, the per-tax sum of ``n_t`` of them
+by at most ``n_t * u/2``, the scale factor ``taxable / subtotal`` lies in
+[0, 1] so it cannot enlarge that error, and the final per-tax rounding adds
+u/2; summing over taxes gives ``(T + sum n_t) * u/2``.  In group mode
+(``G`` group taxes) the bound is ``G * u/2``, and for shipping tax
+``S * u/2`` with ``S`` shipping taxes.
+
+Validation
+----------
+Invalid input raises :class:`TotalsError` (a ValueError) naming the field:
+``lines.<i>.<name>`` with ``i`` the 0-based position in
+``DocumentInput.lines``, ``lines.<i>.taxes.<j>.rate`` (or ``.id`` for a
+duplicate), ``discount_percent``, ``discount_amount`` (also when both kinds
+are set), ``group_taxes.<j>.rate``/``.id``, ``shipping_amount``,
+``shipping_taxes.<j>.rate``/``.id``, ``adjustment``, ``tax_mode``,
+``currency``.
+Refused: negative quantity (zero is allowed) or unit price, both discount
+kinds on one line or on the document, a discount percent outside 0..100, a
+discount amount below 0 or above the line gross (line) or the subtotal
+(document) -- compared before rounding --, a negative tax rate, the same tax
+id twice in one list, one tax id with two different rates, a negative
+shipping amount, an unknown tax mode or currency, and values that
+:func:`crm.money.to_decimal` refuses (floats, NaN, unparsable strings).
+
+Extensions
+----------
+:func:`compute` calls ``extend(stage, computation)`` once per stage, in the
+order of :data:`STAGES`; the core fixes that order, never the order in which
+plugins were registered (``extend`` is the caller's dispatcher):
+
+1. ``"line_columns"`` -- after the built-in line amounts, before the document
+   totals (``computation.totals`` is None).  Extensions may add values to
+   ``LineResult.custom``; built-in line amounts are frozen and the document
+   totals are always computed from the engine's own line results.
+2. ``"document_totals"`` -- after the built-in totals.  Extensions may add
+   named totals to ``Totals.extra``; extras are informative only, never
+   rounded by the engine and never part of ``grand_total``.  To replace a
+   built-in total an extension calls ``computation.override_total(name,
+   value)``: the value is rounded to the currency and, unless
+   ``grand_total`` itself has been overridden, ``grand_total`` is recomputed
+   from its five parts.  Once an extension overrides ``grand_total`` the
+   engine leaves it alone.  Nothing else is recomputed (overriding
+   ``subtotal`` does not change ``taxable``, overriding ``tax`` does not
+   change the breakdown).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Iterable, Mapping, Optional, Sequence
+
+from crm import money
+from crm.money import ZERO, DecimalInput
+
+__all__ = [
+    "INDIVIDUAL",
+    "GROUP",
+    "TAX_MODES",
+    "STAGES",
+    "TOTAL_NAMES",
+    "TotalsError",
+    "TaxRate",
+    "LineInput",
+    "DocumentInput",
+    "TaxAmount",
+    "LineResult",
+    "Totals",
+    "Computation",
+    "Extension",
+    "compute",
+]
+
+INDIVIDUAL = "individual"
+GROUP = "group"
+TAX_MODES = (INDIVIDUAL, GROUP)
+
+#: Extension stages, in the order :func:`compute` runs them.
+STAGES = ("line_columns", "document_totals")
+
+#: Built-in totals, in API order (the keys of :meth:`Totals.as_dict`).
+TOTAL_NAMES = (
+    "subtotal",
+    "discount",
+    "taxable",
+    "tax",
+    "shipping",
+    "shipping_tax",
+    "adjustment",
+    "grand_total",
+)
+
+_HUNDRED = Decimal("100")
+
+
+class TotalsError(ValueError):
+    """Invalid document input; ``field`` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# --------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaxRate:
+    """A tax as applied to a document: ``rate`` is a percentage (21 = 21 %)."""
+
+    id: int
+    name: str
+    rate: DecimalInput
+
+
+@dataclass
+class LineInput:
+    """One document line; ``key`` is returned untouched in the LineResult."""
+
+    quantity: DecimalInput
+    unit_price: DecimalInput
+    discount_percent: Optional[DecimalInput] = None
+    discount_amount: Optional[DecimalInput] = None
+    taxes: Sequence[TaxRate] = ()
+    key: object = None
+
+
+@dataclass
+class DocumentInput:
+    """A quote, order or invoice as the engine sees it.
+
+    ``fields`` carries other document fields for extensions; the core
+    ignores it.
+    """
+
+    currency: str
+    tax_mode: str
+    lines: Sequence[LineInput]
+    discount_percent: Optional[DecimalInput] = None
+    discount_amount: Optional[DecimalInput] = None
+    group_taxes: Sequence[TaxRate] = ()
+    shipping_amount: DecimalInput = ZERO
+    shipping_taxes: Sequence[TaxRate] = ()
+    adjustment: DecimalInput = ZERO
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaxAmount:
+    """One row of a tax breakdown: ``amount`` of tax ``rate`` % on ``base``."""
+
+    id: int
+    name: str
+    rate: Decimal
+    base: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """Rounded amounts of one line.
+
+    Frozen: extensions may only add entries to ``custom``.  ``taxes`` maps
+    tax id to the rounded amount of that tax on this line (empty in group
+    mode).
+    """
+
+    key: object
+    quantity: Decimal
+    unit_price: Decimal
+    gross: Decimal
+    discount: Decimal
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+    taxes: dict[int, Decimal]
+    custom: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Rounded document totals plus the tax breakdowns.
+
+    Frozen: extensions add to ``extra`` or call
+    :meth:`Computation.override_total`.
+    """
+
+    subtotal: Decimal
+    discount: Decimal
+    taxable: Decimal
+    tax: Decimal
+    shipping: Decimal
+    shipping_tax: Decimal
+    adjustment: Decimal
+    grand_total: Decimal
+    tax_breakdown: tuple[TaxAmount, ...] = ()
+    shipping_tax_breakdown: tuple[TaxAmount, ...] = ()
+    extra: dict[str, Decimal] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Decimal]:
+        """The eight built-in totals keyed as in the API (``TOTAL_NAMES``)."""
+        return {name: getattr(self, name) for name in TOTAL_NAMES}
+
+
+@dataclass
+class Computation:
+    """What :func:`compute` returns and what extensions receive."""
+
+    document: DocumentInput
+    lines: tuple[LineResult, ...]
+    totals: Optional[Totals] = None
+    overridden: set[str] = field(default_factory=set)
+
+    def override_total(self, name: str, value: DecimalInput) -> None:
+        """Replace built-in total ``name`` (stage ``document_totals`` only).
+
+        ``value`` is rounded to the currency.  ``grand_total`` is then
+        recomputed from its parts unless it has itself been overridden.
+        """
+        if self.totals is None:
+            raise RuntimeError("totals can only be overridden once they exist")
+        if name not in TOTAL_NAMES:
+            raise ValueError(f"unknown total {name!r}; expected one of {TOTAL_NAMES}")
+        amount = money.round_money(money.to_decimal(value), self.document.currency)
+        totals = dataclasses.replace(self.totals, **{name: amount})
+        self.overridden.add(name)
+        if "grand_total" not in self.overridden:
+            totals = dataclasses.replace(totals, grand_total=_grand_total(totals))
+        self.totals = totals
+
+
+Extension = Callable[[str, Computation], None]
+
+
+# --------------------------------------------------------------------------
+# Pipeline
+# --------------------------------------------------------------------------
+
+
+def compute(doc: DocumentInput, extend: Optional[Extension] = None) -> Computation:
+    """Run the pipeline: lines, ``line_columns``, totals, ``document_totals``."""
+    _check_currency(doc.currency)
+    if doc.tax_mode not in TAX_MODES:
+        raise TotalsError("tax_mode", f"must be one of {TAX_MODES}, got {doc.tax_mode!r}")
+    rates: dict[int, Decimal] = {}
+    lines = tuple(
+        _compute_line(line, f"lines.{index}", doc, rates)
+        for index, line in enumerate(doc.lines)
+    )
+    computation = Computation(document=doc, lines=lines)
+    if extend is not None:
+        extend(STAGES[0], computation)
+    computation.totals = _compute_totals(doc, lines)
+    if extend is not None:
+        extend(STAGES[1], computation)
+    return computation
+
+
+def _compute_line(
+    line: LineInput, where: str, doc: DocumentInput, rates: dict[int, Decimal]
+) -> LineResult:
+    """Rounded amounts of one line (see the module rounding policy)."""
+    currency = doc.currency
+    quantity = _decimal(line.quantity, f"{where}.quantity")
+    _check_not_negative(quantity, f"{where}.quantity")
+    quantity = money.round_quantity(quantity)
+    unit_price = _decimal(line.unit_price, f"{where}.unit_price")
+    _check_not_negative(unit_price, f"{where}.unit_price")
+    gross = money.round_money(money.multiply(quantity, unit_price), currency)
+    discount = _discount(
+        line.discount_percent, line.discount_amount, gross, where, "line gross", currency
+    )
+    net = money.subtract(gross, discount)
+    taxes: dict[int, Decimal] = {}
+    if doc.tax_mode == INDIVIDUAL:
+        for position, tax in enumerate(line.taxes):
+            tax_where = f"{where}.taxes.{position}"
+            rate = _rate(tax, tax_where, taxes)
+            if rates.setdefault(tax.id, rate) != rate:
+                raise TotalsError(
+                    f"{tax_where}.rate",
+                    f"tax {tax.id!r} has rate {rate} here and {rates[tax.id]} on another line",
+                )
+            taxes[tax.id] = money.round_money(money.percent_of(net, rate), currency)
+    tax_amount = _sum(taxes.values(), currency)
+    return LineResult(
+        key=line.key,
+        quantity=quantity,
+        unit_price=unit_price,
+        gross=gross,
+        discount=discount,
+        net=net,
+        tax=tax_amount,
+        total=money.add(net, tax_amount),
+        taxes=taxes,
+    )
+
+
+def _compute_totals(doc: DocumentInput, lines: Sequence[LineResult]) -> Totals:
+    """Rounded document totals from the rounded line amounts."""
+    currency = doc.currency
+    subtotal = _sum((line.net for line in lines), currency)
+    discount = _discount(
+        doc.discount_percent, doc.discount_amount, subtotal, "", "subtotal", currency
+    )
+    taxable = money.subtract(subtotal, discount)
+    if doc.tax_mode == INDIVIDUAL:
+        breakdown = _individual_taxes(doc, lines, subtotal, taxable)
+    else:
+        breakdown = _taxes_on(taxable, doc.group_taxes, "group_taxes", currency)
+    shipping = _rounded(doc.shipping_amount, "shipping_amount", currency)
+    _check_not_negative(shipping, "shipping_amount")
+    shipping_breakdown = _taxes_on(shipping, doc.shipping_taxes, "shipping_taxes", currency)
+    totals = Totals(
+        subtotal=subtotal,
+        discount=discount,
+        taxable=taxable,
+        tax=_sum((row.amount for row in breakdown), currency),
+        shipping=shipping,
+        shipping_tax=_sum((row.amount for row in shipping_breakdown), currency),
+        adjustment=_rounded(doc.adjustment, "adjustment", currency),
+        grand_total=ZERO,
+        tax_breakdown=breakdown,
+        shipping_tax_breakdown=shipping_breakdown,
+    )
+    return dataclasses.replace(totals, grand_total=_grand_total(totals))
+
+
+def _sum(amounts: Iterable[Decimal], currency: str) -> Decimal:
+    """Sum of already rounded amounts, written at the currency's precision
+    (so an empty sum is 0.00 in EUR, not 0)."""
+    return money.round_money(money.total(amounts), currency)
+
+
+def _grand_total(totals: Totals) -> Decimal:
+    """taxable + tax + shipping + shipping_tax + adjustment."""
+    return money.total(
+        (totals.taxable, totals.tax, totals.shipping, totals.shipping_tax, totals.adjustment)
+    )
+
+
+def _individual_taxes(
+    doc: DocumentInput, lines: Sequence[LineResult], subtotal: Decimal, taxable: Decimal
+) -> tuple[TaxAmount, ...]:
+    """Per tax id: round(sum of rounded line amounts * taxable / subtotal)."""
+    amounts: dict[int, Decimal] = {}
+    bases: dict[int, Decimal] = {}
+    for line in lines:
+        for tax_id, amount in line.taxes.items():
+            amounts[tax_id] = money.add(amounts.get(tax_id, ZERO), amount)
+            bases[tax_id] = money.add(bases.get(tax_id, ZERO), line.net)
+    taxes = _first_tax_by_id(doc)
+    currency = doc.currency
+    breakdown = []
+    for tax_id in sorted(amounts):
+        tax = taxes[tax_id]
+        breakdown.append(
+            TaxAmount(
+                id=tax_id,
+                name=tax.name,
+                rate=_decimal(tax.rate, "rate"),
+                base=_scaled(bases[tax_id], taxable, subtotal, currency),
+                amount=_scaled(amounts[tax_id], taxable, subtotal, currency),
+            )
+        )
+    return tuple(breakdown)
+
+
+def _first_tax_by_id(doc: DocumentInput) -> dict[int, TaxRate]:
+    """The first TaxRate seen for each id among the line taxes."""
+    taxes: dict[int, TaxRate] = {}
+    for line in doc.lines:
+        for tax in line.taxes:
+            taxes.setdefault(tax.id, tax)
+    return taxes
+
+
+def _scaled(amount: Decimal, taxable: Decimal, subtotal: Decimal, currency: str) -> Decimal:
+    """round(amount * taxable / subtotal); 0 when subtotal is 0."""
+    if not subtotal:
+        return money.round_money(ZERO, currency)
+    if taxable == subtotal:
+        return amount
+    return money.round_money(money.scale(amount, taxable, subtotal), currency)
+
+
+def _taxes_on(
+    base: Decimal, taxes: Sequence[TaxRate], where: str, currency: str
+) -> tuple[TaxAmount, ...]:
+    """One row per tax: round(base * rate / 100), in input order."""
+    seen: dict[int, Decimal] = {}
+    rows = []
+    for position, tax in enumerate(taxes):
+        rate = _rate(tax, f"{where}.{position}", seen)
+        seen[tax.id] = rate
+        amount = money.round_money(money.percent_of(base, rate), currency)
+        rows.append(TaxAmount(id=tax.id, name=tax.name, rate=rate, base=base, amount=amount))
+    return tuple(rows)
+
+
+# --------------------------------------------------------------------------
+# Validation helpers
+# --------------------------------------------------------------------------
+
+
+def _discount(
+    percent: Optional[DecimalInput],
+    amount: Optional[DecimalInput],
+    base: Decimal,
+    where: str,
+    base_name: str,
+    currency: str,
+) -> Decimal:
+    """round(base * percent / 100), round(amount), or 0 when neither is set."""
+    prefix = f"{where}." if where else ""
+    if percent is not None and amount is not None:
+        raise TotalsError(
+            f"{prefix}discount_amount", "set a discount percent or an amount, not both"
+        )
+    if percent is not None:
+        field_name = f"{prefix}discount_percent"
+        value = _decimal(percent, field_name)
+        if not ZERO <= value <= _HUNDRED:
+            raise TotalsError(field_name, f"must be between 0 and 100, got {value}")
+        return money.round_money(money.percent_of(base, value), currency)
+    if amount is not None:
+        field_name = f"{prefix}discount_amount"
+        value = _decimal(amount, field_name)
+        _check_not_negative(value, field_name)
+        if value > base:
+            raise TotalsError(field_name, f"{value} exceeds the {base_name} {base}")
+        return money.round_money(value, currency)
+    return money.round_money(ZERO, currency)
+
+
+def _rate(tax: TaxRate, where: str, seen: Mapping[int, Decimal]) -> Decimal:
+    """Rate of ``tax``, refusing a negative rate or an id already in ``seen``."""
+    rate = _decimal(tax.rate, f"{where}.rate")
+    _check_not_negative(rate, f"{where}.rate")
+    if tax.id in seen:
+        raise TotalsError(f"{where}.id", f"tax {tax.id!r} appears twice in the same list")
+    return rate
+
+
+def _decimal(value: DecimalInput, field_name: str) -> Decimal:
+    """money.to_decimal, reporting failures as TotalsError on ``field_name``."""
+    try:
+        return money.to_decimal(value)
+    except (TypeError, ValueError) as error:
+        raise TotalsError(field_name, str(error)) from None
+
+
+def _rounded(value: DecimalInput, field_name: str, currency: str) -> Decimal:
+    """Parse ``value`` and round it to the currency."""
+    return money.round_money(_decimal(value, field_name), currency)
+
+
+def _check_not_negative(value: Decimal, field_name: str) -> None:
+    if value < ZERO:
+        raise TotalsError(field_name, f"must not be negative, got {value}")
+
+
+def _check_currency(currency: str) -> None:
+    try:
+        money.currency_precision(currency)
+    except (TypeError, ValueError) as error:
+        raise TotalsError("currency", str(error)) from None

@@ -1,0 +1,1 @@
+"""Bidirectional sync with accounting systems."""

@@ -1,0 +1,1 @@
+"""Custom line-item columns, safe formulas, custom totals and sections, carried into the PDF."""

@@ -1,0 +1,1 @@
+"""A fast faceted picker for products, bundles and services."""
