@@ -116,9 +116,9 @@ def init_api(app: Flask) -> Api:
         if is_api_request():
             _authenticate_bearer()
 
-    from crm.api import auth, plugins as plugins_api
-    api.register_blueprint(auth.blp)
-    api.register_blueprint(plugins_api.blp)
+    from crm.api import auth, plugins as plugins_api, taxes
+    for module in (auth, plugins_api, taxes):
+        api.register_blueprint(module.blp)
     return api
 
 

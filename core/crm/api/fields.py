@@ -1,0 +1,64 @@
+"""Marshmallow fields for money, quantities and rates: decimal strings out,
+strings or numbers in, never floats.
+
+Output: money keeps at least two decimals and drops trailing zeros beyond them
+(``"12.50"``, ``"0.1234"``); quantities and rates drop trailing zeros
+(``"2"``, ``"2.5"``, ``"21"``).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from marshmallow import fields, validate
+
+MAX_MONEY = Decimal("999999999999.99")
+MAX_QUANTITY = Decimal("999999999")
+
+
+def plain(value: Decimal) -> str:
+    """``Decimal("21.5000")`` -> ``"21.5"``; never scientific notation."""
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def money_text(value: Decimal) -> str:
+    text = plain(value)
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+class _DecimalText(fields.Decimal):
+    def __init__(self, formatter, **kwargs):
+        kwargs.setdefault("as_string", True)
+        super().__init__(**kwargs)
+        self._formatter = formatter
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return self._formatter(Decimal(value))
+
+
+def MoneyField(*, minimum: Decimal | None = Decimal("0"), **kwargs) -> fields.Decimal:
+    """An amount of money: ``"12.50"``; non-negative unless ``minimum=None``."""
+    low = minimum if minimum is not None else -MAX_MONEY
+    return _DecimalText(money_text, validate=validate.Range(min=low, max=MAX_MONEY), **kwargs)
+
+
+def QuantityField(*, minimum: Decimal | None = Decimal("0"), **kwargs) -> fields.Decimal:
+    """A quantity with up to 3 decimals: ``"2.5"``."""
+    low = minimum if minimum is not None else -MAX_QUANTITY
+    return _DecimalText(plain, validate=validate.Range(min=low, max=MAX_QUANTITY), **kwargs)
+
+
+def PercentField(**kwargs) -> fields.Decimal:
+    """A percentage between 0 and 100: ``"21"``."""
+    return _DecimalText(plain, validate=validate.Range(min=0, max=100), **kwargs)
+
+
+def Text(max_length: int = 200, *, required: bool = False, **kwargs) -> fields.String:
+    """A string of at most ``max_length`` characters; a required one may not be blank."""
+    length = validate.Length(min=1 if required else 0, max=max_length)
+    if not required:
+        kwargs.setdefault("load_default", "")
+    return fields.String(validate=length, required=required, **kwargs)
