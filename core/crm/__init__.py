@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask, abort, request
+from werkzeug.routing import IntegerConverter
 
 from crm.hookspecs import hookimpl
 
@@ -48,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     registry = PluginRegistry(candidates, only=app.config.get("PLUGINS"), core_tables=core_tables)
     app.extensions["crm.plugins"] = registry
 
+    app.url_map.converters["int"] = BoundedIntConverter
     csrf = CSRFProtect(app)
     init_i18n(app)
     api = init_api(app)
@@ -66,6 +68,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     registry.pm.hook.crm_startup(app=app)
     return app
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:id>`` matches only ids the database can hold; anything else is a 404."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _register_plugin_blueprints(app, api, registry) -> None:

@@ -200,6 +200,7 @@ def make_user(app):
 def live_server(app):
     """The app served over real HTTP on 127.0.0.1 (a random port) in a thread."""
     from werkzeug.serving import make_server
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a server error is logged with its traceback
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

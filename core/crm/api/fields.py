@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 MAX_MONEY = Decimal("999999999999.99")
 MAX_QUANTITY = Decimal("999999999")
@@ -28,9 +28,11 @@ def money_text(value: Decimal) -> str:
 
 
 class _DecimalText(fields.Decimal):
-    def __init__(self, formatter, **kwargs):
+    def __init__(self, formatter, max_places: int, **kwargs):
         kwargs.setdefault("as_string", True)
-        super().__init__(**kwargs)
+        checks = kwargs.pop("validate", [])
+        checks = list(checks) if isinstance(checks, (list, tuple)) else [checks]
+        super().__init__(validate=[*checks, _max_places(max_places)], **kwargs)
         self._formatter = formatter
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -39,21 +41,36 @@ class _DecimalText(fields.Decimal):
         return self._formatter(Decimal(value))
 
 
+def _max_places(places: int):
+    def check(value: Decimal) -> None:
+        if value.as_tuple().exponent < -places:
+            raise ValidationError(f"at most {places} decimals")
+    return check
+
+
 def MoneyField(*, minimum: Decimal | None = Decimal("0"), **kwargs) -> fields.Decimal:
     """An amount of money: ``"12.50"``; non-negative unless ``minimum=None``."""
     low = minimum if minimum is not None else -MAX_MONEY
-    return _DecimalText(money_text, validate=validate.Range(min=low, max=MAX_MONEY), **kwargs)
+    return _DecimalText(money_text, 4, validate=validate.Range(min=low, max=MAX_MONEY), **kwargs)
 
 
 def QuantityField(*, minimum: Decimal | None = Decimal("0"), **kwargs) -> fields.Decimal:
     """A quantity with up to 3 decimals: ``"2.5"``."""
     low = minimum if minimum is not None else -MAX_QUANTITY
-    return _DecimalText(plain, validate=validate.Range(min=low, max=MAX_QUANTITY), **kwargs)
+    return _DecimalText(plain, 3, validate=validate.Range(min=low, max=MAX_QUANTITY), **kwargs)
 
 
 def PercentField(**kwargs) -> fields.Decimal:
     """A percentage between 0 and 100: ``"21"``."""
-    return _DecimalText(plain, validate=validate.Range(min=0, max=100), **kwargs)
+    return _DecimalText(plain, 4, validate=validate.Range(min=0, max=100), **kwargs)
+
+
+MAX_ID = 2**31 - 1
+
+
+def IdField(**kwargs) -> fields.Integer:
+    """A record id: a positive integer that fits the database's integer column."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID, error="unknown id"), **kwargs)
 
 
 def Text(max_length: int = 200, *, required: bool = False, **kwargs) -> fields.String:

@@ -63,13 +63,18 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_price_books')),
     sa.UniqueConstraint('name', name=op.f('uq_price_books_name'))
     )
-    op.create_table('sequences',
+    sequences = op.create_table('sequences',
     sa.Column('doc_type', sa.String(length=20), nullable=False),
     sa.Column('prefix', sa.String(length=20), nullable=False),
     sa.Column('padding', sa.Integer(), nullable=False),
     sa.Column('next_value', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('doc_type', name=op.f('pk_sequences'))
     )
+    # one counter row per document type, so that numbering can always lock a row
+    op.bulk_insert(sequences, [
+        {"doc_type": t, "prefix": p, "padding": 4, "next_value": 1}
+        for t, p in (("quote", "QUO-"), ("sales_order", "SO-"), ("purchase_order", "PO-"), ("invoice", "INV-"))
+    ])
     op.create_table('taxes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),

@@ -1,0 +1,522 @@
+"""Quotes, sales orders, purchase orders and invoices: create, change, status, totals.
+
+Every function takes the session first and never commits. Amounts are always
+computed here, on the server, by :mod:`crm.totals`; nothing a client sends as
+a computed amount is trusted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from crm import money, totals
+from crm.context import current_actor_id
+from crm.errors import Conflict, NotFound, ValidationError
+from crm.models import Account, Contact, Document, DocumentLine, Item, PriceBookEntry, StatusChange, Tax, Vendor
+from crm.services import hooks
+from crm.services.custom_fields import validate_custom
+from crm.services.doctypes import DOC_TYPES, DocType
+from crm.services.numbering import next_number
+from crm.services.records import check_version
+from crm.services.taxes import taxes_by_id
+
+#: header fields that may change in any status
+FREE_FIELDS = ("subject", "description", "terms", "contact_id", "billing_address", "shipping_address",
+               "due_date", "valid_until", "invoice_date")
+#: fields that change amounts: only while the document is editable
+AMOUNT_FIELDS = ("currency", "conversion_rate", "tax_mode", "discount_percent", "discount_amount",
+                 "shipping_amount", "adjustment")
+DISPLAY_TYPES = ("section", "subtotal", "note")
+MAX_LINES = 1000
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+def load_options():
+    return (selectinload(Document.lines).selectinload(DocumentLine.item),)
+
+
+def get_document(session: Session, doc_type: str, doc_id: int, *, for_update: bool = False) -> Document:
+    """The document, with its lines; ``for_update`` locks its row until the commit."""
+    stmt = select(Document).where(Document.id == doc_id, Document.doc_type == doc_type).options(*load_options())
+    if for_update:
+        stmt = stmt.with_for_update(of=Document)
+    document = session.scalar(stmt)
+    if document is None:
+        raise NotFound(f"{DOC_TYPES[doc_type].label.lower()} {doc_id} not found")
+    return document
+
+
+def children(session: Session, document: Document) -> list[Document]:
+    """Documents created from this one (orders from a quote, invoices from an order, ...)."""
+    return list(session.scalars(select(Document).where(Document.source_id == document.id).order_by(Document.id)))
+
+
+# --- creating and changing ------------------------------------------------------------------------
+
+def create_document(session: Session, doc_type: str, data: dict, *, source: Document | None = None,
+                    status: str | None = None) -> Document:
+    """A new document numbered from its sequence, with computed totals."""
+    kind = DOC_TYPES[doc_type]
+    data = dict(data)
+    document = Document(doc_type=doc_type, status=status or kind.initial, source_id=source.id if source else None,
+                        created_by_id=current_actor_id(), updated_by_id=current_actor_id(), lines=[],
+                        received=Decimal("0"), **_new_document_defaults(session))
+    _set_party(session, kind, document, data)
+    _set_header(session, document, data, amounts=True)
+    _set_lines(session, kind, document, data.get("lines") or [], price_book_id=data.get("price_book_id"))
+    if doc_type == "invoice" and "received" in data:
+        document.received = data["received"]
+    document.number = next_number(session, doc_type)
+    recompute(session, document)
+    hooks.call("crm_document_validate", session=session, document=document, data=data)
+    document.history.append(StatusChange(from_status=None, to_status=document.status, user_id=current_actor_id()))
+    session.add(document)
+    session.flush()
+    hooks.call("crm_record_saved", session=session, entity=kind.path, record=document, created=True)
+    return document
+
+
+def _new_document_defaults(session: Session) -> dict:
+    from crm.services.settings import get_setting
+    return {"currency": get_setting(session, "default_currency") or "EUR", "tax_mode": "individual",
+            "conversion_rate": Decimal("1"), "shipping_amount": Decimal("0"), "adjustment": Decimal("0"),
+            "group_taxes": [], "shipping_taxes": [], "custom": {}}
+
+
+def update_document(session: Session, document: Document, data: dict) -> Document:
+    """Apply a PATCH: header fields, lines (replacing the list), then a status change if asked."""
+    kind = DOC_TYPES[document.doc_type]
+    data = dict(data)
+    check_version(document, data.pop("version", None))
+    new_status = data.pop("status", None)
+    changes_amounts = any(k in data for k in AMOUNT_FIELDS + ("lines", "group_tax_ids", "shipping_tax_ids",
+                                                               "account_id", "vendor_id"))
+    if changes_amounts and document.status not in kind.editable:
+        raise Conflict(f"lines and amounts of a {kind.label.lower()} in status {document.status} cannot change; "
+                       f"they can in: {', '.join(kind.editable)}", code="not_editable")
+    if "account_id" in data or "vendor_id" in data:
+        _set_party(session, kind, document, data, keep_addresses=True)
+    _set_header(session, document, data, amounts=changes_amounts)
+    if "lines" in data:
+        _set_lines(session, kind, document, data["lines"] or [], price_book_id=data.get("price_book_id"))
+    if "received" in data:
+        set_received_by_hand(session, document, data["received"])
+    document.updated_by_id = current_actor_id()
+    document.updated_at = dt.datetime.now(dt.timezone.utc)
+    recompute(session, document)
+    hooks.call("crm_document_validate", session=session, document=document, data=data)
+    session.flush()
+    if new_status is not None and new_status != document.status:
+        change_status(session, document, new_status)
+    hooks.call("crm_record_saved", session=session, entity=kind.path, record=document, created=False)
+    return document
+
+
+def delete_document(session: Session, document: Document) -> None:
+    """Only a document that nothing depends on: still in its first status, no children, no stock moved."""
+    kind = DOC_TYPES[document.doc_type]
+    if document.status != kind.initial:
+        raise Conflict(f"only a {kind.label.lower()} in status {kind.initial} can be deleted; "
+                       "cancel or reject it instead")
+    if children(session, document):
+        raise Conflict(f"{document.number} has documents created from it; it cannot be deleted")
+    if any(line.qty_shipped or line.qty_received or line.qty_invoiced or line.qty_reserved
+           for line in document.lines):
+        raise Conflict(f"{document.number} has stock or invoicing recorded; it cannot be deleted")
+    from crm.services import orders
+    orders.before_delete(session, document)
+    doc_id = document.id
+    session.delete(document)
+    session.flush()
+    hooks.call("crm_record_deleted", session=session, entity=kind.path, record_id=doc_id)
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+def change_status(session: Session, document: Document, new_status: str, *, note: str = "",
+                  system: bool = False) -> Document:
+    """Move to ``new_status`` if the document's rules allow it, with its side
+    effects (stock) in the same transaction, and record it in the history."""
+    kind = DOC_TYPES[document.doc_type]
+    old = document.status
+    if new_status not in kind.statuses:
+        raise ValidationError.for_field("status", f"must be one of: {', '.join(kind.statuses)}")
+    if new_status == old:
+        return document
+    if not system:
+        if new_status in kind.automatic:
+            raise Conflict(f"status {new_status} is set by payments, not by hand", {"status": ["automatic"]},
+                           code="invalid_transition")
+        allowed = kind.allowed_from(old)
+        if new_status not in allowed:
+            where = ", ".join(allowed) if allowed else "none (it is final)"
+            raise Conflict(f"a {kind.label.lower()} cannot go from {old} to {new_status}; allowed: {where}",
+                           {"status": [f"allowed from {old}: {where}"]}, code="invalid_transition")
+    from crm.services import orders
+    orders.on_status_change(session, document, old, new_status)
+    document.status = new_status
+    document.updated_by_id = current_actor_id()
+    document.updated_at = dt.datetime.now(dt.timezone.utc)
+    document.history.append(StatusChange(from_status=old, to_status=new_status, user_id=current_actor_id(),
+                                         note=note[:200]))
+    session.flush()
+    hooks.call("crm_document_status_changed", session=session, document=document, old_status=old,
+               new_status=new_status)
+    return document
+
+
+# --- invoices: received and balance ---------------------------------------------------------------
+
+def refresh_balance(session: Session, invoice: Document) -> None:
+    """Recompute received (from a plugin, when one keeps payments), balance, and the
+    Paid / Partially Paid status. Called after totals or payments change."""
+    answer = hooks.call_first("crm_invoice_received", session=session, invoice=invoice)
+    if answer is not None:
+        invoice.received = money.round_money(answer, invoice.currency)
+    invoice.balance = invoice.grand_total - invoice.received
+    if invoice.id is not None and invoice.status not in ("Cancelled", "Credit Invoice"):
+        _payment_status(session, invoice)
+
+
+def _payment_status(session: Session, invoice: Document) -> None:
+    if invoice.received > 0 and invoice.received >= invoice.grand_total:
+        wanted = "Paid"
+    elif invoice.received > 0:
+        wanted = "Partially Paid"
+    else:
+        wanted = _status_before_payments(invoice)
+    if wanted != invoice.status:
+        became_paid = wanted == "Paid"
+        change_status(session, invoice, wanted, note="payments", system=True)
+        if became_paid:
+            hooks.call("crm_invoice_paid", session=session, invoice=invoice)
+
+
+def _status_before_payments(invoice: Document) -> str:
+    for change in reversed(invoice.history):
+        if change.to_status not in ("Paid", "Partially Paid"):
+            return change.to_status
+    return invoice.status if invoice.status not in ("Paid", "Partially Paid") else "Approved"
+
+
+def set_received_by_hand(session: Session, invoice: Document, received: Decimal) -> None:
+    if invoice.doc_type != "invoice":
+        raise ValidationError.for_field("received", "only invoices have a received amount")
+    if hooks.call_first("crm_invoice_received", session=session, invoice=invoice) is not None:
+        raise ValidationError.for_field("received", "is kept by the payments plugin; record a payment instead")
+    invoice.received = money.round_money(received, invoice.currency)
+
+
+# --- totals ---------------------------------------------------------------------------------------
+
+def recompute(session: Session, document: Document) -> totals.Computation:
+    """Run the totals engine (with the plugins' stages) and store the rounded amounts."""
+    item_lines = [line for line in document.lines if line.display_type is None]
+    positions = {id(line): index for index, line in enumerate(document.lines)}
+    doc_input = totals.DocumentInput(
+        currency=document.currency,
+        tax_mode=document.tax_mode,
+        lines=[totals.LineInput(quantity=line.quantity, unit_price=line.unit_price,
+                                discount_percent=line.discount_percent, discount_amount=line.discount_amount,
+                                taxes=_rates(line.taxes) if document.tax_mode == "individual" else (), key=line)
+               for line in item_lines],
+        discount_percent=document.discount_percent,
+        discount_amount=document.discount_amount,
+        group_taxes=_rates(document.group_taxes) if document.tax_mode == "group" else (),
+        shipping_amount=document.shipping_amount or Decimal("0"),
+        shipping_taxes=_rates(document.shipping_taxes),
+        adjustment=document.adjustment or Decimal("0"),
+        fields={"doc_type": document.doc_type, "custom": document.custom or {}},
+    )
+
+    def extend(stage: str, computation: totals.Computation) -> None:
+        hooks.call_in_order("crm_totals_stage", stage=stage, computation=computation, document=document,
+                            session=session)
+
+    try:
+        result = totals.compute(doc_input, extend)
+    except totals.TotalsError as exc:
+        field = exc.field
+        parts = field.split(".")
+        if parts[0] == "lines" and len(parts) > 1 and parts[1].isdigit():
+            parts[1] = str(positions[id(item_lines[int(parts[1])])])
+            field = ".".join(parts)
+        raise ValidationError.for_field(field, exc.message) from None
+    for line_result in result.lines:
+        line = line_result.key
+        line.gross, line.discount, line.net = line_result.gross, line_result.discount, line_result.net
+        line.tax, line.total = line_result.tax, line_result.total
+        if line_result.custom:
+            line.custom = {**(line.custom or {}), **_jsonable(line_result.custom)}
+    t = result.totals
+    document.subtotal, document.discount_total, document.taxable = t.subtotal, t.discount, t.taxable
+    document.tax_total, document.shipping, document.shipping_tax = t.tax, t.shipping, t.shipping_tax
+    document.adjustment, document.grand_total = t.adjustment, t.grand_total
+    document.extra_totals = _jsonable(t.extra)
+    if document.doc_type == "invoice":
+        refresh_balance(session, document)
+    return result
+
+
+def computation(session: Session, document: Document) -> totals.Computation:
+    """The engine's full result for a stored document (tax breakdown for the PDF)."""
+    return recompute(session, document)
+
+
+def _rates(snapshots) -> tuple[totals.TaxRate, ...]:
+    return tuple(totals.TaxRate(id=t["id"], name=t["name"], rate=Decimal(t["rate"])) for t in snapshots or ())
+
+
+def _snapshot(taxes: list[Tax]) -> list[dict]:
+    return [{"id": t.id, "name": t.name, "rate": str(t.rate.normalize())} for t in taxes]
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}
+
+
+# --- building blocks ------------------------------------------------------------------------------
+
+def _set_party(session: Session, kind: DocType, document: Document, data: dict, keep_addresses=False) -> None:
+    if kind.party == "vendor":
+        if "account_id" in data and data["account_id"] is not None:
+            raise ValidationError.for_field("account_id", "a purchase order has a vendor_id, not an account")
+        vendor_id = data.get("vendor_id", document.vendor_id)
+        if vendor_id is None:
+            raise ValidationError.for_field("vendor_id", "is required")
+        vendor = session.get(Vendor, vendor_id)
+        if vendor is None:
+            raise ValidationError.for_field("vendor_id", f"unknown vendor {vendor_id}")
+        document.vendor_id = vendor.id
+        if not keep_addresses:
+            data.setdefault("billing_address", dict(vendor.address or {}))
+        return
+    if "vendor_id" in data and data["vendor_id"] is not None:
+        raise ValidationError.for_field("vendor_id", f"a {kind.label.lower()} has an account_id, not a vendor")
+    account_id = data.get("account_id", document.account_id)
+    if account_id is None:
+        raise ValidationError.for_field("account_id", "is required")
+    account = session.get(Account, account_id)
+    if account is None:
+        raise ValidationError.for_field("account_id", f"unknown account {account_id}")
+    document.account_id = account.id
+    if not keep_addresses:
+        data.setdefault("billing_address", dict(account.billing_address or {}))
+        data.setdefault("shipping_address", dict(account.shipping_address or account.billing_address or {}))
+
+
+def _set_header(session: Session, document: Document, data: dict, *, amounts: bool) -> None:
+    for key in FREE_FIELDS + (AMOUNT_FIELDS if amounts else ()):
+        if key in data:
+            setattr(document, key, data[key])
+    if document.contact_id is not None and "contact_id" in data:
+        if session.get(Contact, document.contact_id) is None:
+            raise ValidationError.for_field("contact_id", f"unknown contact {document.contact_id}")
+    if amounts and data.get("currency") is not None:
+        try:
+            money.currency_precision(data["currency"])
+        except ValueError:
+            raise ValidationError.for_field("currency", "unknown currency code") from None
+    if data.get("discount_percent") is not None and data.get("discount_amount") is not None:
+        raise ValidationError.for_field("discount_amount", "give a discount percent or an amount, not both")
+    if amounts and "discount_percent" in data and data["discount_percent"] is not None:
+        document.discount_amount = None
+    if amounts and "discount_amount" in data and data["discount_amount"] is not None:
+        document.discount_percent = None
+    if "group_tax_ids" in data:
+        document.group_taxes = _snapshot(taxes_by_id(session, data["group_tax_ids"], "group_tax_ids"))
+    if "shipping_tax_ids" in data:
+        document.shipping_taxes = _snapshot(taxes_by_id(session, data["shipping_tax_ids"], "shipping_tax_ids",
+                                                        applies="shipping"))
+    if "custom" in data:
+        document.custom = validate_custom(session, "documents", data["custom"], current=document.custom)
+    elif document.id is None:
+        document.custom = validate_custom(session, "documents", {}, current={})
+
+
+def _set_lines(session: Session, kind: DocType, document: Document, lines_data: list[dict],
+               *, price_book_id: int | None = None) -> None:
+    """Replace the document's lines; a line sent with its ``id`` keeps it."""
+    if len(lines_data) > MAX_LINES:
+        raise ValidationError.for_field("lines", f"at most {MAX_LINES} lines")
+    items = _items_for(session, lines_data)
+    tax_ids = {t for ld in lines_data for t in (ld.get("tax_ids") or [])}
+    taxes = {t.id: t for t in session.scalars(select(Tax).where(Tax.id.in_(tax_ids)))} if tax_ids else {}
+    book = _price_book_prices(session, price_book_id, items)
+    existing = {line.id: line for line in document.lines if line.id is not None}
+    new_lines = []
+    for index, line_data in enumerate(lines_data):
+        where = f"lines.{index}"
+        line_id = line_data.get("id")
+        if line_id is not None:
+            line = existing.pop(line_id, None)
+            if line is None:
+                raise ValidationError.for_field(f"{where}.id", f"line {line_id} is not a line of this document")
+        else:
+            line = DocumentLine()
+        _fill_line(line, line_data, where, kind, items, taxes, book, document.tax_mode, is_new=line_id is None)
+        line.position = index
+        new_lines.append(line)
+    document.lines = new_lines
+
+
+def _items_for(session: Session, lines_data: list[dict]) -> dict[int, Item]:
+    ids = {ld["item_id"] for ld in lines_data if ld.get("item_id") is not None}
+    if not ids:
+        return {}
+    return {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(ids)).options(selectinload(Item.taxes)))}
+
+
+def _price_book_prices(session: Session, price_book_id, items) -> dict[int, Decimal]:
+    if price_book_id is None or not items:
+        return {}
+    rows = session.execute(select(PriceBookEntry.item_id, PriceBookEntry.list_price)
+                           .where(PriceBookEntry.price_book_id == price_book_id,
+                                  PriceBookEntry.item_id.in_(list(items))))
+    return dict(rows.all())
+
+
+def _fill_line(line: DocumentLine, data: dict, where: str, kind: DocType, items, taxes, book, tax_mode: str,
+               *, is_new: bool) -> None:
+    display_type = data.get("display_type")
+    if display_type is not None:
+        if display_type not in DISPLAY_TYPES:
+            raise ValidationError.for_field(f"{where}.display_type", f"must be one of {', '.join(DISPLAY_TYPES)}")
+        line.display_type, line.item_id = display_type, None
+        line.description = data.get("description", line.description or "")
+        line.quantity, line.unit_price, line.taxes = Decimal("0"), Decimal("0"), []
+        line.discount_percent = line.discount_amount = None
+        line.custom = data.get("custom", line.custom or {})
+        return
+    item_id = data.get("item_id", line.item_id)
+    if item_id is None:
+        raise ValidationError.for_field(f"{where}.item_id", "is required")
+    item = items.get(item_id) if item_id in items else (line.item if line.item_id == item_id else None)
+    if item is None:
+        raise ValidationError.for_field(f"{where}.item_id", f"unknown item {item_id}")
+    if is_new and not item.active:
+        raise ValidationError.for_field(f"{where}.item_id", f"item {item.name!r} is inactive")
+    changed_item = line.item_id != item.id
+    line.display_type, line.item_id, line.item = None, item.id, item
+    if "quantity" in data or is_new:
+        line.quantity = data.get("quantity", Decimal("1"))
+    if data.get("unit_price") is not None:
+        line.unit_price = data["unit_price"]
+    elif is_new or changed_item:
+        line.unit_price = _default_price(kind, item, book)
+    percent, amount = data.get("discount_percent"), data.get("discount_amount")
+    if percent is not None and amount is not None:
+        raise ValidationError.for_field(f"{where}.discount_amount", "give a discount percent or an amount, not both")
+    if "discount_percent" in data or "discount_amount" in data or is_new:
+        line.discount_percent, line.discount_amount = percent, amount
+    if data.get("tax_ids") is not None:
+        chosen = []
+        for pos, tax_id in enumerate(data["tax_ids"]):
+            tax = taxes.get(tax_id)
+            if tax is None:
+                raise ValidationError.for_field(f"{where}.tax_ids.{pos}", f"unknown tax id {tax_id}")
+            chosen.append(tax)
+        if len({t.id for t in chosen}) != len(chosen):
+            raise ValidationError.for_field(f"{where}.tax_ids", "the same tax is listed twice")
+        line.taxes = _snapshot(chosen)
+    elif is_new or changed_item:
+        line.taxes = _snapshot([t for t in item.taxes if t.active]) if tax_mode == "individual" else []
+    for key in ("description", "comment"):
+        if key in data:
+            setattr(line, key, data[key] or "")
+    if "custom" in data:
+        line.custom = {**(line.custom or {}), **(data["custom"] or {})}
+
+
+def _default_price(kind: DocType, item: Item, book: dict[int, Decimal]) -> Decimal:
+    if kind.name == "purchase_order":
+        return item.purchase_cost
+    return book.get(item.id, item.unit_price)
+
+
+# --- conversions ----------------------------------------------------------------------------------
+
+def _copy_header(source: Document) -> dict:
+    return {
+        "subject": source.subject, "contact_id": source.contact_id, "currency": source.currency,
+        "conversion_rate": source.conversion_rate, "tax_mode": source.tax_mode,
+        "billing_address": dict(source.billing_address or {}), "shipping_address": dict(source.shipping_address or {}),
+        "terms": source.terms, "description": source.description,
+        "discount_percent": source.discount_percent, "discount_amount": source.discount_amount,
+        "shipping_amount": source.shipping_amount, "adjustment": source.adjustment,
+        "custom": {},
+    }
+
+
+def _copy_lines(target: Document, source: Document, quantities: dict[int, Decimal] | None = None,
+                *, unit_price_from=None) -> None:
+    """Copy the source's lines (all, or ``quantities`` per source line id) onto ``target``."""
+    lines = []
+    for line in source.lines:
+        if quantities is not None and line.display_type is None and line.id not in quantities:
+            continue
+        copy = DocumentLine(
+            position=len(lines), display_type=line.display_type, item_id=line.item_id, item=line.item,
+            source_line_id=line.id, description=line.description, comment=line.comment,
+            quantity=quantities[line.id] if quantities is not None and line.display_type is None else line.quantity,
+            unit_price=unit_price_from(line) if unit_price_from and line.display_type is None else line.unit_price,
+            discount_percent=line.discount_percent, discount_amount=line.discount_amount,
+            taxes=list(line.taxes or []), custom=dict(line.custom or {}))
+        lines.append(copy)
+    while lines and lines[-1].display_type in ("section", "subtotal"):
+        lines.pop()  # a section left without lines after a partial copy
+    target.lines = lines
+
+
+def _new_from(session: Session, doc_type: str, source: Document, header: dict, *, status: str | None = None,
+              quantities=None, unit_price_from=None) -> Document:
+    kind = DOC_TYPES[doc_type]
+    document = Document(doc_type=doc_type, status=status or kind.initial, source_id=source.id,
+                        created_by_id=current_actor_id(), updated_by_id=current_actor_id(), received=Decimal("0"),
+                        account_id=source.account_id if kind.party == "account" else None,
+                        group_taxes=list(source.group_taxes or []), shipping_taxes=list(source.shipping_taxes or []))
+    for key, value in header.items():
+        setattr(document, key, value)
+    _copy_lines(document, source, quantities, unit_price_from=unit_price_from)
+    document.number = next_number(session, doc_type)
+    recompute(session, document)
+    document.history.append(StatusChange(from_status=None, to_status=document.status, user_id=current_actor_id(),
+                                         note=f"from {source.number}"))
+    session.add(document)
+    session.flush()
+    hooks.call("crm_record_saved", session=session, entity=kind.path, record=document, created=True)
+    return document
+
+
+def convert_quote(session: Session, quote: Document, target: str) -> Document:
+    """An accepted quote becomes a sales order or an invoice, linked to it."""
+    if quote.status != "Accepted":
+        raise Conflict(f"only an accepted quote can be converted; {quote.number} is {quote.status}",
+                       code="invalid_transition")
+    header = _copy_header(quote)
+    if target == "invoice":
+        header["invoice_date"] = dt.date.today()
+    return _new_from(session, target, quote, header)
+
+
+def order_from_vendor(session: Session, sales_order: Document, vendor_id: int) -> Document:
+    """A purchase order for the sales order's products (not services), at purchase cost."""
+    vendor = session.get(Vendor, vendor_id)
+    if vendor is None:
+        raise ValidationError.for_field("vendor_id", f"unknown vendor {vendor_id}")
+    if sales_order.status == "Cancelled":
+        raise Conflict(f"{sales_order.number} is cancelled", code="invalid_transition")
+    quantities = {line.id: line.quantity for line in sales_order.lines
+                  if line.display_type is None and line.item is not None and line.item.kind == "product"}
+    if not quantities:
+        raise Conflict(f"{sales_order.number} has no products to order")
+    header = _copy_header(sales_order)
+    header.update(billing_address=dict(vendor.address or {}), discount_percent=None, discount_amount=None,
+                  shipping_amount=Decimal("0"), adjustment=Decimal("0"))
+    header["vendor_id"] = vendor.id
+    return _new_from(session, "purchase_order", sales_order, header, quantities=quantities,
+                     unit_price_from=lambda line: line.item.purchase_cost)
