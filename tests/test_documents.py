@@ -189,6 +189,8 @@ def test_idempotency_key_returns_the_first_document(api, catalog):
 
 
 def test_invoice_received_by_hand_sets_balance_and_status(api, catalog):
+    for item in (catalog.widget, catalog.gadget):  # a direct invoice takes its products out of stock
+        api.post("/stock/adjustments", json={"product_id": item, "quantity": "10", "reason": "found"})
     inv = api.post("/invoices", json=quote_body(catalog)).json()
     api.patch(f"/invoices/{inv['id']}", json={"status": "Sent"})
     part = api.patch(f"/invoices/{inv['id']}", json={"received": "100.00"}).json()

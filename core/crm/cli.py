@@ -234,6 +234,27 @@ def plugins_purge(plugin_id, confirmation):
     click.echo(f"dropped {', '.join(dropped)}")
 
 
+# --- stock ----------------------------------------------------------------------
+
+@cli.group()
+def stock():
+    """The stock ledger."""
+
+
+@stock.command("verify")
+@with_appcontext
+def stock_verify():
+    """Check that cached on-hand and reserved quantities equal the ledger; exit 1 if not."""
+    from crm.db import db as database
+    from crm.services.stock import verify
+    problems = verify(database.session)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise SystemExit(1)
+    click.echo("stock quantities agree with the ledger")
+
+
 # --- jobs -----------------------------------------------------------------------
 
 @cli.group()

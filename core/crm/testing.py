@@ -152,10 +152,9 @@ def app(app_factory, crm_plugins):
 def session(app):
     """A session on the test database (commit what you want the app to see)."""
     from crm.db import db
-    with app.app_context():
-        s = db.new_session(app)
-        yield s
-        s.close()
+    s = db.new_session(app)
+    yield s
+    s.close()
 
 
 @pytest.fixture

@@ -113,6 +113,13 @@ def _totals(document: Document) -> dict:
     return {name: money_text(getattr(document, column)) for name, column in TOTAL_FIELDS.items()}
 
 
+def _backorder(line) -> str:
+    order = line.document
+    if order.status != "Approved" or line.item is None or line.item.kind != "product":
+        return "0"
+    return plain(max(line.quantity - line.qty_shipped - line.qty_reserved, Decimal("0")))
+
+
 def _input_fields(kind: DocType) -> dict:
     party = ({"vendor_id": IdField(required=True)} if kind.party == "vendor"
              else {"account_id": IdField(required=True)})
@@ -154,7 +161,8 @@ def _output_fields(kind: DocType) -> dict:
     line_extra = {}
     if kind.name == "sales_order":
         line_extra = {"reserved": QuantityField(attribute="qty_reserved"), "shipped": QuantityField(attribute="qty_shipped"),
-                      "invoiced": QuantityField(attribute="qty_invoiced")}
+                      "invoiced": QuantityField(attribute="qty_invoiced"),
+                      "backorder": fields.Function(_backorder, metadata={"description": "approved but not reserved"})}
     elif kind.name == "purchase_order":
         line_extra = {"received": QuantityField(attribute="qty_received")}
     line_schema = type(f"{_camel(kind.name)}Line", (LineOut,), line_extra)
@@ -342,5 +350,55 @@ def add_conversions() -> None:
             return documents.order_from_vendor(session, order, body["vendor_id"])
 
 
+class LineQuantity(Schema):
+    line_id = IdField(required=True)
+    quantity = QuantityField(required=True)
+
+
+class LineQuantities(Schema):
+    lines = fields.List(fields.Nested(LineQuantity), validate=validate.Length(min=1, max=documents.MAX_LINES),
+                        metadata={"description": "omit the body (or lines) to take everything left"})
+
+
+def add_order_actions() -> None:
+    """Receipts of purchase orders; shipments and invoices of sales orders."""
+    from crm.services import orders
+    sales, purchases = BLUEPRINTS["sales_order"], BLUEPRINTS["purchase_order"]
+
+    def lines_of(body):
+        return body.get("lines") if body else None
+
+    @purchases.route("/<int:doc_id>/receipts", methods=["POST"])
+    @require("receipts", "write")
+    @purchases.arguments(LineQuantities, required=False)
+    @purchases.response(200, purchases.out_schema)
+    def receive(body, doc_id):
+        """Receive (part of) an approved purchase order into stock."""
+        with db.transaction() as session:
+            order = documents.get_document(session, "purchase_order", doc_id, for_update=True)
+            return orders.receive_purchase_order(session, order, lines_of(body))
+
+    @sales.route("/<int:doc_id>/shipments", methods=["POST"])
+    @require("shipments", "write")
+    @sales.arguments(LineQuantities, required=False)
+    @sales.response(200, sales.out_schema)
+    def ship(body, doc_id):
+        """Ship (part of) an approved sales order: stock out, reservation consumed."""
+        with db.transaction() as session:
+            order = documents.get_document(session, "sales_order", doc_id, for_update=True)
+            return orders.ship_sales_order(session, order, lines_of(body))
+
+    @sales.route("/<int:doc_id>/invoices", methods=["POST"])
+    @require("invoices", "write")
+    @sales.arguments(LineQuantities, required=False)
+    @sales.response(201, BLUEPRINTS["invoice"].out_schema)
+    def invoice(body, doc_id):
+        """Invoice (part of) a sales order; never beyond the ordered quantity across its invoices."""
+        with db.transaction() as session:
+            order = documents.get_document(session, "sales_order", doc_id, for_update=True)
+            return orders.invoice_sales_order(session, order, lines_of(body))
+
+
 BLUEPRINTS = {name: make_blueprint(kind) for name, kind in DOC_TYPES.items()}
 add_conversions()
+add_order_actions()

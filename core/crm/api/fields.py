@@ -70,7 +70,7 @@ MAX_ID = 2**31 - 1
 
 def IdField(**kwargs) -> fields.Integer:
     """A record id: a positive integer that fits the database's integer column."""
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID, error="unknown id"), **kwargs)
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID, error="unknown id"), **kwargs)
 
 
 def Text(max_length: int = 200, *, required: bool = False, **kwargs) -> fields.String:

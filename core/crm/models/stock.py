@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.db import Model
 from crm.models.base import Quantity, utcnow
 
-MOVE_KINDS = ("receipt", "shipment", "adjustment", "bundle_component", "return", "invoice")
+MOVE_KINDS = ("receipt", "shipment", "adjustment", "bundle_component", "return")
 ADJUSTMENT_REASONS = ("damaged", "lost", "found", "count_correction", "other")
 
 

@@ -36,7 +36,7 @@ MAX_LINES = 1000
 # --- reading --------------------------------------------------------------------------------------
 
 def load_options():
-    return (selectinload(Document.lines).selectinload(DocumentLine.item),)
+    return (selectinload(Document.lines).selectinload(DocumentLine.item).selectinload(Item.components),)
 
 
 def get_document(session: Session, doc_type: str, doc_id: int, *, for_update: bool = False) -> Document:

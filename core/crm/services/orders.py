@@ -1,14 +1,280 @@
-"""Order processing: what status changes do to stock, and receipts, shipments and invoicing."""
+"""Order processing: reservations, receipts, shipments, invoicing from orders,
+and what status changes do to stock. Called by :mod:`crm.services.documents`
+and by the order actions of the API, the web UI and the jobs.
+
+Rules (see ``docs/stock-and-orders.md``):
+
+* Approving a sales order reserves its products (bundles: their components);
+  short stock refuses the approval, or with the ``allow_backorders`` setting
+  reserves what there is and reports the rest as backorder.
+* Shipments consume the reservation and move stock out; a fully shipped order
+  becomes Delivered. Cancelling releases what is still reserved.
+* Receipts of a purchase order never exceed what was ordered; Received Shipment
+  receives the rest; a purchase order with receipts cannot be cancelled.
+* A direct invoice (not from a sales order) moves stock out when it leaves
+  Created, and back in when it is cancelled. Invoices from a sales order never
+  move stock: the order's shipments do.
+* Invoicing an order never exceeds the ordered quantity across all its invoices;
+  a cancelled invoice gives its quantities back.
+"""
 from __future__ import annotations
+
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from crm.models import Document
+from crm.errors import Conflict, ValidationError
+from crm.models import Document, DocumentLine
+from crm.services import stock
+from crm.services.settings import get_setting
 
+ZERO = Decimal("0")
+ISSUED_INVOICE = ("Approved", "Sent", "Partially Paid", "Paid")
+
+
+class QuantityBeyondLeft(Conflict):
+    code = "quantity_exceeds_remaining"
+
+
+def item_lines(document: Document) -> list[DocumentLine]:
+    return [line for line in document.lines if line.display_type is None]
+
+
+def moves_stock(invoice: Document) -> bool:
+    """A direct invoice moves stock; one created from a sales order does not."""
+    return invoice.source is None or invoice.source.doc_type != "sales_order"
+
+
+# --- status side effects --------------------------------------------------------------------------
 
 def on_status_change(session: Session, document: Document, old: str, new: str) -> None:
-    """Side effects of a status change, in the same transaction."""
+    """Side effects of a status change, in the same transaction (called before it is recorded)."""
+    handler = {"sales_order": _sales_order_status, "purchase_order": _purchase_order_status,
+               "invoice": _invoice_status}.get(document.doc_type)
+    if handler is not None:
+        handler(session, document, old, new)
+
+
+def _sales_order_status(session: Session, order: Document, old: str, new: str) -> None:
+    shipped = any(line.qty_shipped for line in order.lines)
+    if new == "Approved":
+        reserve_order(session, order)
+    elif new == "Created" and old == "Approved":
+        if shipped:
+            raise Conflict(f"{order.number} has shipments; it cannot go back to Created",
+                           code="invalid_transition")
+        release_order(session, order)
+    elif new == "Cancelled":
+        release_order(session, order)
+    elif new == "Created" and old == "Cancelled" and shipped:
+        raise Conflict(f"{order.number} has shipments; it cannot be reopened", code="invalid_transition")
+    elif new == "Delivered" and old == "Approved":
+        left = {line.id: line.quantity - line.qty_shipped for line in item_lines(order)
+                if line.quantity > line.qty_shipped}
+        if left:
+            _ship(session, order, left)
+
+
+def _purchase_order_status(session: Session, order: Document, old: str, new: str) -> None:
+    received = any(line.qty_received for line in order.lines)
+    if new == "Cancelled" and received:
+        raise Conflict(f"{order.number} has receipts and cannot be cancelled; return the goods with a "
+                       "stock adjustment instead", code="invalid_transition")
+    if new == "Created" and received:
+        raise Conflict(f"{order.number} has receipts; it cannot go back to Created", code="invalid_transition")
+    if new == "Received Shipment":
+        left = {line.id: line.quantity - line.qty_received for line in item_lines(order)
+                if line.quantity > line.qty_received}
+        if left:
+            _receive(session, order, left)
+
+
+def _invoice_status(session: Session, invoice: Document, old: str, new: str) -> None:
+    if moves_stock(invoice):
+        if new in ISSUED_INVOICE and not invoice.stock_moved:
+            needs = [(need, ZERO) for line in item_lines(invoice) for need in stock.product_needs(line, line.quantity)]
+            stock.take_out(session, needs, invoice, reason="invoice")
+            invoice.stock_moved = True
+        elif new == "Cancelled" and invoice.stock_moved:
+            needs = [need for line in item_lines(invoice) for need in stock.product_needs(line, line.quantity)]
+            stock.put_back(session, needs, invoice, reason="invoice cancelled")
+            invoice.stock_moved = False
+    elif new == "Cancelled":
+        _give_back_invoiced(invoice)
 
 
 def before_delete(session: Session, document: Document) -> None:
-    """Undo what a deletable document holds (nothing yet)."""
+    """A deletable document holds nothing (no reservation, receipt or stock move)."""
+
+
+# --- reservations ---------------------------------------------------------------------------------
+
+def reserve_order(session: Session, order: Document) -> dict[int, Decimal]:
+    """Reserve what each product line still needs. With the ``allow_backorders``
+    setting, short lines reserve what there is; returns the backorder per line id."""
+    allow_short = bool(get_setting(session, "allow_backorders"))
+    wanted: dict[DocumentLine, Decimal] = {}
+    needs: list[stock.Need] = []
+    for line in item_lines(order):
+        to_reserve = line.quantity - line.qty_shipped - line.qty_reserved
+        if to_reserve > 0 and stock.product_needs(line, to_reserve):
+            wanted[line] = to_reserve
+            needs.extend(stock.product_needs(line, to_reserve))
+    granted = dict(zip(range(len(needs)), stock.reserve(session, needs, allow_short=allow_short)))
+    backorders, index, excess = {}, 0, []
+    for line, to_reserve in wanted.items():
+        line_needs = stock.product_needs(line, to_reserve)
+        grants = [granted[index + i] for i in range(len(line_needs))]
+        index += len(line_needs)
+        # the line holds as many units as its scarcest product allows; the rest goes back
+        got = min(grant / (need.quantity / to_reserve) for grant, need in zip(grants, line_needs))
+        got = got.quantize(Decimal("0.001"), rounding="ROUND_FLOOR")
+        for grant, need in zip(grants, line_needs):
+            keep = need.quantity / to_reserve * got
+            if grant > keep:
+                excess.append(stock.Need(need.product_id, grant - keep))
+        line.qty_reserved += got
+        if got < to_reserve:
+            backorders[line.id] = to_reserve - got
+    stock.release(session, excess)
+    return backorders
+
+
+def release_order(session: Session, order: Document) -> None:
+    needs = []
+    for line in item_lines(order):
+        if line.qty_reserved:
+            needs.extend(stock.product_needs(line, line.qty_reserved))
+            line.qty_reserved = ZERO
+    stock.release(session, needs)
+
+
+# --- receipts and shipments -----------------------------------------------------------------------
+
+def _quantities(document: Document, requested: list[dict] | None, left_of, action: str) -> dict[int, Decimal]:
+    """``{line_id: quantity}`` from a request (or everything left), checked against what is left."""
+    lines = {line.id: line for line in item_lines(document)}
+    if requested is None:
+        return {lid: left_of(line) for lid, line in lines.items() if left_of(line) > 0}
+    if not requested:
+        raise ValidationError.for_field("lines", f"name at least one line to {action}")
+    chosen: dict[int, Decimal] = {}
+    for index, entry in enumerate(requested):
+        line = lines.get(entry["line_id"])
+        if line is None:
+            raise ValidationError.for_field(f"lines.{index}.line_id",
+                                            f"line {entry['line_id']} is not a line of {document.number}")
+        quantity = entry["quantity"]
+        if quantity <= 0:
+            raise ValidationError.for_field(f"lines.{index}.quantity", "must be more than 0")
+        chosen[line.id] = chosen.get(line.id, ZERO) + quantity
+        left = left_of(line)
+        if chosen[line.id] > left:
+            raise QuantityBeyondLeft(f"line {index + 1} ({line.item.name if line.item else ''}): "
+                                     f"only {stock._plain(left)} left to {action}",
+                                     {f"lines.{index}.quantity": [f"only {stock._plain(left)} left"]})
+    return chosen
+
+
+def receive_purchase_order(session: Session, order: Document, requested: list[dict] | None) -> Document:
+    """Receive (part of) an approved purchase order; everything received -> Received Shipment."""
+    if order.status not in ("Approved", "Delivered"):
+        raise Conflict(f"{order.number} is {order.status}; only an approved purchase order can be received",
+                       code="invalid_transition")
+    quantities = _quantities(order, requested, lambda line: line.quantity - line.qty_received, "receive")
+    if not quantities:
+        raise QuantityBeyondLeft(f"everything on {order.number} was already received")
+    _receive(session, order, quantities)
+    if all(line.qty_received >= line.quantity for line in item_lines(order)):
+        from crm.services.documents import change_status
+        change_status(session, order, "Received Shipment", note="all received", system=True)
+    return order
+
+
+def _receive(session: Session, order: Document, quantities: dict[int, Decimal]) -> None:
+    needs = []
+    for line in item_lines(order):
+        if line.id in quantities:
+            needs.extend(stock.product_needs(line, quantities[line.id]))
+            line.qty_received += quantities[line.id]
+    stock.receive(session, needs, order)
+    session.flush()
+
+
+def ship_sales_order(session: Session, order: Document, requested: list[dict] | None) -> Document:
+    """Ship (part of) an approved sales order; everything shipped -> Delivered."""
+    if order.status != "Approved":
+        raise Conflict(f"{order.number} is {order.status}; only an approved sales order can be shipped",
+                       code="invalid_transition")
+    quantities = _quantities(order, requested, lambda line: line.quantity - line.qty_shipped, "ship")
+    if not quantities:
+        raise QuantityBeyondLeft(f"everything on {order.number} was already shipped")
+    _ship(session, order, quantities)
+    if all(line.qty_shipped >= line.quantity for line in item_lines(order)):
+        from crm.services.documents import change_status
+        change_status(session, order, "Delivered", note="all shipped", system=True)
+    return order
+
+
+def _ship(session: Session, order: Document, quantities: dict[int, Decimal]) -> None:
+    moves = []
+    for line in item_lines(order):
+        quantity = quantities.get(line.id)
+        if not quantity:
+            continue
+        from_reservation = min(quantity, line.qty_reserved)
+        reserved_parts = {n.product_id: n.quantity for n in stock.product_needs(line, from_reservation)}
+        for need in stock.product_needs(line, quantity):
+            moves.append((need, reserved_parts.get(need.product_id, ZERO)))
+        line.qty_reserved -= from_reservation
+        line.qty_shipped += quantity
+    stock.take_out(session, moves, order)
+    session.flush()
+
+
+# --- invoicing from a sales order -----------------------------------------------------------------
+
+def invoice_sales_order(session: Session, order: Document, requested: list[dict] | None) -> Document:
+    """An invoice for (part of) an approved or delivered sales order."""
+    from crm.services import documents
+    if order.status not in ("Approved", "Delivered"):
+        raise Conflict(f"{order.number} is {order.status}; approve it before invoicing", code="invalid_transition")
+    quantities = _quantities(order, requested, lambda line: line.quantity - line.qty_invoiced, "invoice")
+    if not quantities:
+        raise QuantityBeyondLeft(f"everything on {order.number} was already invoiced")
+    first_invoice = not any(line.qty_invoiced for line in item_lines(order))
+    header = documents._copy_header(order)
+    header.update(invoice_date=_today(), due_date=order.due_date)
+    if not first_invoice:  # shipping and adjustment are charged once, on the first invoice
+        header.update(shipping_amount=ZERO, adjustment=ZERO)
+    if order.discount_amount is not None:
+        header["discount_amount"] = _prorated_discount(order, quantities)
+    for line in item_lines(order):
+        if line.id in quantities:
+            line.qty_invoiced += quantities[line.id]
+    return documents._new_from(session, "invoice", order, header, quantities=quantities)
+
+
+def _prorated_discount(order: Document, quantities: dict[int, Decimal]) -> Decimal:
+    """A document discount given as an amount is shared out by the invoiced share of the subtotal."""
+    from crm import money
+    if not order.subtotal:
+        return ZERO
+    part = sum((line.net * quantities[line.id] / line.quantity for line in item_lines(order)
+                if line.id in quantities and line.quantity), ZERO)
+    return money.round_money(order.discount_amount * part / order.subtotal, order.currency)
+
+
+def _give_back_invoiced(invoice: Document) -> None:
+    order = invoice.source
+    if order is None or order.doc_type != "sales_order":
+        return
+    invoiced = {line.source_line_id: line.quantity for line in item_lines(invoice) if line.source_line_id}
+    for line in item_lines(order):
+        if line.id in invoiced:
+            line.qty_invoiced = max(line.qty_invoiced - invoiced[line.id], ZERO)
+
+
+def _today():
+    import datetime as dt
+    return dt.date.today()
