@@ -26,7 +26,8 @@ class ScheduledJob:
 
 
 def core_jobs() -> list[ScheduledJob]:
-    return []
+    from crm.services import recurring
+    return [ScheduledJob("recurring_invoices", recurring.run_due, every_minutes=60)]
 
 
 def all_jobs(app: Flask) -> list[ScheduledJob]:

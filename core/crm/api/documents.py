@@ -22,6 +22,7 @@ from crm.db import db
 from crm.errors import ValidationError as DomainValidationError
 from crm.models import Document
 from crm.models.documents import TAX_MODES
+from crm.models.stock import FREQUENCIES
 from crm.permissions import require
 from crm.services import documents, hooks
 from crm.services.doctypes import DOC_TYPES, DocType
@@ -113,6 +114,24 @@ def _totals(document: Document) -> dict:
     return {name: money_text(getattr(document, column)) for name, column in TOTAL_FIELDS.items()}
 
 
+class Recurring(Schema):
+    frequency = fields.String(required=True, validate=validate.OneOf(FREQUENCIES))
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(allow_none=True)
+    payment_terms_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=3650))
+    invoice_status = fields.String(load_default="AutoCreated",
+                                   validate=validate.OneOf(("AutoCreated", "Created", "Approved", "Sent")))
+    active = fields.Boolean(dump_only=True)
+
+
+def _recurring_out(document):
+    from flask import has_app_context
+    if not has_app_context():
+        return None
+    schedule = documents.recurring_schedule(db.session, document)
+    return Recurring().dump(schedule) if schedule is not None and schedule.active else None
+
+
 def _backorder(line) -> str:
     order = line.document
     if order.status != "Approved" or line.item is None or line.item.kind != "product":
@@ -128,6 +147,9 @@ def _input_fields(kind: DocType) -> dict:
         extra["valid_until"] = fields.Date(allow_none=True)
     if kind.name in ("sales_order", "purchase_order", "invoice"):
         extra["due_date"] = fields.Date(allow_none=True)
+    if kind.name == "sales_order":
+        extra["recurring"] = fields.Nested(Recurring, allow_none=True,
+                                           metadata={"description": "invoice this order on a schedule; null stops it"})
     if kind.name == "invoice":
         extra["invoice_date"] = fields.Date(allow_none=True)
         extra["received"] = MoneyField(metadata={"description": "kept by hand unless the payments plugin is on"})
@@ -186,6 +208,8 @@ def _output_fields(kind: DocType) -> dict:
         out["vendor_name"] = fields.Function(lambda d: d.vendor.name if d.vendor else None)
     else:
         out["account_name"] = fields.Function(lambda d: d.account.name if d.account else None)
+    if kind.name == "sales_order":
+        out["recurring"] = fields.Function(_recurring_out)
     if kind.name == "invoice":
         out["received"] = MoneyField()
         out["balance"] = MoneyField(minimum=None)
@@ -219,7 +243,7 @@ def build_schemas(kind: DocType):
     output = type(name, (DocumentOut,), {**{k: v for k, v in inputs.items()
                                        if k not in ("lines", "group_tax_ids", "shipping_tax_ids", "price_book_id")},
                                     **_output_fields(kind)})
-    summary_fields = {k: v for k, v in _output_fields(kind).items() if k not in ("lines",)}
+    summary_fields = {k: v for k, v in _output_fields(kind).items() if k not in ("lines", "recurring", "source")}
     summary = type(f"{name}Summary", (DocumentOut,), {
         **{k: v for k, v in _input_fields(kind).items() if k in ("subject", "currency", "account_id", "vendor_id",
                                                                  "due_date", "valid_until", "invoice_date")},

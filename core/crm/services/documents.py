@@ -76,8 +76,24 @@ def create_document(session: Session, doc_type: str, data: dict, *, source: Docu
     document.history.append(StatusChange(from_status=None, to_status=document.status, user_id=current_actor_id()))
     session.add(document)
     session.flush()
+    _set_recurring(session, document, data)
     hooks.call("crm_record_saved", session=session, entity=kind.path, record=document, created=True)
     return document
+
+
+def _set_recurring(session: Session, document: Document, data: dict) -> None:
+    if "recurring" not in data:
+        return
+    if document.doc_type != "sales_order":
+        raise ValidationError.for_field("recurring", "only sales orders invoice on a schedule")
+    from crm.services.recurring import set_schedule
+    set_schedule(session, document, data["recurring"])
+
+
+def recurring_schedule(session: Session, document: Document):
+    """The sales order's recurring schedule, or None."""
+    from crm.models import RecurringSchedule
+    return session.get(RecurringSchedule, document.id) if document.doc_type == "sales_order" else None
 
 
 def _new_document_defaults(session: Session) -> dict:
@@ -105,6 +121,7 @@ def update_document(session: Session, document: Document, data: dict) -> Documen
         _set_lines(session, kind, document, data["lines"] or [], price_book_id=data.get("price_book_id"))
     if "received" in data:
         set_received_by_hand(session, document, data["received"])
+    _set_recurring(session, document, data)
     document.updated_by_id = current_actor_id()
     document.updated_at = dt.datetime.now(dt.timezone.utc)
     recompute(session, document)
