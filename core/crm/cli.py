@@ -297,6 +297,18 @@ def jobs_list():
         click.echo(f"{job.name}\tevery {job.every_minutes} min")
 
 
+@cli.command("worker")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 32), help="worker threads")
+@with_appcontext
+def worker(workers):
+    """Run queued background tasks and every scheduled job on its interval."""
+    from crm.worker import run_worker
+    app = current_app._get_current_object()
+    click.echo(f"worker: queue {'redis ' + app.config['REDIS_URL'] if app.config.get('REDIS_URL') else 'sqlite'}"
+               f", {workers} threads; Ctrl+C to stop")
+    run_worker(app, workers)
+
+
 # --- plugin commands ------------------------------------------------------------
 
 def _add_plugin_commands() -> None:
@@ -314,3 +326,7 @@ _add_plugin_commands()
 
 def main() -> None:
     cli(prog_name="crm")
+
+
+if __name__ == "__main__":
+    main()
