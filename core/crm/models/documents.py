@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from crm.db import Model
 from crm.models.base import Money, Quantity, Rate, Timestamps, Versioned, utcnow
@@ -124,6 +124,8 @@ class DocumentLine(Model):
     qty_received: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
     #: values of plugin columns (IDCA), computed or entered
     custom: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: lets SQLite insert many lines in one statement (SQLAlchemy's insert sentinel)
+    _sentinel: Mapped[int] = orm_insert_sentinel()
 
     document: Mapped[Document] = relationship(back_populates="lines")
     item = relationship("Item")

@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from crm.db import Model
 from crm.models.base import Quantity, utcnow
@@ -30,6 +30,8 @@ class StockMove(Model):
     line_id: Mapped[int | None] = mapped_column(ForeignKey("document_lines.id", ondelete="SET NULL"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: lets SQLite insert many moves in one statement (SQLAlchemy's insert sentinel)
+    _sentinel: Mapped[int] = orm_insert_sentinel()
 
     product = relationship("Item")
 

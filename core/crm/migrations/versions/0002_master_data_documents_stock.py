@@ -287,6 +287,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_document_lines_document_id_documents'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_document_lines_item_id_items')),
     sa.ForeignKeyConstraint(['source_line_id'], ['document_lines.id'], name=op.f('fk_document_lines_source_line_id_document_lines'), ondelete='SET NULL'),
+    sa.Column('_sentinel', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_document_lines'))
     )
     with op.batch_alter_table('document_lines', schema=None) as batch_op:
@@ -346,6 +347,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['line_id'], ['document_lines.id'], name=op.f('fk_stock_moves_line_id_document_lines'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['product_id'], ['items.id'], name=op.f('fk_stock_moves_product_id_items')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_stock_moves_user_id_users'), ondelete='SET NULL'),
+    sa.Column('_sentinel', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_moves'))
     )
     with op.batch_alter_table('stock_moves', schema=None) as batch_op:

@@ -1,0 +1,133 @@
+"""What every benchmark needs: a fresh migrated database (SQLite file or a new
+PostgreSQL database), the app served over real HTTP, a signed-in client, and
+timing helpers that print p50/p95."""
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import create_engine, event, text
+
+PG_SERVER = os.environ.get("CRM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass
+class Bench:
+    app: object
+    url: str
+    api: object          # crm.testing.ApiClient
+    backend: str
+    statements: "StatementCounter"
+
+
+class StatementCounter:
+    """Counts SQL statements the app's engine executes."""
+
+    def __init__(self, engine):
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args):
+        self.count += 1
+
+    @contextlib.contextmanager
+    def counting(self):
+        start = self.count
+        box = {}
+        yield box
+        box["statements"] = self.count - start
+
+
+def postgres_available() -> bool:
+    try:
+        engine = create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def backends() -> list[str]:
+    wanted = os.environ.get("CRM_BENCH_BACKENDS", "sqlite,postgresql").split(",")
+    return [b for b in wanted if b == "sqlite" or (b == "postgresql" and postgres_available())]
+
+
+@contextlib.contextmanager
+def bench_app(backend: str, name: str, plugins=None):
+    """A migrated app on a fresh database, served on 127.0.0.1, with an admin token."""
+    from werkzeug.serving import make_server
+
+    from crm import create_app, migrate
+    from crm.db import db
+    from crm.services.users import create_user, issue_token
+    from crm.testing import ApiClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp}/bench.db"
+        else:
+            dbname = f"crm_bench_{name}"
+            admin = create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"),
+                                  isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+            admin.dispose()
+            url = PG_SERVER.rsplit("/", 1)[0] + "/" + dbname
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "PLUGINS": plugins,
+                          "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+        migrate.upgrade_all(app)
+        with app.app_context():
+            session = db.new_session(app)
+            user = create_user(session, "bench", "bench-password", "admin")
+            _, token = issue_token(session, user)
+            session.commit()
+            session.close()
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        try:
+            yield Bench(app, base, ApiClient(base, token), backend, StatementCounter(db.engine(app)))
+        finally:
+            server.shutdown()
+            db.engine(app).dispose()
+            if backend != "sqlite":
+                admin = create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"),
+                                      isolation_level="AUTOCOMMIT")
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "crm_bench_{name}" WITH (FORCE)'))
+                admin.dispose()
+
+
+def timed(call, repeat: int, warmup: int = 2) -> list[float]:
+    """Milliseconds of each call after a warm-up."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def p50_p95(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return statistics.median(ordered), p95
+
+
+def row(label: str, value: str, note: str = "") -> None:
+    print(f"  {label:<58} {value:>14}  {note}")
+
+
+def header(title: str) -> None:
+    print(f"\n== {title}")
