@@ -8,7 +8,7 @@ import sys
 from bench.common import backends
 
 #: modules in bench/ with a ``run(backend)`` function, in the order they run
-SUITES = ["documents", "stock"]
+SUITES = ["documents", "stock", "idca"]
 
 
 def main(argv: list[str]) -> None:

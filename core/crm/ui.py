@@ -15,6 +15,7 @@ class MenuItem:
     url: str
     order: int = 100         # lower comes first; the core uses 10, 20, ...
     roles: frozenset | None = None  # None: every role
+    group: str | None = None  # a heading the entry is shown under (the core's: Sales, Purchasing, ...)
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,44 @@ class LineColumn:
 
 
 def core_menu(user) -> list[MenuItem]:
+    """The core's entries, those the user's role may read (see ``crm.permissions.RULES``)."""
     from flask_babel import gettext as _
-    items = [MenuItem(_("Home"), url_for("home.index"), 10)]
+    from crm.permissions import can
+    sales, purchasing, catalog, stock, admin = _("Sales"), _("Purchasing"), _("Catalog"), _("Stock"), _("Admin")
+    entries = [
+        (None, _("Home"), "home.index", 10, None),
+        ("accounts", _("Accounts"), "accounts.index", 20, sales),
+        ("accounts", _("Contacts"), "contacts.index", 22, sales),
+        ("quotes", _("Quotes"), "quotes.index", 24, sales),
+        ("sales_orders", _("Sales orders"), "sales_orders.index", 26, sales),
+        ("invoices", _("Invoices"), "invoices.index", 28, sales),
+        ("vendors", _("Vendors"), "vendors.index", 40, purchasing),
+        ("purchase_orders", _("Purchase orders"), "purchase_orders.index", 42, purchasing),
+        ("catalog", _("Products"), "products.index", 60, catalog),
+        ("catalog", _("Services"), "services.index", 62, catalog),
+        ("catalog", _("Bundles"), "bundles.index", 64, catalog),
+        ("catalog", _("Price books"), "price_books.index", 66, catalog),
+        ("stock", _("Stock levels"), "stock.index", 80, stock),
+        ("stock", _("Stock moves"), "stock.moves", 82, stock),
+        (("stock", "write"), _("Adjustments"), "stock.adjust", 84, stock),
+        ("reports", _("Reports"), "reports.index", 100, None),
+        ("taxes", _("Taxes"), "taxes.index", 860, admin),
+        ("custom_fields", _("Custom fields"), "custom_fields.index", 870, admin),
+        ("users", _("Users"), "users.index", 880, admin),
+        ("settings", _("Settings"), "settings.index", 890, admin),
+    ]
+    items = []
+    for resource, label, endpoint, order, group in entries:
+        resource, action = resource if isinstance(resource, tuple) else (resource, "read")
+        if resource is not None and not can(user, resource, action):
+            continue
+        try:
+            url = url_for(endpoint)
+        except Exception:  # noqa: BLE001  a page not registered (an app without the web UI)
+            continue
+        items.append(MenuItem(label, url, order, group=group))
     if user.role == "admin":
-        items.append(MenuItem(_("Plugins"), url_for("admin.plugins"), 900))
+        items.append(MenuItem(_("Plugins"), url_for("admin.plugins"), 900, group=admin))
     return items
 
 
@@ -57,6 +92,24 @@ def slot(name: str, **context) -> Markup:
     """Render what enabled plugins put into the slot ``name`` of a core page."""
     parts = get_registry().call_in_order("crm_template_slot", slot=name, context=context)
     return Markup("\n").join(Markup(p) for p in parts if p)
+
+
+#: The slots core pages offer to plugins (``slot(name, **context)``) and what their context holds.
+SLOTS = {
+    "home_panels": "home page, below the dashboard; context: none",
+    "document_panels": "document page, below the lines; context: document, doc_type",
+    "document_actions": "document page, beside the status buttons; context: document, doc_type",
+    "line_editor_toolbar": "document editor, above the lines; context: document (None when new), doc_type",
+    "record_panels": "account, contact, vendor and item pages; context: record, entity",
+}
+
+
+def line_columns(doc_type: str, session) -> list[LineColumn]:
+    """The extra line columns of the enabled plugins for ``doc_type``, in plugin order."""
+    columns = []
+    for batch in get_registry().call_in_order("crm_line_columns", doc_type=doc_type, session=session):
+        columns.extend(batch or [])
+    return columns
 
 
 def settings_pages() -> list[SettingsPage]:

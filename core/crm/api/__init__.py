@@ -116,9 +116,15 @@ def init_api(app: Flask) -> Api:
         if is_api_request():
             _authenticate_bearer()
 
-    from crm.api import auth, plugins as plugins_api, taxes
-    for module in (auth, plugins_api, taxes):
+    from crm.api import (accounts, auth, contacts, custom_fields, items, plugins as plugins_api, price_books,
+                         taxes, vendors)
+    for module in (auth, plugins_api, taxes, accounts, contacts, vendors, items, price_books, custom_fields):
         api.register_blueprint(module.blp)
+    from crm.api import documents, reports, stock
+    for blueprint in documents.BLUEPRINTS.values():
+        api.register_blueprint(blueprint)
+    api.register_blueprint(stock.blp)
+    api.register_blueprint(reports.blp)
     return api
 
 

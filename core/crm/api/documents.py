@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, missing, post_dump, validate, validates_schema
 from sqlalchemy import select
+from werkzeug.utils import secure_filename
 
 from crm.api.collection import paginate
 from crm.api.fields import IdField, MoneyField, PercentField, QuantityField, Text, money_text, plain
@@ -24,7 +25,7 @@ from crm.models import Document
 from crm.models.documents import TAX_MODES
 from crm.models.stock import FREQUENCIES
 from crm.permissions import require
-from crm.services import documents, hooks
+from crm.services import documents, hooks, pdf
 from crm.services.doctypes import DOC_TYPES, DocType
 
 TOTAL_FIELDS = {"subtotal": "subtotal", "discount": "discount_total", "taxable": "taxable", "tax": "tax_total",
@@ -423,6 +424,29 @@ def add_order_actions() -> None:
             return orders.invoice_sales_order(session, order, lines_of(body))
 
 
+def add_pdf_routes() -> None:
+    """``GET /<documents>/<id>/pdf``: every document type printed as PDF (see :mod:`crm.services.pdf`)."""
+    for blp in BLUEPRINTS.values():
+        _add_pdf_route(blp, blp.kind)
+
+
+def _add_pdf_route(blp: Blueprint, kind: DocType) -> None:
+    @blp.route("/<int:doc_id>/pdf", methods=["GET"])
+    @require(kind.resource)
+    @blp.doc(summary=f"The {kind.label.lower()} as PDF",
+             description="Company header, addresses, lines, tax breakdown, totals and terms; "
+                         "plugins add columns and blocks (``crm_line_columns``, ``crm_pdf_context``).",
+             responses={"200": {"description": "the PDF, shown inline",
+                                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                        "404": {"description": f"unknown {kind.label.lower()}"}})
+    def document_pdf(doc_id):
+        document = documents.get_document(db.session, kind.name, doc_id)
+        filename = secure_filename(f"{document.number}.pdf") or "document.pdf"
+        return Response(pdf.render_document_pdf(db.session, document), mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
 BLUEPRINTS = {name: make_blueprint(kind) for name, kind in DOC_TYPES.items()}
 add_conversions()
 add_order_actions()
+add_pdf_routes()

@@ -1,4 +1,11 @@
-"""Admin-defined custom fields and the validation of the values records carry."""
+"""Admin-defined custom fields and the validation of the values records carry.
+
+A record keeps its values in its ``custom`` dict (key -> value). Values are
+stored JSON-ready: text, whole numbers, decimals as strings, dates as ISO
+strings, booleans, a select's choice. A value left behind by a field that was
+later deactivated or deleted stays on the record: it may be sent back
+unchanged or cleared with ``null``, but not changed.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,12 +15,18 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.errors import Conflict, NotFound, ValidationError
+from crm.errors import Conflict, ValidationError
 from crm.models import CustomField
 from crm.models.catalog import CUSTOM_FIELD_ENTITIES, CUSTOM_FIELD_TYPES
+from crm.services.records import apply_changes, deleted, flush, get_or_404, saved
 
-KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}\Z")
 MAX_TEXT = 2000
+MAX_CHOICES = 200
+#: what a PATCH may not change: the values already stored depend on them
+FIXED = ("entity", "key", "type")
+ENTITY = "custom_fields"
+UNIQUE = {"key": ("uq_custom_fields_entity_key", "custom_fields.entity")}
 
 
 def fields_for(session: Session, entity: str, *, active_only: bool = True) -> list[CustomField]:
@@ -33,9 +46,14 @@ def validate_custom(session: Session, entity: str, values: dict | None, *, curre
     for key, value in (values or {}).items():
         definition = definitions.get(key)
         where = f"{field_prefix}.{key}"
-        if definition is None:
-            raise ValidationError.for_field(where, "unknown custom field")
-        result[key] = _convert(definition, value, where)
+        if definition is not None:
+            result[key] = _convert(definition, value, where)
+        elif key in result and value is None:
+            del result[key]  # clearing a value left by a removed field
+        elif key not in result or value != result[key]:
+            raise ValidationError.for_field(where, "unknown custom field" if key not in result else
+                                            "this custom field was removed or deactivated: send it unchanged "
+                                            "or null")
     for key, definition in definitions.items():
         if definition.required and result.get(key) in (None, ""):
             raise ValidationError.for_field(f"{field_prefix}.{key}", "is required")
@@ -52,6 +70,8 @@ def _convert(definition: CustomField, value, where: str):
             raise ValidationError.for_field(where, "must be text")
         if len(value) > MAX_TEXT:
             raise ValidationError.for_field(where, f"must be at most {MAX_TEXT} characters")
+        if "\x00" in value or not _encodable(value):
+            raise ValidationError.for_field(where, "must be text without NUL characters or lone surrogates")
         return value
     if kind == "boolean":
         if not isinstance(value, bool):
@@ -60,34 +80,46 @@ def _convert(definition: CustomField, value, where: str):
     if kind in ("number", "decimal"):
         if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
             raise ValidationError.for_field(where, "must be a number")
+        text = value if isinstance(value, str) else None
+        if text is not None and len(text) > 100:
+            raise ValidationError.for_field(where, "must be a number")
         try:
-            number = Decimal(str(value))
+            number = Decimal(value) if text is None else Decimal(text.strip())
         except InvalidOperation:
             raise ValidationError.for_field(where, "must be a number") from None
-        if not number.is_finite() or abs(number) > Decimal("1e15"):
+        if not number.is_finite() or abs(number) >= Decimal("1e15"):
             raise ValidationError.for_field(where, "must be a finite number below 10^15")
         if kind == "number":
             if number != number.to_integral_value():
                 raise ValidationError.for_field(where, "must be a whole number")
             return int(number)
-        return str(number)
+        return format(number.normalize(), "f") if number else "0"
     if kind == "date":
-        try:
-            return dt.date.fromisoformat(str(value)).isoformat()
-        except ValueError:
-            raise ValidationError.for_field(where, "must be a date (YYYY-MM-DD)") from None
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value).isoformat()
+            except ValueError:
+                pass
+        raise ValidationError.for_field(where, "must be a date (YYYY-MM-DD)")
     if kind == "select":
-        if value not in (definition.choices or []):
+        if isinstance(value, (dict, list)) or value not in (definition.choices or []):
             raise ValidationError.for_field(where, "must be one of: " + ", ".join(map(str, definition.choices)))
         return value
     raise ValidationError.for_field(where, f"unsupported type {kind}")
 
 
-def get_field(session: Session, field_id: int) -> CustomField:
-    field = session.get(CustomField, field_id)
-    if field is None:
-        raise NotFound(f"custom field {field_id} not found")
-    return field
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# --- the definitions ----------------------------------------------------------
+
+def get_field(session: Session, field_id: int, *, for_update: bool = False) -> CustomField:
+    return get_or_404(session, CustomField, field_id, "custom field", for_update=for_update)
 
 
 def create_field(session: Session, data: dict) -> CustomField:
@@ -98,11 +130,44 @@ def create_field(session: Session, data: dict) -> CustomField:
         raise ValidationError.for_field("key", "use lower case letters, digits and _ (starting with a letter)")
     if kind not in CUSTOM_FIELD_TYPES:
         raise ValidationError.for_field("type", "must be one of " + ", ".join(CUSTOM_FIELD_TYPES))
-    if kind == "select" and not data.get("choices"):
-        raise ValidationError.for_field("choices", "a select field needs choices")
+    _check_choices(kind, data.get("choices") or [])
     if session.scalar(select(CustomField.id).where(CustomField.entity == entity, CustomField.key == key)):
         raise Conflict(f"{entity} already have a custom field {key!r}", {"key": ["already exists"]})
     field = CustomField(**data)
     session.add(field)
-    session.flush()
+    flush(session, UNIQUE)
+    saved(session, ENTITY, field, True)
     return field
+
+
+def update_field(session: Session, field: CustomField, data: dict) -> CustomField:
+    """Change label, choices, required, position or active; entity, key and type are fixed."""
+    for name in FIXED:
+        if name in data and data.pop(name) != getattr(field, name):
+            raise ValidationError.for_field(name, "cannot be changed; create a new field instead")
+    _check_choices(field.type, data.get("choices", field.choices) or [])
+    apply_changes(field, data)
+    flush(session)
+    saved(session, ENTITY, field, False)
+    return field
+
+
+def delete_field(session: Session, field: CustomField) -> None:
+    """Delete a definition. Values records already carry stay with them (see the module doc);
+    deactivating keeps the field for later instead."""
+    field_id = field.id
+    session.delete(field)
+    flush(session)
+    deleted(session, ENTITY, field_id)
+
+
+def _check_choices(kind: str, choices: list) -> None:
+    if kind == "select":
+        if not choices:
+            raise ValidationError.for_field("choices", "a select field needs choices")
+        if len(set(choices)) != len(choices):
+            raise ValidationError.for_field("choices", "the same choice is listed twice")
+    elif choices:
+        raise ValidationError.for_field("choices", "only select fields have choices")
+    if len(choices) > MAX_CHOICES:
+        raise ValidationError.for_field("choices", f"at most {MAX_CHOICES} choices")

@@ -232,6 +232,26 @@ def set_received_by_hand(session: Session, invoice: Document, received: Decimal)
 
 def recompute(session: Session, document: Document) -> totals.Computation:
     """Run the totals engine (with the plugins' stages) and store the rounded amounts."""
+    result = computation(session, document)
+    for line_result in result.lines:
+        line = line_result.key
+        line.gross, line.discount, line.net = line_result.gross, line_result.discount, line_result.net
+        line.tax, line.total = line_result.tax, line_result.total
+        if line_result.custom:
+            line.custom = {**(line.custom or {}), **_jsonable(line_result.custom)}
+    t = result.totals
+    document.subtotal, document.discount_total, document.taxable = t.subtotal, t.discount, t.taxable
+    document.tax_total, document.shipping, document.shipping_tax = t.tax, t.shipping, t.shipping_tax
+    document.adjustment, document.grand_total = t.adjustment, t.grand_total
+    document.extra_totals = _jsonable(t.extra)
+    if document.doc_type == "invoice":
+        refresh_balance(session, document)
+    return result
+
+
+def computation(session: Session, document: Document) -> totals.Computation:
+    """The engine's full result (lines, totals, tax breakdown) for ``document``, with the
+    plugins' stages; changes nothing (the PDF reads it; :func:`recompute` stores it)."""
     item_lines = [line for line in document.lines if line.display_type is None]
     positions = {id(line): index for index, line in enumerate(document.lines)}
     doc_input = totals.DocumentInput(
@@ -250,8 +270,8 @@ def recompute(session: Session, document: Document) -> totals.Computation:
         fields={"doc_type": document.doc_type, "custom": document.custom or {}},
     )
 
-    def extend(stage: str, computation: totals.Computation) -> None:
-        hooks.call_in_order("crm_totals_stage", stage=stage, computation=computation, document=document,
+    def extend(stage: str, running: totals.Computation) -> None:
+        hooks.call_in_order("crm_totals_stage", stage=stage, computation=running, document=document,
                             session=session)
 
     try:
@@ -263,25 +283,7 @@ def recompute(session: Session, document: Document) -> totals.Computation:
             parts[1] = str(positions[id(item_lines[int(parts[1])])])
             field = ".".join(parts)
         raise ValidationError.for_field(field, exc.message) from None
-    for line_result in result.lines:
-        line = line_result.key
-        line.gross, line.discount, line.net = line_result.gross, line_result.discount, line_result.net
-        line.tax, line.total = line_result.tax, line_result.total
-        if line_result.custom:
-            line.custom = {**(line.custom or {}), **_jsonable(line_result.custom)}
-    t = result.totals
-    document.subtotal, document.discount_total, document.taxable = t.subtotal, t.discount, t.taxable
-    document.tax_total, document.shipping, document.shipping_tax = t.tax, t.shipping, t.shipping_tax
-    document.adjustment, document.grand_total = t.adjustment, t.grand_total
-    document.extra_totals = _jsonable(t.extra)
-    if document.doc_type == "invoice":
-        refresh_balance(session, document)
     return result
-
-
-def computation(session: Session, document: Document) -> totals.Computation:
-    """The engine's full result for a stored document (tax breakdown for the PDF)."""
-    return recompute(session, document)
 
 
 def _rates(snapshots) -> tuple[totals.TaxRate, ...]:

@@ -36,7 +36,19 @@ def init_web(app: Flask) -> None:
             g.user = current_user._get_current_object()
             set_actor(g.user)
 
+    @app.teardown_request
+    def _forget_actor(_exc=None):
+        """The actor must not outlive the request (a test client runs requests in the caller's context)."""
+        from crm.context import set_actor
+        set_actor(None)
+
     from crm.web import auth, home, admin
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(admin.bp)
+
+    from crm.web import documents, master, reports, settings, stock
+    from crm.web.helpers import init_helpers
+    for blueprint in (*master.BLUEPRINTS, *documents.BLUEPRINTS, stock.bp, reports.bp, *settings.BLUEPRINTS):
+        app.register_blueprint(blueprint)
+    init_helpers(app)

@@ -1,11 +1,77 @@
 """Hook implementations of the IDCA plugin (id ``idca``)."""
 from __future__ import annotations
 
+from flask import url_for
+
 from crm import hookimpl
 from crm_idca import models  # noqa: F401  (registers the plugin's tables)
+
+DOCUMENT_ENTITIES = ("quotes", "sales-orders", "purchase-orders", "invoices")
 
 
 @hookimpl
 def crm_api_blueprints():
     from crm_idca.api import blp
     return [blp]
+
+
+@hookimpl
+def crm_web_blueprints():
+    from crm_idca.web import bp
+    return [bp]
+
+
+@hookimpl
+def crm_settings_pages():
+    from flask_babel import gettext as _
+    from crm.ui import SettingsPage
+    return [SettingsPage(_("Line columns and totals"), url_for("idca.index"))]
+
+
+@hookimpl
+def crm_line_columns(doc_type, session):
+    """The visible custom columns of the current layout (built-in ones are the core's)."""
+    from crm.ui import LineColumn
+    from crm_idca import layouts
+    layout = layouts.compiled(session, doc_type)
+    return [LineColumn(c.key, c.label, type=c.type, editable=c.editable, width=c.width, choices=tuple(c.choices))
+            for c in layout.custom_columns if c.visible]
+
+
+@hookimpl
+def crm_totals_stage(stage, computation, document, session):
+    from crm_idca import engine
+    engine.run_stage(stage, computation, document, session)
+
+
+@hookimpl
+def crm_document_validate(session, document, data):
+    from crm_idca import validation
+    validation.validate_document(session, document, data)
+
+
+@hookimpl
+def crm_record_saved(session, entity, record, created):
+    if entity in DOCUMENT_ENTITIES:
+        from crm_idca import engine
+        engine.remember(session, record)
+
+
+@hookimpl
+def crm_document_serialize(document, data):
+    from crm_idca import presentation
+    presentation.serialize(document, data)
+
+
+@hookimpl
+def crm_pdf_context(session, document, context):
+    from crm_idca import presentation
+    presentation.pdf_context(session, document, context)
+
+
+@hookimpl
+def crm_template_slot(slot, context):
+    if slot in ("line_editor_toolbar", "document_panels"):
+        from crm_idca import web
+        return web.slot(slot, context)
+    return None

@@ -1,45 +1,96 @@
-"""The item lookup's endpoints."""
+"""The item lookup's REST endpoints:
+
+- ``GET /api/v1/item-lookup/items``: the faceted search;
+- ``GET|PUT /api/v1/item-lookup/settings`` and ``GET /api/v1/item-lookup/fields``;
+- ``POST /api/v1/<quotes|sales-orders|purchase-orders|invoices>/<id>/lines``: append many
+  items to a document in one transaction (answers the document, as the core's schema).
+"""
 from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
 
+from crm.api.documents import BLUEPRINTS as DOCUMENT_BLUEPRINTS
 from crm.db import db
 from crm.permissions import require
+from crm.services import documents
+from crm.services.doctypes import DOC_TYPES
+from crm_item_lookup import lines, schemas
+from crm_item_lookup import search as lookup
 from crm_item_lookup import settings
 
-blp = Blueprint("item_lookup_api", __name__, url_prefix="/api/v1/item-lookup", description="Item lookup")
+blp = Blueprint("item_lookup_api", __name__, url_prefix="/api/v1/item-lookup",
+                description="Item lookup: a faceted search over products, bundles and services")
+lines_blp = Blueprint("item_lookup_lines_api", __name__, url_prefix="/api/v1",
+                      description="Item lookup: add many items to a document at once")
 
 
-class FacetFields(Schema):
-    product = fields.List(fields.String(validate=validate.Length(max=60)), validate=validate.Length(max=3))
-    service = fields.List(fields.String(validate=validate.Length(max=60)), validate=validate.Length(max=3))
-    bundle = fields.List(fields.String(validate=validate.Length(max=60)), validate=validate.Length(max=3))
+def run_search(session, args: dict) -> dict:
+    result = lookup.search(session, schemas.to_query(args))
+    return schemas.result_dict(result, settings.load(session))
 
 
-class SettingsSchema(Schema):
-    class Meta:
-        name = "ItemLookupSettings"
+@blp.route("/items")
+class Items(MethodView):
+    @require("catalog")
+    @blp.arguments(schemas.ItemLookupSearchArgs, location="query")
+    @blp.response(200, schemas.ItemLookupResult)
+    def get(self, args):
+        """Products, bundles and services with facet counts.
 
-    facets = fields.Nested(FacetFields)
-    default_kind = fields.String(validate=validate.OneOf(settings.KINDS))
-    switches = fields.List(fields.String(validate=validate.OneOf(["in_stock", "include_inactive", "bundles_only"])))
-    show_picture = fields.Boolean()
+        Filters combine with AND; the values of one facet with OR. Each facet's counts apply every
+        filter except that facet's own selection; values without matches are not listed."""
+        return run_search(db.session, args)
 
 
 @blp.route("/settings")
 class Settings(MethodView):
     @require("catalog")
-    @blp.response(200, SettingsSchema)
+    @blp.response(200, schemas.ItemLookupSettings)
     def get(self):
         """The picker's settings."""
         return settings.load(db.session)
 
     @require("settings", "write")
-    @blp.arguments(SettingsSchema)
-    @blp.response(200, SettingsSchema)
+    @blp.arguments(schemas.ItemLookupSettings)
+    @blp.response(200, schemas.ItemLookupSettings)
     def put(self, body):
-        """Change the picker's settings."""
+        """Change the picker's settings (keys left out keep their value). Changing a kind's facet
+        fields recomputes the facet values of its items."""
         with db.transaction() as session:
             return settings.save(session, body)
+
+
+@blp.route("/fields")
+class Fields(MethodView):
+    @require("catalog")
+    @blp.response(200, schemas.ItemLookupFieldList)
+    def get(self):
+        """The fields that may be chosen as facets: text columns of items and active text or select
+        custom fields of items."""
+        return {"items": [f.__dict__ for f in settings.available_fields(db.session)]}
+
+
+def _add_lines_route(kind) -> None:
+    out_schema = DOCUMENT_BLUEPRINTS[kind.name].out_schema
+
+    class DocumentLines(MethodView):
+        @require(kind.resource, "write")
+        @lines_blp.arguments(schemas.ItemLookupLinesIn)
+        @lines_blp.response(200, out_schema)
+        def post(self, body, doc_id):
+            """Append one line per item in one transaction (bundles are one line). Existing lines are
+            kept; totals, validation and status rules are the core's (409 when not editable)."""
+            with db.transaction() as session:
+                document = documents.get_document(session, kind.name, doc_id, for_update=True)
+                lines.append_items(session, document, body["items"], version=body.get("version"))
+            return document
+
+    DocumentLines.__name__ = f"{kind.name.title().replace('_', '')}Lines"
+    DocumentLines.post.__doc__ = (f"Add items to a {kind.label.lower()}.\n\n"
+                                  + DocumentLines.post.__doc__.split("\n", 1)[0])
+    lines_blp.route(f"/{kind.path}/<int:doc_id>/lines")(DocumentLines)
+
+
+for _kind in DOC_TYPES.values():
+    _add_lines_route(_kind)

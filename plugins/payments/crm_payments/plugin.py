@@ -1,11 +1,88 @@
 """Hook implementations of the payments plugin (id ``payments``)."""
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
+
 from crm import hookimpl
 from crm_payments import models  # noqa: F401  (registers the plugin's tables)
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+@hookimpl
+def crm_startup(app):
+    """Make the plugin's Spanish catalogue known to Flask-Babel (the core reads only its
+    own ``translations/``; Flask-Babel merges every directory of the list)."""
+    babel = app.extensions.get("babel")
+    directories = getattr(babel, "translation_directories", None)
+    if isinstance(directories, list) and str(TRANSLATIONS) not in directories:
+        directories.append(str(TRANSLATIONS))
+
+
+@hookimpl
+def crm_invoice_received(session, invoice):
+    """The sum of the invoice's counted payments minus its refunds (never None: with
+    the plugin on, received is kept by payments, not by hand)."""
+    if getattr(invoice, "doc_type", None) != "invoice":
+        return None
+    if invoice.id is None:
+        return Decimal("0")
+    from crm_payments.services import received_on
+    return received_on(session, invoice.id)
 
 
 @hookimpl
 def crm_api_blueprints():
-    from crm_payments.api import blp
-    return [blp]
+    from crm_payments.api import BLUEPRINTS
+    return list(BLUEPRINTS)
+
+
+@hookimpl
+def crm_web_blueprints():
+    from crm_payments.web import bp
+    return [bp]
+
+
+@hookimpl
+def crm_menu_items(user):
+    from flask import url_for
+    from flask_babel import gettext as _
+    from crm.permissions import can
+    from crm.ui import MenuItem
+    if not can(user, "invoices"):
+        return []
+    return [MenuItem(_("Payments"), url_for("payments.index"), order=29, group=_("Sales")),
+            MenuItem(_("Payments summary"), url_for("payments.summary"), order=30, group=_("Sales"))]
+
+
+@hookimpl
+def crm_settings_pages():
+    from flask import url_for
+    from flask_babel import gettext as _
+    from crm.ui import SettingsPage
+    return [SettingsPage(_("Payment statuses"), url_for("payments.statuses")),
+            SettingsPage(_("Payment types"), url_for("payments.methods"))]
+
+
+@hookimpl
+def crm_template_slot(slot, context):
+    """The payments panel on the invoice page (slot ``document_panels``)."""
+    document = context.get("document")
+    if slot != "document_panels" or document is None or getattr(document, "doc_type", None) != "invoice":
+        return None
+    from crm_payments.web import invoice_panel
+    return invoice_panel(document)
+
+
+@hookimpl
+def crm_scheduled_jobs():
+    from crm.jobs import ScheduledJob
+    from crm_payments.services import mark_overdue
+    return [ScheduledJob("payments_overdue", mark_overdue, every_minutes=60)]
+
+
+@hookimpl
+def crm_register_commands(cli):
+    from crm_payments.cli import payments
+    cli.add_command(payments)

@@ -1,0 +1,120 @@
+"""IDCA formulas: recomputing a 500-line sales order with five formula columns and three
+formula totals, beside the same arithmetic written in plain Python (the floor), the core's
+engine alone, and the one-off cost of parsing and checking a layout (once per version)."""
+from __future__ import annotations
+
+import time
+from decimal import ROUND_HALF_UP, Decimal
+
+from bench import data
+from bench.common import bench_app, header, p50_p95, row, timed
+
+LINES = 500
+COLUMNS = [
+    {"key": "cost", "label": "Cost", "type": "money", "formula": "quantity * item.purchase_cost"},
+    {"key": "margin", "label": "Margin", "type": "money", "formula": "net - cost"},
+    {"key": "margin_pct", "label": "Margin %", "type": "percent",
+     "formula": "if(net == 0, 0, round(margin / net * 100, 2))"},
+    {"key": "weight", "label": "Weight", "type": "number", "formula": "quantity * 0.75"},
+    {"key": "fee", "label": "Fee", "type": "money", "formula": "max(round(net * 0.02, 2), 0.50)"},
+]
+TOTALS = [
+    {"key": "margin_total", "label": "Margin", "formula": "sum(margin)"},
+    {"key": "margin_rate", "label": "Margin rate", "type": "percent",
+     "formula": "if(subtotal == 0, 0, round(margin_total / subtotal * 100, 2))"},
+    {"key": "weight_total", "label": "Weight", "type": "number", "formula": "sum(weight)"},
+]
+CENT, PERCENT_PLACES, WEIGHT_PLACES = Decimal("0.01"), Decimal("0.01"), Decimal("0.001")
+
+
+def plain_python(computation, costs) -> tuple:
+    """The same five columns and three totals, hand-written: what the formulas cost at least."""
+    margin_total = weight_total = Decimal(0)
+    rows = []
+    for line, cost_price in zip(computation.lines, costs):
+        cost = (line.quantity * cost_price).quantize(CENT, ROUND_HALF_UP)
+        margin = (line.net - cost).quantize(CENT, ROUND_HALF_UP)
+        pct = Decimal(0) if line.net == 0 else (margin / line.net * 100).quantize(CENT, ROUND_HALF_UP)
+        weight = (line.quantity * Decimal("0.75")).quantize(WEIGHT_PLACES, ROUND_HALF_UP)
+        fee = max((line.net * Decimal("0.02")).quantize(CENT, ROUND_HALF_UP), Decimal("0.50"))
+        rows.append({"cost": str(cost), "margin": str(margin), "margin_pct": str(pct.quantize(PERCENT_PLACES)),
+                     "weight": str(weight), "fee": str(fee)})
+        margin_total += margin
+        weight_total += weight
+    subtotal = computation.totals.subtotal
+    rate = Decimal(0) if subtotal == 0 else (margin_total / subtotal * 100).quantize(CENT, ROUND_HALF_UP)
+    return rows, margin_total, rate, weight_total
+
+
+def run(backend: str) -> None:
+    from crm import totals
+    from crm.db import db
+    from crm.services import documents
+    from crm_idca import engine
+    from crm_idca import layouts as lay
+
+    with bench_app(backend, "idca", plugins=["idca"]) as bench:
+        ids = data.base_records(bench.app)
+        product_ids = data.products(bench.app, 200, ids["tax"])
+        api = bench.api
+        header(f"idca formulas [{backend}]")
+        response = api.put("/idca/layouts/sales-orders", json={"columns": COLUMNS, "totals": TOTALS})
+        assert response.status_code == 200, response.text
+
+        body = {"account_id": ids["account"], "lines": [
+            {"item_id": product_ids[n % len(product_ids)], "quantity": str(1 + n % 7), "discount_percent": "5"}
+            for n in range(LINES)]}
+        order = api.post("/sales-orders", json=body)
+        assert order.status_code == 201, order.text
+        order = order.json()
+        assert order["lines"][0]["custom"]["margin"] is not None and "margin_total" in order["extra_totals"]
+
+        with bench.app.test_request_context():
+            session = db.session
+            document = documents.get_document(session, "sales_order", order["id"])
+
+            p50, p95 = p50_p95(timed(lambda: documents.recompute(session, document), repeat=30))
+            row(f"recompute a {LINES}-line order, 5 formula columns + 3 formula totals", f"{p50:.2f} ms",
+                f"p95 {p95:.2f} ms (target < 10 ms)")
+
+            engine_input = totals.DocumentInput(currency="EUR", tax_mode="individual", lines=[
+                totals.LineInput(quantity=line.quantity, unit_price=line.unit_price,
+                                 discount_percent=line.discount_percent,
+                                 taxes=[totals.TaxRate(1, "IVA", Decimal("21"))], key=line)
+                for line in document.lines])
+            p50_core, _ = p50_p95(timed(lambda: totals.compute(engine_input), repeat=30))
+            row("  of which the core's totals engine alone", f"{p50_core:.2f} ms")
+
+            layout = lay.compiled(session, "sales_order")
+
+            def formulas_only():
+                computation = totals.compute(engine_input)
+                engine.compute_lines(layout, computation, document)
+                engine.compute_totals(layout, computation, document)
+            p50_stage, _ = p50_p95(timed(formulas_only, repeat=30))
+            row("  engine + the plugin's two stages (no database)", f"{p50_stage:.2f} ms",
+                f"formulas: {p50_stage - p50_core:.2f} ms")
+
+            costs = [line.item.purchase_cost for line in document.lines]
+            computed = totals.compute(engine_input)
+            p50_plain, _ = p50_p95(timed(lambda: plain_python(computed, costs), repeat=30))
+            row("  the same 5 columns + 3 totals in plain Python (floor)", f"{p50_plain:.2f} ms",
+                f"formulas cost {(p50_stage - p50_core) / p50_plain:.1f}x the floor")
+
+            rows, margin_total, rate, weight_total = plain_python(computed, costs)
+            check = totals.compute(engine_input)
+            engine.compute_lines(layout, check, document)
+            engine.compute_totals(layout, check, document)
+            assert [{k: str(r.custom[k]) for k in rows[0]} for r in check.lines] == rows, "formulas != plain Python"
+            assert check.totals.extra["margin_total"] == margin_total and check.totals.extra["margin_rate"] == rate
+            assert check.totals.extra["weight_total"] == weight_total
+
+            stored = lay.current_layout(session, "sales_order")
+            start = time.perf_counter()
+            for _ in range(20):
+                lay.build("sales_order", stored.version, stored.columns, stored.totals, stored.fields or {})
+            cold = (time.perf_counter() - start) / 20 * 1000
+            p50_hit, _ = p50_p95(timed(lambda: lay.compiled(session, "sales_order"), repeat=200))
+            row("parse + check + compile the layout (once per version)", f"{cold:.2f} ms",
+                f"cached afterwards: {p50_hit * 1000:.0f} µs per document")
+            session.rollback()

@@ -1,0 +1,47 @@
+"""Accounts: the customer organisations documents are made out to."""
+from __future__ import annotations
+
+from sqlalchemy import exists
+from sqlalchemy.orm import Session
+
+from crm.models import Account, Contact, Document
+from crm.services.custom_fields import validate_custom
+from crm.services.records import (apply_changes, check_version, deleted, flush, get_or_404, refuse_if_used,
+                                  saved)
+
+ENTITY = "accounts"
+
+
+def get_account(session: Session, account_id: int, *, for_update: bool = False) -> Account:
+    return get_or_404(session, Account, account_id, "account", for_update=for_update)
+
+
+def create_account(session: Session, data: dict) -> Account:
+    data["custom"] = validate_custom(session, ENTITY, data.get("custom"))
+    account = Account(**data)
+    session.add(account)
+    flush(session)
+    saved(session, ENTITY, account, True)
+    return account
+
+
+def update_account(session: Session, account: Account, data: dict) -> Account:
+    check_version(account, data.pop("version", None))
+    if "custom" in data:
+        data["custom"] = validate_custom(session, ENTITY, data["custom"], current=account.custom)
+    apply_changes(account, data)
+    flush(session)
+    saved(session, ENTITY, account, False)
+    return account
+
+
+def delete_account(session: Session, account: Account) -> None:
+    """Refused while documents or contacts refer to the account."""
+    refuse_if_used(session, f"account {account.name!r}", {
+        "documents": exists().where(Document.account_id == account.id),
+        "contacts": exists().where(Contact.account_id == account.id),
+    })
+    account_id = account.id
+    session.delete(account)
+    flush(session)
+    deleted(session, ENTITY, account_id)

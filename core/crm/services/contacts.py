@@ -1,0 +1,64 @@
+"""Contacts: people, optionally of an account."""
+from __future__ import annotations
+
+from sqlalchemy import exists
+from sqlalchemy.orm import Session, joinedload
+
+from crm.errors import ValidationError
+from crm.models import Account, Contact, Document
+from crm.services.custom_fields import validate_custom
+from crm.services.records import (apply_changes, check_version, deleted, find, flush, get_or_404, refuse_if_used,
+                                  saved)
+
+ENTITY = "contacts"
+
+
+def get_contact(session: Session, contact_id: int, *, for_update: bool = False) -> Contact:
+    # a row lock and the outer join of the account do not go together (PostgreSQL)
+    options = [] if for_update else [joinedload(Contact.account)]
+    return get_or_404(session, Contact, contact_id, "contact", for_update=for_update, options=options)
+
+
+def create_contact(session: Session, data: dict) -> Contact:
+    data["custom"] = validate_custom(session, ENTITY, data.get("custom"))
+    account_id = data.pop("account_id", None)
+    contact = Contact(**data)
+    _set_account(session, contact, account_id)
+    session.add(contact)
+    flush(session)
+    saved(session, ENTITY, contact, True)
+    return contact
+
+
+def update_contact(session: Session, contact: Contact, data: dict) -> Contact:
+    check_version(contact, data.pop("version", None))
+    if "custom" in data:
+        data["custom"] = validate_custom(session, ENTITY, data["custom"], current=contact.custom)
+    if "account_id" in data:
+        _set_account(session, contact, data.pop("account_id"))
+    apply_changes(contact, data)
+    flush(session)
+    saved(session, ENTITY, contact, False)
+    return contact
+
+
+def delete_contact(session: Session, contact: Contact) -> None:
+    """Refused while documents refer to the contact."""
+    refuse_if_used(session, f"contact {contact.full_name!r}", {
+        "documents": exists().where(Document.contact_id == contact.id),
+    })
+    contact_id = contact.id
+    session.delete(contact)
+    flush(session)
+    deleted(session, ENTITY, contact_id)
+
+
+def _set_account(session: Session, contact: Contact, account_id: int | None) -> None:
+    account = None
+    if account_id is not None:
+        account = find(session, Account, account_id)
+        if account is None:
+            raise ValidationError.for_field("account_id", f"unknown account {account_id}")
+    # both: the column for the audit trail, the relationship for the response's account_name
+    contact.account_id = account_id
+    contact.account = account

@@ -1,0 +1,186 @@
+"""Items: products (with stock; a bundle when it has components) and services
+(never any stock). Products and services share one table and one id space."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from crm.errors import Conflict, NotFound, ValidationError
+from crm.models import (BundleComponent, DocumentLine, Item, PriceBookEntry, StockMove, Vendor)
+from crm.models.base import utcnow
+from crm.money import CONTEXT, ZERO
+from crm.services.custom_fields import validate_custom
+from crm.services.records import (apply_changes, check_version, deleted, find, flush, refuse_if_used, saved)
+from crm.services.taxes import taxes_by_id
+
+ENTITY = "items"
+UNIQUE = {"sku": ("uq_items_sku", "items.sku")}
+#: what every item response needs, loaded in a few queries instead of one per item
+LOAD = (selectinload(Item.taxes),
+        selectinload(Item.components).selectinload(BundleComponent.component))
+
+
+def items_query(kind: str) -> Select:
+    return select(Item).where(Item.kind == kind).options(*LOAD)
+
+
+def get_item(session: Session, item_id: int, kind: str | None = None, *, for_update: bool = False) -> Item:
+    """The item ``item_id``; with ``kind``, only if it is of that kind ("product" or "service").
+    ``for_update`` locks its row until the commit."""
+    item = find(session, Item, item_id, options=LOAD, with_for_update=True if for_update else None)
+    if item is None or (kind is not None and item.kind != kind):
+        raise NotFound(f"{kind or 'item'} {item_id} not found", {"id": ["not found"]})
+    return item
+
+
+def create_item(session: Session, kind: str, data: dict) -> Item:
+    item = Item(kind=kind, is_bundle=False, custom={})
+    data.setdefault("custom", {})
+    _apply(session, item, data)
+    session.add(item)
+    flush(session, UNIQUE)
+    saved(session, ENTITY, item, True)
+    return item
+
+
+def update_item(session: Session, item: Item, data: dict) -> Item:
+    check_version(item, data.pop("version", None))
+    _apply(session, item, data)
+    flush(session, UNIQUE)
+    saved(session, ENTITY, item, False)
+    return item
+
+
+def delete_item(session: Session, item: Item) -> None:
+    """Refused while documents, bundles, price books or stock moves refer to the item."""
+    refuse_if_used(session, f"{item.kind} {item.name!r}", {
+        "documents": exists().where(DocumentLine.item_id == item.id),
+        "bundles": exists().where(BundleComponent.component_id == item.id),
+        "price books": exists().where(PriceBookEntry.item_id == item.id),
+        "stock moves": exists().where(StockMove.product_id == item.id),
+    })
+    item_id = item.id
+    session.delete(item)
+    flush(session)
+    deleted(session, ENTITY, item_id)
+
+
+# --- stock figures -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stock:
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+
+
+def stock_of(item: Item) -> Stock | None:
+    """A product's stock; a bundle's is how many whole bundles its components make
+    (``available = min(component available // quantity)``, likewise ``on_hand``;
+    ``reserved`` is the difference). None for a service."""
+    if item.kind != "product":
+        return None
+    if not item.is_bundle:
+        return Stock(item.on_hand, item.reserved, item.on_hand - item.reserved)
+    if not item.components:
+        return Stock(ZERO, ZERO, ZERO)
+    on_hand = min(_whole(c.component.on_hand, c.quantity) for c in item.components)
+    available = min(_whole(c.component.on_hand - c.component.reserved, c.quantity) for c in item.components)
+    return Stock(on_hand, on_hand - available, available)
+
+
+def _whole(quantity: Decimal, per_bundle: Decimal) -> Decimal:
+    return CONTEXT.divide(quantity, per_bundle).to_integral_value(ROUND_FLOOR, CONTEXT)
+
+
+# --- validation -------------------------------------------------------------------
+
+def _apply(session: Session, item: Item, data: dict) -> None:
+    """Check ``data`` against the database, then change ``item``: nothing is
+    flushed half-way (a refusal leaves the item as it was in the database)."""
+    with session.no_autoflush:
+        if "custom" in data:
+            data["custom"] = validate_custom(session, ENTITY, data["custom"], current=item.custom)
+        if "sku" in data:
+            data["sku"] = _free_sku(session, item, data["sku"])
+        if data.get("vendor_id") is not None and find(session, Vendor, data["vendor_id"]) is None:
+            raise ValidationError.for_field("vendor_id", f"unknown vendor {data['vendor_id']}")
+        taxes = taxes_by_id(session, data.pop("tax_ids"), "tax_ids", applies="items") if "tax_ids" in data else None
+        components = _components(session, item, data.pop("components")) if "components" in data else None
+        if taxes is not None and {t.id for t in taxes} != {t.id for t in item.taxes}:
+            item.taxes = taxes
+            item.updated_at = utcnow()  # a change of the links alone must bump the item's version too
+        if components is not None and _changed(item, components):
+            _set_components(item, components)
+            item.updated_at = utcnow()
+        apply_changes(item, data)
+
+
+def _free_sku(session: Session, item: Item, sku: str | None) -> str | None:
+    sku = (sku or "").strip() or None
+    if sku is not None and sku != item.sku:
+        taken = session.scalar(select(Item.id).where(Item.sku == sku))
+        if taken is not None:
+            raise Conflict(f"sku {sku!r} is already used by item {taken}", {"sku": ["already exists"]})
+    return sku
+
+
+def _components(session: Session, bundle: Item, rows: list[dict]) -> list[tuple[Item, Decimal]]:
+    """``[{"component_id", "quantity"}]`` -> ``[(product, quantity)]``: existing
+    products that are not bundles, not the bundle itself, each once, quantity > 0."""
+    ids = [row["component_id"] for row in rows]
+    found = {p.id: p for p in session.scalars(select(Item).where(Item.id.in_(ids)))} if ids else {}
+    result, seen = [], set()
+    for index, row in enumerate(rows):
+        where, product = f"components.{index}", found.get(row["component_id"])
+        if product is None or product.kind != "product":
+            raise ValidationError.for_field(f"{where}.product_id", f"unknown product {row['component_id']}")
+        if product.id == bundle.id:
+            raise ValidationError.for_field(f"{where}.product_id", "a bundle cannot contain itself")
+        if product.is_bundle:
+            raise ValidationError.for_field(f"{where}.product_id",
+                                            f"{product.name!r} is a bundle; a bundle cannot contain bundles")
+        if product.id in seen:
+            raise ValidationError.for_field(f"{where}.product_id", "this product is listed twice")
+        if row["quantity"] <= 0:
+            raise ValidationError.for_field(f"{where}.quantity", "must be greater than 0")
+        seen.add(product.id)
+        result.append((product, row["quantity"]))
+    if result and bundle.id is not None and _is_component(session, bundle.id):
+        raise ValidationError.for_field("components", "this product is a component of a bundle; "
+                                                      "a bundle cannot be inside another bundle")
+    if bool(result) != bundle.is_bundle and bundle.id is not None and _has_history(session, bundle):
+        raise Conflict(f"product {bundle.name!r} has stock or is on documents: it cannot "
+                       f"{'become a bundle' if result else 'stop being a bundle'}; create a new product instead",
+                       {"components": ["cannot change whether this product is a bundle"]})
+    return result
+
+
+def _set_components(bundle: Item, components: list[tuple[Item, Decimal]]) -> None:
+    """Replace the components, keeping the rows of products that stay (their quantity updated)."""
+    current = {c.component_id: c for c in bundle.components}
+    rows = []
+    for product, quantity in components:
+        row = current.get(product.id) or BundleComponent(component_id=product.id)
+        row.component, row.quantity = product, quantity
+        rows.append(row)
+    bundle.components = sorted(rows, key=lambda row: row.component_id)  # the order they load in
+    bundle.is_bundle = bool(rows)
+
+
+def _changed(bundle: Item, components: list[tuple[Item, Decimal]]) -> bool:
+    return {c.component_id: c.quantity for c in bundle.components} != {p.id: q for p, q in components}
+
+
+def _is_component(session: Session, product_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(BundleComponent.component_id == product_id))))
+
+
+def _has_history(session: Session, item: Item) -> bool:
+    if item.on_hand or item.reserved:
+        return True
+    return bool(session.scalar(select(or_(exists().where(DocumentLine.item_id == item.id),
+                                          exists().where(StockMove.product_id == item.id)))))

@@ -1,0 +1,47 @@
+"""Vendors: the suppliers purchase orders go to."""
+from __future__ import annotations
+
+from sqlalchemy import exists
+from sqlalchemy.orm import Session
+
+from crm.models import Document, Item, Vendor
+from crm.services.custom_fields import validate_custom
+from crm.services.records import (apply_changes, check_version, deleted, flush, get_or_404, refuse_if_used,
+                                  saved)
+
+ENTITY = "vendors"
+
+
+def get_vendor(session: Session, vendor_id: int, *, for_update: bool = False) -> Vendor:
+    return get_or_404(session, Vendor, vendor_id, "vendor", for_update=for_update)
+
+
+def create_vendor(session: Session, data: dict) -> Vendor:
+    data["custom"] = validate_custom(session, ENTITY, data.get("custom"))
+    vendor = Vendor(**data)
+    session.add(vendor)
+    flush(session)
+    saved(session, ENTITY, vendor, True)
+    return vendor
+
+
+def update_vendor(session: Session, vendor: Vendor, data: dict) -> Vendor:
+    check_version(vendor, data.pop("version", None))
+    if "custom" in data:
+        data["custom"] = validate_custom(session, ENTITY, data["custom"], current=vendor.custom)
+    apply_changes(vendor, data)
+    flush(session)
+    saved(session, ENTITY, vendor, False)
+    return vendor
+
+
+def delete_vendor(session: Session, vendor: Vendor) -> None:
+    """Refused while documents or items refer to the vendor."""
+    refuse_if_used(session, f"vendor {vendor.name!r}", {
+        "documents": exists().where(Document.vendor_id == vendor.id),
+        "items": exists().where(Item.vendor_id == vendor.id),
+    })
+    vendor_id = vendor.id
+    session.delete(vendor)
+    flush(session)
+    deleted(session, ENTITY, vendor_id)

@@ -1,0 +1,413 @@
+"""The plugin's part of the totals pipeline (``crm_totals_stage``).
+
+``line_columns``: every custom column of the document's layout gets its value on each item
+line -- editable values (converted by type, or their default when empty) and formulas, in
+dependency order -- into ``LineResult.custom``; a cell that cannot be computed is null and
+its message is in the line's ``custom["errors"]``. Subtotal rows get the running sums since
+the previous section or subtotal.
+
+``document_totals``: the layout's totals, in dependency order: custom ones into
+``Totals.extra`` (null plus an error message when they cannot be computed), formulas on a
+built-in key through ``Computation.override_total`` (a replacement that cannot be computed
+refuses the save with a 422: a wrong grand total is never stored).
+
+Which layout: a document whose lines may still change (a new one, or a status in its type's
+``editable`` statuses) follows the current layout; an issued one keeps the values computed
+with the version it was issued with (``idca_document_layouts``): they are re-emitted
+unchanged, so changing a layout, an item's cost or anything else never rewrites it.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from contextvars import ContextVar
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crm import money
+from crm.errors import ValidationError
+from crm.services.doctypes import DOC_TYPES
+from crm.totals import Computation
+from crm_idca import layouts as lay
+from crm_idca.formulas import DATE, NUMBER, TEXT, Failed, error_message
+from crm_idca.models import DocumentLayout
+
+#: where the stage leaves what it used, for ``crm_record_saved`` to store
+STATE_ATTR = "_idca_state"
+ERRORS_KEY = "errors"
+TOTAL_COLUMNS = {"subtotal": "subtotal", "discount": "discount_total", "taxable": "taxable", "tax": "tax_total",
+                 "shipping": "shipping", "shipping_tax": "shipping_tax", "adjustment": "adjustment",
+                 "grand_total": "grand_total"}
+
+
+# --- which layout ---------------------------------------------------------------------------
+
+_FORCED: ContextVar = ContextVar("idca_forced_layout", default=None)
+
+
+@contextlib.contextmanager
+def using_layout(layout: lay.CompiledLayout):
+    """Compute documents with ``layout`` (an unsaved one: the settings page's preview)."""
+    token = _FORCED.set(layout)
+    try:
+        yield layout
+    finally:
+        _FORCED.reset(token)
+
+
+def is_live(document) -> bool:
+    """Whether ``document`` follows the current layout (its lines may still change)."""
+    kind = DOC_TYPES.get(document.doc_type)
+    return document.id is None or kind is None or document.status in kind.editable
+
+
+def binding(session: Session, document) -> DocumentLayout | None:
+    if document.id is None:
+        return None
+    with session.no_autoflush:
+        return session.get(DocumentLayout, document.id)
+
+
+def layout_of(session: Session, document) -> tuple[lay.CompiledLayout | None, bool]:
+    """The compiled layout the document is shown and computed with, and whether it is live.
+    An issued document that was never computed by the plugin has no layout (None)."""
+    forced = _FORCED.get()
+    if forced is not None:
+        return forced, True
+    if is_live(document):
+        return lay.compiled(session, document.doc_type), True
+    bound = binding(session, document)
+    if bound is None:
+        return None, False
+    return lay.compiled_version(session, document.doc_type, bound.layout_version), False
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+def run_stage(stage: str, computation: Computation, document, session: Session) -> None:
+    if stage == "line_columns":
+        layout, live = layout_of(session, document)
+        context = {"layout": layout, "live": live}
+        setattr(document, STATE_ATTR, context)
+        if layout is None or not live:
+            return
+        context["line_errors"] = compute_lines(layout, computation, document)
+    elif stage == "document_totals":
+        context = getattr(document, STATE_ATTR, None)
+        if context is None:  # the engine was run without the first stage: nothing to add
+            return
+        layout, live = context["layout"], context["live"]
+        if layout is None:
+            return
+        if live:
+            context["total_errors"] = compute_totals(layout, computation, document)
+        else:
+            replay_totals(layout, computation, document)
+
+
+# --- lines ----------------------------------------------------------------------------------
+
+def _decimal(value):
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        return None
+    try:
+        return money.to_decimal(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _custom_value(raw, kind: str):
+    """A custom field's stored value as formulas see it."""
+    if raw is None:
+        return None
+    if kind == NUMBER:
+        return _decimal(raw)
+    if kind == DATE:
+        return raw if isinstance(raw, dt.date) else _date(raw)
+    if kind == "bool":
+        return raw if isinstance(raw, bool) else None
+    return raw if isinstance(raw, str) else str(raw)
+
+
+def _date(raw):
+    try:
+        return dt.date.fromisoformat(str(raw))
+    except ValueError:
+        return None
+
+
+def item_values(item, layout: lay.CompiledLayout) -> dict:
+    if item is None:
+        return {"custom": {}}
+    values: dict[str, Any] = {}
+    for name in layout.item_fields:
+        kind = lay.ITEM_FIELDS[name]
+        raw = getattr(item, name, None)
+        values[name] = _decimal(raw) if kind == NUMBER else (None if raw is None else str(raw))
+    custom = item.custom or {}
+    values["custom"] = {key: _custom_value(custom.get(key), kind) for key, kind in layout.item_custom.items()}
+    return values
+
+
+def doc_values(document, layout: lay.CompiledLayout, names=None) -> dict:
+    values: dict[str, Any] = {}
+    wanted = layout.doc_fields if names is None else names
+    for name in wanted:
+        kind = lay.DOC_FIELDS[name]
+        if name == "billing_country":
+            raw = (document.billing_address or {}).get("country")
+        elif name == "shipping_country":
+            raw = (document.shipping_address or {}).get("country")
+        elif name == "date":
+            raw = document.invoice_date or (document.created_at.date() if document.created_at else dt.date.today())
+        else:
+            raw = getattr(document, name, None)
+        if kind == NUMBER:
+            values[name] = _decimal(raw)
+        elif kind == DATE:
+            values[name] = raw if isinstance(raw, dt.date) or raw is None else _date(raw)
+        else:
+            values[name] = None if raw is None else str(raw)
+    custom = document.custom or {}
+    values["custom"] = {key: _custom_value(custom.get(key), kind) for key, kind in layout.doc_custom.items()}
+    return values
+
+
+def coerce(column, value):
+    """A formula's result of a text, select or date column as stored; raises ValueError.
+    (Number columns are rounded inline by :func:`compute_lines`.)"""
+    if column.kind == DATE:
+        if not isinstance(value, dt.date):
+            raise ValueError("is not a date")
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise ValueError("is not text")
+    if column.type == "select" and value not in column.choices:
+        raise ValueError(f"'{value[:40]}' is not one of the choices")
+    return value[:lay.MAX_TEXT_VALUE]
+
+
+_LIMIT = lay.MAX_NUMBER
+_CONTEXT = money.CONTEXT
+
+
+def _default(column, item_vals: dict, currency: str):
+    default = column.default
+    source = default["source"]
+    if source == "value":
+        return column.default_value
+    if source == "item":
+        raw = item_vals.get(default["field"])
+    else:
+        raw = item_vals.get("custom", {}).get(default["field"])
+    if raw is None:
+        return None
+    if column.kind == TEXT and not isinstance(raw, str):
+        raw = lay.jsonable(raw)
+    return lay.convert_input(column, raw, currency)
+
+
+def compute_lines(layout: lay.CompiledLayout, computation: Computation, document) -> dict:
+    """Custom column values of every item line, and the running subtotals. Returns
+    ``{line position: {key: message}}`` for the lines with errors."""
+    currency = computation.document.currency
+    doc_vals = doc_values(document, layout)
+    value_columns = layout.value_columns
+    plan = layout.plan(currency)
+    item_cache: dict[int, dict] = {}
+    all_errors: dict[int, dict] = {}
+    by_line: dict[int, dict] = {}
+    for index, result in enumerate(computation.lines):
+        line = result.key
+        loaded = getattr(line, "__dict__", {})   # read loaded attributes without the ORM's descriptors
+        item = loaded["item"] if "item" in loaded else getattr(line, "item", None)
+        cache_key = id(item)
+        item_vals = item_cache.get(cache_key)
+        if item_vals is None:
+            item_vals = item_cache[cache_key] = item_values(item, layout)
+        names = {"quantity": result.quantity, "unit_price": result.unit_price, "gross": result.gross,
+                 "discount": result.discount, "net": result.net, "tax": result.tax, "total": result.total,
+                 "item": item_vals, "doc": doc_vals}
+        out = result.custom
+        stored = (loaded["custom"] if "custom" in loaded else getattr(line, "custom", None)) or {}
+        errors = {}
+        for column in value_columns:
+            key = column.key
+            raw = stored.get(key) if column.editable else None
+            try:
+                if raw is None or raw == "":
+                    value = _default(column, item_vals, currency) if column.default else None
+                else:
+                    value = lay.convert_input(column, raw, currency)
+            except ValueError as exc:
+                errors[key] = str(exc)
+                names[key] = Failed(key, str(exc))
+                out[key] = raw if column.editable else None  # keep what was typed, to correct it
+                continue
+            names[key] = value
+            out[key] = lay.jsonable(value)
+        for column, function, kind, quantum in plan:
+            key = column.key
+            try:
+                value = function(names)
+                if kind == NUMBER:
+                    if value.__class__ is not Decimal:
+                        raise ValueError("is not a number")
+                    value = value.quantize(quantum, ROUND_HALF_UP, _CONTEXT)
+                    if not -_LIMIT < value < _LIMIT:
+                        raise ValueError("number too large")
+                    out[key] = value
+                else:
+                    out[key] = coerce(column, value)
+            except Exception as exc:  # noqa: BLE001 - every failure is a per-cell error, never a 500
+                message = str(exc) if type(exc) is ValueError else error_message(exc)
+                errors[key] = message
+                names[key] = Failed(key, message)
+                out[key] = None
+                continue
+            names[key] = value
+        if errors:
+            out[ERRORS_KEY] = errors
+            all_errors[index] = errors
+        elif stored and ERRORS_KEY in stored:
+            # the core merges the values into line.custom: drop the errors of an earlier computation
+            line.custom = {k: v for k, v in stored.items() if k != ERRORS_KEY}
+        by_line[id(line)] = names
+    _subtotals(layout, computation, document, by_line, currency)
+    return all_errors
+
+
+def _summable(layout: lay.CompiledLayout) -> list[str]:
+    return [c.key for c in layout.custom_columns if c.type in ("money", "number")]
+
+
+def _subtotals(layout, computation, document, by_line: dict, currency: str) -> None:
+    """Write the running sums into the subtotal rows: ``subtotal`` (the nets since the previous
+    section or subtotal, like the core's PDF), ``total`` and each money/number custom column."""
+    lines = getattr(document, "lines", None) or []
+    if not any(line.display_type == "subtotal" for line in lines):
+        return
+    keys = ["net", "total"] + _summable(layout)
+    zero = {key: money.ZERO for key in keys}
+    running = dict(zero)
+    failed: set[str] = set()
+    for line in lines:
+        if line.display_type is None:
+            names = by_line.get(id(line))
+            if names is None:
+                continue
+            for key in keys:
+                value = names.get(key)
+                if value.__class__ is Failed:
+                    failed.add(key)
+                elif isinstance(value, Decimal):
+                    running[key] = money.add(running[key], value)
+        elif line.display_type == "section":
+            running, failed = dict(zero), set()
+        elif line.display_type == "subtotal":
+            sums = {key: (None if key in failed else lay.jsonable(money.round_money(running[key], currency)
+                                                                  if key in ("net", "total") else running[key]))
+                    for key in keys}
+            line.custom = {"subtotal": sums.pop("net"), **sums}
+            running, failed = dict(zero), set()
+
+
+# --- totals ---------------------------------------------------------------------------------
+
+def _sums(layout: lay.CompiledLayout, computation: Computation) -> dict:
+    sums: dict[str, Any] = {}
+    for key in layout.sum_columns:
+        if key in lay.LINE_NAMES:
+            sums[key] = money.total(getattr(result, key) for result in computation.lines)
+            continue
+        total = money.ZERO
+        failure = None
+        for position, result in enumerate(computation.lines, start=1):
+            value = result.custom.get(key)
+            errors = result.custom.get(ERRORS_KEY) or {}
+            if key in errors:
+                failure = Failed(f"{key} on item line {position}", errors[key])
+                break
+            number = _decimal(value)
+            if number is not None:
+                total = money.add(total, number)
+        sums[key] = failure if failure is not None else total
+    return sums
+
+
+def compute_totals(layout: lay.CompiledLayout, computation: Computation, document) -> dict:
+    """Evaluate the layout's totals; returns ``{key: message}`` of the custom totals that failed."""
+    if not layout.total_order:
+        return {}
+    currency = computation.document.currency
+    names: dict[str, Any] = dict(computation.totals.as_dict())
+    names["sum"] = _sums(layout, computation)
+    names["doc"] = doc_values(document, layout)
+    errors: dict[str, str] = {}
+    for total in layout.total_order:
+        key = total.key
+        try:
+            value = total.formula.function(names)
+            if not isinstance(value, Decimal):
+                raise ValueError("is not a number")
+            value = value.quantize(Decimal(1).scaleb(-total.places(currency)), ROUND_HALF_UP, money.CONTEXT)
+            if abs(value) >= lay.MAX_NUMBER:
+                raise ValueError("number too large")
+        except Exception as exc:  # noqa: BLE001 - a per-total error, never a 500
+            message = str(exc) if type(exc) is ValueError else error_message(exc)
+            if total.builtin:
+                raise ValidationError.for_field(
+                    f"totals.{key}", f"{total.label} cannot be computed with the layout's formula: {message}"
+                ) from None
+            errors[key] = message
+            names[key] = Failed(key, message)
+            computation.totals.extra[key] = None
+            continue
+        if total.builtin:
+            computation.override_total(key, value)
+            names.update(computation.totals.as_dict())
+        else:
+            names[key] = value
+            computation.totals.extra[key] = value
+    return errors
+
+
+def replay_totals(layout: lay.CompiledLayout, computation: Computation, document) -> None:
+    """An issued document: its custom totals and replaced built-in totals stay as stored."""
+    stored = document.extra_totals or {}
+    for total in layout.totals:
+        if not total.builtin and total.key in stored:
+            value = stored[total.key]
+            computation.totals.extra[total.key] = _decimal(value) if value is not None else None
+    overrides = [t for t in layout.totals if t.overrides]
+    for total in sorted(overrides, key=lambda t: t.key == "grand_total"):
+        value = getattr(document, TOTAL_COLUMNS[total.key], None)
+        if value is not None:
+            computation.override_total(total.key, value)
+
+
+# --- after the save -------------------------------------------------------------------------
+
+def remember(session: Session, document) -> None:
+    """Store the layout version a live document was just computed with (``crm_record_saved``)."""
+    context = getattr(document, STATE_ATTR, None)
+    if context is None or document.id is None:
+        return
+    try:
+        delattr(document, STATE_ATTR)
+    except AttributeError:
+        pass
+    layout = context.get("layout")
+    if not context.get("live") or layout is None or layout.version <= 0:
+        return
+    row = session.get(DocumentLayout, document.id)
+    if row is None:
+        session.add(DocumentLayout(document_id=document.id, doc_type=document.doc_type,
+                                   layout_version=layout.version, total_errors=context.get("total_errors") or {}))
+    else:
+        row.layout_version = layout.version
+        row.total_errors = context.get("total_errors") or {}

@@ -1,0 +1,94 @@
+"""How the layout shows: the document's API representation and its PDF."""
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy.orm import object_session
+
+from crm.ui import LineColumn
+from crm_idca import engine
+from crm_idca import layouts as lay
+from crm_idca.models import DocumentLayout
+
+#: what a cell that could not be computed prints as
+ERROR_CELL = "#ERR"
+
+
+def serialize(document, data: dict) -> None:
+    """Full documents (with lines) get ``"idca": {"layout_version", "live", "total_errors"}``:
+    the layout version the document was computed with, whether it still follows the current
+    layout, and the custom totals that could not be computed (their value is null)."""
+    if "lines" not in data or getattr(document, "id", None) is None:
+        return
+    session = object_session(document)
+    if session is None:
+        return
+    row = session.get(DocumentLayout, document.id)
+    data["idca"] = {"layout_version": row.layout_version if row is not None else None,
+                    "live": engine.is_live(document),
+                    "total_errors": dict(row.total_errors or {}) if row is not None else {}}
+
+
+def _label(entry_label: str, default_label: str, core_label: str) -> str:
+    """A built-in's label: the core's (translated) one unless the layout renamed it."""
+    return entry_label if entry_label and entry_label != default_label else core_label
+
+
+def pdf_context(session, document, context: dict) -> None:
+    """Apply the document's layout to the PDF: built-in columns hidden, relabelled, moved and
+    resized; custom columns (of the version an issued document was computed with) in the
+    layout's order; totals relabelled or hidden and custom totals with their labels and types."""
+    layout, _live = engine.layout_of(session, document)
+    current = lay.compiled(session, document.doc_type)
+    announced = {c.key for c in current.custom_columns if c.visible}   # what crm_line_columns gave
+    columns = context.get("columns") or []
+    core = {c.key: c for c in columns if c.key in lay.BUILTIN_COLUMNS}
+    others = [c for c in columns if c.key not in lay.BUILTIN_COLUMNS and c.key not in announced]
+    if layout is None:  # an issued document the plugin never computed: no custom columns
+        context["columns"] = [c for c in columns if c.key not in announced]
+        return
+    shown = []
+    for column in layout.columns:
+        if column.builtin:
+            base = core.get(column.key)
+            if base is None or not column.visible:
+                continue
+            shown.append(dataclasses.replace(
+                base, label=_label(column.label, lay.BUILTIN_LABELS[column.key], base.label),
+                width=column.width or base.width))
+        elif column.visible:
+            shown.append(LineColumn(column.key, column.label, type=column.type, editable=column.editable,
+                                    width=column.width, choices=tuple(column.choices)))
+    context["columns"] = shown + others
+    for row in context.get("lines") or []:
+        if row.get("type") != "item":
+            continue
+        errors = (row["line"].custom or {}).get(engine.ERRORS_KEY) or {}
+        for key in errors:
+            row["values"][key] = ERROR_CELL
+    _totals(layout, document, context)
+
+
+def _totals(layout: lay.CompiledLayout, document, context: dict) -> None:
+    builtin = {t.key: t for t in layout.totals if t.builtin}
+    rows = []
+    for row in context.get("totals") or []:
+        entry = builtin.get(row["key"])
+        if entry is not None:
+            if not entry.visible:
+                continue
+            row = {**row, "label": _label(entry.label, lay.TOTAL_LABELS[entry.key], row["label"])}
+        rows.append(row)
+    context["totals"] = rows
+    custom = {t.key: t for t in layout.totals if not t.builtin}
+    existing = {row["key"]: row for row in context.get("extra_totals") or []}
+    extra = []
+    for total in layout.totals:
+        if total.builtin or not total.visible or total.key not in existing:
+            continue
+        row = existing[total.key]
+        value = row.get("value")
+        extra.append({**row, "label": total.label, "type": total.type,
+                      "value": ERROR_CELL if value is None else value})
+    extra += [row for key, row in existing.items() if key not in custom]
+    context["extra_totals"] = extra

@@ -1,0 +1,165 @@
+"""The pages: the layout settings (admins only) with its live preview, and what the plugin adds
+to the core's document editor and document page."""
+from __future__ import annotations
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from conftest import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
+from crm.testing import TEST_PASSWORD
+
+
+@pytest.fixture
+def web_as(app, make_user):
+    def make(role="admin"):
+        client = app.test_client()
+        user = make_user(role)
+        response = client.post("/login", data={"username": user.username, "password": TEST_PASSWORD})
+        assert response.status_code == 302
+        return client
+    return make
+
+
+def settings_form(columns=(), totals=(), version=0, builtin_rows=True):
+    """The settings page's form: the built-in column rows, then ``columns`` (dicts of form values)."""
+    form = MultiDict([("version", str(version))])
+    builtins = ["item", "description", "quantity", "unit_price", "discount", "net", "tax", "total"]
+    for index, key in enumerate(builtins if builtin_rows else []):
+        row = f"c{index}"
+        form.add("column_row", row)
+        form.add(f"columns.{row}.key", key)
+        form.add(f"columns.{row}.builtin", "1")
+        form.add(f"columns.{row}.label", "")
+        form.add(f"columns.{row}.visible", "1")
+    for index, values in enumerate(columns):
+        row = f"n{index}"
+        form.add("column_row", row)
+        for name, value in {"visible": "1", "type": "money", **values}.items():
+            form.add(f"columns.{row}.{name}", value)
+    for index, values in enumerate(totals):
+        row = f"t{index}"
+        form.add("total_row", row)
+        for name, value in {"visible": "1", "type": "money", **values}.items():
+            form.add(f"totals.{row}.{name}", value)
+    return form
+
+
+MARGIN_FORM = settings_form([{"key": "margin", "label": "Margin", "formula": "net - quantity * item.purchase_cost"}],
+                            [{"key": "margin_total", "label": "Total margin", "formula": "sum(margin)"}])
+
+
+def test_settings_page_is_listed_and_for_admins_only(web_as):
+    admin = web_as("admin")
+    assert "/idca/layouts/" in admin.get("/settings/").get_data(as_text=True)
+    page = admin.get("/idca/layouts/sales-orders")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Add column" in html and "Add total" in html and 'name="columns.c5.key" value="net"' in html
+    assert "Formula reference" in html and "item.purchase_cost" in html
+    assert admin.get("/idca/layouts/").status_code == 302
+    assert admin.get("/idca/layouts/contacts").status_code == 404
+    sales = web_as("sales")
+    assert sales.get("/idca/layouts/sales-orders").status_code == 403
+    assert sales.post("/idca/layouts/sales-orders", data=MARGIN_FORM).status_code == 403
+
+
+def test_saving_the_form_stores_a_new_version(web_as, api):
+    admin = web_as("admin")
+    response = admin.post("/idca/layouts/sales-orders", data=MARGIN_FORM)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    layout = api.get("/idca/layouts/sales-orders").json()
+    assert layout["version"] == 1
+    assert [c["key"] for c in layout["columns"]][-1] == "margin"
+    assert layout["totals"][0]["formula"] == "sum(margin)"
+    page = admin.get("/idca/layouts/sales-orders").get_data(as_text=True)
+    assert "net - quantity * item.purchase_cost" in page and "Version 1." in page
+
+
+def test_builtin_rows_hide_relabel_and_replace(web_as, api):
+    admin = web_as("admin")
+    form = settings_form()
+    form.setlist("columns.c1.visible", [])                 # description hidden
+    form["columns.c7.label"] = "Importe"
+    form.add("total_row", "bgrand_total")
+    form.add("totals.bgrand_total.key", "grand_total")
+    form.add("totals.bgrand_total.label", "Total to pay")
+    form.add("totals.bgrand_total.visible", "1")
+    form.add("totals.bgrand_total.formula", "grand_total - round(taxable * 0.15, 2)")
+    assert admin.post("/idca/layouts/invoices", data=form).status_code == 302
+    layout = api.get("/idca/layouts/invoices").json()
+    columns = {c["key"]: c for c in layout["columns"]}
+    assert columns["description"]["visible"] is False and columns["total"]["label"] == "Importe"
+    assert layout["totals"] == [{"key": "grand_total", "builtin": True, "label": "Total to pay", "type": "money",
+                                 "visible": True, "formula": "grand_total - round(taxable * 0.15, 2)",
+                                 "decimals": None}]
+
+
+def test_refused_form_shows_each_message_beside_its_input(web_as, api):
+    admin = web_as("admin")
+    form = settings_form([{"key": "margin", "label": "Margin", "formula": "net - cost"},
+                          {"key": "cost", "label": "Cost", "formula": "margin * 2"},
+                          {"key": "bad", "label": "Bad", "formula": "().__class__"}])
+    response = admin.post("/idca/layouts/sales-orders", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "circular reference: margin -&gt; cost -&gt; margin" in html
+    assert "access to internal attributes (&#39;__class__&#39;) is not allowed" in html
+    assert 'value="().__class__"' in html                       # what was typed is shown again
+    assert api.get("/idca/layouts/sales-orders").json()["version"] == 0
+
+
+def test_live_preview_on_the_newest_document(web_as, api, catalog):
+    admin = web_as("admin")
+    empty = admin.post("/idca/layouts/sales-orders/preview", data=MARGIN_FORM).get_data(as_text=True)
+    assert "made-up lines" in empty and "Widget" in empty                 # no order yet: the catalogue
+    api.post("/sales-orders", json=order_body(catalog))
+    html = admin.post("/idca/layouts/sales-orders/preview", data=MARGIN_FORM).get_data(as_text=True)
+    assert "Computed on SO-0001" in html
+    assert "€17.97" in html and "€8.91" in html and "€55.00" in html and "€81.88" in html
+    bad = settings_form([{"key": "m", "label": "M", "formula": "net / (quantity - quantity)"}])
+    html = admin.post("/idca/layouts/sales-orders/preview", data=bad).get_data(as_text=True)
+    assert "error: division by zero" in html
+    wrong = settings_form([{"key": "m", "label": "M", "formula": "nett"}])
+    html = admin.post("/idca/layouts/sales-orders/preview", data=wrong).get_data(as_text=True)
+    assert "cannot be saved yet" in html and "Column m · formula: unknown name" in html
+    assert api.get("/sales-orders/1").json()["lines"][0]["custom"] == {}     # the preview saved nothing
+
+
+def editor_form(catalog, lines, **extra):
+    form = MultiDict({"account_id": str(catalog.account), "currency": "EUR", "tax_mode": "individual", **extra})
+    for index, line in enumerate(lines):
+        key = f"k{index}"
+        form.add("line_key", key)
+        for name, value in line.items():
+            form.add(f"lines.{key}.{name}", value)
+    return form
+
+
+def test_editor_shows_the_columns_and_the_server_fills_them_in(web_as, put_layout, catalog):
+    put_layout("sales-orders", MARGIN_COLUMNS, MARGIN_TOTALS)
+    admin = web_as("admin")
+    page = admin.get("/sales-orders/new").get_data(as_text=True)
+    assert ">Margin</th>" in page and ">Margin %</th>" in page
+    assert 'data-kind="subtotal"' in page and 'id="subtotal-template"' in page
+    assert "idca-subtotals" in page
+    form = editor_form(catalog, [
+        {"item_id": str(catalog.widget), "quantity": "3", "discount": "10", "discount_kind": "percent"},
+        {"item_id": str(catalog.gadget), "quantity": "2"},
+        {"display_type": "subtotal", "description": "Tools"}])
+    preview = admin.post("/sales-orders/preview", data=form).get_data(as_text=True)
+    assert 'id="line-k0-c-margin"' in preview and "€17.97" in preview and "€8.91" in preview
+    assert "€26.88" in preview                                      # the margin total, computed as you type
+    subtotals = admin.post("/idca/editor/sales_order/subtotals", data=form).get_data(as_text=True)
+    assert "Tools" in subtotals and "€68.88" in subtotals and "Margin €26.88" in subtotals
+
+
+def test_document_page_shows_the_subtotals_and_total_errors(web_as, api, put_layout, catalog):
+    put_layout("sales-orders", MARGIN_COLUMNS, MARGIN_TOTALS + [
+        {"key": "avg", "label": "Average", "formula": "sum(margin) / sum(quantity)"}])
+    order = api.post("/sales-orders", json=order_body(catalog, lines=[
+        {"item_id": catalog.widget, "quantity": "0"},
+        {"display_type": "subtotal", "description": "Everything"}])).json()
+    html = web_as("sales").get(f"/sales-orders/{order['id']}").get_data(as_text=True)
+    assert "Sections and custom totals" in html and "Everything" in html
+    assert "These totals could not be computed" in html and "Average: division by zero" in html
+    assert "Computed with layout version 1." in html

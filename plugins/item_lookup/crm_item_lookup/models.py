@@ -1,0 +1,84 @@
+"""The item lookup's tables.
+
+``item_lookup_entries`` is a narrow, indexed copy of what the picker filters,
+counts and sorts on: one row per item, kept in sync by database triggers on
+``items`` and ``bundle_components`` (see :mod:`crm_item_lookup.sync`), so that it
+follows every write, whether it comes from the ORM, a bulk insert or the stock
+ledger's conditional UPDATEs. Its ``f1``..``f3`` columns hold the values of the
+three facet fields configured for the row's kind (``item_lookup_facet_fields``).
+
+``item_lookup_state`` holds one counter that goes up (inside the writing
+transaction) whenever something the facet counts depend on changes; cached
+counts are keyed by it, so they are never stale.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.db import Model
+from crm.models.base import Money, Quantity
+
+#: how many characters of a facet value are kept (and compared)
+FACET_VALUE_LENGTH = 100
+
+
+class Entry(Model):
+    __tablename__ = "item_lookup_entries"
+    __table_args__ = (
+        # facet counts: one ordered pass over (kind, active) groups, every other filter on the index
+        Index("ix_item_lookup_entries_facets", "kind_key", "active", "f1", "f2", "f3", "in_stock", "vendor_id"),
+        # sorting within a kind
+        Index("ix_item_lookup_entries_name", "kind_key", "active", "name_key"),
+        Index("ix_item_lookup_entries_sku", "kind_key", "active", "sku"),
+        Index("ix_item_lookup_entries_price", "kind_key", "active", "unit_price"),
+        Index("ix_item_lookup_entries_available", "kind_key", "active", "available"),
+        # every kind at once, sorted by name
+        Index("ix_item_lookup_entries_all_name", "active", "name_key"),
+        Index("ix_item_lookup_entries_vendor", "vendor_id"),
+        # text search: a trigram GIN index on PostgreSQL; on SQLite the WHERE 0 makes it an
+        # empty partial index (SQLite scans the narrow table instead, which is fast enough)
+        Index("ix_item_lookup_entries_search", "search", postgresql_using="gin",
+              postgresql_ops={"search": "gin_trgm_ops"}, sqlite_where=text("0")),
+    )
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
+    #: product, service or bundle
+    kind_key: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool]
+    vendor_id: Mapped[int | None]
+    #: a product (not a bundle) with on_hand - reserved > 0; bundles are checked through their components
+    in_stock: Mapped[bool]
+    #: on_hand - reserved of a product; NULL for bundles and services
+    available: Mapped[Decimal | None] = mapped_column(Quantity)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    name_key: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str | None] = mapped_column(String(100))
+    f1: Mapped[str | None] = mapped_column(String(FACET_VALUE_LENGTH))
+    f2: Mapped[str | None] = mapped_column(String(FACET_VALUE_LENGTH))
+    f3: Mapped[str | None] = mapped_column(String(FACET_VALUE_LENGTH))
+    #: lower-cased name, SKU and description
+    search: Mapped[str] = mapped_column(Text)
+
+
+class FacetFields(Model):
+    """The three facet fields of each kind (``category``, ``custom.<key>``, ... or NULL)."""
+
+    __tablename__ = "item_lookup_facet_fields"
+
+    kind_key: Mapped[str] = mapped_column(String(10), primary_key=True)
+    f1: Mapped[str | None] = mapped_column(String(80))
+    f2: Mapped[str | None] = mapped_column(String(80))
+    f3: Mapped[str | None] = mapped_column(String(80))
+
+
+class State(Model):
+    """One row (id 1): ``generation`` changes with every change the facet counts depend on."""
+
+    __tablename__ = "item_lookup_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)

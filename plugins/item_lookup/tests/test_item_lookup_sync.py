@@ -1,0 +1,183 @@
+"""The lookup's copy of the items follows every write (triggers), cached counts are never
+stale, and the migration, the reindex command and the schema agree."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, insert, select, text, update
+
+from crm import migrate
+from crm.db import db
+from crm.models import Item
+from crm.testing import is_postgres
+from crm_item_lookup.models import Entry, State
+from item_lookup_helpers import names
+
+
+def _generation(app) -> int:
+    with app.app_context():
+        s = db.new_session(app)
+        try:
+            return s.scalar(select(State.generation))
+        finally:
+            s.close()
+
+
+def test_items_created_changed_deactivated_and_deleted_through_the_api(shop, rest, find):
+    created = rest.post("/products", json={"name": "Omega grinder", "unit_price": "99.00", "category": "Tools",
+                                           "subcategory": "Power", "manufacturer": "Hilti"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    omega = created.get_json()["id"]
+    body = find(kind="product", f1="Tools")
+    assert "Omega grinder" in names(body) and body["facets"]["manufacturer"]["Hilti"] == 1
+
+    assert rest.patch(f"/products/{omega}", json={"category": "Garden", "name": "Omega mower"}).status_code == 200
+    assert "Omega mower" in names(find(kind="product", f1="Garden"))
+    assert find(kind="product")["facets"]["category"]["Garden"] == 1
+    assert find(q="grinder")["total"] == 0 and find(q="mower")["total"] == 1
+
+    assert rest.patch(f"/products/{omega}", json={"active": False}).status_code == 200
+    assert find(q="mower")["total"] == 0
+    assert find(q="mower", include_inactive="true")["total"] == 1
+
+    assert rest.delete(f"/products/{omega}").status_code == 204
+    assert find(q="mower", include_inactive="true")["total"] == 0
+
+
+def test_stock_changes_move_items_in_and_out_of_stock(shop, rest, find, app):
+    in_stock = sorted(names(find(kind="product", in_stock="true")))
+    assert "Beta drill" not in in_stock and "Saw kit" not in in_stock
+    before = _generation(app)
+    response = rest.post("/stock/adjustments", json={"product_id": shop.ids["Beta drill"], "quantity": "4",
+                                                     "reason": "found"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert _generation(app) > before                      # 0 -> 4 crosses zero: counts invalidated
+    body = find(kind="product", in_stock="true")
+    assert "Beta drill" in names(body) and body["facets"]["manufacturer"]["Makita"] == 1
+    # the saw kit needs a Gamma saw, all of whose stock is reserved
+    rest.post("/stock/adjustments", json={"product_id": shop.ids["Gamma saw"], "quantity": "1", "reason": "found"})
+    assert "Saw kit" in names(find(kind="product", in_stock="true"))
+    beta = next(i for i in find(q="beta")["items"])
+    assert beta["available"] == "4"
+
+
+def test_a_stock_change_that_changes_no_count_keeps_the_cache(shop, rest, find, app):
+    find(kind="product", in_stock="true")
+    before = _generation(app)
+    rest.post("/stock/adjustments", json={"product_id": shop.ids["Epsilon bulb"], "quantity": "-10",
+                                          "reason": "damaged"})
+    assert _generation(app) == before                     # 100 -> 90, not a bundle component
+    assert next(i for i in find(q="epsilon")["items"])["available"] == "90"   # rows are always fresh
+
+
+def test_identical_counts_come_from_the_cache(shop, find, app):
+    find(kind="product", f1="Tools")
+    cache = app.extensions["item_lookup.cubes"]
+    hits = cache.hits
+    find(kind="product", f1="Tools", f3="Bosch", page=2)  # same filters but the facet selection and page
+    find(kind="product", sort="-unit_price")
+    assert cache.hits == hits + 2
+    find(kind="product", in_stock="true")                 # another filter: another cube
+    assert cache.hits == hits + 2
+
+
+def test_a_reservation_of_the_last_units_is_seen_at_once(shop, rest, find, app):
+    order = rest.post("/sales-orders", json={"account_id": _account(app), "lines": [
+        {"item_id": shop.ids["Alpha drill"], "quantity": "5"}]}).get_json()
+    assert "Alpha drill" in names(find(kind="product", in_stock="true"))
+    assert rest.patch(f"/sales-orders/{order['id']}", json={"status": "Approved"}).status_code == 200
+    body = find(kind="product", in_stock="true")
+    assert "Alpha drill" not in names(body) and "Drill kit" not in names(body)  # its component is gone too
+
+
+def _account(app) -> int:
+    from crm.models import Account
+    with app.app_context():
+        s = db.new_session(app)
+        account = Account(name="Cliente")
+        s.add(account)
+        s.commit()
+        account_id = account.id
+        s.close()
+        return account_id
+
+
+def test_bulk_inserts_and_raw_updates_are_followed(app, find):
+    with app.app_context():
+        s = db.new_session(app)
+        s.execute(insert(Item), [{"kind": "product", "name": f"Bulk {n}", "sku": f"BULK-{n}", "unit_price": Decimal(1),
+                                  "purchase_cost": Decimal(0), "category": "Bulk", "subcategory": "", "manufacturer": "",
+                                  "active": True, "on_hand": Decimal(n % 2), "reserved": Decimal(0),
+                                  "qty_per_unit": Decimal(1), "reorder_level": Decimal(0), "usage_unit": "",
+                                  "description": "", "is_bundle": False, "custom": {}, "version": 1}
+                                 for n in range(10)])
+        s.commit()
+        s.execute(text("UPDATE items SET manufacturer = 'Raw' WHERE sku = 'BULK-3'"))
+        s.commit()
+        assert s.scalar(select(func.count()).select_from(Entry)) == 10
+        s.close()
+    body = find(kind="product", f1="Bulk")
+    assert body["total"] == 10 and body["facets"]["manufacturer"] == {"Raw": 1}
+    assert find(kind="product", f1="Bulk", in_stock="true")["total"] == 5
+
+
+def test_reindex_repairs_the_copy(shop, app, runner, find):
+    with app.app_context():
+        s = db.new_session(app)
+        s.execute(Entry.__table__.delete())
+        s.commit()
+        s.close()
+    assert find()["total"] == 0
+    result = runner.invoke(["item-lookup", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert find()["total"] == 11
+
+
+def test_models_and_migration_agree_and_round_trip(shop, app, find):
+    assert migrate.schema_differences(app, "item_lookup") == []
+    assert migrate.schema_differences(app, "core") == []
+    migrate.downgrade(app, "item_lookup", "base")
+    with app.app_context():
+        s = db.new_session(app)
+        s.execute(update(Item).where(Item.id == shop.ids["Beta drill"]).values(name="Beta drill XL"))
+        s.commit()   # the triggers are gone with the tables: items still change
+        s.close()
+    migrate.upgrade(app, "item_lookup")
+    assert migrate.schema_differences(app, "item_lookup") == []
+    assert find()["total"] == 11 and find(q="xl")["total"] == 1   # filled from the items again
+
+
+@pytest.mark.postgres_only
+def test_postgres_counter_never_deadlocks_with_row_locks(shop, app):
+    """Two transactions lock two products in opposite order, both crossing zero: the counter is
+    raised at commit time, so the only wait is the ordinary row lock and both commit."""
+    assert is_postgres()
+    a, b = shop.ids["Beta drill"], shop.ids["Zeta cable"]     # both at 0 on hand
+    barrier = threading.Barrier(2, timeout=20)
+    errors = []
+
+    def work(first, second):
+        with app.app_context():
+            s = db.new_session(app)
+            try:
+                s.execute(update(Item).where(Item.id == first).values(on_hand=Item.on_hand + 1))
+                barrier.wait()
+                if first == a:
+                    s.execute(update(Item).where(Item.id == second).values(on_hand=Item.on_hand + 1))
+                s.commit()
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+                s.rollback()
+            finally:
+                s.close()
+
+    before = _generation(app)
+    threads = [threading.Thread(target=work, args=(a, b)), threading.Thread(target=work, args=(b, a))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert _generation(app) == before + 2
