@@ -8,12 +8,13 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test test-fast bench demo clean
+.PHONY: install run test test-fast bench demo clean translations
 
 $(VENV)/.installed: setup.cfg $(foreach p,$(PLUGINS),plugins/$(p)/setup.cfg)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q -e '.[test]' $(foreach p,$(PLUGINS),-e plugins/$(p))
+	$(VENV)/bin/pybabel -q compile -d core/crm/translations
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv and install the core and every plugin
@@ -35,6 +36,12 @@ test: install  ## run the whole test suite (CRM_TEST_DATABASE_URL picks PostgreS
 
 bench: install  ## print the performance figures
 	$(PY) -m bench
+
+translations: install  ## extract the UI's messages and update the Spanish catalogue (then translate, then compile)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-by-file \
+		--project crm -o core/crm/translations/messages.pot .
+	$(VENV)/bin/pybabel -q update --no-fuzzy-matching -i core/crm/translations/messages.pot -d core/crm/translations
+	$(VENV)/bin/pybabel -q compile -d core/crm/translations
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

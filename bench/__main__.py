@@ -8,7 +8,7 @@ import sys
 from bench.common import backends
 
 #: modules in bench/ with a ``run(backend)`` function, in the order they run
-SUITES = ["documents", "stock", "idca"]
+SUITES = ["documents", "stock", "idca", "item_lookup"]
 
 
 def main(argv: list[str]) -> None:

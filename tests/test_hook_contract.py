@@ -62,9 +62,6 @@ PENDING_HOOK_TESTS = {
     "crm_document_validate",
     "crm_document_status_changed",
     "crm_document_serialize",
-    "crm_invoice_received",
-    "crm_payment_event",
-    "crm_invoice_paid",
     "crm_accounting_connectors",
 }
 

@@ -317,17 +317,22 @@ def test_crm_template_slot_receives_the_slot_name_and_context(app):
     assert {"slot": "home_panels", "context": {}} in spy.calls_of("crm_template_slot")
 
 
-def test_crm_settings_pages_are_listed_and_a_disabled_plugin_s_are_not(app):
+def test_crm_settings_pages_are_listed_on_the_settings_page_and_a_disabled_plugin_s_are_not(app):
     spy = SpyPlugin(crm_settings_pages=lambda: [SettingsPage("Spy settings", "/spy/settings")])
+    link = '<a href="/spy/settings">Spy settings</a>'
     listing = '{% for p in settings_pages() %}<a href="{{ p.url }}">{{ p.label }}</a>{% endfor %}'
-    with registered_plugin(app, spy, "spy"):
+    client, _ = _signed_in_client(app, "admin")
+    assert link not in client.get("/settings/").get_data(as_text=True)
+    with app.test_request_context("/"):
+        before = render_template_string(listing)
+    with registered_plugin(app, spy, "spy"):  # registered last: the last plugin in plugin order
+        page = client.get("/settings/")
+        assert page.status_code == 200 and link in page.get_data(as_text=True)
         with app.test_request_context("/"):
-            html = render_template_string(listing)
-        assert html == '<a href="/spy/settings">Spy settings</a>'
+            assert render_template_string(listing) == before + link
         _set_enabled(app, "spy", False)
-        with app.test_request_context("/"):
-            assert render_template_string(listing) == ""
-    assert len(spy.calls_of("crm_settings_pages")) == 1
+        assert link not in client.get("/settings/").get_data(as_text=True)
+    assert len(spy.calls_of("crm_settings_pages")) == 2
 
 
 # --- jobs ---------------------------------------------------------------------------

@@ -92,7 +92,7 @@ class MarginPlugin:
 
     @hookimpl
     def crm_line_columns(self, doc_type, session):
-        return [LineColumn("margin", "Margin", type="money")] if doc_type == "quote" else []
+        return [LineColumn("margin", "Margin", type="money", width="20mm")] if doc_type == "quote" else []
 
     @hookimpl
     def crm_pdf_context(self, session, document, context):
@@ -117,6 +117,14 @@ def test_plugins_add_columns_and_blocks(app, api, catalog):
     assert "Base" in text and "Net" not in text
     assert "Description" not in text and "Tornillería" not in text
     assert "Margin report for QUO-0001 <internal>" in text  # escaped by Markup.format, printed as text
+
+
+def test_a_column_width_is_used_only_when_it_is_a_plain_length():
+    from crm.services.pdf import column_width
+    assert column_width(LineColumn("margin", "Margin", width="20mm")) == "20mm"
+    assert column_width(LineColumn("margin", "Margin", width="12.5%")) == "12.5%"
+    assert column_width(LineColumn("margin", "Margin", width="1mm; background: url(http://evil.example/)")) == ""
+    assert column_width(LineColumn("margin", "Margin")) == ""
 
 
 def test_unknown_document_is_404(api, catalog):

@@ -11,6 +11,8 @@ template only formats them (Babel, in the user's language).
 from __future__ import annotations
 
 import datetime as dt
+import re
+
 from babel.numbers import format_currency
 from flask import current_app, render_template
 from flask_babel import format_date, format_decimal, get_locale
@@ -28,13 +30,16 @@ from crm.ui import LineColumn
 BLOCK_PLACES = ("after_header", "after_lines", "after_totals")
 #: types of columns whose cells are right-aligned figures
 FIGURE_TYPES = ("number", "money", "percent")
+#: a column width the PDF accepts (anything else, which could smuggle CSS, is ignored)
+CSS_WIDTH = re.compile(r"\d{1,3}(\.\d{1,2})?(mm|cm|pt|em|%)")
 
 
 def render_document_pdf(session: Session, document: Document) -> bytes:
     """The PDF of ``document`` (needs an app context; the language is the request's)."""
     context = document_context(session, document)
     hooks.call_in_order("crm_pdf_context", session=session, document=document, context=context)
-    html = render_template("pdf/document.html", cell_text=cell_text, figure_types=FIGURE_TYPES, **context)
+    html = render_template("pdf/document.html", cell_text=cell_text, column_width=column_width,
+                           figure_types=FIGURE_TYPES, **context)
     from weasyprint import HTML  # slow to import: only when a PDF is asked for
     return HTML(string=html, base_url=current_app.static_folder).write_pdf()
 
@@ -123,6 +128,11 @@ def _line_values(line) -> dict:
             "net": line.net, "tax": line.tax, "total": line.total}
 
 
+def column_width(column: LineColumn) -> str:
+    """The column's width if it is a plain CSS length (``"18mm"``, ``"12%"``), else ``""``."""
+    return column.width if column.width and CSS_WIDTH.fullmatch(column.width) else ""
+
+
 def cell_text(value, value_type: str, currency: str) -> str:
     """A cell as text in the user's language, by column type (money, number, percent, date,
     text); a value that does not fit its type is printed as it is (a plugin's column never
@@ -189,7 +199,6 @@ def total_rows(document: Document) -> list[dict]:
                  ("balance", _("Balance due"), document.balance, True)]
     return [{"key": key, "label": label, "amount": amount, "strong": strong}
             for key, label, amount, strong in rows]
-
 
 
 def extra_total_rows(document: Document) -> list[dict]:

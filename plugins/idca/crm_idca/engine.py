@@ -260,6 +260,8 @@ def compute_lines(layout: lay.CompiledLayout, computation: Computation, document
                     value = value.quantize(quantum, ROUND_HALF_UP, _CONTEXT)
                     if not -_LIMIT < value < _LIMIT:
                         raise ValueError("number too large")
+                    if not value and value.is_signed():
+                        value = value.copy_abs()      # -0.00 (a tiny negative rounded) is 0.00
                     out[key] = value
                 else:
                     out[key] = coerce(column, value)
@@ -357,6 +359,8 @@ def compute_totals(layout: lay.CompiledLayout, computation: Computation, documen
             value = value.quantize(Decimal(1).scaleb(-total.places(currency)), ROUND_HALF_UP, money.CONTEXT)
             if abs(value) >= lay.MAX_NUMBER:
                 raise ValueError("number too large")
+            if not value and value.is_signed():
+                value = value.copy_abs()
         except Exception as exc:  # noqa: BLE001 - a per-total error, never a 500
             message = str(exc) if type(exc) is ValueError else error_message(exc)
             if total.builtin:

@@ -272,8 +272,9 @@ def build(doc_type: str, version: int, columns_data, totals_data, field_types: d
             total.formula = None
             continue
         _check_result_type(total.formula, NUMBER, where, errors, "a total")
-    errors.raise_if_any()
 
+    # the dependency graph of the formulas that are valid on their own: cycles are reported
+    # together with the other mistakes
     column_order = _column_order(columns, errors)
     total_order = _total_order(totals, errors)
     errors.raise_if_any()

@@ -270,7 +270,7 @@ def sample_document(session, doc_type: str, compiled: lay.CompiledLayout) -> dic
                              "replaced": name in computation.overridden})
     context = getattr(document, engine.STATE_ATTR, {}) or {}
     total_errors = context.get("total_errors") or {}
-    extra_rows = [{"key": t.key, "label": t.label, "value": totals.extra.get(t.key), "type": t.type,
+    extra_rows = [{"key": t.key, "label": t.label, "value": totals.extra.get(t.key), "total": t,
                    "error": total_errors.get(t.key)} for t in compiled.custom_totals if t.visible]
     return {"document": document, "source": source, "columns": shown, "rows": rows, "totals": builtin_rows,
             "extra": extra_rows, "currency": document.currency}

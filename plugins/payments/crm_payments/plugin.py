@@ -13,11 +13,13 @@ TRANSLATIONS = Path(__file__).parent / "translations"
 @hookimpl
 def crm_startup(app):
     """Make the plugin's Spanish catalogue known to Flask-Babel (the core reads only its
-    own ``translations/``; Flask-Babel merges every directory of the list)."""
+    own ``translations/``). Flask-Babel merges the catalogues of every directory of its
+    list, a later one overriding an earlier one: the plugin's goes first, so that a word
+    both translate ("Balance") keeps the core's translation everywhere."""
     babel = app.extensions.get("babel")
     directories = getattr(babel, "translation_directories", None)
     if isinstance(directories, list) and str(TRANSLATIONS) not in directories:
-        directories.append(str(TRANSLATIONS))
+        directories.insert(0, str(TRANSLATIONS))
 
 
 @hookimpl

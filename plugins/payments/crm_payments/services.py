@@ -24,7 +24,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask_babel import gettext as _
+from flask import has_request_context
+from flask_babel import gettext
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -44,6 +45,14 @@ PAYABLE = ("Approved", "Sent", "Partially Paid", "Paid")
 MAX_INSTALLMENTS = 120
 PRESETS = (Decimal("25"), Decimal("33"), Decimal("50"), Decimal("100"))
 ZERO = money.ZERO
+
+
+def _(text: str, **values) -> str:
+    """The message in the user's language in a request; as written elsewhere (jobs, CLI,
+    tests), where no language is chosen."""
+    if has_request_context():
+        return gettext(text, **values)
+    return text % values if values else text
 
 
 def today() -> dt.date:

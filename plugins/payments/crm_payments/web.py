@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext, pgettext
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -28,15 +29,20 @@ from crm_payments.models import INTERVALS, Payment, PaymentMethod, PaymentStatus
 bp = Blueprint("payments", __name__, url_prefix="/payments", template_folder="templates")
 
 PER_PAGE = 25
-#: the seeded statuses and types, so that they are translated where shown
-SEED_LABELS = (_l("Paid"), _l("Pending"), _l("Scheduled"), _l("Failed"), _l("Refunded"), _l("Credit"),
-               _l("Cash"), _l("Check"), _l("Credit card"), _l("Bank transfer"), _l("Direct debit"))
+#: the seeded statuses and types, so that they are translated where shown (in the context
+#: "payment": a payment is "Pagado" where an invoice is "Pagada")
+SEED_LABELS = (lazy_pgettext("payment", "Paid"), lazy_pgettext("payment", "Pending"),
+               lazy_pgettext("payment", "Scheduled"), lazy_pgettext("payment", "Failed"),
+               lazy_pgettext("payment", "Refunded"), lazy_pgettext("payment", "Credit"),
+               lazy_pgettext("payment", "Cash"), lazy_pgettext("payment", "Check"),
+               lazy_pgettext("payment", "Credit card"), lazy_pgettext("payment", "Bank transfer"),
+               lazy_pgettext("payment", "Direct debit"))
 INTERVAL_LABELS = {"weekly": _l("weekly"), "monthly": _l("monthly"), "quarterly": _l("quarterly")}
 
 
 def label(name: str | None) -> str:
     """A status or type name in the user's language when it is one of the seeded ones."""
-    return _(name) if name else ""
+    return pgettext("payment", name) if name else ""
 
 
 @bp.app_template_global("payments_label")

@@ -1,0 +1,147 @@
+"""Item lookup: the faceted search over 100,000 products and 10,000 services (plus 1,000
+bundles), through the HTTP API as the picker calls it, against the same SQL run bare.
+
+For each query: p50/p95 with the count cache warm (what a user paging, sorting and ticking
+facet values gets), p50/p95 cold (cache off: the first search after the catalogue changed,
+or text nobody typed before), and the raw SQL floor (the counting query and the page query
+on a bare DB-API connection, no HTTP, no ORM, no JSON). Target: p95 < 30 ms.
+"""
+from __future__ import annotations
+
+import random
+import time
+from decimal import Decimal
+
+from sqlalchemy import insert, select, text
+
+from bench import data
+from bench.common import bench_app, header, p50_p95, row, timed
+
+PRODUCTS = 100_000
+SERVICES = 10_000
+BUNDLES = 1_000
+VENDORS = 20
+TARGET_MS = 30
+REPEAT = 60
+
+QUERIES = [
+    ("no filter (products, by name)", {"kind": "product"}),
+    ("one facet", {"kind": "product", "f1": "Garden"}),
+    ("three facets + text", {"kind": "product", "f1": "Garden", "f2": "steel", "f3": "Maker 7", "q": "drill"}),
+    ("in stock only", {"kind": "product", "in_stock": "true"}),
+    ("text only, every kind", {"q": "cordless lamp"}),
+    ("every kind, vendor + in stock, by price", {"vendor_id": "VENDOR", "in_stock": "true", "sort": "-unit_price"}),
+]
+
+
+def load(app, tax_id: int) -> dict:
+    """The catalogue: bench/data.py's products and services, then stock on 60 % of the
+    products, vendors on most, and bundles of two products each."""
+    from crm.db import db
+    from crm.models import BundleComponent, Item, Vendor
+    started = time.perf_counter()
+    ids = data.products(app, PRODUCTS, tax_id, services=SERVICES)
+    rng = random.Random(3)
+    with app.app_context():
+        session = db.new_session(app)
+        session.execute(insert(Vendor), [{"name": f"Vendor {n:02d}", "email": "", "phone": "", "website": "",
+                                          "address": {}, "description": "", "active": True, "custom": {},
+                                          "version": 1} for n in range(VENDORS)])
+        vendor_ids = list(session.scalars(select(Vendor.id).order_by(Vendor.id)))
+        # stock and vendors go through the triggers like any UPDATE of the stock ledger would
+        session.execute(text("UPDATE items SET on_hand = id % 5 WHERE kind = 'product'"))
+        session.execute(text(f"UPDATE items SET vendor_id = {vendor_ids[0]} + (id % {VENDORS}) "
+                             f"WHERE kind = 'product' AND id % 7 <> 0"))
+        session.execute(insert(Item), [{
+            "kind": "product", "name": f"{rng.choice(data.WORDS).title()} kit {n}", "sku": f"K-{n:05d}",
+            "unit_price": Decimal(rng.randrange(1000, 90000)) / 100, "purchase_cost": Decimal(0),
+            "category": rng.choice(data.CATEGORIES), "subcategory": rng.choice(data.WORDS),
+            "manufacturer": f"Maker {rng.randrange(40)}", "active": True, "on_hand": Decimal(0),
+            "reserved": Decimal(0), "qty_per_unit": Decimal(1), "reorder_level": Decimal(0), "usage_unit": "kit",
+            "description": "", "is_bundle": True, "custom": {}, "version": 1} for n in range(BUNDLES)])
+        bundle_ids = list(session.scalars(select(Item.id).where(Item.is_bundle.is_(True)).order_by(Item.id)))
+        session.execute(insert(BundleComponent), [
+            {"bundle_id": b, "component_id": c, "quantity": Decimal(q)}
+            for b in bundle_ids for c, q in ((ids[(b * 7) % PRODUCTS], 1), (ids[(b * 13 + 1) % PRODUCTS], 2))])
+        session.commit()
+        session.close()
+        engine = db.engine(app)
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE")  # what autovacuum does after a bulk load
+    return {"vendor": vendor_ids[1], "seconds": time.perf_counter() - started}
+
+
+def _params(params: dict, ids: dict) -> dict:
+    return {k: (str(ids["vendor"]) if v == "VENDOR" else v) for k, v in params.items()}
+
+
+def _raw_statements(app, params: dict) -> list[tuple[str, dict]]:
+    """The counting and page queries of a search, compiled with their parameters inlined."""
+    from crm.db import db
+    from crm_item_lookup import schemas
+    from crm_item_lookup import search as lookup
+    with app.test_request_context():
+        session = db.new_session(app)
+        try:
+            args = schemas.ItemLookupSearchArgs().load(params)
+            query = schemas.to_query(args)
+            kinds = lookup.kinds_for(query.kind, query.bundles_only)
+            facets = lookup.facet_fields(session, query, kinds)
+            conditions = lookup.base_conditions(session, query, kinds)
+            selections = [lookup.selection_condition(f, kinds) for f in facets if f.selected]
+            captured = []
+            original = session.execute
+
+            def capture(statement, *a, **kw):
+                captured.append(statement)
+                return original(statement, *a, **kw)
+            session.execute = capture
+            session.scalars = lambda statement, *a, **kw: capture(statement, *a, **kw).scalars()
+            lookup._cube(session, conditions, tuple(f.position for f in facets))
+            lookup.page(session, conditions + selections, query.sort, query.per_page)
+            dialect = db.engine(app).dialect
+            return [str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True})) for s in captured]
+        finally:
+            session.close()
+
+
+def run(backend: str) -> None:
+    from crm.db import db
+    with bench_app(backend, "item_lookup") as bench:
+        base = data.base_records(bench.app)
+        ids = load(bench.app, base["tax"])
+        header(f"item lookup [{backend}]: {PRODUCTS:,} products, {SERVICES:,} services, {BUNDLES:,} bundles "
+               f"(loaded in {ids['seconds']:.0f} s, triggers included)")
+        api = bench.api
+        engine = db.engine(bench.app)
+        for label, params in QUERIES:
+            params = _params(params, ids)
+            path = "/item-lookup/items?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+            def call():
+                response = api.get(path)
+                assert response.status_code == 200, response.text
+                return response
+
+            body = call().json()
+            bench.app.config["ITEM_LOOKUP_CACHE"] = True
+            warm = p50_p95(timed(call, repeat=REPEAT))
+            bench.app.config["ITEM_LOOKUP_CACHE"] = False
+            cold = p50_p95(timed(call, repeat=REPEAT))
+            bench.app.config["ITEM_LOOKUP_CACHE"] = True
+            statements = _raw_statements(bench.app, params)
+            raw_connection = engine.raw_connection()
+            try:
+                cursor = raw_connection.cursor()
+
+                def raw():
+                    for sql in statements:
+                        cursor.execute(sql)
+                        cursor.fetchall()
+                floor = p50_p95(timed(raw, repeat=REPEAT))
+            finally:
+                raw_connection.close()
+            verdict = "ok" if cold[1] < TARGET_MS else f"over {TARGET_MS} ms"
+            row(f"{label} [{body['total']:,} found]", f"{warm[0]:.1f}/{warm[1]:.1f} ms",
+                f"warm p50/p95; cold {cold[0]:.1f}/{cold[1]:.1f} ms ({verdict}); raw SQL {floor[0]:.1f}/{floor[1]:.1f} ms")

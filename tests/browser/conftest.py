@@ -1,0 +1,56 @@
+"""Browser tests: Playwright (``playwright.sync_api``) driving Debian's chromium against the
+``live_server`` fixture. Never a downloaded browser: without ``/usr/bin/chromium`` the tests
+are skipped with the reason (CI installs the package)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives a real browser (Debian's chromium) with Playwright")
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+            if not Path(CHROMIUM).exists():
+                item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is missing: apt-get install chromium "
+                                                        "(the browser tests never download a browser)"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """``new_page(width, height, locale)`` -> a page in a fresh context; JavaScript errors fail the test."""
+    contexts, errors = [], []
+
+    def make(width=1280, height=900, locale="en-GB"):
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("dialog", lambda dialog: dialog.accept())  # the confirmations of actions
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
