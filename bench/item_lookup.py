@@ -84,7 +84,8 @@ def _raw_statements(app, params: dict) -> list[tuple[str, dict]]:
     with app.test_request_context():
         session = db.new_session(app)
         try:
-            args = schemas.ItemLookupSearchArgs().load(params)
+            args = schemas.ItemLookupSearchArgs().load(
+                {k: ([v] if k in ("f1", "f2", "f3") else v) for k, v in params.items()})
             query = schemas.to_query(args)
             kinds = lookup.kinds_for(query.kind, query.bundles_only)
             facets = lookup.facet_fields(session, query, kinds)

@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     app.config["DATABASE_URL"] = crm_config.normalise_database_url(app.config["DATABASE_URL"])
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below for pages; the API uses bearer tokens
     os.makedirs(app.instance_path, exist_ok=True)
 

@@ -1,30 +1,334 @@
 """The contract of an accounting connector (hook ``crm_accounting_connectors``).
 
-A connector translates between the CRM's records and one accounting system's.
-The accounting_sync plugin runs the sync engine; a third party can add a system
-(Xero, Holded, ...) as a plugin of its own that implements this protocol.
+A connector translates between the CRM's records and one accounting system's
+and talks to that system. The accounting_sync plugin runs the sync engine (link
+table, change detection, conflict policy, retries, log); a third party adds a
+system (Xero, Holded, ...) as a plugin of its own that returns its connector
+class from the hook::
+
+    from crm import hookimpl
+    from crm.accounting import BaseConnector
+
+    class XeroConnector(BaseConnector):
+        name = "xero"
+        label = "Xero"
+        entities = ("accounts", "items", "invoices", "payments")
+        ...
+
+    @hookimpl
+    def crm_accounting_connectors():
+        return [XeroConnector]
+
+Records on the CRM side ("canonical" records)
+---------------------------------------------
+The engine hands the connector and expects back plain JSON-able dicts in the
+CRM's shape, one shape per entity (keys below; a connector maps the subset it
+supports and lists it in :attr:`Connector.fields`). Money and quantities are
+decimal *strings* (``"19.99"``, normalised: no trailing zeros), never floats;
+dates are ISO strings; references to other records are CRM ids (``account_id``),
+translated through :class:`Refs`.
+
+==================  ===========================================================
+entity              keys
+==================  ===========================================================
+accounts            name, email, phone, website, tax_id, billing_address{street,
+                    city, state, postal_code, country}, shipping_address{...},
+                    description, active, custom{}
+contacts            first_name, last_name, email, phone, title, account_id,
+                    active, custom{}
+vendors             name, email, phone, website, address{...}, description,
+                    active, custom{}
+items               kind ("product"|"service"), name, sku, unit_price,
+                    purchase_cost, description, active, custom{}
+quotes, sales-      number (read-only), account_id (purchase-orders:
+orders, purchase-   vendor_id), date, due_date, subject, terms, lines[{item_id,
+orders, invoices    description, quantity, unit_price, taxes[names]}], custom{},
+                    total (read-only: checked, never written)
+payments            invoice_id, amount, date, method, reference
+==================  ===========================================================
+
+Entities are named like the core's ``crm_record_saved`` entities ("accounts",
+"sales-orders", ...) plus "payments".
+
+Errors
+------
+A connector raises the :class:`SyncError` subclasses below; the engine decides
+what to do: :class:`RetryableError` (429, 5xx, timeouts, dropped connections) is
+retried with exponential backoff, :class:`AuthenticationError` (401) makes it
+call :meth:`Connector.refresh_auth` once and retry, :class:`StaleVersionError`
+makes it re-read the remote record, merge again and retry, :class:`RemoteConflict`
+(the remote refuses a change of its current state: a posted invoice) is logged as
+a conflict, and :class:`RemoteValidationError` / :class:`DuplicateError` are
+never retried: the record is kept as failed with the message, for a retry after
+a fix or a skip.
 """
 from __future__ import annotations
 
-from typing import Protocol
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable, Protocol, runtime_checkable
 
+#: every entity a connector may support, in dependency order (parents first)
+ENTITIES: tuple[str, ...] = ("accounts", "contacts", "vendors", "items", "quotes", "sales-orders",
+                             "purchase-orders", "invoices", "payments")
+DOCUMENT_ENTITIES: tuple[str, ...] = ("quotes", "sales-orders", "purchase-orders", "invoices")
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+class SyncError(Exception):
+    """Something the remote system answered or failed to answer."""
+
+    retry = False
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None, detail: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.detail = detail
+
+
+class RetryableError(SyncError):
+    """Transient: 429 (``retry_after`` seconds when the remote says), 5xx, timeout, network drop."""
+
+    retry = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class AuthenticationError(SyncError):
+    """401: the access token expired or was revoked; refresh it and try again once."""
+
+
+class StaleVersionError(SyncError):
+    """The remote record changed since the version sent (QuickBooks 5010, Tryton's ``_timestamp``)."""
+
+
+class RemoteConflict(SyncError):
+    """The remote refuses to change the record in its current state (a posted invoice)."""
+
+
+class RemoteValidationError(SyncError):
+    """The remote refuses the data itself; retrying the same data cannot help."""
+
+
+class DuplicateError(RemoteValidationError):
+    """The remote already has a record with this name (QuickBooks 6240)."""
+
+
+class NotFoundError(SyncError):
+    """The remote record does not exist (any more)."""
+
+
+class MissingLink(SyncError):
+    """A record refers to another that is not synced yet (its parent failed): it waits."""
+
+    def __init__(self, entity: str, ident, side: str = "local"):
+        super().__init__(f"waits for {entity} {ident} ({side} side), not synced yet", code="waiting")
+        self.entity = entity
+        self.ident = ident
+
+
+# --- data passed between the engine and a connector -----------------------------------------------
+
+@dataclass
+class RemoteRecord:
+    """One remote record: its id, its version (QuickBooks SyncToken, Tryton timestamp),
+    when it last changed there, whether it is deleted, and the raw data."""
+
+    id: str
+    version: str | None = None
+    updated_at: dt.datetime | None = None
+    deleted: bool = False
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class ChangeSet:
+    """What :meth:`Connector.changes` returns: the records and the cursor to ask from next time."""
+
+    records: list[RemoteRecord]
+    cursor: str | None
+    #: True when the connector listed every record (a full query), not only the changes
+    complete: bool = False
+
+
+@dataclass
+class PushResult:
+    """One outcome of :meth:`Connector.push_batch`: the record written, or the error."""
+
+    record: RemoteRecord | None = None
+    error: SyncError | None = None
+
+
+@runtime_checkable
+class Refs(Protocol):
+    """Translates references between the two sides (given by the engine)."""
+
+    def remote(self, entity: str, local_id: int | None) -> str | None:
+        """The remote id linked to a CRM record; raises :class:`MissingLink` when not linked."""
+
+    def local(self, entity: str, remote_id: str | None) -> int | None:
+        """The CRM id linked to a remote record; raises :class:`MissingLink` when not linked."""
+
+    def value(self, map_name: str, value, *, reverse: bool = False, default=None):
+        """A value map of the connection (``tax_codes``, ``payment_methods``, ...)."""
+
+
+# --- the contract ---------------------------------------------------------------------------------
 
 class Connector(Protocol):
+    """What the sync engine calls. Subclass :class:`BaseConnector` for the defaults."""
+
     #: unique name, e.g. "quickbooks"
-    name: str
-    #: entities this system supports, e.g. ("customers", "items", "invoices")
-    entities: tuple[str, ...]
+    name: ClassVar[str]
+    #: shown to people
+    label: ClassVar[str]
+    #: entities this system supports (a subset of :data:`ENTITIES`)
+    entities: ClassVar[tuple[str, ...]]
+    #: canonical keys the default mapping covers, per entity (custom fields come on top)
+    fields: ClassVar[dict[str, tuple[str, ...]]]
+    #: entities the remote cannot delete, only deactivate (``active: false``)
+    deactivate_only: ClassVar[frozenset[str]]
+    #: the settings (not secret) and secrets a connection of this kind takes, for forms and docs
+    settings_keys: ClassVar[tuple[str, ...]]
+    secret_keys: ClassVar[tuple[str, ...]]
+    #: how many writes :meth:`push_batch` takes at once (1: no batching)
+    batch_size: ClassVar[int]
 
-    def __init__(self, settings: dict, secrets: dict) -> None: ...
+    def __init__(self, settings: dict, secrets: dict, save_secrets: Callable[[dict], None] | None = None) -> None:
+        """``save_secrets(changed)`` stores rotated secrets (a new refresh token) encrypted."""
 
-    def list_changed(self, entity: str, since) -> list[dict]:
-        """Remote records of ``entity`` changed since ``since`` (None: all)."""
+    def changes(self, entity: str, cursor: str | None) -> ChangeSet:
+        """Remote records of ``entity`` changed since ``cursor`` (None: all of them)."""
 
-    def push(self, entity: str, record: dict, remote_id: str | None, remote_version: str | None) -> dict:
-        """Create or update a remote record; returns it with its id and version."""
+    def fetch(self, entity: str, remote_id: str) -> RemoteRecord | None:
+        """One remote record as it is now (None when it no longer exists)."""
 
-    def to_remote(self, entity: str, record: dict) -> dict:
-        """Translate a CRM record into the remote system's shape."""
+    def push(self, entity: str, payload: dict, remote_id: str | None, remote_version: str | None,
+             *, request_id: str) -> RemoteRecord:
+        """Create (``remote_id`` None) or update a remote record; ``request_id`` is stable for
+        the same change, so a retried create after a lost answer creates nothing twice."""
 
-    def from_remote(self, entity: str, remote: dict) -> dict:
-        """Translate a remote record into the CRM's shape."""
+    def push_batch(self, entity: str, ops: list[dict]) -> list[PushResult]:
+        """Several :meth:`push` calls at once; ``ops`` items have the keys of its arguments."""
+
+    def delete(self, entity: str, remote_id: str, remote_version: str | None, *, request_id: str) -> RemoteRecord | None:
+        """Delete, or deactivate where the remote only deactivates (see :attr:`deactivate_only`)."""
+
+    def to_remote(self, entity: str, record: dict, refs: Refs, current: RemoteRecord | None = None) -> dict:
+        """A canonical record -> the payload :meth:`push` sends (``current``: the remote record
+        being updated, when known)."""
+
+    def from_remote(self, entity: str, remote: RemoteRecord, refs: Refs) -> dict:
+        """A remote record -> a canonical record (the keys of :attr:`fields` it maps)."""
+
+    def get_custom(self, entity: str, remote: RemoteRecord, path: str):
+        """The value of a remote custom field (a mapping's ``remote`` path)."""
+
+    def set_custom(self, entity: str, payload: dict, path: str, value) -> None:
+        """Put a custom field's value into a payload."""
+
+    def refresh_auth(self) -> None:
+        """Get a new access token (rotating the refresh token through ``save_secrets``)."""
+
+    def check(self) -> dict:
+        """Reach the remote and say who it is (company name...), for "test connection"."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class BaseConnector:
+    """Defaults for the optional parts of :class:`Connector`."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    entities: ClassVar[tuple[str, ...]] = ()
+    fields: ClassVar[dict[str, tuple[str, ...]]] = {}
+    deactivate_only: ClassVar[frozenset[str]] = frozenset()
+    settings_keys: ClassVar[tuple[str, ...]] = ()
+    secret_keys: ClassVar[tuple[str, ...]] = ()
+    batch_size: ClassVar[int] = 1
+
+    def __init__(self, settings: dict, secrets: dict, save_secrets: Callable[[dict], None] | None = None) -> None:
+        self.settings = dict(settings or {})
+        self.secrets = dict(secrets or {})
+        self._save_secrets = save_secrets
+
+    def save_secrets(self, changed: dict) -> None:
+        self.secrets.update(changed)
+        if self._save_secrets is not None:
+            self._save_secrets(changed)
+
+    def push_batch(self, entity: str, ops: list[dict]) -> list[PushResult]:
+        results = []
+        for op in ops:
+            try:
+                if op.get("delete"):
+                    results.append(PushResult(self.delete(entity, op["remote_id"], op.get("remote_version"),
+                                                          request_id=op["request_id"])))
+                else:
+                    results.append(PushResult(self.push(entity, op["payload"], op.get("remote_id"),
+                                                        op.get("remote_version"), request_id=op["request_id"])))
+            except (RetryableError, AuthenticationError):
+                raise
+            except SyncError as exc:
+                results.append(PushResult(error=exc))
+        return results
+
+    def get_custom(self, entity: str, remote: RemoteRecord, path: str):
+        value = remote.data
+        for part in path.split("."):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    def set_custom(self, entity: str, payload: dict, path: str, value) -> None:
+        parts = path.split(".")
+        target = payload
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+
+    def refresh_auth(self) -> None:
+        raise AuthenticationError("this connector cannot refresh its credentials")
+
+    def check(self) -> dict:
+        return {"ok": True}
+
+    def close(self) -> None:
+        pass
+
+    # the three abstract parts
+    def changes(self, entity: str, cursor: str | None) -> ChangeSet:  # pragma: no cover
+        raise NotImplementedError
+
+    def fetch(self, entity: str, remote_id: str) -> RemoteRecord | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def push(self, entity, payload, remote_id, remote_version, *, request_id):  # pragma: no cover
+        raise NotImplementedError
+
+    def delete(self, entity, remote_id, remote_version, *, request_id):  # pragma: no cover
+        raise NotImplementedError
+
+
+def connector_classes(app=None) -> dict[str, type]:
+    """The connector classes of the enabled plugins, by name (hook ``crm_accounting_connectors``)."""
+    from crm.plugins import get_registry
+    found: dict[str, type] = {}
+    for batch in get_registry(app).hook.crm_accounting_connectors():
+        for cls in batch or ():
+            found.setdefault(cls.name, cls)
+    return found
+
+
+def iter_entities(wanted: Iterable[str]) -> list[str]:
+    """``wanted`` in dependency order."""
+    wanted = set(wanted)
+    return [e for e in ENTITIES if e in wanted]

@@ -29,7 +29,10 @@ class DecimalJSONProvider(DefaultJSONProvider):
     def loads(self, s, **kwargs):
         kwargs.setdefault("parse_float", Decimal)
         kwargs.setdefault("parse_constant", _refuse_constant)
-        return json.loads(s, **kwargs)
+        try:
+            return json.loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON document is nested too deeply") from None
 
     @staticmethod
     def default(value):

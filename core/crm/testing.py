@@ -80,7 +80,7 @@ def crm_template_database(tmp_path_factory, crm_extra_plugins) -> TemplateDataba
         from sqlalchemy.engine import make_url
         from crm.config import normalise_database_url
         base = make_url(normalise_database_url(pg))
-        name = f"{base.database or 'crm'}_test_{_worker_suffix()}"
+        name = f"{base.database or 'crm'}_test_{_worker_suffix()}_{uuid.uuid4().hex[:6]}"
         admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -94,7 +94,12 @@ def crm_template_database(tmp_path_factory, crm_extra_plugins) -> TemplateDataba
     migrate.upgrade_all(app)
     from crm.db import db
     db.engine(app).dispose()
-    return template
+    yield template
+    if pg:
+        admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, g, jsonify, request
 from flask_smorest import Api
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from crm.db import db
@@ -42,6 +44,9 @@ def _flatten_messages(messages) -> dict[str, list[str]]:
     def walk(prefix, value):
         if isinstance(value, dict):
             for key, sub in value.items():
+                if key == "_schema":  # a whole nested object is wrong: name the object
+                    walk(prefix, sub)
+                    continue
                 walk(f"{prefix}.{key}" if prefix else str(key), sub)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             flat.setdefault(prefix or "_body", []).extend(value)
@@ -76,6 +81,13 @@ def _authenticate_bearer():
             set_actor(user)
 
 
+def _conflict(code: str, message: str):
+    if is_api_request():
+        return error_response(409, code, message)
+    from crm.web import render_error
+    return render_error(409, message)
+
+
 def init_api(app: Flask) -> Api:
     app.config.setdefault("API_TITLE", "CRM")
     app.config.setdefault("API_VERSION", "v1")
@@ -96,6 +108,18 @@ def init_api(app: Flask) -> Api:
             return error_response(status_for(exc), exc.code, exc.message, exc.fields)
         from crm.web import render_error
         return render_error(status_for(exc), exc.message)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(_exc):
+        db.session.rollback()
+        return _conflict("stale_version", "this record was changed by someone else at the same moment; "
+                                          "reload it and try again")
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(_exc):
+        db.session.rollback()
+        return _conflict("conflict", "this change conflicts with another one made at the same moment "
+                                     "(a duplicate or a record in use); reload and try again")
 
     @app.errorhandler(NotSignedIn)
     def _not_signed_in(_exc):

@@ -52,7 +52,7 @@ def _both_discounts(data, prefix=""):
                                               "give a discount percent or an amount, not both")
 
 
-class LineIn(Schema):
+class DocumentLineIn(Schema):
     id = IdField(allow_none=True, metadata={"description": "send it to keep an existing line"})
     display_type = fields.String(allow_none=True, validate=validate.OneOf(documents.DISPLAY_TYPES),
                                  metadata={"description": "null for an item line; section/subtotal/note rows"})
@@ -166,7 +166,7 @@ def _input_fields(kind: DocType) -> dict:
         "shipping_tax_ids": fields.List(IdField(), validate=validate.Length(max=10)),
         "price_book_id": IdField(allow_none=True, load_only=True,
                                         metadata={"description": "take default unit prices from this price book"}),
-        "lines": fields.List(fields.Nested(LineIn), validate=validate.Length(max=documents.MAX_LINES)),
+        "lines": fields.List(fields.Nested(DocumentLineIn), validate=validate.Length(max=documents.MAX_LINES)),
         "discount_percent": PercentField(allow_none=True),
         "discount_amount": MoneyField(allow_none=True),
         "shipping_amount": MoneyField(),

@@ -68,14 +68,41 @@ def PercentField(**kwargs) -> fields.Decimal:
 MAX_ID = 2**31 - 1
 
 
+def clean_text(value: str) -> None:
+    """Text the databases can store: no NUL character, no lone UTF-16 surrogate."""
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("must be valid Unicode text") from None
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
+class _Id(fields.Integer):
+    def _validated(self, value):
+        if isinstance(value, bool) or (isinstance(value, (Decimal, float)) and value != int(value)):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 def IdField(**kwargs) -> fields.Integer:
-    """A record id: a positive integer that fits the database's integer column."""
-    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID, error="unknown id"), **kwargs)
+    """A record id: a whole number (``7`` or ``"7"``, never ``7.5``) that fits the
+    database's integer column."""
+    return _Id(validate=validate.Range(min=1, max=MAX_ID, error="not a valid id"), **kwargs)
 
 
 def Text(max_length: int = 200, *, required: bool = False, **kwargs) -> fields.String:
-    """A string of at most ``max_length`` characters; a required one may not be blank."""
-    length = validate.Length(min=1 if required else 0, max=max_length)
-    if not required:
+    """A string of at most ``max_length`` characters the database can store; a
+    required one may not be blank."""
+    validators = [validate.Length(max=max_length), clean_text]
+    if required:
+        validators.append(_not_blank)
+    else:
         kwargs.setdefault("load_default", "")
-    return fields.String(validate=length, required=required, **kwargs)
+    return fields.String(validate=validators, required=required, **kwargs)

@@ -11,34 +11,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 from marshmallow.utils import missing
 
+from crm.api.fields import IdField, Text, clean_text
 from crm.api.schemas import ListArgs
 from crm.services.records import MAX_ID
-
-
-def clean_text(value: str) -> None:
-    """Text the databases can store: no NUL character, no lone UTF-16 surrogate."""
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError("must be valid Unicode text") from None
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("must not be blank")
-
-
-def Text(max_length: int = 200, *, required: bool = False, **kwargs) -> fields.String:
-    """A string of at most ``max_length`` characters; a required one may not be blank."""
-    validators = [validate.Length(max=max_length), clean_text]
-    if required:
-        validators.append(_not_blank)
-    else:
-        kwargs.setdefault("load_default", "")
-    return fields.String(validate=validators, required=required, **kwargs)
 
 
 _email = validate.Email(error="not a valid email address")
@@ -54,8 +29,8 @@ def Email(**kwargs) -> fields.String:
 
 
 def Id(**kwargs) -> fields.Integer:
-    """The id of a record: a whole JSON number (not a string, not 1.5) that fits the database."""
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID, error="not a valid id"), **kwargs)
+    """The id of a record in a JSON body: a whole JSON number that fits the database."""
+    return IdField(**kwargs)
 
 
 class IdsOf(fields.List):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from crm.api.fields import clean_text
+
 MAX_PER_PAGE = 200
 
 
@@ -24,5 +26,5 @@ class ListArgs(Schema):
 
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
-    q = fields.String(load_default=None, validate=validate.Length(max=200))
-    sort = fields.String(load_default=None, validate=validate.Length(max=60))
+    q = fields.String(load_default=None, validate=[validate.Length(max=200), clean_text])
+    sort = fields.String(load_default=None, validate=[validate.Length(max=60), clean_text])

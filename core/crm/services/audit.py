@@ -41,8 +41,9 @@ def _changes(obj) -> dict:
 
 
 def _identity(obj) -> str:
-    ident = inspect(obj).identity
-    return ",".join(str(i) for i in ident) if ident else ""
+    state = inspect(obj)
+    ident = state.identity or state.mapper.primary_key_from_instance(obj)
+    return ",".join(str(i) for i in ident if i is not None) if ident else ""
 
 
 def _entity_name(obj) -> str:

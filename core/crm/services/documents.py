@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 from crm import money, totals
 from crm.context import current_actor_id
 from crm.errors import Conflict, NotFound, ValidationError
-from crm.models import Account, Contact, Document, DocumentLine, Item, PriceBookEntry, StatusChange, Tax, Vendor
+from crm.models import (Account, Contact, Document, DocumentLine, Item, PriceBook, PriceBookEntry, StatusChange,
+                        Tax, Vendor)
 from crm.services import hooks
 from crm.services.custom_fields import validate_custom
 from crm.services.doctypes import DOC_TYPES, DocType
@@ -393,6 +394,11 @@ def _items_for(session: Session, lines_data: list[dict]) -> dict[int, Item]:
 def _price_book_prices(session: Session, price_book_id, items) -> dict[int, Decimal]:
     if price_book_id is None or not items:
         return {}
+    book = session.get(PriceBook, price_book_id)
+    if book is None:
+        raise ValidationError.for_field("price_book_id", f"unknown price book {price_book_id}")
+    if not book.active:
+        raise ValidationError.for_field("price_book_id", f"price book {book.name!r} is inactive")
     rows = session.execute(select(PriceBookEntry.item_id, PriceBookEntry.list_price)
                            .where(PriceBookEntry.price_book_id == price_book_id,
                                   PriceBookEntry.item_id.in_(list(items))))

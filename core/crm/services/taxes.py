@@ -73,6 +73,8 @@ def taxes_by_id(session: Session, ids, field: str, *, applies: str = "items") ->
         tax = found.get(tax_id)
         if tax is None:
             raise ValidationError.for_field(f"{field}.{index}", f"unknown tax id {tax_id}")
+        if not tax.active:
+            raise ValidationError.for_field(f"{field}.{index}", f"tax {tax.name!r} is inactive")
         if tax.applies_to not in (applies, "both"):
             raise ValidationError.for_field(f"{field}.{index}", f"tax {tax.name!r} does not apply to {applies}")
     if len(set(ids)) != len(ids):
