@@ -157,6 +157,7 @@ def test_stock_levels(api, scenario):
     assert [row["sku"] for row in hardware["rows"]] == ["G-1", "W-1"]
     # incoming of the category only: 5 + 6
     assert hardware["totals"]["incoming"] == "11" and hardware["totals"]["on_hand"] == "29"
+    assert report(api, "stock-levels", category="")["totals"]["products"] == 4  # blank: any category
     assert [row["sku"] for row in report(api, "stock-levels", q="bolt")["rows"]] == ["B-8"]
     assert [row["sku"] for row in report(api, "stock-levels", q="w-1")["rows"]] == ["W-1"]
     assert report(api, "stock-levels", q="100%")["rows"] == []
@@ -175,6 +176,7 @@ def test_low_stock(api, scenario):
     assert (widget["available"], widget["shortfall"], widget["incoming"]) == ("14", "0", "6")
     assert widget["vendor"] == "Suministros Norte" and bolt["vendor"] == ""
     assert r["totals"] == {"products": 2}
+    assert [row["sku"] for row in report(api, "low-stock", category="Fasteners")["rows"]] == ["B-8"]
 
     # an inactive product is not watched
     ok(api.patch(f"/products/{scenario.bolt}", json={"active": False}))

@@ -262,6 +262,10 @@ def test_audit_trail_records_who_created_changed_and_deleted_a_record(app, make_
     actor = make_user("accounting")
     with app.app_context():
         session = db.new_session(app)
+        with acting_as(None):  # no user: the system (jobs, the CLI)
+            taxes.create_tax(session, {"name": "By the system", "rate": Decimal("5"), "active": True,
+                                       "applies_to": "items"})
+            session.commit()
         with acting_as(actor):
             tax = taxes.create_tax(session, {"name": "Audited", "rate": Decimal("21"), "active": True,
                                              "applies_to": "items"})
@@ -270,19 +274,16 @@ def test_audit_trail_records_who_created_changed_and_deleted_a_record(app, make_
             session.commit()
             taxes.delete_tax(session, tax)
             session.commit()
-        with acting_as(None):  # no user: the system (jobs, the CLI)
-            taxes.create_tax(session, {"name": "By the system", "rate": Decimal("5"), "active": True,
-                                       "applies_to": "items"})
-            session.commit()
-        changed = history(session, "taxes", tax.id)
+        entries = history(session, "taxes", tax.id)
         session.close()
-    assert [(e.action, e.user_id) for e in changed] == [("update", actor.id), ("delete", actor.id)]
-    changes = changed[0].changes
+    assert [(e.action, e.user_id) for e in entries] == [
+        ("create", actor.id), ("update", actor.id), ("delete", actor.id)]
+    changes = entries[1].changes
     assert set(changes) == {"rate", "name"}
     assert [Decimal(v) for v in changes["rate"]] == [Decimal("21"), Decimal("10")]
     assert changes["name"] == ["Audited", "Audited 10"]
     created = _audit_entries(app, entity="taxes", action="create")
-    assert [e.user_id for e in created] == [actor.id, None]
+    assert [e.user_id for e in created] == [None, actor.id]
 
 
 def test_audit_trail_records_the_api_user_and_a_refused_change_leaves_no_entry(app, api_as):
@@ -293,9 +294,7 @@ def test_audit_trail_records_the_api_user_and_a_refused_change_leaves_no_entry(a
     assert stale.status_code == 409
     bad = api.patch(f"/taxes/{tax['id']}", json={"rate": "500"})
     assert bad.status_code == 422
-    updates = _audit_entries(app, entity="taxes", entity_id=str(tax["id"]))
-    assert [(e.action, e.user_id) for e in updates] == [("update", api.user.id)]
-    assert {k: [Decimal(v) for v in pair] for k, pair in updates[0].changes.items()} == {
+    entries = _audit_entries(app, entity="taxes", entity_id=str(tax["id"]))
+    assert [(e.action, e.user_id) for e in entries] == [("create", api.user.id), ("update", api.user.id)]
+    assert {k: [Decimal(v) for v in pair] for k, pair in entries[1].changes.items()} == {
         "rate": [Decimal("21"), Decimal("10")]}
-    created = _audit_entries(app, entity="taxes", action="create")
-    assert [e.user_id for e in created] == [api.user.id]

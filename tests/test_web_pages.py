@@ -471,3 +471,22 @@ def test_every_visible_string_of_the_pages_is_translated_to_spanish():
                 for m in messages if m.id and not m.fuzzy}
     assert plain(compiled) == plain(catalog), \
         "the .mo is out of date: run pybabel compile -d core/crm/translations (make install does)"
+
+
+@pytest.mark.crm_plugins()
+def test_forms_and_the_live_preview_carry_the_csrf_token(app_factory, make_user, catalog):
+    """With CSRF on (as in production): the editor's form has the token, htmx sends the
+    page's meta token as ``X-CSRFToken``, and a post without either is refused."""
+    app = app_factory(WTF_CSRF_ENABLED=True)
+    user = make_user("sales")
+    client = app.test_client()
+    login_token = re.search(r'name="csrf_token" value="([^"]+)"', html_of(client.get("/login"))).group(1)
+    client.post("/login", data={"username": user.username, "password": TEST_PASSWORD, "csrf_token": login_token})
+    page = html_of(client.get("/quotes/new"))
+    meta = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+    assert re.search(r'id="doc-form".*?name="csrf_token" value="[^"]+"', page, re.S)
+    form = editor_form("account_id", catalog.account, [{"item_id": str(catalog.widget), "quantity": "1"}])
+    assert client.post("/quotes/preview", data=form).status_code == 400
+    assert client.post("/quotes/preview", data=form, headers={"X-CSRFToken": meta}).status_code == 200
+    assert client.post("/quotes/new", data=form).status_code == 400
+    assert client.post("/quotes/new", data={**form, "csrf_token": meta}).status_code == 302

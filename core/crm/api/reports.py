@@ -37,7 +37,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: the marshmallow field of each report parameter (see ``ReportSpec.parameters``)
 PARAMETER_FIELDS = {
     "category": lambda: fields.String(validate=validate.Length(max=100),
-                                      metadata={"description": "only products of this category (exact match)"}),
+                                      metadata={"description": "only products of this category (exact match; blank: any)"}),
     "q": lambda: fields.String(validate=validate.Length(max=200),
                                metadata={"description": "text in the product's name or SKU"}),
     "product_id": lambda: IdField(required=True, metadata={"description": "the product whose moves to list"}),

@@ -177,10 +177,10 @@ def _paged(session: Session, stmt, page: Page) -> tuple[list, int]:
 
 
 def _stocked_products(category: str | None = None, q: str | None = None) -> list:
-    """Products that hold stock (not bundles, not services), optionally of one category or
-    matching ``q`` in name or SKU."""
+    """Products that hold stock (not bundles, not services), optionally of one category
+    (blank: any) or matching ``q`` in name or SKU."""
     where = [Item.kind == "product", Item.is_bundle.is_(False)]
-    if category is not None:
+    if category:
         where.append(Item.category == category)
     if q:
         where.append(or_(Item.name.icontains(q.strip(), autoescape=True),
@@ -242,7 +242,7 @@ def stock_levels(session: Session, *, category: str | None = None, q: str | None
     where = _stocked_products(category, q)
     count, on_hand, reserved = session.execute(
         select(func.count(Item.id), func.sum(Item.on_hand), func.sum(Item.reserved)).where(*where)).one()
-    incoming = _incoming_of(session, where if category is not None or q else None)
+    incoming = _incoming_of(session, where if category or q else None)
     stmt = (select(Item.id, Item.sku, Item.name, Item.category, Item.on_hand, Item.reserved, Item.reorder_level)
             .where(*where).order_by(Item.name, Item.id))
     rows = [{"product_id": pid, "sku": sku, "name": name, "category": cat, "on_hand": held, "reserved": promised,

@@ -39,7 +39,7 @@ class Connection(Model):
     #: Fernet token of a JSON object (client secret, refresh token, ...); never returned
     secrets: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: the engine's memory: {"cursors": {entity: cursor}, "last_scheduled": iso}
-    state: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     created_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -91,7 +91,7 @@ def run_stage(stage: str, computation: Computation, document, session: Session) 
         layout, live = layout_of(session, document)
         context = {"layout": layout, "live": live}
         setattr(document, STATE_ATTR, context)
-        if layout is None or not live:
+        if layout is None or not live or not (layout.computes_lines or _has_subtotals(document)):
             return
         context["line_errors"] = compute_lines(layout, computation, document)
     elif stage == "document_totals":
@@ -108,6 +108,10 @@ def run_stage(stage: str, computation: Computation, document, session: Session) 
 
 
 # --- lines ----------------------------------------------------------------------------------
+
+def _has_subtotals(document) -> bool:
+    return any(line.display_type == "subtotal" for line in getattr(document, "lines", None) or ())
+
 
 def _decimal(value):
     if value is None or isinstance(value, Decimal):

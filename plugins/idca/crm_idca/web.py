@@ -391,7 +391,7 @@ def slot(name: str, context: dict):
     bound = engine.binding(db.session, document)
     errors = dict(bound.total_errors or {}) if bound is not None else {}
     labels = {t.key: t.label for t in layout.totals} if layout is not None else {}
-    if not subtotals and not errors and layout is None:
+    if not subtotals and not errors:
         return None
     return Markup(render_template("idca/_document_panel.html", document=document, subtotals=subtotals,
                                   total_errors=[(labels.get(k, k), m) for k, m in errors.items()],

@@ -163,3 +163,23 @@ def test_document_page_shows_the_subtotals_and_total_errors(web_as, api, put_lay
     assert "Sections and custom totals" in html and "Everything" in html
     assert "These totals could not be computed" in html and "Average: division by zero" in html
     assert "Computed with layout version 1." in html
+
+
+def test_pages_and_htmx_posts_need_the_csrf_token(app_factory, make_user):
+    app = app_factory(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    user = make_user("admin")
+    login = client.get("/login").get_data(as_text=True)
+    token = login.split('name="csrf_token" value="')[1].split('"')[0]
+    assert client.post("/login", data={"username": user.username, "password": TEST_PASSWORD,
+                                       "csrf_token": token}).status_code == 302
+    page = client.get("/idca/layouts/quotes").get_data(as_text=True)
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    assert 'name="csrf_token"' in page
+    assert client.post("/idca/layouts/quotes", data=MARGIN_FORM).status_code == 400
+    assert client.post("/idca/layouts/quotes/preview", data=MARGIN_FORM).status_code == 400
+    assert client.post("/idca/layouts/quotes/preview", data=MARGIN_FORM,
+                       headers={"X-CSRFToken": token}).status_code == 200
+    form = MultiDict(MARGIN_FORM)
+    form["csrf_token"] = token
+    assert client.post("/idca/layouts/quotes", data=form).status_code == 302

@@ -6,12 +6,17 @@ How it stays fast on 100,000+ items (see the README for the figures):
 - It reads ``item_lookup_entries`` (narrow, indexed, kept in sync by triggers),
   not ``items``; the page of results is then loaded from ``items`` by id.
 - The counts come from one grouped query, the *cube*: the number of entries per
-  (kind, active, f1, f2, f3) under the filters that are not facet selections
-  (kinds, active, vendor, in stock, text, letter). Every facet's counts, each
-  without its own selection, and the total are sums over the cube, done in
-  Python. The query walks ``ix_item_lookup_entries_facets`` in order, so it needs
-  no sort. A cube with too many rows (facets over near-unique values) falls back
-  to one GROUP BY query per facet.
+  (kind, f1, f2, f3) under the filters that are not facet selections (kinds,
+  active, vendor, in stock, text, letter). Every facet's counts, each without its
+  own selection, and the total are sums over the cube, done in Python.
+  Without vendor, letter or text the cube is read from ``item_lookup_counts``
+  (counts per group kept by the triggers: a few thousand rows, not 100,000
+  entries; bundles in stock are counted live, they depend on their components).
+  Otherwise it is grouped from the entries these filters narrow down to. A cube
+  with too many rows (facets over near-unique values) falls back to one GROUP BY
+  query per facet.
+- A text search that matches few entries (up to ``SMALL_SET``) reads them once
+  and computes the cube and the page from those rows in Python.
 - Cubes are cached per app, keyed by ``item_lookup_state.generation``, which the
   triggers raise in the writing transaction whenever a count could change: a
   cached cube is never stale, and selecting or clearing facet values, paging and
@@ -35,7 +40,7 @@ from sqlalchemy.orm import Session
 from crm.models import BundleComponent, Item, Vendor
 from crm.services.items import LOAD, stock_of
 from crm_item_lookup import settings as lookup_settings
-from crm_item_lookup.models import FACET_VALUE_LENGTH, Entry, State
+from crm_item_lookup.models import FACET_VALUE_LENGTH, Count, Entry, State
 
 ALL_KINDS = ("bundle", "product", "service")
 POSITIONS = (1, 2, 3)
@@ -49,6 +54,8 @@ CUBE_LIMIT = 20_000
 #: cubes kept per app
 CACHE_SIZE = 64
 MAX_TERMS = 8
+#: a text search matching at most this many entries is counted and paged in Python from one read
+SMALL_SET = 5_000
 
 
 @dataclass
@@ -127,20 +134,31 @@ def _default_kind(session: Session) -> str:
 # --- SQL -----------------------------------------------------------------------------------------
 
 class _Columns:
-    """The entry columns as the WHERE clause should use them. With a text search on SQLite the
-    narrow table is scanned (``+column`` tells SQLite not to use an index for a term): walking an
-    index and looking up every row to test the text is many times slower."""
+    """The entry columns as the WHERE clause should use them. SQLite plans without statistics,
+    so it is told which index not to use (``+column`` hides a term from the index chooser):
+    with a text search it scans the narrow table (walking an index and looking up every row to
+    test the text is many times slower); with a vendor it uses the vendor index rather than
+    walking every entry of the kind."""
 
-    def __init__(self, scan: bool):
-        table = Entry.__table__
-        self._scan = scan
-        self._table = table
+    def __init__(self, hide: frozenset = frozenset()):
+        self._table = Entry.__table__
+        self._hide = hide
 
     def __getattr__(self, name):
         column = self._table.c[name]
-        if self._scan:
+        if name in self._hide or "*" in self._hide:
             return literal_column(f"+{self._table.name}.{name}", type_=column.type)
         return column
+
+
+def _hidden(session: Session, query: Query) -> frozenset:
+    if session.get_bind().dialect.name != "sqlite":
+        return frozenset()
+    if query.q.strip():
+        return frozenset({"*"})
+    if query.vendor_id is not None:
+        return frozenset({"kind_key", "active", "name_key"})
+    return frozenset()
 
 
 def _term_conditions(session: Session, q: str) -> list:
@@ -169,8 +187,7 @@ def _bundle_in_stock(item_id):
 
 def base_conditions(session: Session, query: Query, kinds: tuple[str, ...]) -> list:
     """Every filter that is not a facet selection."""
-    scan = bool(query.q.strip()) and session.get_bind().dialect.name == "sqlite"
-    e = _Columns(scan)
+    e = _Columns(_hidden(session, query))
     conditions = []
     if not kinds:
         return [false()]
@@ -264,12 +281,18 @@ def generation(session: Session) -> int:
     return session.scalar(select(State.generation).where(State.id == 1)) or 0
 
 
-def _cube(session: Session, conditions: list, positions: tuple[int, ...]):
-    """[(kind, (f_p for p in positions), count)], or None when it would have more than CUBE_LIMIT rows."""
+def _cube(session: Session, conditions: list, positions: tuple[int, ...], *, narrowed: bool = False):
+    """[(kind, (f_p for p in positions), count)], or None when it would have more than CUBE_LIMIT rows.
+    ``narrowed``: the conditions select few entries through an index (vendor, letter, text); on
+    SQLite the grouping is then hidden from the index chooser, which would otherwise walk the
+    facets index for its order."""
     c = Entry.__table__.c
     values = [c[f"f{p}"] for p in positions]
-    # grouped like the facets index is ordered, so that the database needs no sort
+    hide = narrowed and session.get_bind().dialect.name == "sqlite"
     group = [c.kind_key, c.active, *[c[f"f{p}"] for p in range(1, (max(positions) if positions else 0) + 1)]]
+    if hide:
+        group = [literal_column(f"+{Entry.__tablename__}.{col.name}") for col in group]
+    # otherwise grouped like the facets index is ordered, so that the database needs no sort
     stmt = (select(c.kind_key, *values, func.count()).where(*conditions).group_by(*group)
             .limit(CUBE_LIMIT + 1))
     rows = session.execute(stmt).all()
@@ -330,6 +353,32 @@ def _listed(counts: Counter, selected: list[str]) -> dict[str, int]:
     return {value: kept[value] for value in sorted(kept, key=lambda v: (v.casefold(), v)) if kept[value] > 0}
 
 
+def _from_counts(query: Query) -> bool:
+    return query.vendor_id is None and not query.letter and not query.q.strip()
+
+
+def _cube_from_counts(session: Session, query: Query, kinds, positions: tuple[int, ...]):
+    """The cube from ``item_lookup_counts``; bundles in stock are counted from the entries."""
+    t = Count.__table__.c
+    counted = [k for k in kinds if not (query.in_stock and k == "bundle")]
+    cube = []
+    if counted:
+        conditions = [t.kind_key.in_(counted), t.n > 0]
+        if not query.include_inactive:
+            conditions.append(t.active == true())
+        if query.in_stock and "product" in counted:
+            conditions.append(or_(t.kind_key != "product", t.in_stock == true()))
+        values = [t[f"f{p}"] for p in positions]
+        stmt = select(t.kind_key, *values, func.sum(t.n)).where(*conditions).group_by(t.kind_key, *values)
+        cube = [(row[0], tuple(v or None for v in row[1:-1]), int(row[-1])) for row in session.execute(stmt)]
+    if len(counted) < len(kinds):
+        bundles = _cube(session, base_conditions(session, query, ("bundle",)), positions)
+        if bundles is None:
+            return None
+        cube += bundles
+    return cube if len(cube) <= CUBE_LIMIT else None
+
+
 def counts(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list):
     """(total, {field: {value: count}}) for the request."""
     positions = tuple(f.position for f in facets)
@@ -340,7 +389,10 @@ def counts(session: Session, query: Query, kinds, facets: list[FacetField], cond
         key = (generation(session), _cube_key(query, kinds, facets))  # read before the cube: never older
         cube = cache.get(key)
     if cube is None:
-        cube = _cube(session, conditions, positions)
+        if kinds and _from_counts(query):
+            cube = _cube_from_counts(session, query, kinds, positions)
+        else:
+            cube = _cube(session, conditions, positions, narrowed=True)
         if cube is None:
             total, found = _count_per_facet(session, conditions, facets, kinds)
             return total, {f.field: _listed(found[f.field], f.selected) for f in facets}
@@ -358,14 +410,59 @@ def search(session: Session, query: Query) -> Result:
     facets = facet_fields(session, query, kinds)
     conditions = base_conditions(session, query, kinds)
     selections = [selection_condition(f, kinds) for f in facets if f.selected]
-    total, facet_counts = None, {}
-    if query.with_facets:
-        total, facet_counts = counts(session, query, kinds, facets, conditions)
-    page_ids = page(session, conditions + selections, query.sort, query.per_page,
-                    (query.page - 1) * query.per_page)
+    total, facet_counts, page_ids = None, {}, None
+    if query.q.strip() and kinds:
+        found = _few_matches(session, query, kinds, facets, conditions)
+        if found is not None:
+            total, facet_counts, page_ids = found
+            if not query.with_facets:
+                total, facet_counts = None, {}
+    if page_ids is None:
+        if query.with_facets:
+            total, facet_counts = counts(session, query, kinds, facets, conditions)
+        page_ids = page(session, conditions + selections, query.sort, query.per_page,
+                        (query.page - 1) * query.per_page)
     items = load_items(session, page_ids)
     return Result(items=items, total=total, page=query.page, per_page=query.per_page, facets=facet_counts,
                   fields=facets, available=availability(items), vendors=vendor_names(session, items))
+
+
+def _few_matches(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list):
+    """A text search read once: (total, facets, page ids), or None when it matches more than
+    SMALL_SET entries (then the SQL path counts and pages)."""
+    c = Entry.__table__.c
+    sort_column = {"name": c.name_key, "sku": c.sku, "unit_price": c.unit_price, "available": c.available,
+                   "kind": c.kind_key}[query.sort.lstrip("-")]
+    stmt = (select(c.item_id, c.kind_key, c.name_key, sort_column, c.f1, c.f2, c.f3).where(*conditions)
+            .limit(SMALL_SET + 1))
+    rows = session.execute(stmt).all()
+    if len(rows) > SMALL_SET:
+        return None
+    shares = [set(f.kinds) for f in facets]
+    selections = [set(f.selected) for f in facets]
+    cube: Counter = Counter()
+    kept = []
+    for item_id, kind, name_key, sort_value, *values in rows:
+        own = tuple(values[f.position - 1] for f in facets)
+        cube[(kind, own)] += 1
+        if all(not selections[i] or (kind in shares[i] and own[i] in selections[i]) for i in range(len(facets))):
+            kept.append((sort_value, name_key, item_id))
+    total, found = count_from_cube([(k, v, n) for (k, v), n in cube.items()], facets)
+    listed = {f.field: _listed(found[f.field], f.selected) for f in facets}
+    ordered = _sorted(kept, query.sort)
+    start = (query.page - 1) * query.per_page
+    return total, listed, [item_id for _, _, item_id in ordered[start:start + query.per_page]]
+
+
+def _sorted(rows: list[tuple], sort: str) -> list[tuple]:
+    """(value, name_key, item_id) rows in the order of :func:`_order` (empty values last)."""
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    if name == "name":
+        return sorted(rows, key=lambda r: (r[1], r[2]), reverse=descending)
+    present = sorted((r for r in rows if r[0] is not None), key=lambda r: (r[0], r[1], r[2]), reverse=descending)
+    missing = sorted((r for r in rows if r[0] is None), key=lambda r: (r[1], r[2]), reverse=descending)
+    return present + missing
 
 
 def page(session: Session, conditions: list, sort: str, limit: int, offset: int = 0) -> list[int]:

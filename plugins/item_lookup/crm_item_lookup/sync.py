@@ -12,14 +12,17 @@ What they do, on both databases:
 - an item's ``on_hand``/``reserved`` changed: its entry's ``available`` and
   ``in_stock`` follow;
 - an item deleted: its entry goes (the foreign key cascades as well);
+- an entry added, removed, or moved to another (kind, active, in stock, f1, f2, f3):
+  ``item_lookup_counts`` follows (-1 on the old group, +1 on the new one);
 - and whenever the facet counts could change (an item added, changed or
   removed; a product's stock crossing zero; stock of a bundle component; a
   bundle's components), ``item_lookup_state.generation`` goes up, so that
   cached counts are never reused. On SQLite (one writer at a time) the triggers
-  bump it directly. On PostgreSQL a DEFERRABLE INITIALLY DEFERRED constraint
-  trigger bumps it once per transaction at commit time: the counter row is the
-  last lock a transaction takes, so it can never be part of a deadlock with the
-  stock ledger's row locks.
+  bump it directly. On PostgreSQL DEFERRABLE INITIALLY DEFERRED constraint
+  triggers bump it (once per transaction) and update ``item_lookup_counts`` at
+  commit time, the counter row first: committing writers queue on that one row
+  and take the count rows after it, so neither the counter nor the count rows
+  can be part of a deadlock with the stock ledger's row locks.
 
 Every trigger and function is named ``item_lookup_*``. On PostgreSQL the
 functions do nothing when the plugin's tables are gone (``crm plugins purge``);
@@ -39,14 +42,19 @@ BUILTIN_FIELDS = ("category", "subcategory", "manufacturer", "usage_unit")
 WATCHED = ("kind", "name", "sku", "description", "unit_price", "category", "subcategory", "manufacturer",
            "usage_unit", "vendor_id", "active", "is_bundle", "custom")
 
+GROUP = ("kind_key", "active", "in_stock", "f1", "f2", "f3")
 SQLITE_TRIGGERS = ("item_lookup_items_insert", "item_lookup_items_update", "item_lookup_items_stock",
                    "item_lookup_items_delete", "item_lookup_components_insert", "item_lookup_components_update",
-                   "item_lookup_components_delete")
+                   "item_lookup_components_delete", "item_lookup_entries_insert", "item_lookup_entries_update",
+                   "item_lookup_entries_delete")
 PG_TRIGGERS = (("item_lookup_items_sync", "items"), ("item_lookup_items_stock", "items"),
                ("item_lookup_items_bump", "items"), ("item_lookup_items_bump_stock", "items"),
-               ("item_lookup_components_bump", "bundle_components"))
+               ("item_lookup_components_bump", "bundle_components"),
+               ("item_lookup_entries_count", "item_lookup_entries"),
+               ("item_lookup_entries_count_change", "item_lookup_entries"))
+PG_COUNT_TRIGGERS = ("item_lookup_entries_count", "item_lookup_entries_count_change")
 PG_FUNCTIONS = ("item_lookup_sync_item", "item_lookup_sync_stock", "item_lookup_bump", "item_lookup_bump_stock",
-                "item_lookup_bump_now")
+                "item_lookup_bump_now", "item_lookup_count_entry")
 
 
 def kind_expr(row: str) -> str:
@@ -90,6 +98,21 @@ def upsert_sql(row: str, source: str, where: str, dialect: str) -> str:
             f"WHERE {where} ON CONFLICT (item_id) DO UPDATE SET {updates}")
 
 
+def _count_sql(row: str, delta: int) -> str:
+    """+1 (an upsert) or -1 on the count of the group of entry ``row`` (``NEW`` or ``OLD``)."""
+    values = [f"{row}.kind_key", f"{row}.active", f"{row}.in_stock",
+              f"COALESCE({row}.f1, '')", f"COALESCE({row}.f2, '')", f"COALESCE({row}.f3, '')"]
+    if delta > 0:
+        return (f"INSERT INTO item_lookup_counts ({', '.join(GROUP)}, n) VALUES ({', '.join(values)}, 1) "
+                f"ON CONFLICT ({', '.join(GROUP)}) DO UPDATE SET n = item_lookup_counts.n + 1")
+    where = " AND ".join(f"{column} = {value}" for column, value in zip(GROUP, values))
+    return f"UPDATE item_lookup_counts SET n = n - 1 WHERE {where}"
+
+
+def _group_changed(old: str = "OLD", new: str = "NEW") -> str:
+    return " OR ".join(f"{old}.{c} IS DISTINCT FROM {new}.{c}" for c in GROUP)
+
+
 # --- SQLite ------------------------------------------------------------------------------------------
 
 def _sqlite_statements() -> list[str]:
@@ -110,6 +133,13 @@ def _sqlite_statements() -> list[str]:
         f"CREATE TRIGGER item_lookup_components_insert AFTER INSERT ON bundle_components BEGIN {bump}; END",
         f"CREATE TRIGGER item_lookup_components_update AFTER UPDATE ON bundle_components BEGIN {bump}; END",
         f"CREATE TRIGGER item_lookup_components_delete AFTER DELETE ON bundle_components BEGIN {bump}; END",
+        f"CREATE TRIGGER item_lookup_entries_insert AFTER INSERT ON item_lookup_entries "
+        f"BEGIN {_count_sql('NEW', 1)}; END",
+        f"CREATE TRIGGER item_lookup_entries_update AFTER UPDATE OF {', '.join(GROUP)} ON item_lookup_entries "
+        f"WHEN {_group_changed().replace('IS DISTINCT FROM', 'IS NOT')} "
+        f"BEGIN {_count_sql('OLD', -1)}; {_count_sql('NEW', 1)}; END",
+        f"CREATE TRIGGER item_lookup_entries_delete AFTER DELETE ON item_lookup_entries "
+        f"BEGIN {_count_sql('OLD', -1)}; END",
     ]
 
 
@@ -159,6 +189,18 @@ BEGIN
   END IF;
   RETURN NULL;
 END $body$""",
+        f"""CREATE OR REPLACE FUNCTION item_lookup_count_entry() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+  IF to_regclass('item_lookup_counts') IS NULL THEN RETURN NULL; END IF;
+  PERFORM item_lookup_bump_now();  -- the counter row first: committing writers queue there, in one order
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    {_count_sql('OLD', -1)};
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    {_count_sql('NEW', 1)};
+  END IF;
+  RETURN NULL;
+END $body$""",
         f"CREATE TRIGGER item_lookup_items_sync AFTER INSERT OR DELETE OR UPDATE OF {', '.join(WATCHED)} ON items "
         "FOR EACH ROW EXECUTE FUNCTION item_lookup_sync_item()",
         "CREATE TRIGGER item_lookup_items_stock AFTER UPDATE OF on_hand, reserved ON items FOR EACH ROW "
@@ -172,6 +214,11 @@ END $body$""",
         "EXECUTE FUNCTION item_lookup_bump_stock()",
         "CREATE CONSTRAINT TRIGGER item_lookup_components_bump AFTER INSERT OR UPDATE OR DELETE ON bundle_components "
         "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION item_lookup_bump()",
+        "CREATE CONSTRAINT TRIGGER item_lookup_entries_count AFTER INSERT OR DELETE ON item_lookup_entries "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION item_lookup_count_entry()",
+        f"CREATE CONSTRAINT TRIGGER item_lookup_entries_count_change AFTER UPDATE OF {', '.join(GROUP)} "
+        f"ON item_lookup_entries DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({_group_changed()}) "
+        "EXECUTE FUNCTION item_lookup_count_entry()",
     ]
 
 
@@ -196,9 +243,15 @@ def uninstall(connection) -> None:
             connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
         return
     for name, table in PG_TRIGGERS:
+        if table.startswith("item_lookup_") and not _exists(connection, table):
+            continue
         connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
     for name in PG_FUNCTIONS:
         connection.execute(text(f"DROP FUNCTION IF EXISTS {name}() CASCADE"))
+
+
+def _exists(connection, table: str) -> bool:
+    return connection.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": table}).scalar()
 
 
 def bump(connection) -> None:
@@ -206,12 +259,28 @@ def bump(connection) -> None:
 
 
 def rebuild(connection, kind_key: str | None = None) -> None:
-    """Recompute the entries (all, or those of one kind) from ``items``, drop orphans, and
-    invalidate cached counts. Used by the migration, after a facet field changes, and by
-    ``crm item-lookup reindex``."""
+    """Recompute the entries (all, or those of one kind) from ``items``, drop orphans, count
+    them again, and invalidate cached counts. Used by the migration, after a facet field
+    changes, and by ``crm item-lookup reindex``."""
     dialect = _dialect(connection)
     where = "1 = 1" if kind_key is None else f"{kind_expr('i')} = :kind"
     connection.execute(text(upsert_sql("i", "items AS i", where, dialect)), {"kind": kind_key} if kind_key else {})
     if kind_key is None:
         connection.execute(text("DELETE FROM item_lookup_entries WHERE item_id NOT IN (SELECT id FROM items)"))
+    recount(connection)
     bump(connection)
+
+
+def recount(connection) -> None:
+    """Count the entries per group from scratch (the triggers keep the counts from then on)."""
+    deferred = _dialect(connection) == "postgresql"
+    if deferred:  # apply the changes already queued first, or they would count twice
+        connection.execute(text(f"SET CONSTRAINTS {', '.join(PG_COUNT_TRIGGERS)} IMMEDIATE"))
+    connection.execute(text("DELETE FROM item_lookup_counts"))
+    columns = ", ".join(GROUP)
+    connection.execute(text(
+        f"INSERT INTO item_lookup_counts ({columns}, n) SELECT kind_key, active, in_stock, COALESCE(f1, ''), "
+        f"COALESCE(f2, ''), COALESCE(f3, ''), count(*) FROM item_lookup_entries "
+        f"GROUP BY kind_key, active, in_stock, COALESCE(f1, ''), COALESCE(f2, ''), COALESCE(f3, '')"))
+    if deferred:
+        connection.execute(text(f"SET CONSTRAINTS {', '.join(PG_COUNT_TRIGGERS)} DEFERRED"))

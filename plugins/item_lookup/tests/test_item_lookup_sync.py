@@ -181,3 +181,35 @@ def test_postgres_counter_never_deadlocks_with_row_locks(shop, app):
         t.join(30)
     assert errors == []
     assert _generation(app) == before + 2
+
+
+def _counts_agree(app) -> None:
+    from crm_item_lookup.models import Count
+    with app.app_context():
+        s = db.new_session(app)
+        kept = {tuple(r[:-1]): r[-1] for r in s.execute(
+            select(Count.kind_key, Count.active, Count.in_stock, Count.f1, Count.f2, Count.f3, Count.n)
+            .where(Count.n != 0))}
+        e = Entry.__table__.c
+        groups = [e.kind_key, e.active, e.in_stock, func.coalesce(e.f1, ""), func.coalesce(e.f2, ""),
+                  func.coalesce(e.f3, "")]
+        actual = {tuple(r[:-1]): r[-1] for r in s.execute(select(*groups, func.count()).group_by(*groups))}
+        s.close()
+    assert kept == actual
+
+
+def test_the_kept_counts_always_equal_the_entries(shop, rest, app, find):
+    _counts_agree(app)
+    rest.post("/stock/adjustments", json={"product_id": shop.ids["Beta drill"], "quantity": "4", "reason": "found"})
+    rest.patch(f"/products/{shop.ids['Alpha drill']}", json={"category": "Garden", "active": False})
+    created = rest.post("/products", json={"name": "New saw", "unit_price": "9", "category": "Tools"}).get_json()
+    rest.delete(f"/products/{created['id']}")
+    rest.put("/item-lookup/settings", json={"facets": {"product": ["custom.color", "manufacturer"]}})
+    _counts_agree(app)
+    with app.app_context():
+        s = db.new_session(app)
+        s.execute(update(Item).values(on_hand=Item.on_hand + 1))   # every product at once
+        s.commit()
+        s.close()
+    _counts_agree(app)
+    assert find(kind="product", in_stock="true")["total"] == 8   # all but Old drill (inactive)

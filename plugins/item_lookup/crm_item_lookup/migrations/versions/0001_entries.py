@@ -1,4 +1,4 @@
-"""item lookup entries, facet fields, state; the triggers that keep them in sync
+"""item lookup entries, counts, facet fields, state; the triggers that keep them in sync
 
 Revision ID: item_lookup_0001
 Revises:
@@ -53,6 +53,18 @@ def upgrade():
     op.create_index("ix_item_lookup_entries_vendor", "item_lookup_entries", ["vendor_id"])
     op.create_index("ix_item_lookup_entries_search", "item_lookup_entries", ["search"], postgresql_using="gin",
                     postgresql_ops={"search": "gin_trgm_ops"}, sqlite_where=sa.text("0"))
+    op.create_table(
+        "item_lookup_counts",
+        sa.Column("kind_key", sa.String(length=10), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("in_stock", sa.Boolean(), nullable=False),
+        sa.Column("f1", sa.String(length=100), nullable=False),
+        sa.Column("f2", sa.String(length=100), nullable=False),
+        sa.Column("f3", sa.String(length=100), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("kind_key", "active", "in_stock", "f1", "f2", "f3",
+                                name=op.f("pk_item_lookup_counts")),
+    )
     facets = op.create_table(
         "item_lookup_facet_fields",
         sa.Column("kind_key", sa.String(length=10), nullable=False),
@@ -79,6 +91,7 @@ def downgrade():
     sync.uninstall(op.get_bind())
     op.drop_table("item_lookup_state")
     op.drop_table("item_lookup_facet_fields")
+    op.drop_table("item_lookup_counts")
     op.drop_index("ix_item_lookup_entries_search", table_name="item_lookup_entries")
     for name in ("vendor", "all_name", "available", "price", "sku", "name", "facets"):
         op.drop_index(f"ix_item_lookup_entries_{name}", table_name="item_lookup_entries")

@@ -1,0 +1,4 @@
+"""The QuickBooks Online connector."""
+from crm_accounting_sync.quickbooks.connector import QuickBooksConnector
+
+__all__ = ["QuickBooksConnector"]

@@ -1,0 +1,6 @@
+from crm.accounting import BaseConnector
+
+
+class QuickBooksConnector(BaseConnector):
+    name = "quickbooks"
+    label = "QuickBooks Online"

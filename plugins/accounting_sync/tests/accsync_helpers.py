@@ -1,0 +1,93 @@
+"""Helpers of the accounting sync's tests."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from crm.db import db
+
+
+def connect(app, name: str, connector: str, settings: dict | None = None, secrets: dict | None = None):
+    from crm_accounting_sync.connections import save_connection
+    with app.app_context():
+        s = db.new_session(app)
+        base = {"retry": {"base_seconds": 0, "max_attempts": 5}}
+        save_connection(s, name, {"connector": connector, "settings": {**base, **(settings or {})},
+                                  "secrets": secrets or {}})
+        s.commit()
+        s.close()
+
+
+def configure(app, name: str, **settings):
+    from crm_accounting_sync.connections import save_connection
+    with app.app_context():
+        s = db.new_session(app)
+        save_connection(s, name, {"settings": settings})
+        s.commit()
+        s.close()
+
+
+class RunResult:
+    def __init__(self, run, records):
+        self.id, self.status, self.error = run.id, run.status, run.error
+        self.counts, self.http_calls, self.progress = run.counts, run.http_calls, run.progress
+        self.records = records
+
+    def count(self, entity, side, action):
+        return ((self.counts.get(entity) or {}).get(side) or {}).get(action, 0)
+
+    def total(self, action=None):
+        return sum(v for e in self.counts.values() for s in e.values() for a, v in s.items()
+                   if action is None or a == action)
+
+    def actions(self, entity=None):
+        return [(r["entity"], r["side"], r["action"], r["local_id"], r["remote_id"]) for r in self.records
+                if entity is None or r["entity"] == entity]
+
+    def __repr__(self):
+        return f"<Run {self.id} {self.status} {self.error!r} {self.counts} {self.records}>"
+
+
+def sync(app, name: str, entities=None, connector=None) -> RunResult:
+    from crm_accounting_sync.engine import execute_run
+    from crm_accounting_sync.models import RunRecord
+    from crm_accounting_sync.runner import create_run
+    with app.app_context():
+        s = db.new_session(app)
+        run = create_run(s, name, entities, background=False)
+        s.commit()
+        run = execute_run(app, s, run.id, connector=connector, sleep=lambda _s: None)
+        records = [{"entity": r.entity, "side": r.side, "action": r.action, "local_id": r.local_id,
+                    "remote_id": r.remote_id, "message": r.message}
+                   for r in s.scalars(select(RunRecord).where(RunRecord.run_id == run.id).order_by(RunRecord.id))]
+        result = RunResult(run, records)
+        s.close()
+        return result
+
+
+def links(app, name: str, entity: str | None = None) -> list:
+    from crm_accounting_sync.models import Link
+    with app.app_context():
+        s = db.new_session(app)
+        stmt = select(Link).where(Link.connection == name).order_by(Link.id)
+        if entity:
+            stmt = stmt.where(Link.entity == entity)
+        rows = list(s.scalars(stmt))
+        s.close()
+        return rows
+
+
+def in_app(app, fn):
+    """Run ``fn(session)`` in an app context on a new session and commit."""
+    with app.app_context():
+        s = db.new_session(app)
+        try:
+            result = fn(s)
+            s.commit()
+            return result
+        finally:
+            s.close()
+
+
+D = Decimal
