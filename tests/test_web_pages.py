@@ -473,11 +473,10 @@ def test_every_visible_string_of_the_pages_is_translated_to_spanish():
         "the .mo is out of date: run pybabel compile -d core/crm/translations (make install does)"
 
 
-@pytest.mark.crm_plugins()
 def test_forms_and_the_live_preview_carry_the_csrf_token(app_factory, make_user, catalog):
     """With CSRF on (as in production): the editor's form has the token, htmx sends the
     page's meta token as ``X-CSRFToken``, and a post without either is refused."""
-    app = app_factory(WTF_CSRF_ENABLED=True)
+    app = app_factory(plugins=["hello"], WTF_CSRF_ENABLED=True)
     user = make_user("sales")
     client = app.test_client()
     login_token = re.search(r'name="csrf_token" value="([^"]+)"', html_of(client.get("/login"))).group(1)

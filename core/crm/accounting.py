@@ -43,8 +43,10 @@ items               kind ("product"|"service"), name, sku, unit_price,
 quotes, sales-      number (read-only), account_id (purchase-orders:
 orders, purchase-   vendor_id), date, due_date, subject, terms, lines[{item_id,
 orders, invoices    description, quantity, unit_price, taxes[names]}], custom{},
-                    total (read-only: checked, never written)
-payments            invoice_id, amount, date, method, reference
+                    total, tax, shipping (read-only: sent as amounts the remote
+                    shows, never written here)
+payments            invoice_id, account_id (read-only: the invoice's), amount,
+                    date, method, reference
 ==================  ===========================================================
 
 Entities are named like the core's ``crm_record_saved`` entities ("accounts",
@@ -117,6 +119,11 @@ class RemoteValidationError(SyncError):
 
 class DuplicateError(RemoteValidationError):
     """The remote already has a record with this name (QuickBooks 6240)."""
+
+
+class SkipRecord(SyncError):
+    """This record cannot be synced by design (a payment applied to no invoice, a contact
+    without an account where the remote needs one): logged as skipped, not retried."""
 
 
 class NotFoundError(SyncError):

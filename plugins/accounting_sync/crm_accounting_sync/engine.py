@@ -42,7 +42,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crm.accounting import (DOCUMENT_ENTITIES, ENTITIES, AuthenticationError, MissingLink, NotFoundError,
-                            RemoteConflict, RemoteRecord, RetryableError, StaleVersionError, SyncError)
+                            PushResult, RemoteConflict, RemoteRecord, RetryableError, SkipRecord, StaleVersionError,
+                            SyncError)
 from crm.errors import CRMError
 from crm.models.base import utcnow
 from crm_accounting_sync import canonical
@@ -54,7 +55,7 @@ from crm_accounting_sync.models import Connection, Link, Outbox, Run, RunRecord
 log = logging.getLogger(__name__)
 
 #: canonical keys shown for information only: never written to the other side
-READ_ONLY = frozenset({"number", "total", "status"})
+READ_ONLY = frozenset({"number", "total", "tax", "shipping", "status"})
 #: parents an entity's records refer to
 PARENTS = {"contacts": ("accounts",), "items": ("vendors",), "quotes": ("accounts", "contacts", "items"),
            "sales-orders": ("accounts", "contacts", "items"), "invoices": ("accounts", "contacts", "items"),
@@ -268,6 +269,11 @@ class Engine:
         retry = [link for link in self._links_remote[entity].values()
                  if link.pending == "from_remote" and link.remote_id not in records
                  and (link.status != "conflict" or link.resolution)]
+        if changes.complete:
+            # a full listing: a linked record missing from it was deleted there (or never listed)
+            retry += [link for link in self._links_remote[entity].values()
+                      if link.remote_id not in records and link.status == "ok" and link.local_id is not None
+                      and link not in retry]
         for link in retry:
             rec = self.call(self.connector.fetch, entity, link.remote_id)
             records[link.remote_id] = rec if rec is not None else RemoteRecord(id=link.remote_id, deleted=True)
@@ -318,8 +324,20 @@ class Engine:
         return payload
 
     def _fail(self, link: Link, side: str, status: str, message: str) -> None:
-        link.status, link.pending, link.error = status, side, message[:2000]
+        """A record that could not be synced. A waiting one (its parent is not synced yet) is
+        tried again on every run; a failed one when it changes again (on either side) or
+        when someone asks for a retry (validation errors are not retried blindly)."""
+        link.status, link.error = status, message[:2000]
+        link.pending = side if status == "waiting" else None
         link.attempts = (link.attempts or 0) + 1
+
+    def _skip(self, entity, link: Link | None, side: str, message: str, *, local_id=None, remote_id=None,
+              label="") -> None:
+        if link is None:
+            link = self.new_link(entity, local_id=local_id, remote_id=str(remote_id) if remote_id else None)
+        link.status, link.pending, link.error, link.label = "skipped", None, message[:2000], label or link.label
+        self.note(entity, side, "skipped", local_id=local_id or link.local_id, remote_id=remote_id or link.remote_id,
+                  label=label or link.label, message=message)
 
     def _synced(self, link: Link, local_shape: dict | None, remote_shape: dict | None,
                 rec: RemoteRecord | None) -> None:
@@ -352,6 +370,10 @@ class Engine:
             self._fail(link, side, "waiting", exc.message)
             self.note(entity, side, "waiting", local_id=link.local_id, remote_id=rec.id, label=link.label,
                       message=exc.message)
+            return
+        except SkipRecord as exc:
+            if link is None or link.status != "skipped" or link.error != exc.message:
+                self._skip(entity, link, side, exc.message, remote_id=rec.id)
             return
         except SyncError as exc:
             link = link or self.new_link(entity, remote_id=str(rec.id))
@@ -565,6 +587,8 @@ class Engine:
                 return None
             if link.status == "ok" and link.local_hash == digest(shape) and link.remote_id is not None:
                 return None
+            if link.status == "skipped" and op != "saved" and not link.pending:
+                return None
         action = "updated" if link is not None and link.remote_id else "created"
         if link is not None and link.resolution and link.remote_id:
             # a resolved conflict: merge again against the remote as it is now
@@ -594,6 +618,9 @@ class Engine:
                 self._fail(link, "to_remote", "waiting", exc.message)
                 self.note(entity, "to_remote", "waiting", local_id=record.id, label=label, message=exc.message)
                 continue
+            except SkipRecord as exc:
+                self._skip(entity, link, "to_remote", exc.message, local_id=record.id, label=label)
+                continue
             except SyncError as exc:
                 link = link or self.new_link(entity, local_id=record.id)
                 link.label = label
@@ -618,7 +645,6 @@ class Engine:
             self.after_push(entity, link, record, shape, action, why, label, op, result)
 
     def _one(self, entity, op):
-        from crm.accounting import PushResult
         try:
             if op.get("delete"):
                 return PushResult(self.call(self.connector.delete, entity, op["remote_id"], op.get("remote_version"),

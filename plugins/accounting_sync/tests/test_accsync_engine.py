@@ -182,7 +182,15 @@ def test_faults_retry_refresh_and_keep_failures(app, mem, catalog):
     assert failed["message"] == "name is too long" and failed["entity"] == "accounts"
     # the contact waits for its account
     assert ("contacts", "to_remote", "waiting", catalog.contact, None) in run.actions("contacts")
-    run = sync(app, "mem")  # the next run retries the failed account, then the contact
+    # the contact keeps waiting; the account is not retried blindly, only when asked (or changed)
+    run = sync(app, "mem")
+    assert run.count("accounts", "to_remote", "created") == 0
+    assert run.count("contacts", "to_remote", "failed") == 1
+    from crm_accounting_sync.services import retry_link
+    [account_link] = links(app, "mem", "accounts")
+    assert account_link.status == "failed" and account_link.error == "name is too long"
+    in_app(app, lambda s: retry_link(s, account_link.id))
+    run = sync(app, "mem")
     assert run.count("accounts", "to_remote", "created") == 1 and run.count("contacts", "to_remote", "created") == 1
     assert all(l.status == "ok" for l in links(app, "mem") if l.entity != "items" or l.remote_id)
 

@@ -150,7 +150,10 @@ def item_values(item, layout: lay.CompiledLayout) -> dict:
     values: dict[str, Any] = {}
     for name in layout.item_fields:
         kind = lay.ITEM_FIELDS[name]
-        raw = getattr(item, name, None)
+        try:
+            raw = getattr(item, name, None)
+        except (TypeError, ArithmeticError):   # e.g. ``available`` of an item never saved
+            raw = None
         values[name] = _decimal(raw) if kind == NUMBER else (None if raw is None else str(raw))
     custom = item.custom or {}
     values["custom"] = {key: _custom_value(custom.get(key), kind) for key, kind in layout.item_custom.items()}

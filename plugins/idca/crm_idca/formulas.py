@@ -27,10 +27,8 @@ per-cell error, never into a silent 0.
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import difflib
 import io
-import keyword
 import operator as op
 import re
 import tokenize
@@ -46,7 +44,7 @@ from crm.money import CONTEXT
 __all__ = [
     "NUMBER", "TEXT", "BOOL", "DATE", "TYPE_NAMES", "FUNCTIONS",
     "FormulaError", "EvaluationError", "Empty", "Failed", "Scope", "Checked", "Formula",
-    "parse", "check", "prepare", "DecimalEval", "error_message",
+    "parse", "check", "prepare", "DecimalEval", "error_message", "OPERATORS", "FUNCTION_TABLE",
     "MAX_SOURCE", "MAX_NODES", "MAX_DEPTH", "MAX_EXPONENT", "MAX_TEXT_LITERAL",
 ]
 
@@ -917,13 +915,3 @@ def prepare(source: str, scope: Scope) -> Formula:
     except (simpleeval.InvalidExpression, RecursionError) as exc:  # the checker refuses these first
         raise FormulaError(f"cannot be compiled: {exc}") from None
     return Formula(source=source, text=text, tree=tree, checked=checked, function=function)
-
-
-def as_date(value) -> dt.date | None:
-    """A stored ISO date (or a date) as a date; None when empty or invalid."""
-    if value is None or isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import keyword
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -32,6 +33,8 @@ from crm.totals import TOTAL_NAMES
 from crm_idca import formulas as fx
 from crm_idca.formulas import BOOL, DATE, NUMBER, TEXT, FormulaError
 from crm_idca.models import Layout, LayoutVersion
+
+logger = logging.getLogger(__name__)
 
 #: the core's line columns (``crm.services.pdf.builtin_columns``), in their default order
 BUILTIN_COLUMNS = ("item", "description", "quantity", "unit_price", "discount", "net", "tax", "total")
@@ -786,12 +789,28 @@ def _cached(doc_type: str, version: int) -> CompiledLayout | None:
         return found
 
 
-def from_stored(doc_type: str, version: int, columns, totals, fields) -> CompiledLayout:
-    """Compile a stored layout version (its formulas were valid when saved)."""
+def from_stored(doc_type: str, version: int, columns, totals, fields, session: Session | None = None
+                ) -> CompiledLayout:
+    """Compile a stored layout version. Its formulas were valid when it was saved, against the
+    custom field types stored with it; a layout stored otherwise (written to the table by hand,
+    or before ``idca_0002``) is checked against the current custom fields, and if it is still
+    invalid it is logged and replaced by the built-in columns: documents always open and save."""
     found = _cached(doc_type, version)
-    if found is None:
+    if found is not None:
+        return found
+    try:
         found = build(doc_type, version, columns or [], totals or [], fields or {})
-        _remember(found)
+    except ValidationError as first:
+        try:
+            if session is None or fields:
+                raise first
+            found = build(doc_type, version, columns or [], totals or [], custom_field_types(session))
+        except ValidationError as exc:
+            logger.error("idca: stored layout %s version %s is invalid and is ignored: %s (%s)",
+                         doc_type, version, exc.message, exc.fields)
+            found = empty_layout(doc_type)
+            found.version = version
+    _remember(found)
     return found
 
 
@@ -816,7 +835,7 @@ def compiled(session: Session, doc_type: str) -> CompiledLayout:
         layout = session.get(Layout, doc_type)
     if layout is None:
         return _empty(doc_type)
-    return from_stored(doc_type, layout.version, layout.columns, layout.totals, layout.fields)
+    return from_stored(doc_type, layout.version, layout.columns, layout.totals, layout.fields, session)
 
 
 _EMPTY: dict[str, CompiledLayout] = {}
@@ -838,7 +857,7 @@ def compiled_version(session: Session, doc_type: str, version: int) -> CompiledL
         row = session.get(LayoutVersion, (doc_type, version))
     if row is None:
         return None
-    return from_stored(doc_type, version, row.columns, row.totals, row.fields)
+    return from_stored(doc_type, version, row.columns, row.totals, row.fields, session)
 
 
 def versions(session: Session, doc_type: str) -> list[LayoutVersion]:

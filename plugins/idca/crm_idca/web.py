@@ -301,9 +301,9 @@ def _transient_copy(session, doc_type: str, source: Document | None) -> Document
     items = list(session.scalars(select(Item).where(Item.active.is_(True)).order_by(Item.id).limit(3)))
     if not items:
         items = [Item(kind="product", name=_("Sample product"), unit_price=Decimal("10.00"),
-                      purchase_cost=Decimal("6.00"), custom={}),
+                      purchase_cost=Decimal("6.00"), on_hand=Decimal("0"), reserved=Decimal("0"), custom={}),
                  Item(kind="service", name=_("Sample service"), unit_price=Decimal("40.00"),
-                      purchase_cost=Decimal("25.00"), custom={})]
+                      purchase_cost=Decimal("25.00"), on_hand=Decimal("0"), reserved=Decimal("0"), custom={})]
     lines = [DocumentLine(position=0, display_type="section", description=_("Sample section"), custom={})]
     for position, item in enumerate(items, start=1):
         price = item.purchase_cost if doc_type == "purchase_order" else item.unit_price

@@ -332,3 +332,24 @@ def test_engine_without_app_context_is_untouched(catalog):
         totals.LineInput(quantity="2", unit_price="10.00")]))
     assert result.lines[0].custom == {} and result.totals.extra == {}
     assert result.totals.grand_total == Decimal("20.00")
+
+
+def test_a_layout_written_by_hand_never_breaks_documents(api, catalog, app, put_layout, caplog):
+    """A row put in the table without the API (or before idca_0002): checked against the current
+    custom fields when it is first used; an invalid one is logged and ignored."""
+    from sqlalchemy import text
+    from crm.db import db
+    assert api.post("/custom-fields", json={"entity": "items", "key": "weight", "label": "Weight",
+                                            "type": "decimal"}).status_code == 201
+    columns = '[{"key": "kg", "label": "kg", "type": "number", "formula": "quantity * coalesce(item.custom.weight, 0)"}]'
+    with db.engine(app).begin() as connection:
+        connection.execute(text("INSERT INTO idca_layouts (doc_type, version, columns, totals) "
+                                "VALUES ('quote', 7, :columns, '[]')"), {"columns": columns})
+        connection.execute(text("INSERT INTO idca_layouts (doc_type, version, columns, totals) "
+                                "VALUES ('invoice', 3, :columns, '[]')"),
+                           {"columns": '[{"key": "x", "label": "X", "type": "number", "formula": "__import__(1)"}]'})
+    quote = api.post("/quotes", json=order_body(catalog))
+    assert quote.status_code == 201 and [c["kg"] for c in custom_of(quote.json())] == ["0.000", "0.000", "0.000"]
+    invoice = api.post("/invoices", json=order_body(catalog))
+    assert invoice.status_code == 201 and all(c == {} for c in custom_of(invoice.json()))
+    assert "idca: stored layout invoice version 3 is invalid and is ignored" in caplog.text

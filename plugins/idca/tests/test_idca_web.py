@@ -183,3 +183,26 @@ def test_pages_and_htmx_posts_need_the_csrf_token(app_factory, make_user):
     form = MultiDict(MARGIN_FORM)
     form["csrf_token"] = token
     assert client.post("/idca/layouts/quotes", data=form).status_code == 302
+
+
+def test_disabled_plugin_document_pages_open_with_the_builtin_columns(web_as, api, put_layout, catalog, runner):
+    put_layout("sales-orders", MARGIN_COLUMNS, MARGIN_TOTALS)
+    order = api.post("/sales-orders", json=order_body(catalog, lines=[
+        {"item_id": catalog.widget, "quantity": "1"}, {"display_type": "subtotal", "description": "S"}])).json()
+    assert runner.invoke(["plugins", "disable", "idca"]).exit_code == 0
+    admin = web_as("admin")
+    for url in (f"/sales-orders/{order['id']}", f"/sales-orders/{order['id']}/edit", "/sales-orders/new"):
+        response = admin.get(url)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, url
+        assert ">Margin</th>" not in html and "Add subtotal" not in html
+        assert "Widget" in html or url.endswith("/new")
+    assert admin.get("/idca/layouts/sales-orders").status_code == 404
+
+
+def test_preview_without_any_item_uses_made_up_ones(web_as):
+    form = settings_form([{"key": "stock", "label": "Stock", "type": "number", "formula": "item.available"},
+                          {"key": "margin", "label": "Margin", "formula": "net - quantity * item.purchase_cost"}])
+    html = web_as("admin").post("/idca/layouts/invoices/preview", data=form).get_data(as_text=True)
+    print(html)
+    assert "Sample product" in html and "Sample section" in html and "€6.00" in html   # 2 x 10.00 - 2 x 6.00
