@@ -148,8 +148,12 @@ def demo():
     """Load demo data (a small trading business); running it again adds nothing."""
     from crm.db import db as database
     from crm.demo import load_demo
+    from crm.plugins import get_registry
     with database.transaction() as session:
         created = load_demo(session)
+        get_registry().refresh(session)
+        for counts in get_registry().call_in_order("crm_demo_data", session=session):
+            created.update(counts or {})
     click.echo("demo data: " + ", ".join(f"{n} {what}" for what, n in created.items()))
     click.echo("users: admin, sales, purchasing, warehouse, accounting (password: <username>1234)")
 

@@ -34,6 +34,11 @@ def crm_web_blueprints():
 
 
 @hookspec
+def crm_demo_data(session):
+    """Load the plugin's demo data after the core's (``crm demo``); return counts; add nothing when run again."""
+
+
+@hookspec
 def crm_register_commands(cli):
     """Add click commands or groups to the ``crm`` command line group ``cli``."""
 

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import format_currency, format_date, format_decimal, get_locale
 
 LANGUAGES = ("en", "es")
 
 
 def select_locale() -> str:
+    """The signed-in user's language; else the browser's; else English (jobs, CLI)."""
     user = g.get("user")
     if user is not None and getattr(user, "language", None) in LANGUAGES:
         return user.language
-    return request.accept_languages.best_match(LANGUAGES) or "en"
+    if has_request_context():
+        return request.accept_languages.best_match(LANGUAGES) or "en"
+    return "en"
 
 
 def money(amount, currency: str = "EUR") -> str:

@@ -70,13 +70,15 @@ def create_document(session: Session, doc_type: str, data: dict, *, source: Docu
     _set_header(session, document, data, amounts=True)
     _set_lines(session, kind, document, data.get("lines") or [], price_book_id=data.get("price_book_id"))
     if doc_type == "invoice" and "received" in data:
-        document.received = data["received"]
+        set_received_by_hand(session, document, data["received"])
     document.number = next_number(session, doc_type)
     recompute(session, document)
     hooks.call("crm_document_validate", session=session, document=document, data=data)
     document.history.append(StatusChange(from_status=None, to_status=document.status, user_id=current_actor_id()))
     session.add(document)
     session.flush()
+    if doc_type == "invoice" and document.received:
+        refresh_balance(session, document)  # its status follows what was received
     _set_recurring(session, document, data)
     hooks.call("crm_record_saved", session=session, entity=kind.path, record=document, created=True)
     return document

@@ -55,7 +55,7 @@ from crm_accounting_sync.models import Connection, Link, Outbox, Run, RunRecord
 log = logging.getLogger(__name__)
 
 #: canonical keys shown for information only: never written to the other side
-READ_ONLY = frozenset({"number", "total", "tax", "shipping", "status"})
+READ_ONLY = frozenset({"number", "total", "tax", "shipping", "discount", "status"})
 #: parents an entity's records refer to
 PARENTS = {"contacts": ("accounts",), "items": ("vendors",), "quotes": ("accounts", "contacts", "items"),
            "sales-orders": ("accounts", "contacts", "items"), "invoices": ("accounts", "contacts", "items"),

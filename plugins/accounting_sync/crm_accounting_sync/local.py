@@ -259,7 +259,9 @@ class Documents(LocalEntity):
                 row["discount_amount"] = dec(line.discount_amount)
             lines.append(row)
         out = {"number": d.number, self.party: d.party_id, "subject": d.subject or "", "terms": d.terms or "",
-               "lines": lines, "custom": dict(d.custom or {}), "total": dec(d.grand_total), "status": d.status}
+               "lines": lines, "custom": dict(d.custom or {}), "total": dec(d.grand_total), "status": d.status,
+               "tax": dec(d.tax_total + d.shipping_tax), "shipping": dec(d.shipping),
+               "discount": dec(d.discount_total)}
         if self.kind.name == "invoice":
             out["date"] = iso(d.invoice_date)
             out["due_date"] = iso(d.due_date)
@@ -272,7 +274,7 @@ class Documents(LocalEntity):
     def _doc_input(self, session, data: dict) -> dict:
         out = {}
         for key, value in data.items():
-            if key in ("number", "total", "status"):
+            if key in ("number", "total", "status", "tax", "shipping", "discount"):
                 continue
             if key == "date":
                 if self.kind.name == "invoice":
@@ -376,7 +378,8 @@ class Payments(LocalEntity):
         return None
 
     def shape(self, session, p) -> dict:
-        return {"invoice_id": p.invoice_id, "amount": dec(p.amount), "date": iso(p.date),
+        return {"invoice_id": p.invoice_id, "account_id": p.invoice.account_id, "amount": dec(p.amount),
+                "date": iso(p.date),
                 "method": p.method.name if p.method is not None else None, "reference": p.reference or ""}
 
     def _pay_input(self, data: dict) -> dict:
@@ -384,6 +387,7 @@ class Payments(LocalEntity):
         if "date" in out:
             out["date"] = _date(out["date"])
         out.pop("invoice_id", None)
+        out.pop("account_id", None)
         return out
 
     def create(self, session, data):

@@ -72,6 +72,7 @@ class Count(Model):
     """How many entries share a kind, active flag, in-stock flag and facet values (``''`` = none)."""
 
     __tablename__ = "item_lookup_counts"
+    __table_args__ = {"sqlite_with_rowid": False}  # the rows live in the key's b-tree: no lookups
 
     kind_key: Mapped[str] = mapped_column(String(10), primary_key=True)
     active: Mapped[bool] = mapped_column(primary_key=True)

@@ -9,18 +9,19 @@ How it stays fast on 100,000+ items (see the README for the figures):
   (kind, f1, f2, f3) under the filters that are not facet selections (kinds,
   active, vendor, in stock, text, letter). Every facet's counts, each without its
   own selection, and the total are sums over the cube, done in Python.
-  Without vendor, letter or text the cube is read from ``item_lookup_counts``
+  That is for filters that narrow the entries down through an index (vendor,
+  letter, text). Without them the counts come from ``item_lookup_counts``
   (counts per group kept by the triggers: a few thousand rows, not 100,000
-  entries; bundles in stock are counted live, they depend on their components).
-  Otherwise it is grouped from the entries these filters narrow down to. A cube
-  with too many rows (facets over near-unique values) falls back to one GROUP BY
-  query per facet.
+  entries) in one statement: a UNION ALL of the total and one GROUP BY per facet,
+  each under the other facets' selections (bundles in stock are counted live,
+  they depend on their components). A cube with too many rows (facets over
+  near-unique values) falls back to one GROUP BY query per facet.
 - A text search that matches few entries (up to ``SMALL_SET``) reads them once
   and computes the cube and the page from those rows in Python.
-- Cubes are cached per app, keyed by ``item_lookup_state.generation``, which the
-  triggers raise in the writing transaction whenever a count could change: a
-  cached cube is never stale, and selecting or clearing facet values, paging and
-  sorting reuse it.
+- Counts are cached per app, keyed by ``item_lookup_state.generation``, which
+  the triggers raise in the writing transaction whenever a count could change: a
+  cached count is never stale; paging and sorting reuse it (and with a cube,
+  selecting or clearing facet values too).
 - Text search: every word must occur in the lower-cased name, SKU or
   description, literally (``%``, ``_``, ``\\`` and quotes are plain characters).
   PostgreSQL answers it from a pg_trgm GIN index (``LIKE`` with the pattern
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, exists, false, func, literal_column, not_, or_, select, true
+from sqlalchemy import and_, exists, false, func, literal, literal_column, not_, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from crm.models import BundleComponent, Item, Vendor
@@ -55,7 +56,7 @@ CUBE_LIMIT = 20_000
 CACHE_SIZE = 64
 MAX_TERMS = 8
 #: a text search matching at most this many entries is counted and paged in Python from one read
-SMALL_SET = 5_000
+SMALL_SET = 10_000
 
 
 @dataclass
@@ -357,42 +358,70 @@ def _from_counts(query: Query) -> bool:
     return query.vendor_id is None and not query.letter and not query.q.strip()
 
 
-def _cube_from_counts(session: Session, query: Query, kinds, positions: tuple[int, ...]):
-    """The cube from ``item_lookup_counts``; bundles in stock are counted from the entries."""
+def _selection_key(facets: list[FacetField]):
+    return tuple((f.position, tuple(sorted(f.selected))) for f in facets)
+
+
+def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetField]):
+    """(total, {field: Counter}) from ``item_lookup_counts``: one statement, a UNION ALL of the
+    total and one GROUP BY per facet (each under the other facets' selections), over a table of a
+    few thousand rows. Bundles in stock depend on their components: counted from the entries."""
     t = Count.__table__.c
-    counted = [k for k in kinds if not (query.in_stock and k == "bundle")]
-    cube = []
+    counted = tuple(k for k in kinds if not (query.in_stock and k == "bundle"))
+    total, found = 0, {f.field: Counter() for f in facets}
     if counted:
-        conditions = [t.kind_key.in_(counted), t.n > 0]
+        base = [t.kind_key.in_(counted), t.n > 0]
         if not query.include_inactive:
-            conditions.append(t.active == true())
+            base.append(t.active == true())
         if query.in_stock and "product" in counted:
-            conditions.append(or_(t.kind_key != "product", t.in_stock == true()))
-        values = [t[f"f{p}"] for p in positions]
-        stmt = select(t.kind_key, *values, func.sum(t.n)).where(*conditions).group_by(t.kind_key, *values)
-        cube = [(row[0], tuple(v or None for v in row[1:-1]), int(row[-1])) for row in session.execute(stmt)]
+            base.append(or_(t.kind_key != "product", t.in_stock == true()))
+        chosen = {}
+        for f in facets:
+            if f.selected:
+                condition = t[f"f{f.position}"].in_(f.selected)
+                chosen[f.position] = (and_(t.kind_key.in_(f.kinds), condition) if set(f.kinds) != set(kinds)
+                                      else condition)
+        parts = [select(literal(0).label("facet"), literal("").label("value"), func.sum(t.n).label("n"))
+                 .where(*base, *chosen.values())]
+        for index, f in enumerate(facets, 1):
+            column = t[f"f{f.position}"]
+            others = [c for p, c in chosen.items() if p != f.position]
+            parts.append(select(literal(index), column, func.sum(t.n))
+                         .where(*base, *others, column != "", t.kind_key.in_(f.kinds)).group_by(column))
+        for facet, value, n in session.execute(union_all(*parts)):
+            if facet == 0:
+                total = int(n or 0)
+            else:
+                found[facets[facet - 1].field][value] += int(n)
     if len(counted) < len(kinds):
-        bundles = _cube(session, base_conditions(session, query, ("bundle",)), positions)
-        if bundles is None:
+        cube = _cube(session, base_conditions(session, query, ("bundle",)), tuple(f.position for f in facets))
+        if cube is None:
             return None
-        cube += bundles
-    return cube if len(cube) <= CUBE_LIMIT else None
+        bundles_total, bundles = count_from_cube(cube, facets)
+        total += bundles_total
+        for field, values in bundles.items():
+            found[field].update(values)
+    return total, found
 
 
 def counts(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list):
     """(total, {field: {value: count}}) for the request."""
-    positions = tuple(f.position for f in facets)
     cache = cache_for_app()
-    key = None
-    cube = None
-    if cache is not None:
-        key = (generation(session), _cube_key(query, kinds, facets))  # read before the cube: never older
-        cube = cache.get(key)
+    stamp = generation(session) if cache is not None else None  # read before counting: never older
+    if kinds and _from_counts(query):
+        key = (stamp, "table", _cube_key(query, kinds, facets), _selection_key(facets))
+        answer = cache.get(key) if cache is not None else None
+        if answer is None:
+            answer = _from_count_table(session, query, kinds, facets)
+            if answer is not None and cache is not None:
+                cache.put(key, answer)
+        if answer is not None:
+            total, found = answer
+            return total, {f.field: _listed(found[f.field], f.selected) for f in facets}
+    key = (stamp, "cube", _cube_key(query, kinds, facets))
+    cube = cache.get(key) if cache is not None else None
     if cube is None:
-        if kinds and _from_counts(query):
-            cube = _cube_from_counts(session, query, kinds, positions)
-        else:
-            cube = _cube(session, conditions, positions, narrowed=True)
+        cube = _cube(session, conditions, tuple(f.position for f in facets), narrowed=True)
         if cube is None:
             total, found = _count_per_facet(session, conditions, facets, kinds)
             return total, {f.field: _listed(found[f.field], f.selected) for f in facets}

@@ -64,6 +64,7 @@ def upgrade():
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("kind_key", "active", "in_stock", "f1", "f2", "f3",
                                 name=op.f("pk_item_lookup_counts")),
+        sqlite_with_rowid=False,
     )
     facets = op.create_table(
         "item_lookup_facet_fields",

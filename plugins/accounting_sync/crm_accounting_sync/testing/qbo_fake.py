@@ -1,0 +1,748 @@
+"""A stateful contract fake of the QuickBooks Online Accounting API (v3) and of
+Intuit's OAuth 2 token endpoint, served over real HTTP on 127.0.0.1.
+
+Written from Intuit's documentation; what it reproduces is listed in the plugin's
+README ("The QuickBooks fake"). In short:
+
+- OAuth 2: OpenID discovery document, token endpoint (``authorization_code`` and
+  ``refresh_token`` grants, HTTP Basic client authentication), refresh-token rotation
+  (every refresh returns a new refresh token; the previous one stops working, which
+  is stricter than Intuit), access tokens that expire (:meth:`QBOFake.expire_tokens`)
+  -> 401 on the API.
+- Entities Customer, Vendor, Item, Estimate, Invoice, SalesReceipt, PurchaseOrder,
+  Payment, plus CompanyInfo: create, read, full and sparse update with ``SyncToken``
+  (a stale one -> 400 Fault 5010 "Stale Object Error"), ``operation=delete`` for
+  transactions (names can only be made inactive: 400 Fault 6000 otherwise),
+  ``MetaData.CreateTime``/``LastUpdatedTime``. Names (DisplayName across customers and
+  vendors, Item Name) unique -> 400 Fault 6240 "Duplicate Name Exists Error".
+  Required fields -> 400 Fault 2020. Line ``Amount`` must equal ``UnitPrice * Qty``
+  (rounded to cents) -> 400 Fault 6070. ``TotalAmt`` = lines + ``TxnTaxDetail.TotalTax``;
+  an invoice's ``Balance`` = ``TotalAmt`` minus the payments linked to it (a payment
+  changes the invoice, as in QuickBooks).
+- Query language subset: ``select * | count(*) from <Entity> [where <field> <op> <value>
+  [and ...]] [orderby <field> [asc|desc]] [startposition n] [maxresults m]`` with
+  ``= < > <= >= in like``, dotted fields (``MetaData.LastUpdatedTime``), names active
+  only unless ``Active`` is in the condition, ``maxresults`` at most 1000.
+- Change data capture ``/cdc?entities=...&changedSince=...``: changed and deleted
+  objects (``"status": "Deleted"``), ``changedSince`` older than 30 days refused,
+  at most 1,000 objects per entity (the oldest first).
+- Batch ``/batch``: at most 30 items (create, update, delete, query), one result per
+  ``bId``, Faults per item.
+- ``requestid``: the same request id (per company) answers the first response again
+  and changes nothing.
+- Faults on demand: HTTP 429 (with ``Retry-After``), 500/503, slow answers (client
+  timeouts), dropped connections (before or after the write is applied).
+- Amounts are JSON numbers parsed and written as Decimal (never float).
+- Webhooks: :meth:`QBOFake.webhook_body` builds both payload formats (classic
+  ``eventNotifications`` and CloudEvents) and :meth:`QBOFake.sign` their
+  ``intuit-signature`` (base64 HMAC-SHA256 with the verifier token).
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+from decimal import ROUND_HALF_UP, Decimal
+
+from werkzeug.serving import make_server
+
+from crm_accounting_sync.jsonnum import dumps, loads
+from werkzeug.wrappers import Request, Response
+
+ENTITIES = ("Customer", "Vendor", "Item", "Estimate", "Invoice", "SalesReceipt", "PurchaseOrder", "Payment")
+NAMES = ("Customer", "Vendor", "Item")
+TRANSACTIONS = ("Estimate", "Invoice", "SalesReceipt", "PurchaseOrder", "Payment")
+CDC_DAYS = 30
+CDC_MAX = 1000
+MAX_RESULTS = 1000
+BATCH_MAX = 30
+CENT = Decimal("0.01")
+
+
+# --- JSON with exact decimals ---------------------------------------------------------------------
+
+class Fault(Exception):
+    def __init__(self, code: str, message: str, detail: str = "", status: int = 400, kind: str = "ValidationFault"):
+        super().__init__(message)
+        self.code, self.message, self.detail, self.status, self.kind = code, message, detail, status, kind
+
+    def body(self) -> dict:
+        return {"Fault": {"Error": [{"Message": self.message, "Detail": self.detail or self.message,
+                                     "code": self.code, "element": ""}], "type": self.kind}}
+
+
+def stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_time(text: str) -> dt.datetime:
+    text = text.strip().strip("'")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    value = dt.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+# --- the query language subset --------------------------------------------------------------------
+
+QUERY = re.compile(r"^\s*select\s+(?P<what>\*|count\(\*\))\s+from\s+(?P<entity>\w+)"
+                   r"(?:\s+where\s+(?P<where>.*?))?"
+                   r"(?:\s+order\s*by\s+(?P<order>[\w.]+)(?:\s+(?P<dir>asc|desc))?)?"
+                   r"(?:\s+startposition\s+(?P<start>\d+))?"
+                   r"(?:\s+maxresults\s+(?P<max>\d+))?\s*$", re.I | re.S)
+CONDITION = re.compile(r"^\s*(?P<field>[\w.]+)\s*(?P<op><=|>=|!=|=|<|>|\bin\b|\blike\b)\s*(?P<value>.+?)\s*$", re.I | re.S)
+
+
+def _split_and(where: str) -> list[str]:
+    parts, depth, quote, current = [], 0, False, ""
+    tokens = re.split(r"(\s+and\s+|'|\(|\))", where, flags=re.I)
+    for token in tokens:
+        if token is None:
+            continue
+        if token == "'":
+            quote = not quote
+        elif not quote and token == "(":
+            depth += 1
+        elif not quote and token == ")":
+            depth -= 1
+        if not quote and depth == 0 and re.fullmatch(r"\s+and\s+", token, re.I):
+            parts.append(current)
+            current = ""
+        else:
+            current += token
+    parts.append(current)
+    return [p for p in parts if p.strip()]
+
+
+def _literal(text: str):
+    text = text.strip()
+    if text.startswith("'") and text.endswith("'"):
+        return text[1:-1].replace("\\'", "'")
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return Decimal(text)
+    except Exception:  # noqa: BLE001
+        raise Fault("4000", f"QueryParserError: invalid value {text}") from None
+
+
+def _field(obj: dict, path: str):
+    value = obj
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        match = {k.lower(): k for k in value}.get(part.lower())
+        value = value.get(match) if match else None
+    return value
+
+
+def _compare(actual, op: str, expected) -> bool:
+    op = op.lower()
+    if op == "in":
+        return any(_compare(actual, "=", e) for e in expected)
+    if op == "like":
+        pattern = "^" + re.escape(str(expected)).replace("%", ".*") + "$"
+        return actual is not None and re.match(pattern, str(actual), re.I) is not None
+    if actual is None:
+        return False
+    if isinstance(expected, str) and isinstance(actual, str) and re.match(r"^\d{4}-\d\d-\d\dT", expected):
+        actual, expected = parse_time(actual), parse_time(expected)
+    elif isinstance(expected, Decimal):
+        actual = Decimal(str(actual))
+    elif isinstance(expected, bool):
+        actual = bool(actual)
+    elif isinstance(expected, str):
+        actual, expected = str(actual).lower(), expected.lower()
+    return {"=": actual == expected, "!=": actual != expected, "<": actual < expected, ">": actual > expected,
+            "<=": actual <= expected, ">=": actual >= expected}[op]
+
+
+# --- the company ----------------------------------------------------------------------------------
+
+class Company:
+    def __init__(self, realm: str, name: str):
+        self.realm = realm
+        self.name = name
+        self.objects: dict[str, dict[str, dict]] = {e: {} for e in ENTITIES}
+        self.deleted: dict[str, dict[str, dict]] = {e: {} for e in ENTITIES}
+        self.ids = itertools.count(1)
+        self.requests: dict[str, tuple[int, str]] = {}
+
+
+class QBOFake:
+    """The fake. ``start()`` serves it; ``url`` is its base; ``stop()`` ends it."""
+
+    def __init__(self, *, client_id="fake-client", client_secret="fake-secret", realm="9130000000000001",
+                 verifier_token="fake-verifier", company_name="Fake Company (QuickBooks fake)"):
+        self.client_id, self.client_secret = client_id, client_secret
+        self.verifier_token = verifier_token
+        self.realm = realm
+        self.companies = {realm: Company(realm, company_name)}
+        self.lock = threading.RLock()
+        self.access_tokens: dict[str, float] = {}
+        self.refresh_tokens: set[str] = set()
+        self.auth_codes: set[str] = set()
+        self.access_lifetime = 3600
+        self.faults: list[dict] = []
+        self.calls: list[tuple[str, str]] = []
+        self.clock_offset = dt.timedelta(0)
+        self.server = None
+        self.thread = None
+        self.url = None
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def start(self, port: int = 0) -> "QBOFake":
+        self.server = make_server("127.0.0.1", port, self.wsgi, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(5)
+            self.server = None
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.url}/.well-known/openid_configuration"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/v3"
+
+    # -- test controls ---------------------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc) + self.clock_offset
+
+    def issue_refresh_token(self) -> str:
+        """A refresh token as if a user had just connected the app (the OAuth consent)."""
+        token = "RT-" + secrets.token_hex(12)
+        with self.lock:
+            self.refresh_tokens.add(token)
+        return token
+
+    def authorization_code(self) -> str:
+        code = "AC-" + secrets.token_hex(8)
+        self.auth_codes.add(code)
+        return code
+
+    def expire_tokens(self) -> None:
+        """Every access token stops working (the next API call answers 401)."""
+        with self.lock:
+            self.access_tokens.clear()
+
+    def inject(self, status: int | None = None, *, times: int = 1, path: str = "", method: str = "",
+               delay: float = 0, drop: str | None = None, retry_after: int | None = None, skip: int = 0) -> None:
+        """The next ``times`` requests whose path contains ``path`` (after ``skip`` matching ones)
+        answer ``status`` (429, 500, 503...), or are answered after ``delay`` seconds, or have their
+        connection dropped (``drop="before"``: nothing applied; ``"after"``: applied, answer lost)."""
+        with self.lock:
+            self.faults.append({"status": status, "times": times, "path": path, "method": method.upper(),
+                                "delay": delay, "drop": drop, "retry_after": retry_after, "skip": skip})
+
+    def company(self, realm: str | None = None) -> Company:
+        return self.companies[realm or self.realm]
+
+    def objects(self, entity: str, realm: str | None = None) -> dict[str, dict]:
+        return self.company(realm).objects[entity]
+
+    def count(self, kind: str = "") -> int:
+        return len([c for c in self.calls if kind in c[1]])
+
+    # -- as a QuickBooks user would: change data there ---------------------------------------------
+
+    def user_create(self, entity: str, data: dict, realm: str | None = None) -> dict:
+        with self.lock:
+            return copy.deepcopy(self._create(self.company(realm), entity, copy.deepcopy(data)))
+
+    def user_update(self, entity: str, obj_id: str, changes: dict, realm: str | None = None) -> dict:
+        with self.lock:
+            company = self.company(realm)
+            current = company.objects[entity][str(obj_id)]
+            body = {**copy.deepcopy(changes), "Id": str(obj_id), "SyncToken": current["SyncToken"], "sparse": True}
+            return copy.deepcopy(self._update(company, entity, body))
+
+    def user_delete(self, entity: str, obj_id: str, realm: str | None = None) -> None:
+        with self.lock:
+            company = self.company(realm)
+            self._delete(company, entity, {"Id": str(obj_id),
+                                           "SyncToken": company.objects[entity][str(obj_id)]["SyncToken"]})
+
+    # -- webhooks ----------------------------------------------------------------------------------
+
+    def webhook_body(self, events: list[tuple[str, str, str]], *, fmt: str = "classic",
+                     realm: str | None = None) -> str:
+        """``events``: (entity, id, operation "Create"|"Update"|"Delete"...)."""
+        realm = realm or self.realm
+        when = stamp(self.now())
+        if fmt == "classic":
+            return json.dumps({"eventNotifications": [{"realmId": realm, "dataChangeEvent": {"entities": [
+                {"name": e, "id": str(i), "operation": op, "lastUpdated": when} for e, i, op in events]}}]})
+        return json.dumps([{"specversion": "1.0", "id": secrets.token_hex(8), "source": "intuit.dsnBgbseACLLRZNxo2dfc4evmEJdxde58xeeYcZliOU=",
+                            "type": f"qbo.{e.lower()}.{op.lower().rstrip('e')}ed.v1",
+                            "datacontenttype": "application/json", "time": when, "intuitentityid": str(i),
+                            "intuitaccountid": realm, "data": {}} for e, i, op in events])
+
+    def sign(self, body: str, token: str | None = None) -> str:
+        digest = hmac.new((token or self.verifier_token).encode(), body.encode(), hashlib.sha256).digest()
+        return base64.b64encode(digest).decode()
+
+    # -- WSGI --------------------------------------------------------------------------------------
+
+    def wsgi(self, environ, start_response):
+        request = Request(environ)
+        self.calls.append((request.method, request.path))
+        fault = self._take_fault(request)
+        if fault is not None:
+            if fault["delay"]:
+                time.sleep(fault["delay"])
+            if fault["status"]:
+                headers = {"Retry-After": str(fault["retry_after"])} if fault["retry_after"] is not None else {}
+                body = {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429"
+                                             if fault["status"] == 429 else "Service unavailable",
+                                             "code": "3001" if fault["status"] == 429 else "10000"}],
+                                  "type": "SERVICE"}}
+                return Response(dumps(body), fault["status"], headers, content_type="application/json")(
+                    environ, start_response)
+            if fault["drop"] == "before":
+                return self._drop(environ, start_response)
+        response = self._dispatch(request)
+        if fault is not None and fault["drop"] == "after":
+            return self._drop(environ, start_response)
+        return response(environ, start_response)
+
+    def _drop(self, environ, start_response):
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        start_response("500 Dropped", [("Content-Length", "0")])
+        return [b""]
+
+    def _take_fault(self, request) -> dict | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault["path"] and fault["path"] not in request.full_path:
+                    continue
+                if fault["method"] and fault["method"] != request.method:
+                    continue
+                if fault["skip"] > 0:
+                    fault["skip"] -= 1
+                    return None
+                fault["times"] -= 1
+                if fault["times"] <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _dispatch(self, request) -> Response:
+        path = request.path
+        try:
+            if path.startswith("/.well-known/openid"):
+                return self._json({"issuer": self.url, "authorization_endpoint": f"{self.url}/connect/oauth2",
+                                   "token_endpoint": f"{self.url}/oauth2/v1/tokens/bearer",
+                                   "userinfo_endpoint": f"{self.url}/v1/openid_connect/userinfo",
+                                   "revocation_endpoint": f"{self.url}/oauth2/v1/tokens/revoke",
+                                   "jwks_uri": f"{self.url}/oauth2/v1/keys"})
+            if path == "/oauth2/v1/tokens/bearer":
+                return self._token(request)
+            match = re.match(r"^/v3/company/(?P<realm>[^/]+)/(?P<rest>.+)$", path)
+            if not match:
+                return self._json({"error": "not found"}, 404)
+            company = self.companies.get(match["realm"])
+            auth = request.headers.get("Authorization", "")
+            with self.lock:
+                expiry = self.access_tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+            if expiry is None or expiry < time.time():
+                return Response(dumps({"fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                                                            "detail": "Token expired", "code": "3200"}],
+                                                 "type": "AUTHENTICATION"}}), 401,
+                                {"WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'},
+                                content_type="application/json")
+            if company is None:
+                raise Fault("100", "Permission Denied Error", "unknown company", 403, "AuthorizationFault")
+            if request.args.get("minorversion") is None:
+                raise Fault("2010", "Request has invalid or unsupported property", "minorversion is required here")
+            request_id = request.args.get("requestid")
+            if request_id and request.method == "POST":
+                with self.lock:
+                    seen = company.requests.get(request_id)
+                if seen is not None:
+                    return Response(seen[1], seen[0], content_type="application/json")
+            response = self._api(request, company, match["rest"])
+            if request_id and request.method == "POST":
+                with self.lock:
+                    company.requests[request_id] = (response.status_code, response.get_data(as_text=True))
+            return response
+        except Fault as fault:
+            return Response(dumps({**fault.body(), "time": stamp(self.now())}), fault.status,
+                            content_type="application/json")
+
+    def _json(self, body, status=200) -> Response:
+        return Response(dumps(body), status, content_type="application/json")
+
+    # -- OAuth -------------------------------------------------------------------------------------
+
+    def _token(self, request) -> Response:
+        auth = request.headers.get("Authorization", "")
+        expected = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if auth != expected:
+            return self._json({"error": "invalid_client"}, 401)
+        grant = request.form.get("grant_type")
+        with self.lock:
+            if grant == "refresh_token":
+                token = request.form.get("refresh_token")
+                if token not in self.refresh_tokens:
+                    return self._json({"error": "invalid_grant"}, 400)
+                self.refresh_tokens.discard(token)  # rotation: the old refresh token is used up
+            elif grant == "authorization_code":
+                code = request.form.get("code")
+                if code not in self.auth_codes:
+                    return self._json({"error": "invalid_grant"}, 400)
+                self.auth_codes.discard(code)
+            else:
+                return self._json({"error": "unsupported_grant_type"}, 400)
+            access, refresh = "AT-" + secrets.token_hex(16), "RT-" + secrets.token_hex(12)
+            self.access_tokens[access] = time.time() + self.access_lifetime
+            self.refresh_tokens.add(refresh)
+        return self._json({"access_token": access, "refresh_token": refresh, "token_type": "bearer",
+                           "expires_in": self.access_lifetime, "x_refresh_token_expires_in": 8726400})
+
+    # -- the API -----------------------------------------------------------------------------------
+
+    def _api(self, request, company: Company, rest: str) -> Response:
+        parts = rest.split("/")
+        head = parts[0].lower()
+        if head == "query":
+            text = request.get_data(as_text=True) if request.method == "POST" else request.args.get("query", "")
+            return self._json({"QueryResponse": self._query(company, text), "time": stamp(self.now())})
+        if head == "cdc":
+            return self._json(self._cdc(company, request.args.get("entities", ""), request.args.get("changedSince", "")))
+        if head == "batch":
+            return self._json(self._batch(company, loads(request.get_data(as_text=True) or "{}")))
+        if head == "companyinfo":
+            return self._json({"CompanyInfo": {"Id": company.realm, "CompanyName": company.name, "Country": "ES",
+                                               "SyncToken": "0"}, "time": stamp(self.now())})
+        entity = {e.lower(): e for e in ENTITIES}.get(head)
+        if entity is None:
+            raise Fault("2030", "Invalid ID", f"unsupported entity {parts[0]}")
+        with self.lock:
+            if request.method == "GET" and len(parts) == 2:
+                obj = company.objects[entity].get(parts[1])
+                if obj is None:
+                    raise Fault("610", "Object Not Found", f"Object Not Found : Something you're trying to use has "
+                                                           f"been made inactive or deleted. {entity} {parts[1]}")
+                return self._json({entity: obj, "time": stamp(self.now())})
+            if request.method != "POST":
+                raise Fault("4000", "Unsupported method", status=405)
+            body = loads(request.get_data(as_text=True) or "{}")
+            if request.args.get("operation") == "delete":
+                return self._json({entity: self._delete(company, entity, body), "time": stamp(self.now())})
+            if body.get("Id"):
+                return self._json({entity: self._update(company, entity, body), "time": stamp(self.now())})
+            return self._json({entity: self._create(company, entity, body), "time": stamp(self.now())})
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def _meta(self, obj: dict, created: bool) -> None:
+        now = stamp(self.now())
+        meta = obj.setdefault("MetaData", {})
+        if created:
+            meta["CreateTime"] = now
+        meta["LastUpdatedTime"] = now
+
+    def _check(self, company: Company, entity: str, obj: dict) -> None:
+        if entity in ("Customer", "Vendor"):
+            if not obj.get("DisplayName"):
+                given = " ".join(x for x in (obj.get("GivenName"), obj.get("FamilyName")) if x)
+                obj["DisplayName"] = obj.get("CompanyName") or given
+            if not obj.get("DisplayName"):
+                raise Fault("2020", "Required param missing, need to supply the required value for the API",
+                            "Required parameter DisplayName is missing in the request")
+            name = obj["DisplayName"].strip().lower()
+            for other in ("Customer", "Vendor"):
+                for oid, o in company.objects[other].items():
+                    if (other != entity or oid != obj.get("Id")) and o.get("DisplayName", "").strip().lower() == name:
+                        raise Fault("6240", "Duplicate Name Exists Error",
+                                    f"The name supplied already exists. : Another customer, vendor or employee is "
+                                    f"already using this name. Please use a different name. Id={oid}")
+            if obj.get("ParentRef") and obj["ParentRef"].get("value") not in company.objects["Customer"]:
+                raise Fault("2500", "Invalid Reference Id", "Invalid Reference Id : ParentRef")
+        if entity == "Item":
+            if not obj.get("Name"):
+                raise Fault("2020", "Required param missing, need to supply the required value for the API",
+                            "Required parameter Name is missing in the request")
+            if ":" in obj["Name"]:
+                raise Fault("2170", "Invalid Enumeration", "Name cannot contain a colon (:)")
+            if obj.get("Type") not in ("Inventory", "NonInventory", "Service", "Group", "Category"):
+                raise Fault("2020", "Required param missing", "Type must be Inventory, NonInventory or Service")
+            name = obj["Name"].strip().lower()
+            for oid, o in company.objects["Item"].items():
+                if oid != obj.get("Id") and o.get("Name", "").strip().lower() == name:
+                    raise Fault("6240", "Duplicate Name Exists Error", f"The name supplied already exists. Id={oid}")
+        if entity in ("Estimate", "Invoice", "SalesReceipt", "PurchaseOrder"):
+            party = "VendorRef" if entity == "PurchaseOrder" else "CustomerRef"
+            holder = "Vendor" if entity == "PurchaseOrder" else "Customer"
+            ref = (obj.get(party) or {}).get("value")
+            if not ref:
+                raise Fault("2020", "Required param missing", f"Required parameter {party} is missing in the request")
+            if ref not in company.objects[holder]:
+                raise Fault("2500", "Invalid Reference Id", f"Invalid Reference Id : {party} {ref}")
+            lines = obj.get("Line") or []
+            if not lines:
+                raise Fault("2020", "Required param missing", "Required parameter Line is missing in the request")
+            total = Decimal("0")
+            for n, line in enumerate(lines, 1):
+                detail = line.get("SalesItemLineDetail") or line.get("ItemBasedExpenseLineDetail")
+                if line.get("DetailType") in ("SubTotalLineDetail",):
+                    continue
+                amount = Decimal(str(line.get("Amount", "0")))
+                if detail is not None:
+                    item = (detail.get("ItemRef") or {}).get("value")
+                    if item not in company.objects["Item"] and item != "SHIPPING_ITEM_ID":
+                        raise Fault("2500", "Invalid Reference Id", f"Invalid Reference Id : Line {n} ItemRef {item}")
+                    if detail.get("Qty") is not None and detail.get("UnitPrice") is not None:
+                        expected = (Decimal(str(detail["Qty"])) * Decimal(str(detail["UnitPrice"]))).quantize(
+                            CENT, ROUND_HALF_UP)
+                        if expected != amount.quantize(CENT, ROUND_HALF_UP):
+                            raise Fault("6070", "Amount is not equal to UnitPrice * Qty",
+                                        f"Line {n}: Amount {amount} is not equal to UnitPrice * Qty ({expected})")
+                line["Amount"] = amount
+                line.setdefault("Id", str(n))
+                line["LineNum"] = n
+                total += -amount if line.get("DetailType") == "DiscountLineDetail" else amount
+            tax = Decimal(str((obj.get("TxnTaxDetail") or {}).get("TotalTax", "0")))
+            obj["TotalAmt"] = total + tax
+            if entity == "Invoice":
+                obj["Balance"] = obj["TotalAmt"] - self._paid(company, obj.get("Id"))
+                if obj["Balance"] < 0:
+                    raise Fault("6000", "A business validation error has occurred",
+                                "The invoice total is less than what was already paid on it")
+        if entity == "Payment":
+            if not (obj.get("CustomerRef") or {}).get("value"):
+                raise Fault("2020", "Required param missing", "Required parameter CustomerRef is missing")
+            if obj.get("TotalAmt") is None:
+                raise Fault("2020", "Required param missing", "Required parameter TotalAmt is missing")
+            obj["TotalAmt"] = Decimal(str(obj["TotalAmt"]))
+            applied = Decimal("0")
+            for line in obj.get("Line") or []:
+                for linked in line.get("LinkedTxn") or []:
+                    if linked.get("TxnType") == "Invoice" and linked.get("TxnId") not in company.objects["Invoice"]:
+                        raise Fault("2500", "Invalid Reference Id", f"Invalid Reference Id : Invoice {linked.get('TxnId')}")
+                applied += Decimal(str(line.get("Amount", "0")))
+                line["Amount"] = Decimal(str(line.get("Amount", "0")))
+            if applied > obj["TotalAmt"]:
+                raise Fault("6000", "A business validation error has occurred",
+                            "The amount applied is more than the payment's total")
+            obj["UnappliedAmt"] = obj["TotalAmt"] - applied
+
+    def _paid(self, company: Company, invoice_id: str | None, excluding: str | None = None) -> Decimal:
+        if invoice_id is None:
+            return Decimal("0")
+        total = Decimal("0")
+        for pid, payment in company.objects["Payment"].items():
+            if pid == excluding:
+                continue
+            for line in payment.get("Line") or []:
+                if any(l.get("TxnId") == invoice_id and l.get("TxnType") == "Invoice" for l in line.get("LinkedTxn") or []):
+                    total += Decimal(str(line.get("Amount", "0")))
+        return total
+
+    def _touch_invoices(self, company: Company, payment: dict, old: dict | None = None) -> None:
+        """A payment changes the invoices it pays: their Balance, SyncToken and LastUpdatedTime."""
+        ids = set()
+        for source in (payment, old or {}):
+            for line in source.get("Line") or []:
+                ids |= {l.get("TxnId") for l in line.get("LinkedTxn") or [] if l.get("TxnType") == "Invoice"}
+        for inv_id in ids:
+            invoice = company.objects["Invoice"].get(inv_id)
+            if invoice is None:
+                continue
+            invoice["Balance"] = invoice["TotalAmt"] - self._paid(company, inv_id)
+            if invoice["Balance"] < 0:
+                raise Fault("6000", "A business validation error has occurred",
+                            f"The payment is more than the balance of invoice {invoice.get('DocNumber') or inv_id}")
+            invoice["SyncToken"] = str(int(invoice["SyncToken"]) + 1)
+            self._meta(invoice, False)
+
+    def _create(self, company: Company, entity: str, body: dict) -> dict:
+        obj = {k: v for k, v in body.items() if k not in ("Id", "SyncToken", "sparse", "MetaData")}
+        obj["Id"] = str(next(company.ids))
+        obj["SyncToken"] = "0"
+        obj["domain"] = "QBO"
+        if entity in NAMES:
+            obj.setdefault("Active", True)
+        self._check(company, entity, obj)
+        self._meta(obj, True)
+        snapshot = copy.deepcopy(company.objects["Invoice"]) if entity == "Payment" else None
+        company.objects[entity][obj["Id"]] = obj
+        if entity == "Payment":
+            try:
+                self._touch_invoices(company, obj)
+            except Fault:
+                company.objects["Invoice"] = snapshot
+                del company.objects[entity][obj["Id"]]
+                raise
+        return obj
+
+    def _update(self, company: Company, entity: str, body: dict) -> dict:
+        current = company.objects[entity].get(str(body.get("Id")))
+        if current is None:
+            raise Fault("610", "Object Not Found", f"Object Not Found : {entity} {body.get('Id')}")
+        if body.get("SyncToken") is None:
+            raise Fault("2020", "Required param missing", "Required parameter SyncToken is missing in the request")
+        if str(body["SyncToken"]) != current["SyncToken"]:
+            raise Fault("5010", "Stale Object Error",
+                        f"Stale Object Error : You and {company.name} were working on this at the same time. "
+                        f"{company.name} finished before you did, so your work was not saved.")
+        changes = {k: v for k, v in body.items() if k not in ("Id", "SyncToken", "sparse", "MetaData", "domain")}
+        if body.get("sparse") in (True, "true"):
+            obj = {**copy.deepcopy(current), **changes}
+        else:
+            obj = {"Id": current["Id"], "domain": "QBO", "MetaData": current["MetaData"], **changes}
+            if entity in NAMES:
+                obj.setdefault("Active", True)
+        obj["SyncToken"] = str(int(current["SyncToken"]) + 1)
+        self._check(company, entity, obj)
+        self._meta(obj, False)
+        snapshot = copy.deepcopy(company.objects["Invoice"]) if entity == "Payment" else None
+        old = company.objects[entity][obj["Id"]]
+        company.objects[entity][obj["Id"]] = obj
+        if entity == "Payment":
+            try:
+                self._touch_invoices(company, obj, old)
+            except Fault:
+                company.objects["Invoice"] = snapshot
+                company.objects[entity][obj["Id"]] = old
+                raise
+        return obj
+
+    def _delete(self, company: Company, entity: str, body: dict) -> dict:
+        if entity in NAMES:
+            raise Fault("6000", "A business validation error has occurred",
+                        f"{entity} cannot be deleted: make it inactive instead (Active = false)")
+        current = company.objects[entity].get(str(body.get("Id")))
+        if current is None:
+            raise Fault("610", "Object Not Found", f"Object Not Found : {entity} {body.get('Id')}")
+        if str(body.get("SyncToken")) != current["SyncToken"]:
+            raise Fault("5010", "Stale Object Error", "Stale Object Error : the object was changed meanwhile")
+        if entity == "Invoice" and self._paid(company, current["Id"]) > 0:
+            raise Fault("6480", "A business validation error has occurred",
+                        "This transaction is linked to a payment: delete the payment first")
+        del company.objects[entity][current["Id"]]
+        gone = {"Id": current["Id"], "status": "Deleted", "domain": "QBO",
+                "MetaData": {"LastUpdatedTime": stamp(self.now())}}
+        company.deleted[entity][current["Id"]] = gone
+        if entity == "Payment":
+            self._touch_invoices(company, current)
+        return gone
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def _query(self, company: Company, text: str) -> dict:
+        match = QUERY.match(text or "")
+        if not match:
+            raise Fault("4000", "QueryParserError: Encountered an unsupported or malformed query", text)
+        entity = {e.lower(): e for e in ENTITIES + ("CompanyInfo",)}.get(match["entity"].lower())
+        if entity is None or entity == "CompanyInfo":
+            raise Fault("4000", f"QueryValidationError: Unsupported entity {match['entity']}")
+        conditions = []
+        mentions_active = False
+        for part in _split_and(match["where"] or ""):
+            cond = CONDITION.match(part)
+            if not cond:
+                raise Fault("4000", f"QueryParserError: cannot read condition {part.strip()}")
+            raw = cond["value"].strip()
+            if cond["op"].lower() == "in":
+                if not (raw.startswith("(") and raw.endswith(")")):
+                    raise Fault("4000", "QueryParserError: IN needs a list in parentheses")
+                value = [_literal(v) for v in re.findall(r"'(?:[^'\\]|\\.)*'|[^,\s()]+", raw[1:-1])]
+            else:
+                value = _literal(raw)
+            if cond["field"].lower() == "active":
+                mentions_active = True
+            conditions.append((cond["field"], cond["op"], value))
+        with self.lock:
+            rows = [copy.deepcopy(o) for o in company.objects[entity].values()]
+        if entity in NAMES and not mentions_active:
+            rows = [r for r in rows if r.get("Active", True)]
+        rows = [r for r in rows if all(_compare(_field(r, f), op, v) for f, op, v in conditions)]
+        if match["what"].lower().startswith("count"):
+            return {"totalCount": len(rows)}
+        order = match["order"] or "Id"
+        key = (lambda r: int(r["Id"])) if order.lower() == "id" else (lambda r: str(_field(r, order) or ""))
+        rows.sort(key=key, reverse=(match["dir"] or "asc").lower() == "desc")
+        start = int(match["start"] or 1)
+        limit = int(match["max"] or 100)
+        if limit > MAX_RESULTS:
+            raise Fault("4001", "QueryValidationError: maxresults must be 1000 or less")
+        page = rows[start - 1:start - 1 + limit]
+        if not page:
+            return {}
+        return {entity: page, "startPosition": start, "maxResults": len(page)}
+
+    def _cdc(self, company: Company, entities: str, since_text: str) -> dict:
+        if not entities or not since_text:
+            raise Fault("2020", "Required param missing", "entities and changedSince are required")
+        since = parse_time(since_text)
+        if since < self.now() - dt.timedelta(days=CDC_DAYS):
+            raise Fault("4001", "Invalid query",
+                        "The value of changedSince must be within the last 30 days")
+        responses = []
+        for name in entities.split(","):
+            entity = {e.lower(): e for e in ENTITIES}.get(name.strip().lower())
+            if entity is None:
+                raise Fault("4000", f"Unsupported entity {name} for CDC")
+            with self.lock:
+                rows = [copy.deepcopy(o) for o in list(company.objects[entity].values())
+                        + list(company.deleted[entity].values())
+                        if parse_time(o["MetaData"]["LastUpdatedTime"]) > since]
+            rows.sort(key=lambda r: parse_time(r["MetaData"]["LastUpdatedTime"]))
+            rows = rows[:CDC_MAX]
+            responses.append({entity: rows, "startPosition": 1, "maxResults": len(rows)} if rows else {})
+        return {"CDCResponse": [{"QueryResponse": responses}], "time": stamp(self.now())}
+
+    def _batch(self, company: Company, body: dict) -> dict:
+        items = body.get("BatchItemRequest") or []
+        if len(items) > BATCH_MAX:
+            raise Fault("4000", f"Too many items in the batch: {len(items)} (at most {BATCH_MAX})")
+        out = []
+        for item in items:
+            bid = item.get("bId")
+            try:
+                if "Query" in item:
+                    out.append({"bId": bid, "QueryResponse": self._query(company, item["Query"])})
+                    continue
+                entity = next((e for e in ENTITIES if e in item), None)
+                if entity is None:
+                    raise Fault("4000", "Unsupported batch item")
+                operation = item.get("operation", "create")
+                with self.lock:
+                    if operation == "delete":
+                        obj = self._delete(company, entity, item[entity])
+                    elif operation == "update":
+                        obj = self._update(company, entity, item[entity])
+                    else:
+                        obj = self._create(company, entity, item[entity])
+                out.append({"bId": bid, entity: obj})
+            except Fault as fault:
+                out.append({"bId": bid, **fault.body()})
+        return {"BatchItemResponse": out, "time": stamp(self.now())}

@@ -1,0 +1,115 @@
+"""The QuickBooks Online connector, unchanged, against the QuickBooks fake over HTTP."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from accsync_helpers import in_app, links, sync
+from crm.models import Account, Document, Item, Vendor
+from crm.services import accounts, documents, items, vendors
+
+
+def test_initial_sync_pushes_everything_and_reruns_send_nothing(app, qbo, catalog):
+    run = sync(app, "qbo")
+    assert run.status == "done", run
+    customers = qbo.objects("Customer")
+    assert sorted(c["DisplayName"] for c in customers.values()) == ["Ana López", "Ferretería López S.L."]
+    contact = next(c for c in customers.values() if c.get("ParentRef"))
+    assert customers[contact["ParentRef"]["value"]]["DisplayName"] == "Ferretería López S.L."
+    assert [v["DisplayName"] for v in qbo.objects("Vendor").values()] == ["Suministros Norte"]
+    widget = next(i for i in qbo.objects("Item").values() if i["Name"] == "Widget")
+    assert widget["UnitPrice"] == Decimal("19.99") and widget["Type"] == "NonInventory"
+    assert next(i for i in qbo.objects("Item").values() if i["Name"] == "Gadget")["UnitPrice"] == Decimal("7.455")
+    writes = [c for c in qbo.calls if c[0] == "POST" and "/query" not in c[1]]
+    again = sync(app, "qbo")
+    assert again.status == "done", again
+    assert again.total("created") + again.total("updated") + again.total("failed") == 0
+    assert [c for c in qbo.calls if c[0] == "POST" and "/query" not in c[1]] == writes
+
+
+def _doc(app, catalog, doc_type, status=None, **extra):
+    def make(s):
+        party = {"vendor_id": catalog.vendor} if doc_type == "purchase_order" else {"account_id": catalog.account}
+        doc = documents.create_document(s, doc_type, {**party, "lines": [
+            {"item_id": catalog.consulting, "quantity": Decimal("2")},
+            {"item_id": catalog.gadget, "quantity": Decimal("3"), "discount_percent": Decimal("10")}], **extra})
+        if status:
+            documents.change_status(s, doc, status)
+        return doc.id
+    return in_app(app, make)
+
+
+def test_documents_and_payments_to_quickbooks(app, qbo, catalog):
+    from crm_payments import services as pay
+    from crm.services import stock
+    in_app(app, lambda s: stock.adjust(s, catalog.gadget, quantity=Decimal("50"), reason="found"))
+    quote = _doc(app, catalog, "quote")
+    order = _doc(app, catalog, "sales_order")
+    po = _doc(app, catalog, "purchase_order")
+    invoice = _doc(app, catalog, "invoice", "Sent", invoice_date=__import__("datetime").date(2030, 1, 2))
+    in_app(app, lambda s: pay.record_payment(s, invoice, {"amount": Decimal("50.00"), "reference": "R1"}))
+    run = sync(app, "qbo")
+    assert run.status == "done", run
+    for entity in ("quotes", "sales-orders", "purchase-orders", "invoices", "payments"):
+        assert run.count(entity, "to_remote", "created") == 1, (entity, run)
+    [inv] = qbo.objects("Invoice").values()
+    local = in_app(app, lambda s: s.get(Document, invoice))
+    assert inv["TotalAmt"] == local.grand_total and inv["DocNumber"] == local.number
+    assert inv["Balance"] == local.grand_total - Decimal("50.00")
+    assert inv["Line"][0]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "21"}
+    assert inv["TxnDate"] == "2030-01-02"
+    [est] = qbo.objects("Estimate").values()
+    assert est["TotalAmt"] == in_app(app, lambda s: s.get(Document, quote).grand_total)
+    [receipt] = qbo.objects("SalesReceipt").values()
+    assert receipt["TotalAmt"] == in_app(app, lambda s: s.get(Document, order).grand_total)
+    [purchase] = qbo.objects("PurchaseOrder").values()
+    assert purchase["Line"][0]["DetailType"] == "ItemBasedExpenseLineDetail"
+    assert purchase["TotalAmt"] == in_app(app, lambda s: s.get(Document, po).grand_total)
+    assert sync(app, "qbo").total("created") == 0
+
+
+def test_everything_from_quickbooks(app, qbo, catalog):
+    customer = qbo.user_create("Customer", {"DisplayName": "Cliente QBO", "PrimaryEmailAddr": {"Address": "c@q.example"},
+                                            "BillAddr": {"Line1": "Main 1", "City": "Sevilla", "Country": "ES"}})
+    qbo.user_create("Customer", {"GivenName": "Luis", "FamilyName": "Q", "ParentRef": {"value": customer["Id"]}})
+    vendor = qbo.user_create("Vendor", {"DisplayName": "Proveedor QBO"})
+    service = qbo.user_create("Item", {"Name": "Instalación", "Type": "Service", "UnitPrice": Decimal("80")})
+    product = qbo.user_create("Item", {"Name": "Tornillo", "Type": "NonInventory", "UnitPrice": Decimal("0.35"),
+                                       "Sku": "T-9"})
+
+    def line(item, qty, price, code="21"):
+        return {"DetailType": "SalesItemLineDetail", "Amount": (Decimal(qty) * Decimal(price)).quantize(Decimal("0.01")),
+                "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": Decimal(qty),
+                                        "UnitPrice": Decimal(price), "TaxCodeRef": {"value": code}}}
+    ref = {"value": customer["Id"]}
+    qbo.user_create("Estimate", {"CustomerRef": ref, "Line": [line(service, "1", "80")],
+                                 "TxnTaxDetail": {"TotalTax": Decimal("16.80")}})
+    qbo.user_create("SalesReceipt", {"CustomerRef": ref, "Line": [line(product, "100", "0.35")],
+                                     "TxnTaxDetail": {"TotalTax": Decimal("7.35")}})
+    qbo.user_create("PurchaseOrder", {"VendorRef": {"value": vendor["Id"]}, "Line": [
+        {"DetailType": "ItemBasedExpenseLineDetail", "Amount": Decimal("20.00"),
+         "ItemBasedExpenseLineDetail": {"ItemRef": {"value": product["Id"]}, "Qty": 100, "UnitPrice": Decimal("0.2")}}]})
+    inv = qbo.user_create("Invoice", {"CustomerRef": ref, "TxnDate": "2030-03-01", "DueDate": "2030-03-31",
+                                      "Line": [line(service, "2", "80")], "TxnTaxDetail": {"TotalTax": Decimal("33.60")}})
+    qbo.user_create("Payment", {"CustomerRef": ref, "TotalAmt": Decimal("193.60"), "TxnDate": "2030-03-05",
+                                "Line": [{"Amount": Decimal("193.60"), "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}]})
+    run = sync(app, "qbo")
+    assert run.status == "done", run
+    for entity in ("accounts", "contacts", "vendors", "quotes", "sales-orders", "purchase-orders", "invoices",
+                   "payments"):
+        assert run.count(entity, "from_remote", "created") == 1, (entity, run)
+    assert run.count("items", "from_remote", "created") == 2
+
+    def check(s):
+        from sqlalchemy import select
+        account = s.scalar(select(Account).where(Account.name == "Cliente QBO"))
+        assert account.billing_address == {"street": "Main 1", "city": "Sevilla", "country": "ES"}
+        assert account.contacts[0].first_name == "Luis"
+        screw = s.scalar(select(Item).where(Item.sku == "T-9"))
+        assert screw.kind == "product" and screw.unit_price == Decimal("0.35")
+        invoice = s.scalar(select(Document).where(Document.doc_type == "invoice"))
+        assert invoice.grand_total == Decimal("193.60") and invoice.status == "Paid"
+        assert str(invoice.invoice_date) == "2030-03-01"
+        assert [t["name"] for t in invoice.lines[0].taxes] == ["IVA 21%"]
+    in_app(app, check)
+    again = sync(app, "qbo")
+    assert again.total("created") + again.total("updated") + again.total("failed") == 0, again
