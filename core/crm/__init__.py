@@ -58,9 +58,13 @@ def create_app(config: dict | None = None) -> Flask:
     init_ui(app)
     _register_plugin_blueprints(app, api, registry)
 
+    plugin_state_max_age = float(app.config.get("PLUGIN_STATE_MAX_AGE", 2.0))
+
     @app.before_request
     def _plugin_state_and_csrf():
-        registry.refresh(db.session)
+        # not a query per request: re-read at most every PLUGIN_STATE_MAX_AGE seconds
+        # (changes made through this app's registry show at once, see PluginRegistry)
+        registry.refresh_if_stale(db.session, plugin_state_max_age)
         owner = app.extensions["crm.blueprint_owners"].get(request.blueprint)
         if owner is not None and not registry.is_enabled(owner):
             abort(404)

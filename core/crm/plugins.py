@@ -14,6 +14,7 @@ from __future__ import annotations
 import graphlib
 import importlib
 import re
+import time
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -88,6 +89,7 @@ class PluginRegistry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, Plugin] = {}
         self.disabled: frozenset[str] = frozenset()
+        self._refreshed_at = float("-inf")  # when ``disabled`` was last read (time.monotonic)
         self._load(candidates, only, core_tables)
         self.pm.check_pending()
         self._subset_cache: dict[frozenset, object] = {}
@@ -165,7 +167,8 @@ class PluginRegistry:
     # -- enabled state ---------------------------------------------------------
 
     def refresh(self, session) -> None:
-        """Read which plugins are disabled (cheap: one small table)."""
+        """Read which plugins are disabled (one small table). The CLI, the admin
+        pages and the jobs call this after a change, so it always reads."""
         from crm.models.plugin_state import PluginState
         try:
             rows = session.execute(select(PluginState.id).where(PluginState.enabled.is_(False))).scalars()
@@ -173,6 +176,15 @@ class PluginRegistry:
         except SQLAlchemyError:  # tables not created yet: everything counts as enabled
             session.rollback()
             self.disabled = frozenset()
+        self._refreshed_at = time.monotonic()
+
+    def refresh_if_stale(self, session, max_age: float) -> None:
+        """:meth:`refresh` unless it ran less than ``max_age`` seconds ago: what every
+        request calls. A change made through this registry (``crm plugins enable``,
+        the admin page) shows at once; one made by another process shows within
+        ``max_age`` seconds. ``max_age <= 0`` reads on every call."""
+        if max_age <= 0 or time.monotonic() - self._refreshed_at >= max_age:
+            self.refresh(session)
 
     def is_enabled(self, plugin_id: str) -> bool:
         return self._ok(plugin_id) and plugin_id not in self.disabled

@@ -92,8 +92,8 @@ class _Id(fields.Integer):
 
 
 def IdField(**kwargs) -> fields.Integer:
-    """A record id: a whole number (``7`` or ``"7"``, never ``7.5``) that fits the
-    database's integer column."""
+    """A record id: a whole number (``7``, never ``7.5``) that fits the database's
+    integer column; ``strict=True`` also refuses ``"7"`` (JSON bodies of master data)."""
     return _Id(validate=validate.Range(min=1, max=MAX_ID, error="not a valid id"), **kwargs)
 
 

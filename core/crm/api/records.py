@@ -30,7 +30,7 @@ def Email(**kwargs) -> fields.String:
 
 def Id(**kwargs) -> fields.Integer:
     """The id of a record in a JSON body: a whole JSON number that fits the database."""
-    return IdField(**kwargs)
+    return IdField(strict=True, **kwargs)
 
 
 class IdsOf(fields.List):

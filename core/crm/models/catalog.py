@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Model
@@ -41,6 +41,7 @@ class Item(Versioned, Timestamps, Model):
     __audited__ = True
     __table_args__ = (
         Index("ix_items_kind_active", "kind", "active"),
+        Index("ix_items_kind_id", "kind", "id"),  # a page of products or services in id order
         Index("ix_items_category", "category", "subcategory"),
         Index("ix_items_manufacturer", "manufacturer"),
     )
@@ -77,6 +78,14 @@ class Item(Versioned, Timestamps, Model):
     @property
     def tracks_stock(self) -> bool:
         return self.kind == "product" and not self.is_bundle
+
+
+#: PostgreSQL only (migration core_0003, where pg_trgm is available): trigram indexes
+#: serve the ``?q=`` search of products and services, ``lower(column) LIKE '%q%'``.
+for _column in ("name", "sku", "description"):
+    Index(f"ix_items_{_column}_trgm", func.lower(Item.__table__.c[_column]).label(f"{_column}_lower"),
+          postgresql_using="gin", postgresql_ops={f"{_column}_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+del _column
 
 
 class BundleComponent(Model):

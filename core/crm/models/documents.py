@@ -27,6 +27,7 @@ class Document(Versioned, Timestamps, Model):
         UniqueConstraint("doc_type", "number", name="uq_documents_doc_type_number"),
         Index("ix_documents_type_status", "doc_type", "status"),
         Index("ix_documents_type_created", "doc_type", "created_at"),
+        Index("ix_documents_type_id", "doc_type", "id"),  # lists: newest first, a page at a time
         Index("ix_documents_source", "source_id"),
     )
 

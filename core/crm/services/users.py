@@ -99,13 +99,17 @@ def issue_token(session: Session, user: User, *, name: str = "", lifetime_days: 
 
 
 def user_for_token(session: Session, plain: str) -> User | None:
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
-    if token is None or token.revoked_at is not None:
+    """The active user of a valid (known, not revoked, not expired) token; one query."""
+    row = session.execute(select(ApiToken.revoked_at, ApiToken.expires_at, User)
+                          .join(User, User.id == ApiToken.user_id)
+                          .where(ApiToken.token_hash == _hash_token(plain))).first()
+    if row is None:
         return None
-    expires = token.expires_at
+    revoked_at, expires, user = row
+    if revoked_at is not None:
+        return None
     if expires is not None and _aware(expires) < utcnow():
         return None
-    user = token.user
     return user if user.active else None
 
 

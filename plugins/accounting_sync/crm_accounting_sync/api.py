@@ -266,8 +266,8 @@ def _run_detail(session, run: Run, args=None) -> dict:
     args = args or {}
     records, total = services.run_records(session, run.id, entity=args.get("entity"), action=args.get("action"),
                                           limit=args.get("limit", 500), offset=args.get("offset", 0))
-    data = RunSchema().dump(run)
-    data.update(records=RunRecordSchema(many=True).dump(records), records_total=total)
+    data = {name: getattr(run, name) for name in RunSchema().fields}
+    data.update(records=records, records_total=total)
     return data
 
 

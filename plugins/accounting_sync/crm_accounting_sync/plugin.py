@@ -40,3 +40,65 @@ def crm_accounting_connectors():
     except ImportError:  # the optional extra "tryton" is not installed
         return connectors
     return connectors + [TrytonConnector]
+
+
+@hookimpl
+def crm_web_blueprints():
+    from crm_accounting_sync.web import bp
+    return [bp]
+
+
+@hookimpl
+def crm_menu_items(user):
+    from flask import url_for
+    from crm.ui import MenuItem
+    from crm_accounting_sync.i18n import _
+    if user.role not in ("admin", "accounting"):
+        return []
+    return [MenuItem(_("Accounting sync"), url_for("accounting_sync.index"), order=850,
+                     roles=frozenset({"admin", "accounting"}), group=_("Admin"))]
+
+
+@hookimpl
+def crm_settings_pages():
+    from flask import url_for
+    from crm.ui import SettingsPage
+    from crm_accounting_sync.i18n import _
+    return [SettingsPage(_("Accounting sync"), url_for("accounting_sync.settings_page"))]
+
+
+@hookimpl
+def crm_scheduled_jobs():
+    from crm.jobs import ScheduledJob
+    from crm_accounting_sync.runner import run_due
+    return [ScheduledJob("accounting_sync", run_due, every_minutes=5)]
+
+
+@hookimpl
+def crm_register_commands(cli):
+    import click
+    from flask.cli import with_appcontext
+
+    @cli.group("accounting-sync")
+    def accounting_sync():
+        """The accounting sync plugin."""
+
+    @accounting_sync.command("run")
+    @click.argument("connection")
+    @click.option("--entity", "entities", multiple=True, help="only these entities (repeat)")
+    @with_appcontext
+    def run(connection, entities):
+        """Sync a connection now, in this process, and print the counts."""
+        from flask import current_app
+        from crm.db import db
+        from crm_accounting_sync.runner import create_run, run_now
+        session = db.session
+        made = create_run(session, connection, list(entities) or None, background=False)
+        session.commit()
+        done = run_now(current_app._get_current_object(), session, made.id)
+        for entity, sides in (done.counts or {}).items():
+            for side, counts in sides.items():
+                click.echo(f"{entity:16} {side:12} " + " ".join(f"{k}={v}" for k, v in counts.items()))
+        click.echo(f"run {done.id}: {done.status} {done.error}".rstrip())
+        if done.status != "done":
+            raise SystemExit(1)

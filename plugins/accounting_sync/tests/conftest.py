@@ -6,6 +6,12 @@ import pytest
 from crm.testing import registered_plugin
 
 
+@pytest.fixture(autouse=True)
+def _worker_runs_tasks_at_once(app):
+    """Background runs execute when queued (huey's immediate mode), in the queuing thread."""
+    app.config["QUEUE_IMMEDIATE"] = True
+
+
 @pytest.fixture
 def mem(app):
     """The in-memory accounting system, its connector registered on ``app``; a connection "mem"."""

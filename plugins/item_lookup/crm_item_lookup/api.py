@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -25,9 +26,10 @@ lines_blp = Blueprint("item_lookup_lines_api", __name__, url_prefix="/api/v1",
                       description="Item lookup: add many items to a document at once")
 
 
-def run_search(session, args: dict) -> dict:
-    result = lookup.search(session, schemas.to_query(args))
-    return schemas.result_dict(result, settings.load(session))
+def run_search(session, args: dict):
+    """The search's JSON response. Written directly (the schema documents it): marshmallow would
+    spend longer formatting 200 rows than the database spends finding them."""
+    return jsonify(schemas.result_dict(lookup.search(session, schemas.to_query(args))))
 
 
 @blp.route("/items")

@@ -93,3 +93,18 @@ def crm_register_commands(cli):
         with db.engine().begin() as connection:
             sync.uninstall(connection)
         click.echo("item lookup: triggers dropped")
+
+
+@hookimpl
+def crm_record_saved(session, entity, record, created):
+    """A custom field of items changed (label, active): settings read by searches are stale."""
+    if entity == "custom_fields" and getattr(record, "entity", None) == "items":
+        from crm_item_lookup import sync
+        sync.bump(session.connection())
+
+
+@hookimpl
+def crm_record_deleted(session, entity, record_id):
+    if entity == "custom_fields":
+        from crm_item_lookup import sync
+        sync.bump(session.connection())

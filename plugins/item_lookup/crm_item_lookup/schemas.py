@@ -8,9 +8,8 @@ from decimal import Decimal
 from marshmallow import Schema, fields, pre_load, validate, validates
 from marshmallow import ValidationError as SchemaValidationError
 
-from crm.api.fields import IdField, MoneyField, PercentField, QuantityField, plain
+from crm.api.fields import IdField, MoneyField, PercentField, QuantityField
 from crm.api.records import clean_text
-from crm.models import Item
 from crm.services.documents import MAX_LINES
 from crm_item_lookup import search as lookup
 from crm_item_lookup import settings as lookup_settings
@@ -109,45 +108,12 @@ class ItemLookupResult(Schema):
     fields_ = fields.List(fields.Nested(ItemLookupFacetField), data_key="fields")
 
 
-def _picture(item: Item, values: dict) -> str | None:
-    key = values.get("picture_field")
-    if not values.get("show_picture") or not key:
-        return None
-    url = (item.custom or {}).get(key[len(lookup_settings.CUSTOM_PREFIX):])
-    if isinstance(url, str) and (url.startswith(("https://", "http://")) or url.startswith("/")) \
-            and not url.startswith("//"):
-        return url
-    return None
-
-
-def field_value(item: Item, name: str):
-    if name.startswith(lookup_settings.CUSTOM_PREFIX):
-        value = (item.custom or {}).get(name[len(lookup_settings.CUSTOM_PREFIX):])
-        return None if value is None else str(value)
-    return getattr(item, name, None) or None
-
-
-def result_dict(result: lookup.Result, values: dict) -> dict:
-    """The JSON body of a search (before the schema formats money)."""
-    items = []
-    for item in result.items:
-        available = result.available.get(item.id)
-        taxes = [t for t in item.taxes if t.active]
-        items.append({
-            "id": item.id, "kind": lookup.kind_of(item), "name": item.name, "sku": item.sku,
-            "unit_price": item.unit_price, "purchase_cost": item.purchase_cost, "usage_unit": item.usage_unit,
-            "category": item.category, "subcategory": item.subcategory, "manufacturer": item.manufacturer,
-            "fields_": {f.field: field_value(item, f.field) for f in result.fields},
-            "vendor_id": item.vendor_id, "vendor_name": result.vendors.get(item.vendor_id),
-            "available": plain(available) if isinstance(available, Decimal) else None, "active": item.active,
-            "tax_ids": [t.id for t in taxes],
-            "taxes": [{"id": t.id, "name": t.name, "rate": plain(t.rate)} for t in taxes],
-            "picture": _picture(item, values),
-        })
-    return {"items": items, "total": result.total, "page": result.page, "per_page": result.per_page,
+def result_dict(result: lookup.Result) -> dict:
+    """The JSON body of a search (the items are JSON-ready already)."""
+    return {"items": result.items, "total": result.total, "page": result.page, "per_page": result.per_page,
             "facets": result.facets,
-            "fields_": [{"param": f"f{f.position}", "field": f.field, "label": f.label, "selected": f.selected}
-                        for f in result.fields]}
+            "fields": [{"param": f"f{f.position}", "field": f.field, "label": f.label, "selected": f.selected}
+                       for f in result.fields]}
 
 
 class ItemLookupFacetLists(Schema):

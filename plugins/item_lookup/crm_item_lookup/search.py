@@ -32,14 +32,16 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from flask import current_app, has_app_context
 from sqlalchemy import and_, exists, false, func, literal, literal_column, not_, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
-from crm.models import BundleComponent, Item, Vendor
-from crm.services.items import LOAD, stock_of
+from crm.api.fields import money_text, plain
+from crm.models import BundleComponent, Item, Tax, Vendor, item_taxes
+from crm.money import CONTEXT, ZERO
+from crm.services.items import LOAD
 from crm_item_lookup import settings as lookup_settings
 from crm_item_lookup.models import FACET_VALUE_LENGTH, Count, Entry, State
 
@@ -88,14 +90,13 @@ class FacetField:
 
 @dataclass
 class Result:
-    items: list[Item]
+    items: list[dict]          # ready for JSON (see page_rows)
     total: int | None
     page: int
     per_page: int
     facets: dict[str, dict[str, int]]
     fields: list[FacetField]
-    available: dict[int, Decimal | None]
-    vendors: dict[int, str]
+    settings: lookup_settings.Snapshot
 
 
 # --- the request, resolved ---------------------------------------------------------------------------
@@ -108,13 +109,11 @@ def kinds_for(kind: str | None, bundles_only: bool) -> tuple[str, ...]:
             "service": ("service",)}[kind]
 
 
-def facet_fields(session: Session, query: Query, kinds: tuple[str, ...], *, config=None,
-                 labels=None) -> list[FacetField]:
+def facet_fields(query: Query, kinds: tuple[str, ...], snap: lookup_settings.Snapshot) -> list[FacetField]:
     """The facets of a request: the fields of its kind (without a kind, of the default kind),
     each with the kinds of the result that have that field at that position."""
-    config = config if config is not None else lookup_settings.effective_facets(session)
-    primary = "bundle" if query.bundles_only else (query.kind or _default_kind(session))
-    labels = labels if labels is not None else lookup_settings.field_labels(session)
+    config = snap.facets
+    primary = "bundle" if query.bundles_only else (query.kind or snap.default_kind)
     result = []
     for position in POSITIONS:
         name = config[primary][position - 1]
@@ -122,14 +121,20 @@ def facet_fields(session: Session, query: Query, kinds: tuple[str, ...], *, conf
             continue
         sharing = tuple(k for k in kinds if config[k][position - 1] == name)
         selected = [v[:FACET_VALUE_LENGTH] for v in query.facets.get(position, []) if v]
-        result.append(FacetField(position, name, labels.get(name, name), sharing, selected))
+        result.append(FacetField(position, name, snap.label(name), sharing, selected))
     return result
 
 
-def _default_kind(session: Session) -> str:
-    from crm.services.settings import get_setting
-    kind = get_setting(session, "default_kind", namespace=lookup_settings.NAMESPACE)
-    return kind if kind in lookup_settings.KINDS else "product"
+def config_for(session: Session, stamp: int) -> lookup_settings.Snapshot:
+    """The settings, read once per generation."""
+    cache = cache_for_app()
+    if cache is None:
+        return lookup_settings.snapshot(session)
+    snap = cache.settings.get(stamp)
+    if snap is None:
+        snap = lookup_settings.snapshot(session)
+        cache.settings = {stamp: snap}
+    return snap
 
 
 # --- SQL -----------------------------------------------------------------------------------------
@@ -246,6 +251,7 @@ class CubeCache:
 
     def __init__(self, size: int = CACHE_SIZE):
         self.size = size
+        self.settings: dict = {}   # generation -> settings snapshot
         self._data: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -270,6 +276,7 @@ class CubeCache:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self.settings = {}
 
 
 def cache_for_app() -> CubeCache | None:
@@ -404,10 +411,9 @@ def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetF
     return total, found
 
 
-def counts(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list):
-    """(total, {field: {value: count}}) for the request."""
+def counts(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list, stamp: int):
+    """(total, {field: {value: count}}) for the request; ``stamp``: the generation read before."""
     cache = cache_for_app()
-    stamp = generation(session) if cache is not None else None  # read before counting: never older
     if kinds and _from_counts(query):
         key = (stamp, "table", _cube_key(query, kinds, facets), _selection_key(facets))
         answer = cache.get(key) if cache is not None else None
@@ -435,8 +441,10 @@ def counts(session: Session, query: Query, kinds, facets: list[FacetField], cond
 
 def search(session: Session, query: Query) -> Result:
     """One page of items matching ``query``, with the total and the facet counts."""
+    stamp = generation(session)  # read before anything is counted: cached counts are never older
+    snap = config_for(session, stamp)
     kinds = kinds_for(query.kind, query.bundles_only)
-    facets = facet_fields(session, query, kinds)
+    facets = facet_fields(query, kinds, snap)
     conditions = base_conditions(session, query, kinds)
     selections = [selection_condition(f, kinds) for f in facets if f.selected]
     total, facet_counts, page_ids = None, {}, None
@@ -448,12 +456,11 @@ def search(session: Session, query: Query) -> Result:
                 total, facet_counts = None, {}
     if page_ids is None:
         if query.with_facets:
-            total, facet_counts = counts(session, query, kinds, facets, conditions)
+            total, facet_counts = counts(session, query, kinds, facets, conditions, stamp)
         page_ids = page(session, conditions + selections, query.sort, query.per_page,
                         (query.page - 1) * query.per_page)
-    items = load_items(session, page_ids)
-    return Result(items=items, total=total, page=query.page, per_page=query.per_page, facets=facet_counts,
-                  fields=facets, available=availability(items), vendors=vendor_names(session, items))
+    return Result(items=page_rows(session, page_ids, facets, snap), total=total, page=query.page,
+                  per_page=query.per_page, facets=facet_counts, fields=facets, settings=snap)
 
 
 def _few_matches(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list):
@@ -507,19 +514,82 @@ def load_items(session: Session, ids: list[int]) -> list[Item]:
     return [found[i] for i in ids if i in found]
 
 
-def availability(items: list[Item]) -> dict[int, Decimal | None]:
-    result = {}
-    for item in items:
-        stock = stock_of(item)
-        result[item.id] = stock.available if stock is not None else None
+def page_rows(session: Session, ids: list[int], facets: list[FacetField],
+              snap: lookup_settings.Snapshot) -> list[dict]:
+    """The page's items as JSON-ready dicts (money and quantities as decimal strings), read with
+    four plain queries: items, their active taxes, bundles' components, vendors."""
+    if not ids:
+        return []
+    i = Item.__table__.c
+    items = {row.id: row for row in session.execute(
+        select(i.id, i.kind, i.is_bundle, i.name, i.sku, i.unit_price, i.purchase_cost, i.usage_unit, i.category,
+               i.subcategory, i.manufacturer, i.vendor_id, i.active, i.on_hand, i.reserved, i.custom)
+        .where(i.id.in_(ids)))}
+    taxes: dict[int, list] = {}
+    for item_id, tax_id, name, rate in session.execute(
+            select(item_taxes.c.item_id, Tax.id, Tax.name, Tax.rate).join(Tax, Tax.id == item_taxes.c.tax_id)
+            .where(item_taxes.c.item_id.in_(ids), Tax.active.is_(True)).order_by(item_taxes.c.item_id, Tax.id)):
+        taxes.setdefault(item_id, []).append({"id": tax_id, "name": name, "rate": plain(rate)})
+    bundle_ids = [row.id for row in items.values() if row.kind == "product" and row.is_bundle]
+    bundles: dict[int, Decimal] = {}
+    if bundle_ids:
+        bc, component = BundleComponent.__table__.c, Item.__table__.alias("component")
+        for bundle_id, per_bundle, on_hand, reserved in session.execute(
+                select(bc.bundle_id, bc.quantity, component.c.on_hand, component.c.reserved)
+                .join(component, component.c.id == bc.component_id).where(bc.bundle_id.in_(bundle_ids))):
+            whole = CONTEXT.divide(on_hand - reserved, per_bundle).to_integral_value(ROUND_FLOOR, CONTEXT)
+            bundles[bundle_id] = min(bundles.get(bundle_id, whole), whole)
+    vendor_ids = {row.vendor_id for row in items.values() if row.vendor_id is not None}
+    vendors = dict(session.execute(select(Vendor.id, Vendor.name).where(Vendor.id.in_(vendor_ids))).all()) \
+        if vendor_ids else {}
+    picture_key = _picture_key(snap)
+    result = []
+    for item_id in ids:
+        row = items.get(item_id)
+        if row is None:
+            continue
+        kind = "service" if row.kind == "service" else ("bundle" if row.is_bundle else "product")
+        if kind == "product":
+            available = row.on_hand - row.reserved
+        elif kind == "bundle":
+            available = bundles.get(row.id, ZERO)
+        else:
+            available = None
+        custom = row.custom or {}
+        result.append({
+            "id": row.id, "kind": kind, "name": row.name, "sku": row.sku,
+            "unit_price": money_text(row.unit_price), "purchase_cost": money_text(row.purchase_cost),
+            "usage_unit": row.usage_unit, "category": row.category, "subcategory": row.subcategory,
+            "manufacturer": row.manufacturer,
+            "fields": {f.field: _field_value(row, custom, f.field) for f in facets},
+            "vendor_id": row.vendor_id, "vendor_name": vendors.get(row.vendor_id),
+            "available": plain(available) if available is not None else None, "active": row.active,
+            "tax_ids": [t["id"] for t in taxes.get(row.id, [])], "taxes": taxes.get(row.id, []),
+            "picture": _picture(custom, picture_key),
+        })
     return result
 
 
-def vendor_names(session: Session, items: list[Item]) -> dict[int, str]:
-    ids = {i.vendor_id for i in items if i.vendor_id is not None}
-    if not ids:
-        return {}
-    return dict(session.execute(select(Vendor.id, Vendor.name).where(Vendor.id.in_(ids))).all())
+def _field_value(row, custom: dict, name: str):
+    if name.startswith(lookup_settings.CUSTOM_PREFIX):
+        value = custom.get(name[len(lookup_settings.CUSTOM_PREFIX):])
+        return None if value is None else str(value)
+    return getattr(row, name, None) or None
+
+
+def _picture_key(snap: lookup_settings.Snapshot) -> str | None:
+    key = snap.values.get("picture_field")
+    if not snap.values.get("show_picture") or not key:
+        return None
+    return key[len(lookup_settings.CUSTOM_PREFIX):]
+
+
+def _picture(custom: dict, key: str | None) -> str | None:
+    """The picture's URL, if it is one a page may show (http(s) or a path on this site)."""
+    url = custom.get(key) if key else None
+    if isinstance(url, str) and url.startswith(("https://", "http://", "/")) and not url.startswith("//"):
+        return url
+    return None
 
 
 def quick_search(session: Session, q: str, kind: str | None, limit: int) -> list[Item]:

@@ -105,6 +105,38 @@ def load(session: Session) -> dict:
     return values
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a search needs to know about the settings, read in three small queries (and
+    cached by the search for as long as ``item_lookup_state.generation`` does not change: saving
+    settings and changing custom fields raise it)."""
+
+    facets: dict            # kind -> effective fields by position (see effective_facets)
+    custom_labels: dict     # custom.<key> -> label
+    values: dict            # as load() returns them
+
+    def label(self, name: str) -> str:
+        if name in BUILTIN_LABELS:
+            return str(BUILTIN_LABELS[name])
+        return self.custom_labels.get(name, name)
+
+    @property
+    def default_kind(self) -> str:
+        kind = self.values.get("default_kind")
+        return kind if kind in KINDS else "product"
+
+
+def snapshot(session: Session) -> Snapshot:
+    custom = _custom_fields(session)
+    config = facet_config(session)
+    stored = all_settings(session, NAMESPACE)
+    values = {key: stored.get(key, default) for key, default in DEFAULTS.items()}
+    values["facets"] = {kind: [f for f in fields if f] for kind, fields in config.items()}
+    effective = {kind: [f if f is not None and canonical(f, custom) == f else None for f in fields]
+                 for kind, fields in config.items()}
+    return Snapshot(effective, {CUSTOM_PREFIX + k: f.label for k, f in custom.items()}, values)
+
+
 def effective_facets(session: Session) -> dict[str, list[str | None]]:
     """Per kind, the facet fields still usable by position: a custom field deactivated or
     deleted since it was chosen is left out (None) until the admin picks another."""
@@ -135,6 +167,7 @@ def save(session: Session, values: dict) -> dict:
     if facets:
         _store_facets(session, facets)
     session.flush()
+    sync.bump(session.connection())  # cached settings and counts are not reused
     return load(session)
 
 

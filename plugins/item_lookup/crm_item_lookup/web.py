@@ -123,7 +123,7 @@ def items():
     except SchemaError as exc:
         return _schema_error(exc)
     from crm_item_lookup.api import run_search
-    return jsonify(schemas.ItemLookupResult().dump(run_search(session, args)))
+    return run_search(session, args)
 
 
 @json_bp.route("/vendors")

@@ -3,7 +3,6 @@ shown, the picture column; through the API and the settings page."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
 
 from crm.db import db
 from crm.models import CustomField
@@ -101,11 +100,12 @@ def test_switches_twice_is_refused(rest):
 def test_a_deactivated_custom_field_stops_being_a_facet(shop, rest, find, app):
     rest.put("/item-lookup/settings", json={"facets": {"product": ["category", "custom.color"]}})
     assert [f["field"] for f in find(kind="product")["fields"]] == ["category", "custom.color"]
-    with app.app_context():
-        s = db.new_session(app)
-        s.execute(update(CustomField).where(CustomField.key == "color").values(active=False))
-        s.commit()
-        s.close()
+    fields = rest.get("/custom-fields").get_json()["items"]
+    color = next(f for f in fields if f["key"] == "color")
+    renamed = rest.patch(f"/custom-fields/{color['id']}", json={"label": "Color"})
+    assert renamed.status_code == 200, renamed.get_data(as_text=True)
+    assert [f["label"] for f in find(kind="product")["fields"]] == ["Category", "Color"]
+    assert rest.patch(f"/custom-fields/{color['id']}", json={"active": False}).status_code == 200
     body = find(kind="product")
     assert [f["field"] for f in body["fields"]] == ["category"]
     assert "custom.color" not in body["facets"]

@@ -76,11 +76,14 @@ def test_identical_counts_come_from_the_cache(shop, find, app):
     find(kind="product", f1="Tools")
     cache = app.extensions["item_lookup.cubes"]
     hits = cache.hits
-    find(kind="product", f1="Tools", f3="Bosch", page=2)  # same filters but the facet selection and page
-    find(kind="product", sort="-unit_price")
+    find(kind="product", f1="Tools", page=2)              # same filters, another page or order
+    find(kind="product", f1="Tools", sort="-unit_price")
     assert cache.hits == hits + 2
-    find(kind="product", in_stock="true")                 # another filter: another cube
+    find(kind="product", in_stock="true")                 # another filter: counted again
     assert cache.hits == hits + 2
+    find(kind="product", vendor_id=shop.norte)            # a cube: facet selections reuse it
+    find(kind="product", vendor_id=shop.norte, f1="Tools", f3="Bosch")
+    assert cache.hits == hits + 3
 
 
 def test_a_reservation_of_the_last_units_is_seen_at_once(shop, rest, find, app):

@@ -85,6 +85,13 @@ def crm_scheduled_jobs():
 
 
 @hookimpl
+def crm_demo_data(session):
+    """Payments, schedules and a customer credit on the demo company's invoices."""
+    from crm_payments.demo import load_demo_payments
+    return load_demo_payments(session)
+
+
+@hookimpl
 def crm_register_commands(cli):
     from crm_payments.cli import payments
     cli.add_command(payments)

@@ -1,7 +1,9 @@
 """The issue's "done means" flow in a real browser (Playwright driving Debian's chromium
 against the ``live_server``): sign in, open an invoice, record a 30 % deposit with the
 calculator, schedule the rest in 3 monthly installments, mark them paid one by one, and
-check balance and status on the screen -- and through the API -- at every step."""
+check balance and status on the screen -- and through the API -- at every step. Then the
+plugin disabled: the invoice page takes received by hand again; enabled: the payments are
+back."""
 from __future__ import annotations
 
 import os
@@ -138,3 +140,28 @@ def test_quick_edit_and_the_full_balance_shortcut(page, live_server, api, make_u
     page.click("#payments-record")
     expect(page.locator(".flash.error")).to_contain_text(re.compile(r"no balance left|0\.00 EUR"))
     expect_screen(page, "€200.00", "€0.00", "Paid")
+
+
+def test_disabled_the_invoice_page_takes_received_by_hand_and_enabled_the_payments_are_back(
+        page, live_server, api, runner, make_user, make_invoice):
+    from playwright.sync_api import expect
+    inv = make_invoice(total="100.00", status="Sent")
+    assert api.post(f"/invoices/{inv}/payments", json={"amount": "40.00", "reference": "KEPT"}).status_code == 201
+    sign_in(page, live_server, make_user("accounting").username)
+    assert runner.invoke(["plugins", "disable", "payments"]).exit_code == 0
+    page.goto(f"{live_server}/invoices/{inv}")
+    expect(page.locator("#payments")).to_have_count(0)
+    expect(page.locator('[data-total="balance"]')).to_have_text("€60.00")  # the core's totals box
+    page.fill("#received", "100.00")
+    page.locator(f'form[action="/invoices/{inv}/received"] button[type="submit"]').click()
+    expect(page.locator('[data-total="balance"]')).to_have_text("€0.00")
+    expect(page.locator("h1 .status")).to_have_text("Paid")
+    assert invoice_state(api, inv) == ("100.00", "0.00", "Paid")
+
+    assert runner.invoke(["plugins", "enable", "payments"]).exit_code == 0
+    assert runner.invoke(["payments", "recompute"]).exit_code == 0
+    page.goto(f"{live_server}/invoices/{inv}")
+    expect(page.locator("#payments-table tr.payment-row")).to_have_count(1)
+    expect(page.locator("#payments-table")).to_contain_text("KEPT")
+    expect_screen(page, "€40.00", "€60.00", "Partially Paid")
+    expect(page.locator("#received")).to_have_count(0)
