@@ -128,7 +128,7 @@ def run(backend: str) -> None:
                                                          stored.totals, stored.fields or {}), repeat=20)
             p50_hit, _, _ = cpu_and_wall(lambda: lay.compiled(session, "sales_order"), repeat=200)
             row("parse + check + compile the layout (once per version)", f"{p50:.2f} ms",
-                f"then {p50_hit * 1000:.0f} µs per document (one SELECT of the version)")
+                f"then {p50_hit * 1000:.0f} µs per document (the version is read once per transaction)")
             session.rollback()
 
         # the same order with a layout without formulas: what the core's recompute costs by itself

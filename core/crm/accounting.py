@@ -161,6 +161,9 @@ class ChangeSet:
     cursor: str | None
     #: True when the connector listed every record (a full query), not only the changes
     complete: bool = False
+    #: the ids of every record that exists there now, when the connector can list them cheaply
+    #: (a system without a deletion log): links to any other id were deleted there
+    existing: set[str] | None = None
 
 
 @dataclass

@@ -50,6 +50,10 @@ class SpyPlugin:
         return self._record("crm_web_blueprints")
 
     @hookimpl
+    def crm_demo_data(self, session):
+        return self._record("crm_demo_data", session=session)
+
+    @hookimpl
     def crm_register_commands(self, cli):
         return self._record("crm_register_commands", cli=cli)
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crm import money, totals
 from crm.context import current_actor_id
 from crm.errors import Conflict, NotFound, ValidationError
-from crm.models import (Account, Contact, Document, DocumentLine, Item, PriceBook, PriceBookEntry, StatusChange,
-                        Tax, Vendor)
+from crm.models import (Account, BundleComponent, Contact, Document, DocumentLine, Item, PriceBook,
+                        PriceBookEntry, StatusChange, Tax, Vendor)
 from crm.services import hooks
 from crm.services.custom_fields import validate_custom
 from crm.services.doctypes import DOC_TYPES, DocType
@@ -37,7 +38,10 @@ MAX_LINES = 1000
 # --- reading --------------------------------------------------------------------------------------
 
 def load_options():
-    return (selectinload(Document.lines).selectinload(DocumentLine.item).selectinload(Item.components),)
+    """The lines with their items (bundles' components: see :func:`load_bundle_components`),
+    and the party, whose name every response shows."""
+    return (selectinload(Document.lines).selectinload(DocumentLine.item),
+            joinedload(Document.account), joinedload(Document.vendor))
 
 
 def get_document(session: Session, doc_type: str, doc_id: int, *, for_update: bool = False) -> Document:
@@ -48,7 +52,23 @@ def get_document(session: Session, doc_type: str, doc_id: int, *, for_update: bo
     document = session.scalar(stmt)
     if document is None:
         raise NotFound(f"{DOC_TYPES[doc_type].label.lower()} {doc_id} not found")
+    load_bundle_components(session, document)
     return document
+
+
+def load_bundle_components(session: Session, document: Document) -> None:
+    """Load the components of the bundles on the document's lines, in one query and
+    only when there are bundles (stock needs them; a plain product has none)."""
+    bundles = {line.item.id: line.item for line in document.lines
+               if line.item is not None and line.item.is_bundle and "components" in inspect(line.item).unloaded}
+    if not bundles:
+        return
+    found: dict[int, list[BundleComponent]] = {bundle_id: [] for bundle_id in bundles}
+    for component in session.scalars(select(BundleComponent).where(BundleComponent.bundle_id.in_(list(bundles)))
+                                     .order_by(BundleComponent.bundle_id, BundleComponent.component_id)):
+        found[component.bundle_id].append(component)
+    for bundle_id, components in found.items():
+        set_committed_value(bundles[bundle_id], "components", components)
 
 
 def children(session: Session, document: Document) -> list[Document]:
@@ -125,12 +145,14 @@ def update_document(session: Session, document: Document, data: dict) -> Documen
     if "received" in data:
         set_received_by_hand(session, document, data["received"])
     _set_recurring(session, document, data)
-    document.updated_by_id = current_actor_id()
-    document.updated_at = dt.datetime.now(dt.timezone.utc)
+    changes_status = new_status is not None and new_status != document.status
+    if not changes_status:  # else change_status stamps them, in the same UPDATE as the status
+        document.updated_by_id = current_actor_id()
+        document.updated_at = dt.datetime.now(dt.timezone.utc)
     recompute(session, document)
     hooks.call("crm_document_validate", session=session, document=document, data=data)
     session.flush()
-    if new_status is not None and new_status != document.status:
+    if changes_status:
         change_status(session, document, new_status)
     hooks.call("crm_record_saved", session=session, entity=kind.path, record=document, created=False)
     return document
@@ -181,12 +203,22 @@ def change_status(session: Session, document: Document, new_status: str, *, note
     document.status = new_status
     document.updated_by_id = current_actor_id()
     document.updated_at = dt.datetime.now(dt.timezone.utc)
-    document.history.append(StatusChange(from_status=old, to_status=new_status, user_id=current_actor_id(),
-                                         note=note[:200]))
+    _add_history(session, document, StatusChange(from_status=old, to_status=new_status, user_id=current_actor_id(),
+                                                 note=note[:200]))
     session.flush()
     hooks.call("crm_document_status_changed", session=session, document=document, old_status=old,
                new_status=new_status)
     return document
+
+
+def _add_history(session: Session, document: Document, change: StatusChange) -> None:
+    """Append to the status history without reading it first (a stored document
+    whose history is not loaded gets the row directly; loading it later shows it)."""
+    if document.id is not None and "history" in inspect(document).unloaded:
+        change.document_id = document.id
+        session.add(change)
+    else:
+        document.history.append(change)
 
 
 # --- invoices: received and balance ---------------------------------------------------------------
@@ -236,17 +268,31 @@ def set_received_by_hand(session: Session, invoice: Document, received: Decimal)
 def recompute(session: Session, document: Document) -> totals.Computation:
     """Run the totals engine (with the plugins' stages) and store the rounded amounts."""
     result = computation(session, document)
-    for line_result in result.lines:
-        line = line_result.key
-        line.gross, line.discount, line.net = line_result.gross, line_result.discount, line_result.net
-        line.tax, line.total = line_result.tax, line_result.total
-        if line_result.custom:
-            line.custom = {**(line.custom or {}), **_jsonable(line_result.custom)}
+    # only amounts that changed are set: an unchanged line stays clean, so the flush
+    # (and the audit listener) have nothing to look at (Decimal("1.50") == Decimal("1.5000"))
+    for r in result.lines:
+        line = r.key
+        if line.gross != r.gross:
+            line.gross = r.gross
+        if line.discount != r.discount:
+            line.discount = r.discount
+        if line.net != r.net:
+            line.net = r.net
+        if line.tax != r.tax:
+            line.tax = r.tax
+        if line.total != r.total:
+            line.total = r.total
+        if r.custom:
+            custom = {**(line.custom or {}), **_jsonable(r.custom)}
+            if custom != line.custom:
+                line.custom = custom
     t = result.totals
-    document.subtotal, document.discount_total, document.taxable = t.subtotal, t.discount, t.taxable
-    document.tax_total, document.shipping, document.shipping_tax = t.tax, t.shipping, t.shipping_tax
-    document.adjustment, document.grand_total = t.adjustment, t.grand_total
-    document.extra_totals = _jsonable(t.extra)
+    for column, value in (("subtotal", t.subtotal), ("discount_total", t.discount), ("taxable", t.taxable),
+                          ("tax_total", t.tax), ("shipping", t.shipping), ("shipping_tax", t.shipping_tax),
+                          ("adjustment", t.adjustment), ("grand_total", t.grand_total),
+                          ("extra_totals", _jsonable(t.extra))):
+        if getattr(document, column) != value:
+            setattr(document, column, value)
     if document.doc_type == "invoice":
         refresh_balance(session, document)
     return result
@@ -255,18 +301,21 @@ def recompute(session: Session, document: Document) -> totals.Computation:
 def computation(session: Session, document: Document) -> totals.Computation:
     """The engine's full result (lines, totals, tax breakdown) for ``document``, with the
     plugins' stages; changes nothing (the PDF reads it; :func:`recompute` stores it)."""
-    item_lines = [line for line in document.lines if line.display_type is None]
-    positions = {id(line): index for index, line in enumerate(document.lines)}
+    all_lines = document.lines
+    item_lines = [line for line in all_lines if line.display_type is None]
+    positions = {id(line): index for index, line in enumerate(all_lines)}
+    tax_mode = document.tax_mode
+    rates = _RateCache() if tax_mode == "individual" else None
     doc_input = totals.DocumentInput(
         currency=document.currency,
-        tax_mode=document.tax_mode,
+        tax_mode=tax_mode,
         lines=[totals.LineInput(quantity=line.quantity, unit_price=line.unit_price,
                                 discount_percent=line.discount_percent, discount_amount=line.discount_amount,
-                                taxes=_rates(line.taxes) if document.tax_mode == "individual" else (), key=line)
+                                taxes=rates(line.taxes) if rates is not None else (), key=line)
                for line in item_lines],
         discount_percent=document.discount_percent,
         discount_amount=document.discount_amount,
-        group_taxes=_rates(document.group_taxes) if document.tax_mode == "group" else (),
+        group_taxes=_rates(document.group_taxes) if tax_mode == "group" else (),
         shipping_amount=document.shipping_amount or Decimal("0"),
         shipping_taxes=_rates(document.shipping_taxes),
         adjustment=document.adjustment or Decimal("0"),
@@ -291,6 +340,23 @@ def computation(session: Session, document: Document) -> totals.Computation:
 
 def _rates(snapshots) -> tuple[totals.TaxRate, ...]:
     return tuple(totals.TaxRate(id=t["id"], name=t["name"], rate=Decimal(t["rate"])) for t in snapshots or ())
+
+
+class _RateCache:
+    """:func:`_rates` for many lines: lines usually share a few tax snapshots, each
+    turned into TaxRates once."""
+
+    def __init__(self):
+        self._seen: dict[tuple, tuple[totals.TaxRate, ...]] = {}
+
+    def __call__(self, snapshots) -> tuple[totals.TaxRate, ...]:
+        if not snapshots:
+            return ()
+        key = tuple((t["id"], t["name"], t["rate"]) for t in snapshots)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = _rates(snapshots)
+        return found
 
 
 def _snapshot(taxes: list[Tax]) -> list[dict]:

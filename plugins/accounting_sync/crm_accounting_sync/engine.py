@@ -269,11 +269,12 @@ class Engine:
         retry = [link for link in self._links_remote[entity].values()
                  if link.pending == "from_remote" and link.remote_id not in records
                  and (link.status != "conflict" or link.resolution)]
-        if changes.complete:
-            # a full listing: a linked record missing from it was deleted there (or never listed)
+        existing = set(records) if changes.complete else changes.existing
+        if existing is not None:
+            # every remote record was listed: a linked one missing from the list was deleted there
             retry += [link for link in self._links_remote[entity].values()
-                      if link.remote_id not in records and link.status == "ok" and link.local_id is not None
-                      and link not in retry]
+                      if link.remote_id not in existing and link.remote_id not in records and link.status == "ok"
+                      and link.local_id is not None and link not in retry]
         for link in retry:
             rec = self.call(self.connector.fetch, entity, link.remote_id)
             records[link.remote_id] = rec if rec is not None else RemoteRecord(id=link.remote_id, deleted=True)

@@ -41,3 +41,40 @@ def qbo_settings(fake) -> dict:
     return {"realm_id": fake.realm, "client_id": fake.client_id, "environment": fake.discovery_url,
             "api_base_url": fake.api_url, "minorversion": 75, "timeout_seconds": 2,
             "value_maps": {"tax_codes": {"IVA 21%": "21", "IVA 10%": "10", "IVA 4%": "4"}}}
+
+
+@pytest.fixture(scope="session")
+def tryton_server(tmp_path_factory):
+    """A real trytond (party, product, sale, purchase, account_invoice) on 127.0.0.1, for the session."""
+    pytest.importorskip("trytond", reason="Tryton is an optional extra: pip install -e 'plugins/accounting_sync[tryton]'")
+    pytest.importorskip("proteus", reason="Tryton is an optional extra: pip install -e 'plugins/accounting_sync[tryton]'")
+    from crm_accounting_sync.testing.tryton_server import TrytonServer, prepare
+    folder = tmp_path_factory.mktemp("tryton")
+    prepare(folder)
+    server = TrytonServer(folder).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tryton(app, tryton_server):
+    """A connection "tryton" to the server, scoped to categories of its own (the server is shared)."""
+    import uuid
+    from accsync_helpers import connect
+    from crm_accounting_sync.testing.tryton_server import ADMIN_PASSWORD
+    from crm_accounting_sync.tryton import TrytonConnector
+    tag = uuid.uuid4().hex[:8]
+    settings = {"url": tryton_server.url, "username": "admin", "customer_category": f"Customer {tag}",
+                "supplier_category": f"Supplier {tag}", "account_category": f"CRM {tag}",
+                "entities": {"payments": {"direction": "from_remote"}}}
+    connector = TrytonConnector(settings, {"password": ADMIN_PASSWORD})
+    for name in (settings["customer_category"], settings["supplier_category"]):
+        connector.rpc("party.category", "create", [{"name": name}])
+    crm = connector.rpc("product.category", "search_read", [("name", "=", "CRM")], 0, 1, None,
+                        ["account_revenue", "account_expense"])[0]
+    connector.rpc("product.category", "create", [{"name": settings["account_category"], "accounting": True,
+                                                  "account_revenue": crm["account_revenue"],
+                                                  "account_expense": crm["account_expense"]}])
+    connect(app, "tryton", "tryton", settings=settings, secrets={"password": ADMIN_PASSWORD})
+    yield connector
+    connector.close()

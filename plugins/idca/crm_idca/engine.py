@@ -110,7 +110,11 @@ def run_stage(stage: str, computation: Computation, document, session: Session) 
 # --- lines ----------------------------------------------------------------------------------
 
 def _has_subtotals(document) -> bool:
-    return any(line.display_type == "subtotal" for line in getattr(document, "lines", None) or ())
+    for line in getattr(document, "lines", None) or ():
+        loaded = line.__dict__   # the loaded value without the ORM descriptor; the attribute if expired
+        if (loaded["display_type"] if "display_type" in loaded else line.display_type) == "subtotal":
+            return True
+    return False
 
 
 def _decimal(value):

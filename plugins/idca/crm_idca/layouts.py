@@ -16,12 +16,13 @@ import keyword
 import logging
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -750,6 +751,7 @@ def save_layout(session: Session, doc_type: str, data: dict) -> Layout:
         raise Conflict("another administrator saved this layout at the same time; reload it",
                        code="stale_version") from None
     _remember(compiled_layout)
+    _remember_version(session, doc_type, layout.version)
     return layout
 
 
@@ -814,12 +816,27 @@ def from_stored(doc_type: str, version: int, columns, totals, fields, session: S
     return found
 
 
+_VERSION = select(Layout.version).where(Layout.doc_type == bindparam("doc_type"))
+
+
 def current_version(session: Session, doc_type: str) -> int:
-    """The current version of ``doc_type``'s layout (0: none saved): one small query, without
-    flushing the document being computed (a plain SELECT of one integer, no ORM object)."""
+    """The current version of ``doc_type``'s layout (0: none saved): a SELECT of one integer,
+    without flushing the document being computed, made once per transaction and document type
+    (a transaction sees one version of a layout from start to end)."""
+    transaction = session.get_transaction()
+    known = session.info.get("idca.versions", {}).get(doc_type)
+    if transaction is not None and known is not None and known[0]() is transaction:
+        return known[1]
     with session.no_autoflush:
-        version = session.execute(select(Layout.version).where(Layout.doc_type == doc_type)).scalar()
-    return version or 0
+        version = session.execute(_VERSION, {"doc_type": doc_type}).scalar() or 0
+    _remember_version(session, doc_type, version)
+    return version
+
+
+def _remember_version(session: Session, doc_type: str, version: int) -> None:
+    transaction = session.get_transaction()
+    if transaction is not None:
+        session.info.setdefault("idca.versions", {})[doc_type] = (weakref.ref(transaction), version)
 
 
 def compiled(session: Session, doc_type: str) -> CompiledLayout:

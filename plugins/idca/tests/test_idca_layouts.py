@@ -196,3 +196,19 @@ def test_openapi_names_the_plugin_schemas(api):
     schemas = spec["components"]["schemas"]
     assert {"IdcaLayout", "IdcaLayoutIn", "IdcaColumn", "IdcaTotal", "IdcaDefault"} <= set(schemas)
     assert "/api/v1/idca/layouts/{doc_type}" in spec["paths"]
+
+
+def test_the_current_version_is_read_once_per_transaction(app, session, put_layout):
+    from sqlalchemy import text
+    from crm_idca import layouts
+    put_layout("quotes", MARGIN_COLUMNS)
+    with app.app_context():
+        assert layouts.current_version(session, "quote") == 1
+        session.execute(text("UPDATE idca_layouts SET version = 5 WHERE doc_type = 'quote'"))
+        assert layouts.current_version(session, "quote") == 1     # one transaction sees one version
+        session.rollback()
+        assert layouts.current_version(session, "quote") == 1     # a new transaction reads it again
+        session.execute(text("UPDATE idca_layouts SET version = 7 WHERE doc_type = 'quote'"))
+        session.commit()
+        assert layouts.current_version(session, "quote") == 7
+        session.rollback()

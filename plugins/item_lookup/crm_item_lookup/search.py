@@ -469,8 +469,8 @@ def _few_matches(session: Session, query: Query, kinds, facets: list[FacetField]
     c = Entry.__table__.c
     sort_column = {"name": c.name_key, "sku": c.sku, "unit_price": c.unit_price, "available": c.available,
                    "kind": c.kind_key}[query.sort.lstrip("-")]
-    stmt = (select(c.item_id, c.kind_key, c.name_key, sort_column, c.f1, c.f2, c.f3).where(*conditions)
-            .limit(SMALL_SET + 1))
+    stmt = (select(c.item_id, c.kind_key, c.name_key, sort_column, c.f1, c.f2, c.f3)
+            .where(*conditions, *_relevant(facets, kinds)).limit(SMALL_SET + 1))
     rows = session.execute(stmt).all()
     if len(rows) > SMALL_SET:
         return None
@@ -488,6 +488,15 @@ def _few_matches(session: Session, query: Query, kinds, facets: list[FacetField]
     ordered = _sorted(kept, query.sort)
     start = (query.page - 1) * query.per_page
     return total, listed, [item_id for _, _, item_id in ordered[start:start + query.per_page]]
+
+
+def _relevant(facets: list[FacetField], kinds) -> list:
+    """Only entries that miss at most one facet selection count anywhere (a facet's counts apply
+    every other selection): with two or three selections, that leaves the others out early."""
+    chosen = [selection_condition(f, kinds) for f in facets if f.selected]
+    if len(chosen) < 2:
+        return []
+    return [or_(*[and_(*[c for j, c in enumerate(chosen) if j != i]) for i in range(len(chosen))])]
 
 
 def _sorted(rows: list[tuple], sort: str) -> list[tuple]:

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError as SchemaError, fields, validate
 
-from crm.api.collection import as_bool, paginate
+from crm.api.collection import paginate
 from crm.api.fields import IdField, MoneyField, PercentField, Text
 from crm.api.idempotency import create_once
 from crm.api.schemas import ListArgs, ListOf
@@ -588,4 +588,4 @@ class Summary(MethodView):
 
 
 BLUEPRINTS = [blp, invoices_blp]
-__all__ = ["BLUEPRINTS", "blp", "invoices_blp", "as_bool"]
+__all__ = ["BLUEPRINTS", "blp", "invoices_blp"]

@@ -24,7 +24,7 @@ from crm.errors import CRMError, ValidationError
 from crm.models import Document
 from crm.permissions import can, require
 from crm_payments import services
-from crm_payments.models import INTERVALS, Payment, PaymentMethod, PaymentStatus
+from crm_payments.models import INTERVALS, Payment
 
 bp = Blueprint("payments", __name__, url_prefix="/payments", template_folder="templates")
 
@@ -511,4 +511,4 @@ def _uses(session, column) -> dict:
     return dict(session.execute(select(column, func.count()).group_by(column)).all())
 
 
-__all__ = ["bp", "invoice_panel", "PaymentStatus", "PaymentMethod"]
+__all__ = ["bp", "invoice_panel"]

@@ -1,0 +1,151 @@
+"""The picker in a real browser (Playwright, headless Chromium) against the app served by
+``live_server``: from a sales order's page, filter by two facets, tick in-stock only, enter
+quantities, add the items in one action and see them on the order with its totals; and from
+the line editor, with the keyboard."""
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+import pytest
+
+from crm.db import db
+from crm.models import Account
+from crm.testing import TEST_PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def page(live_server):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}: browser tests need it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        except Exception as exc:  # noqa: BLE001
+            pytest.skip(f"Chromium at {CHROMIUM} does not start: {exc}")
+        context = browser.new_context(base_url=live_server, locale="en-GB")
+        context.set_default_timeout(20_000)
+        tab = context.new_page()
+        yield tab
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def order_id(shop, rest, app) -> int:
+    with app.app_context():
+        s = db.new_session(app)
+        account = Account(name="Ferretería López")
+        s.add(account)
+        s.commit()
+        account_id = account.id
+        s.close()
+    response = rest.post("/sales-orders", json={"account_id": account_id, "lines": [
+        {"item_id": shop.ids["Delta hammer"], "quantity": "1"}]})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()["id"]
+
+
+def _sign_in(page, make_user, role="sales"):
+    user = make_user(role)
+    page.goto("/login")
+    page.fill('input[name="username"]', user.username)
+    page.fill('input[name="password"]', TEST_PASSWORD)
+    page.click('button[type="submit"]')
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def _wait_for_results(dialog, expected_names):
+    dialog.page.wait_for_function(
+        """([id, names]) => {
+             const rows = [...document.querySelectorAll('#' + id + ' tbody tr[data-id] .il-name')];
+             const shown = rows.map(td => td.firstChild.textContent.trim()).sort();
+             return document.getElementById(id).getAttribute('aria-busy') !== 'true'
+                    && JSON.stringify(shown) === JSON.stringify(names);
+           }""",
+        arg=[dialog.get_attribute("id"), sorted(expected_names)])
+
+
+def _row(dialog, name):
+    return dialog.locator("tbody tr[data-id]", has=dialog.page.locator(".il-name", has_text=name))
+
+
+def test_add_items_to_a_sales_order_from_facets_and_in_stock_only(page, shop, rest, order_id, make_user):
+    _sign_in(page, make_user)
+    page.goto(f"/sales-orders/{order_id}")
+    page.click("button[data-il-open]")
+    dialog = page.locator("dialog.il-dialog[open]")
+    dialog.wait_for()
+    page.wait_for_selector("dialog.il-dialog[data-il-ready]")
+    _wait_for_results(dialog, ["50% off_cut \\ gloves", "Alpha drill", "Beta drill", "Delta hammer", "Drill kit",
+                               "Epsilon bulb", "Gamma saw", "Saw kit", "Zeta cable"])
+    # the counts are shown beside the values, and the row already on the order is marked
+    assert "(4)" in dialog.locator('.il-facet[data-field="manufacturer"] label', has_text="Bosch").inner_text()
+    assert _row(dialog, "Delta hammer").locator(".il-badge").inner_text() == "on the document"
+
+    dialog.locator('.il-facet[data-field="subcategory"] input[value="Power"]').check()
+    _wait_for_results(dialog, ["Alpha drill", "Beta drill", "Drill kit"])
+    dialog.locator('.il-facet[data-field="manufacturer"] input[value="Bosch"]').check()
+    _wait_for_results(dialog, ["Alpha drill", "Drill kit"])
+    assert "(1)" in dialog.locator('.il-facet[data-field="manufacturer"] label', has_text="Makita").inner_text()
+    dialog.locator('input.il-switch[value="in_stock"]').check()
+    _wait_for_results(dialog, ["Alpha drill", "Drill kit"])
+    dialog.locator('input.il-switch[value="in_stock"]').uncheck()   # and back: Beta drill has no stock
+    dialog.locator('.il-facet[data-field="manufacturer"] input[value="Bosch"]').uncheck()
+    _wait_for_results(dialog, ["Alpha drill", "Beta drill", "Drill kit"])
+    dialog.locator('input.il-switch[value="in_stock"]').check()
+    _wait_for_results(dialog, ["Alpha drill", "Drill kit"])
+
+    alpha, kit = _row(dialog, "Alpha drill"), _row(dialog, "Drill kit")
+    alpha.locator(".il-qty").fill("2")
+    alpha.locator(".il-tick").check()
+    kit.locator(".il-qty").fill("3")
+    kit.locator(".il-price").fill("140.00")
+    kit.locator(".il-tick").check()
+    assert dialog.locator(".il-add").inner_text() == "Add selected (2)"
+    with page.expect_navigation():
+        dialog.locator(".il-add").click()
+
+    lines = page.locator("table").filter(has_text="Alpha drill")
+    lines.wait_for()
+    assert "Drill kit" in lines.inner_text()
+    order = rest.get(f"/sales-orders/{order_id}").get_json()
+    assert [(l["item_name"], l["quantity"], l["unit_price"]) for l in order["lines"]] == [
+        ("Delta hammer", "1", "15.00"), ("Alpha drill", "2", "89.90"), ("Drill kit", "3", "140.00")]
+    # 15.00 + 179.80 + 420.00 = 614.80; tax 21 % per line 3.15 + 37.76 + 88.20 = 129.11
+    assert order["totals"]["subtotal"] == "614.80" and order["totals"]["grand_total"] == "743.91"
+    assert "743.91" in page.inner_text("body")
+
+
+def test_the_line_editor_with_the_keyboard(page, shop, rest, order_id, make_user):
+    _sign_in(page, make_user)
+    page.goto(f"/sales-orders/{order_id}/edit")
+    page.click("button[data-il-open]")
+    dialog = page.locator("dialog.il-dialog[open]")
+    page.wait_for_selector("dialog.il-dialog[data-il-ready]")
+    page.keyboard.type("bulb")                                    # the search box has the focus
+    _wait_for_results(dialog, ["Epsilon bulb"])
+    page.keyboard.press("ArrowDown")                              # to the first row's quantity
+    page.keyboard.press("Control+A")
+    page.keyboard.type("12")
+    page.keyboard.press("Enter")                                  # ticks the row
+    assert dialog.locator(".il-add").inner_text() == "Add selected (1)"
+    page.keyboard.press("Control+Enter")                          # adds
+    dialog.wait_for(state="hidden")
+    row = page.locator("#lines tr.line").last
+    assert row.locator("input.item-search").input_value() == "Epsilon bulb (E-1)"
+    assert row.locator("input.qty").input_value() == "12"
+    assert row.locator("input.price").input_value() == "2.40"
+    # the server's preview: 15.00 + 28.80 = 43.80, tax 3.15 + 6.05 = 9.20
+    page.wait_for_function(
+        "() => (document.querySelector('[data-total=\"grand_total\"]') || {}).textContent?.includes('53.00')")
+    with page.expect_navigation():
+        page.click('.form-actions button[type="submit"]')
+    order = rest.get(f"/sales-orders/{order_id}").get_json()
+    assert [(l["item_name"], l["quantity"]) for l in order["lines"]] == [("Delta hammer", "1"), ("Epsilon bulb", "12")]
+    assert Decimal(order["totals"]["grand_total"]) == Decimal("53.00")
