@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test test-fast bench demo clean translations
+.PHONY: install run test bench clean translations
 
 $(VENV)/.installed: setup.cfg $(foreach p,$(PLUGINS),plugins/$(p)/setup.cfg)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -44,4 +44,4 @@ translations: install  ## extract the UI's messages and update the Spanish catal
 	$(VENV)/bin/pybabel -q compile -d core/crm/translations
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis  # instance/ keeps your database

@@ -4,6 +4,7 @@ from __future__ import annotations
 import types
 
 import pytest
+from markupsafe import Markup
 
 from crm import hookimpl
 from crm.plugins import module_candidate
@@ -147,7 +148,7 @@ def test_registered_plugin_context_manager(app, client, make_user):
     class Slot:
         @hookimpl
         def crm_template_slot(self, slot, context):
-            return "<b>temporary</b>" if slot == "home_panels" else None
+            return Markup("<b>temporary</b>") if slot == "home_panels" else None
     user = make_user("sales")
     client.post("/login", data={"username": user.username, "password": TEST_PASSWORD})
     with registered_plugin(app, Slot(), "temp"):

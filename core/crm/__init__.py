@@ -23,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from crm import config as crm_config
     from crm.api import init_api, is_api_request
+    from crm.context import set_actor
     from crm.db import core_table_names, db
     from crm.i18n import init_i18n
     from crm.jsonutil import DecimalJSONProvider
@@ -45,6 +46,11 @@ def create_app(config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)
+
+    @app.before_request
+    def _nobody_yet():
+        set_actor(None)  # a thread serves many requests: never keep the previous user
+
     core_tables = core_table_names()
     candidates = installed_candidates() + list(app.config.get("EXTRA_PLUGINS", []))
     registry = PluginRegistry(candidates, only=app.config.get("PLUGINS"), core_tables=core_tables)

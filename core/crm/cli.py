@@ -222,7 +222,12 @@ def plugins_disable(plugin_id):
 def plugins_purge(plugin_id, confirmation):
     """Drop every table of PLUGIN_ID and its settings. Irreversible; asks to type the id."""
     from crm.db import db as database
+    from crm.db import core_table_names
+    from crm.plugins import PluginRegistry
     from crm.services.plugin_admin import plugin_tables, purge
+    problem = PluginRegistry._id_problem(plugin_id, core_table_names())
+    if problem:
+        raise click.ClickException(f"refused: {problem}")
     engine = database.engine()
     with engine.connect() as connection:
         tables = plugin_tables(connection, plugin_id)
@@ -282,10 +287,16 @@ def _parse_day(_ctx, _param, value):
 @domain_errors
 def jobs_run_due(today, only):
     """Run every due job once."""
-    from crm.jobs import all_jobs, run_due
+    from crm.jobs import JobsFailed, all_jobs, run_due
     if only and only not in {j.name for j in all_jobs(current_app)}:
         raise click.ClickException(f"unknown job {only!r}")
-    for name, summary in run_due(current_app._get_current_object(), today, only).items():
+    try:
+        results = run_due(current_app._get_current_object(), today, only)
+    except JobsFailed as failed:
+        for name, summary in failed.results.items():
+            click.echo(f"{name}: {summary}")
+        raise click.ClickException("failed (rolled back): " + str(failed)) from failed
+    for name, summary in results.items():
         click.echo(f"{name}: {summary}")
 
 
@@ -322,7 +333,11 @@ def _add_plugin_commands() -> None:
     only = os.environ.get("CRM_PLUGINS")
     only = [p.strip() for p in only.split(",") if p.strip()] if only is not None else None
     registry = PluginRegistry(installed_candidates(), only=only, core_tables=core_table_names())
-    registry.pm.hook.crm_register_commands(cli=cli)
+    for plugin_id in registry.order:  # a broken plugin must not take the whole command line down
+        try:
+            registry.call_one(plugin_id, "crm_register_commands", cli=cli)
+        except Exception as exc:  # noqa: BLE001
+            click.echo(f"warning: plugin {plugin_id} could not add its commands: {exc}", err=True)
 
 
 _add_plugin_commands()

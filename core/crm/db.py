@@ -35,8 +35,12 @@ class Model(DeclarativeBase):
 
 def core_table_names() -> set[str]:
     """The tables of the core's own models (package ``crm``), whatever else is imported."""
-    return {mapper.local_table.name for mapper in Model.registry.mappers
-            if mapper.class_.__module__.split(".")[0] == "crm"}
+    names = set()
+    for mapper in Model.registry.mappers:
+        if mapper.class_.__module__.split(".")[0] == "crm":
+            names.add(mapper.local_table.name)
+            names.update(rel.secondary.name for rel in mapper.relationships if rel.secondary is not None)
+    return names
 
 
 def table_owner(table_name: str, plugin_ids) -> str | None:

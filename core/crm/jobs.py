@@ -40,12 +40,25 @@ def all_jobs(app: Flask) -> list[ScheduledJob]:
 def run_due(app: Flask, today: dt.date | None = None, only: str | None = None) -> dict[str, object]:
     """Run every job (or ``only`` one) for ``today``, each in its own transaction."""
     today = today or dt.date.today()
-    results = {}
+    results, failures = {}, []
     with app.app_context():
         get_registry(app).refresh(db.session)
         for job in all_jobs(app):
             if only and job.name != only:
                 continue
-            with db.transaction() as session:
-                results[job.name] = job.run(session, today)
+            try:
+                with db.transaction() as session:
+                    results[job.name] = job.run(session, today)
+            except Exception as exc:  # one failing job must not stop the others
+                failures.append((job.name, exc))
+    if failures:
+        raise JobsFailed(results, failures)
     return results
+
+
+class JobsFailed(Exception):
+    """Some jobs failed (each rolled back); the others ran and committed."""
+
+    def __init__(self, results: dict, failures: list):
+        self.results, self.failures = results, failures
+        super().__init__("; ".join(f"{name}: {exc}" for name, exc in failures))

@@ -157,7 +157,13 @@ class PluginRegistry:
         for plugin_id in sorted(modules):
             sorter.add(plugin_id, *[r for r in modules[plugin_id].requires if r in modules])
         try:
-            return list(sorter.static_order())
+            sorter.prepare()
+            order = []
+            while sorter.is_active():  # each batch whose requirements are met, by id
+                ready = sorted(sorter.get_ready())
+                order.extend(ready)
+                sorter.done(*ready)
+            return order
         except graphlib.CycleError as exc:
             for plugin_id in exc.args[1]:
                 if plugin_id in modules:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import g, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from crm.plugins import get_registry
 
@@ -91,7 +91,7 @@ def menu_items() -> list[MenuItem]:
 def slot(name: str, **context) -> Markup:
     """Render what enabled plugins put into the slot ``name`` of a core page."""
     parts = get_registry().call_in_order("crm_template_slot", slot=name, context=context)
-    return Markup("\n").join(Markup(p) for p in parts if p)
+    return Markup("\n").join(escape(p) for p in parts if p)  # plugins return Markup for HTML
 
 
 #: The slots core pages offer to plugins (``slot(name, **context)``) and what their context holds.

@@ -74,7 +74,9 @@ def tryton(app, tryton_server):
                         ["account_revenue", "account_expense"])[0]
     connector.rpc("product.category", "create", [{"name": settings["account_category"], "accounting": True,
                                                   "account_revenue": crm["account_revenue"],
-                                                  "account_expense": crm["account_expense"]}])
+                                                  "account_expense": crm["account_expense"],
+                                                  "customer_taxes": [("add", [connector._id_of("account.tax",
+                                                                                               "IVA 21%")])]}])
     connect(app, "tryton", "tryton", settings=settings, secrets={"password": ADMIN_PASSWORD})
     yield connector
     connector.close()

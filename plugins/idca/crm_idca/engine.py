@@ -202,7 +202,7 @@ def coerce(column, value):
     return value[:lay.MAX_TEXT_VALUE]
 
 
-_LIMIT = lay.MAX_NUMBER
+_MAX_DIGITS = 15    # numbers stay below 10^15 (lay.MAX_NUMBER)
 _CONTEXT = money.CONTEXT
 
 
@@ -261,18 +261,17 @@ def compute_lines(layout: lay.CompiledLayout, computation: Computation, document
                 continue
             names[key] = value
             out[key] = lay.jsonable(value)
-        for column, function, kind, quantum in plan:
-            key = column.key
+        for key, function, quantum, column in plan:
             try:
                 value = function(names)
-                if kind == NUMBER:
+                if quantum is not None:            # a number column: round it to its decimals
                     if value.__class__ is not Decimal:
                         raise ValueError("is not a number")
                     value = value.quantize(quantum, ROUND_HALF_UP, _CONTEXT)
-                    if not -_LIMIT < value < _LIMIT:
+                    if value.adjusted() >= _MAX_DIGITS:
                         raise ValueError("number too large")
-                    if not value and value.is_signed():
-                        value = value.copy_abs()      # -0.00 (a tiny negative rounded) is 0.00
+                    if value.is_signed() and not value:
+                        value = value.copy_abs()   # -0.00 (a tiny negative rounded) is 0.00
                     out[key] = value
                 else:
                     out[key] = coerce(column, value)

@@ -169,12 +169,13 @@ class CompiledLayout:
     plans: dict = field(default_factory=dict)         # per currency: what the engine loops over
 
     def plan(self, currency: str) -> list[tuple]:
-        """``(column, function, kind, quantum)`` of the formula columns in evaluation order, with
-        the rounding quantum of number columns in ``currency``: computed once per currency."""
+        """``(key, function, quantum, column)`` of the formula columns in evaluation order, with
+        the rounding quantum of number columns in ``currency`` (None for the other types):
+        computed once per currency."""
         found = self.plans.get(currency)
         if found is None:
-            found = [(c, c.formula.function, c.kind,
-                      Decimal(1).scaleb(-c.places(currency)) if c.kind == NUMBER else None)
+            found = [(c.key, c.formula.function,
+                      Decimal(1).scaleb(-c.places(currency)) if c.kind == NUMBER else None, c)
                      for c in self.column_order]
             self.plans[currency] = found
         return found

@@ -90,15 +90,17 @@ class TrytonServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{DB}/"
+        return f"http://127.0.0.1:{self.port}/{DB}/rpc/"
 
     def start(self, timeout: float = 120) -> "TrytonServer":
         log = open(self.folder / "trytond.log", "wb")
-        self.process = subprocess.Popen([_bin("trytond"), "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
+        # -d: load the database's pool at start (a login over XML-RPC needs it loaded)
+        self.process = subprocess.Popen([_bin("trytond"), "-c", str(self.conf), "-d", DB], stdout=log,
+                                        stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
             try:
-                xmlrpc.client.ServerProxy(f"http://127.0.0.1:{self.port}/").common.server.version()
+                xmlrpc.client.ServerProxy(f"http://127.0.0.1:{self.port}/rpc/").common.server.version()
                 return self
             except (OSError, xmlrpc.client.Error):
                 if self.process.poll() is not None or time.monotonic() > deadline:
