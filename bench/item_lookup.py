@@ -70,6 +70,11 @@ def load(app, tax_id: int) -> dict:
         if engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.exec_driver_sql("VACUUM ANALYZE")  # what autovacuum does after a bulk load
+        # what the README asks after a bulk import (`crm item-lookup reindex`): recount, compact
+        from crm_item_lookup import sync
+        with engine.begin() as connection:
+            sync.rebuild(connection)
+        sync.compact(engine)
     return {"vendor": vendor_ids[1], "seconds": time.perf_counter() - started}
 
 

@@ -12,7 +12,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func
+from sqlalchemy import func, select
 
 from crm.api.collection import as_bool, paginate
 from crm.api.fields import MoneyField, QuantityField, plain
@@ -100,8 +100,10 @@ SERVICE_FILTERS = {"active": (Item.active, as_bool), "category": (Item.category,
 
 
 def _list(kind: str, args, filters):
-    return paginate(db.session, items.items_query(kind), args, model=Item, search=SEARCH, sortable=SORTABLE,
-                    filters=filters, raw_args=request.args)
+    page = paginate(db.session, select(Item).where(Item.kind == kind), args, model=Item, search=SEARCH,
+                    sortable=SORTABLE, filters=filters, raw_args=request.args)
+    items.load_details(db.session, page["items"])
+    return page
 
 
 @blp.route("/products")

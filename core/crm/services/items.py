@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crm.errors import Conflict, NotFound, ValidationError
-from crm.models import (BundleComponent, DocumentLine, Item, PriceBookEntry, StockMove, Vendor)
+from crm.models import (BundleComponent, DocumentLine, Item, PriceBookEntry, StockMove, Tax, Vendor,
+                        item_taxes)
 from crm.models.base import utcnow
 from crm.money import CONTEXT, ZERO
 from crm.services.custom_fields import validate_custom
@@ -25,6 +27,33 @@ LOAD = (selectinload(Item.taxes),
 
 def items_query(kind: str) -> Select:
     return select(Item).where(Item.kind == kind).options(*LOAD)
+
+
+#: the taxes of a page of items, in the order of ``Item.taxes``
+_TAXES_OF = (select(item_taxes.c.item_id, Tax).join(Tax, Tax.id == item_taxes.c.tax_id)
+             .where(item_taxes.c.item_id.in_(bindparam("ids", expanding=True)))
+             .order_by(item_taxes.c.item_id, Tax.id))
+
+
+def load_details(session: Session, items: list[Item]) -> list[Item]:
+    """What every item response needs (:data:`LOAD`: taxes, and the components of
+    bundles), for a page of items loaded without it: one query for the taxes, one
+    more only if the page has bundles. Cheaper than the relationship loaders."""
+    if not items:
+        return items
+    taxes: dict[int, list[Tax]] = {item.id: [] for item in items}
+    for item_id, tax in session.execute(_TAXES_OF, {"ids": list(taxes)}):
+        taxes[item_id].append(tax)
+    components: dict[int, list[BundleComponent]] = {item.id: [] for item in items if item.is_bundle}
+    if components:
+        for row in session.scalars(select(BundleComponent).where(BundleComponent.bundle_id.in_(list(components)))
+                                   .options(selectinload(BundleComponent.component))
+                                   .order_by(BundleComponent.bundle_id, BundleComponent.component_id)):
+            components[row.bundle_id].append(row)
+    for item in items:
+        set_committed_value(item, "taxes", taxes[item.id])
+        set_committed_value(item, "components", components.get(item.id, []))
+    return items
 
 
 def get_item(session: Session, item_id: int, kind: str | None = None, *, for_update: bool = False) -> Item:

@@ -185,9 +185,6 @@ class Items(LocalEntity):
                 "purchase_cost": dec(i.purchase_cost), "description": i.description or "",
                 "active": bool(i.active), "custom": dict(i.custom or {})}
 
-    def skip_reason(self, record) -> str | None:
-        return "bundles are not synced (accounting systems cannot create them)" if record.is_bundle else None
-
     def create(self, session, data):
         data = self._input(data)
         kind = data.pop("kind", None) or "service"

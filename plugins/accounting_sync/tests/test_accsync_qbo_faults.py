@@ -29,7 +29,7 @@ def test_429_and_5xx_are_retried(app, qbo, catalog):
     qbo.inject(500, times=1, path="/batch")
     run = sync(app, "qbo")
     assert run.status == "done", run
-    assert len(qbo.objects("Customer")) == 2 and len(qbo.objects("Item")) == 3
+    assert len(qbo.objects("Customer")) == 2 and len(qbo.objects("Item")) == 4
     assert sync(app, "qbo").total("created") == 0
 
 

@@ -23,7 +23,7 @@ def test_master_data_both_ways(app, tryton, catalog):
     assert run.status == "done", run
     assert run.count("accounts", "to_remote", "created") == 1
     assert run.count("vendors", "to_remote", "created") == 1
-    assert run.count("items", "to_remote", "created") == 3
+    assert run.count("items", "to_remote", "created") == 4
     [party] = _parties(tryton, tryton.settings["customer_category"])
     assert party["name"] == "Ferretería López S.L."
     products = tryton.rpc("product.product", "search_read",
@@ -88,8 +88,10 @@ def test_sales_purchases_invoices_both_ways_and_posted_invoices_are_conflicts(ap
     in_app(app, lambda s: documents.update_document(s, s.get(Document, made["invoice"]), {
         "lines": [{"item_id": catalog.consulting, "quantity": Decimal("3")}]}))
     run = sync(app, "tryton", ["invoices"])
-    [record] = [r for r in run.records if r["entity"] == "invoices"]
+    [record] = [r for r in run.records if r["entity"] == "invoices" and r["side"] == "to_remote"]
     assert record["action"] == "conflict" and "posted" in record["message"], run
+    [link] = links(app, "tryton", "invoices")
+    assert link.status == "conflict"
     # a sale created in Tryton comes here
     party = int(links(app, "tryton", "accounts")[0].remote_id)
     product = int(next(l for l in links(app, "tryton", "items") if l.local_id == catalog.consulting).remote_id)

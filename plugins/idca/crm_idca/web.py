@@ -277,10 +277,13 @@ def sample_document(session, doc_type: str, compiled: lay.CompiledLayout) -> dic
 
 
 def _transient_copy(session, doc_type: str, source: Document | None) -> Document:
-    from crm.services.documents import _new_document_defaults  # noqa: PLC0415 - the editor's own defaults
+    from crm.services.settings import get_setting
     kind = DOC_TYPES[doc_type]
     document = Document(doc_type=doc_type, status=kind.initial, number=source.number if source else "SAMPLE",
-                        lines=[], received=Decimal("0"), **_new_document_defaults(session))
+                        lines=[], received=Decimal("0"), currency=get_setting(session, "default_currency") or "EUR",
+                        tax_mode="individual", conversion_rate=Decimal("1"), shipping_amount=Decimal("0"),
+                        adjustment=Decimal("0"), group_taxes=[], shipping_taxes=[], custom={},
+                        billing_address={}, shipping_address={})
     if source is not None and any(line.display_type is None for line in source.lines):
         for name in ("currency", "conversion_rate", "tax_mode", "discount_percent", "discount_amount",
                      "shipping_amount", "adjustment", "custom", "billing_address", "shipping_address",

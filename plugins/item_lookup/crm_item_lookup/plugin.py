@@ -66,11 +66,13 @@ def crm_register_commands(cli):
     @item_lookup.command("reindex")
     @with_appcontext
     def reindex():
-        """Rebuild the lookup's copy of the items (the triggers keep it in sync; this repairs it)."""
+        """Rebuild the lookup's copy of the items and its counts (the triggers keep them in sync;
+        run it after a bulk import: on PostgreSQL it also compacts the counts table)."""
         from crm.db import db
         from crm_item_lookup import sync
         with db.engine().begin() as connection:
             sync.rebuild(connection)
+        sync.compact(db.engine())
         click.echo("item lookup: entries rebuilt")
 
     @item_lookup.command("install-triggers")

@@ -171,10 +171,15 @@ def _term_conditions(session: Session, q: str) -> list:
     terms = [t for t in q.split() if t][:MAX_TERMS]
     if not terms:
         return []
-    search = Entry.__table__.c.search
+    c = Entry.__table__.c
     if session.get_bind().dialect.name == "sqlite":
-        return [func.instr(search, func.lower(term)) > 0 for term in terms]
-    return [search.like(func.lower("%" + _escape_like(term) + "%"), escape="\\") for term in terms]
+        # instr() is a literal substring test; scanning ix_item_lookup_entries_search (name, SKU and
+        # description only) finds the ids, the rest of the conditions then look at those rows only
+        matched = Entry.__table__.alias("matched")
+        matching = select(matched.c.item_id).where(
+            *[func.instr(matched.c.search, func.lower(term)) > 0 for term in terms])
+        return [c.item_id.in_(matching)]
+    return [c.search.like(func.lower("%" + _escape_like(term) + "%"), escape="\\") for term in terms]
 
 
 def _escape_like(text: str) -> str:

@@ -271,6 +271,15 @@ def rebuild(connection, kind_key: str | None = None) -> None:
     bump(connection)
 
 
+def compact(engine) -> None:
+    """PostgreSQL: VACUUM the lookup's tables (after a bulk import the counts table holds a dead
+    row version per imported item until then; SQLite updates in place)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE item_lookup_counts, item_lookup_entries"))
+
+
 def recount(connection) -> None:
     """Count the entries per group from scratch (the triggers keep the counts from then on)."""
     deferred = _dialect(connection) == "postgresql"

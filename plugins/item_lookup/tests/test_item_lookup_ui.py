@@ -52,6 +52,14 @@ def test_the_line_editor_search_is_the_lookup(shop, app):
             ["Drill kit", "Saw kit"]
 
 
+def test_the_crm_search_items_hook_answers_with_items(shop, app):
+    with app.test_request_context():
+        answer = get_registry(app).hook.crm_search_items(session=db.session, q="kit drill", kind=None, limit=5)
+        assert [item.name for item in answer] == ["Drill kit"]
+        assert get_registry(app).hook.crm_search_items(session=db.session, q="nothing like it", kind="service",
+                                                       limit=5) == []   # an answer: the core does not search
+
+
 def test_the_editor_options_come_from_the_lookup(shop, client, browser_user):
     browser_user(client, "sales")
     html = client.get("/editor/items?doc_type=sales_order&q=kit+drill&list=x").get_data(as_text=True)

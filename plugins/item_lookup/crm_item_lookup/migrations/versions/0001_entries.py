@@ -52,17 +52,17 @@ def upgrade():
     op.create_index("ix_item_lookup_entries_all_name", "item_lookup_entries", ["active", "name_key"])
     op.create_index("ix_item_lookup_entries_vendor", "item_lookup_entries", ["vendor_id"])
     op.create_index("ix_item_lookup_entries_search", "item_lookup_entries", ["search"], postgresql_using="gin",
-                    postgresql_ops={"search": "gin_trgm_ops"}, sqlite_where=sa.text("0"))
+                    postgresql_ops={"search": "gin_trgm_ops"})
     op.create_table(
         "item_lookup_counts",
         sa.Column("kind_key", sa.String(length=10), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("in_stock", sa.Boolean(), nullable=False),
         sa.Column("f1", sa.String(length=100), nullable=False),
         sa.Column("f2", sa.String(length=100), nullable=False),
         sa.Column("f3", sa.String(length=100), nullable=False),
+        sa.Column("in_stock", sa.Boolean(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("kind_key", "active", "in_stock", "f1", "f2", "f3",
+        sa.PrimaryKeyConstraint("kind_key", "active", "f1", "f2", "f3", "in_stock",
                                 name=op.f("pk_item_lookup_counts")),
         sqlite_with_rowid=False,
     )
