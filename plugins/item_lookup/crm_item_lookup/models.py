@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Model
@@ -48,8 +48,9 @@ class Entry(Model):
               postgresql_ops={"search": "gin_trgm_ops"}),
     )
 
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True,
-                                         autoincrement=False)
+    # no foreign key to items.id: the delete trigger removes the entry, and the core's purge
+    # reflects a plugin's tables with the tables they refer to and drops those too
+    item_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     #: product, service or bundle
     kind_key: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool]

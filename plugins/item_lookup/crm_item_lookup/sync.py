@@ -11,7 +11,7 @@ What they do, on both databases:
 - an item inserted or changed (not its stock): its entry is upserted;
 - an item's ``on_hand``/``reserved`` changed: its entry's ``available`` and
   ``in_stock`` follow;
-- an item deleted: its entry goes (the foreign key cascades as well);
+- an item deleted: its entry goes;
 - an entry added, removed, or moved to another (kind, active, in stock, f1, f2, f3):
   ``item_lookup_counts`` follows (-1 on the old group, +1 on the new one);
 - and whenever the facet counts could change (an item added, changed or
@@ -30,7 +30,7 @@ SQLite cannot guard a trigger like that: see :func:`uninstall` and the README.
 """
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from crm_item_lookup.models import FACET_VALUE_LENGTH
 
@@ -282,7 +282,9 @@ def compact(engine) -> None:
 
 def recount(connection) -> None:
     """Count the entries per group from scratch (the triggers keep the counts from then on)."""
-    deferred = _dialect(connection) == "postgresql"
+    deferred = _dialect(connection) == "postgresql" and connection.execute(
+        text("SELECT count(*) FROM pg_trigger WHERE tgname IN :names").bindparams(
+            bindparam("names", expanding=True)), {"names": list(PG_COUNT_TRIGGERS)}).scalar() == len(PG_COUNT_TRIGGERS)
     if deferred:  # apply the changes already queued first, or they would count twice
         connection.execute(text(f"SET CONSTRAINTS {', '.join(PG_COUNT_TRIGGERS)} IMMEDIATE"))
     connection.execute(text("DELETE FROM item_lookup_counts"))

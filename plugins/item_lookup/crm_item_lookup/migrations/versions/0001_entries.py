@@ -39,8 +39,6 @@ def upgrade():
         sa.Column("f2", sa.String(length=100), nullable=True),
         sa.Column("f3", sa.String(length=100), nullable=True),
         sa.Column("search", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["item_id"], ["items.id"], name=op.f("fk_item_lookup_entries_item_id_items"),
-                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("item_id", name=op.f("pk_item_lookup_entries")),
     )
     op.create_index("ix_item_lookup_entries_facets", "item_lookup_entries",

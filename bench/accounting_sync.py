@@ -1,0 +1,122 @@
+"""Accounting sync: an initial sync of 10,000 records to the QuickBooks fake (served over
+HTTP on 127.0.0.1, the real connector on python-quickbooks), then an incremental sync of
+10 changed records among them (5 changed here, 5 changed in QuickBooks).
+
+Figures: records/s and HTTP calls of the initial sync (batches of 30 writes, queries of
+1,000 reads), HTTP calls of the incremental one. The incremental sync must make a small
+constant number of calls (change data capture per entity + one batch), not a number that
+grows with the 10,000 records.
+"""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import insert, select
+
+from bench import data
+from bench.common import bench_app, header, row
+
+ACCOUNTS = 4_000
+VENDORS = 1_000
+PRODUCTS = 4_000
+SERVICES = 1_000
+CHANGED_HERE = 5
+CHANGED_THERE = 5
+MAX_INCREMENTAL_CALLS = 25
+
+
+def _fill(app, tax_id: int) -> int:
+    from crm.db import db
+    from crm.models import Account, Vendor
+    data.products(app, PRODUCTS, tax_id, services=SERVICES)
+    with app.app_context():
+        session = db.new_session(app)
+        session.execute(insert(Account), [{"name": f"Cliente {n:05d} S.L.", "email": f"c{n}@bench.example",
+                                           "phone": f"+34 600 {n:06d}", "website": "", "tax_id": "",
+                                           "billing_address": {"street": f"Calle {n}", "city": "Madrid",
+                                                               "country": "ES"},
+                                           "shipping_address": {}, "description": "", "active": True, "custom": {},
+                                           "version": 1} for n in range(ACCOUNTS)])
+        session.execute(insert(Vendor), [{"name": f"Proveedor {n:05d} S.A.", "email": f"v{n}@bench.example",
+                                          "phone": "", "website": "", "address": {}, "description": "",
+                                          "active": True, "custom": {}, "version": 1} for n in range(VENDORS)])
+        session.commit()
+        session.close()
+    return ACCOUNTS + VENDORS + PRODUCTS + SERVICES + 2   # + the base account and vendor
+
+
+def _sync(app):
+    from crm.db import db
+    from crm_accounting_sync.engine import execute_run
+    from crm_accounting_sync.runner import create_run
+    with app.app_context():
+        session = db.new_session(app)
+        run = create_run(session, "qbo", background=False)
+        session.commit()
+        run = execute_run(app, session, run.id)
+        result = (run.status, run.error, run.counts)
+        session.close()
+        return result
+
+
+def run(backend: str) -> None:
+    from crm.db import db
+    from crm.models import Account
+    from crm.services import accounts
+    from crm_accounting_sync.connections import save_connection
+    from crm_accounting_sync.testing.qbo_fake import QBOFake
+
+    header(f"accounting sync: QuickBooks fake over HTTP ({backend})")
+    with bench_app(backend, "accounting_sync") as bench:
+        app = bench.app
+        base = data.base_records(app)
+        total = _fill(app, base["tax"])
+        fake = QBOFake().start()
+        try:
+            with app.app_context():
+                session = db.new_session(app)
+                save_connection(session, "qbo", {"connector": "quickbooks", "settings": {
+                    "realm_id": fake.realm, "client_id": fake.client_id, "environment": fake.discovery_url,
+                    "api_base_url": fake.api_url, "minorversion": 75, "timeout_seconds": 60,
+                    "entities": {e: {"direction": "none"} for e in ("quotes", "sales-orders", "purchase-orders",
+                                                                       "invoices", "payments", "contacts")}},
+                    "secrets": {"client_secret": fake.client_secret, "refresh_token": fake.issue_refresh_token()}})
+                session.commit()
+                session.close()
+            calls = len(fake.calls)
+            started = time.perf_counter()
+            status, error, counts = _sync(app)
+            elapsed = time.perf_counter() - started
+            initial_calls = len(fake.calls) - calls
+            created = sum(c.get("to_remote", {}).get("created", 0) for c in counts.values())
+            assert status == "done", error
+            assert created == total, (created, total)
+            row("initial sync: records created in QuickBooks", f"{created}")
+            row("initial sync: time", f"{elapsed:.1f} s")
+            row("initial sync: records/s", f"{created / elapsed:.0f}")
+            row("initial sync: HTTP calls", f"{initial_calls}", f"({initial_calls / created:.3f} per record)")
+
+            # 5 changed here (through the services: outbox), 5 changed in QuickBooks
+            with app.app_context():
+                session = db.new_session(app)
+                for account in session.scalars(select(Account).order_by(Account.id).limit(CHANGED_HERE)):
+                    accounts.update_account(session, account, {"phone": "+34 900 000 000"})
+                session.commit()
+                session.close()
+            for customer_id in list(fake.objects("Customer"))[-CHANGED_THERE:]:
+                fake.user_update("Customer", customer_id, {"Notes": "changed in QuickBooks"})
+            calls = len(fake.calls)
+            started = time.perf_counter()
+            status, error, counts = _sync(app)
+            elapsed = time.perf_counter() - started
+            incremental_calls = len(fake.calls) - calls
+            updated = {side: sum(c.get(side, {}).get("updated", 0) for c in counts.values())
+                       for side in ("to_remote", "from_remote")}
+            assert status == "done", error
+            assert updated == {"to_remote": CHANGED_HERE, "from_remote": CHANGED_THERE}, updated
+            row("incremental sync (10 of 10,000 changed): time", f"{elapsed * 1000:.0f} ms")
+            row("incremental sync: HTTP calls", f"{incremental_calls}",
+                f"(constant; limit {MAX_INCREMENTAL_CALLS}: CDC per entity + token + one batch)")
+            assert incremental_calls <= MAX_INCREMENTAL_CALLS, incremental_calls
+        finally:
+            fake.stop()
