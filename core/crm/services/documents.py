@@ -47,8 +47,8 @@ def load_options():
 def get_document(session: Session, doc_type: str, doc_id: int, *, for_update: bool = False) -> Document:
     """The document, with its lines; ``for_update`` locks its row until the commit."""
     stmt = select(Document).where(Document.id == doc_id, Document.doc_type == doc_type).options(*load_options())
-    if for_update:
-        stmt = stmt.with_for_update(of=Document)
+    if for_update:  # lock, and read the row again even if this session already holds it
+        stmt = stmt.with_for_update(of=Document).execution_options(populate_existing=True)
     document = session.scalar(stmt)
     if document is None:
         raise NotFound(f"{DOC_TYPES[doc_type].label.lower()} {doc_id} not found")
@@ -229,7 +229,7 @@ def refresh_balance(session: Session, invoice: Document) -> None:
     answer = hooks.call_first("crm_invoice_received", session=session, invoice=invoice)
     if answer is not None:
         invoice.received = money.round_money(answer, invoice.currency)
-    invoice.balance = invoice.grand_total - invoice.received
+    invoice.balance = money.round_money(invoice.grand_total - invoice.received, invoice.currency)
     if invoice.id is not None and invoice.status not in ("Cancelled", "Credit Invoice"):
         _payment_status(session, invoice)
 

@@ -29,11 +29,11 @@ Tryton are found by listing the ids that still exist.
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import socket
 import xmlrpc.client
 from decimal import Decimal
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from proteus import config as pconfig
 
@@ -42,6 +42,17 @@ from crm.accounting import (AuthenticationError, BaseConnector, ChangeSet, NotFo
                             SyncError)
 from crm_accounting_sync.canonical import dec, iso
 from crm_accounting_sync.local import address
+
+class _SessionTransport(xmlrpc.client.Transport):
+    """XML-RPC with ``Authorization: Session <base64(user:id:session)>``, as Tryton's clients."""
+
+    def __init__(self, token: str):
+        super().__init__(use_builtin_types=True)
+        self.token = token
+
+    def send_headers(self, connection, headers):
+        super().send_headers(connection, list(headers) + [("Authorization", f"Session {self.token}")])
+
 
 MODELS = {"accounts": "party.party", "vendors": "party.party", "items": "product.product",
           "sales-orders": "sale.sale", "purchase-orders": "purchase.purchase", "invoices": "account.invoice",
@@ -93,16 +104,25 @@ class TrytonConnector(BaseConnector):
         url = self.settings.get("url")
         if not url:
             raise RemoteValidationError("the connection has no url (http://host:8000/<database>/rpc/)")
-        parts = urlsplit(url)
-        user = quote(self.settings.get("username") or "admin", safe="")
-        password = quote(self.secrets.get("password") or "", safe="")
-        return urlunsplit((parts.scheme, f"{user}:{password}@{parts.hostname}:{parts.port or 8000}", parts.path,
-                           parts.query, parts.fragment))
+        return url
 
     @property
     def config(self):
+        """proteus' XML-RPC configuration, signed in once with a Tryton session (``common.db.login``):
+        HTTP basic authentication would check the password on every call, which is slow by design."""
         if self._config is None:
-            self._config = self._call(lambda: pconfig.XmlrpcConfig(self._url()))
+            url = self._url()
+            username = self.settings.get("username") or "admin"
+            login = xmlrpc.client.ServerProxy(url, allow_none=True, use_builtin_types=True)
+            try:
+                answer = self._call(lambda: login.common.db.login(username, {"password": self.secrets.get("password")
+                                                                              or ""}, "en"))
+            except RemoteValidationError as exc:
+                raise AuthenticationError(f"Tryton refused the login: {exc.message}") from None
+            user_id, session = answer[0], answer[1]
+            token = base64.b64encode(f"{username}:{user_id}:{session}".encode()).decode()
+            self.session_token = token
+            self._config = self._call(lambda: pconfig.XmlrpcConfig(url, transport=_SessionTransport(token)))
         return self._config
 
     def _call(self, fn):
