@@ -36,7 +36,7 @@ QUERIES = [
 
 
 def load(app, tax_id: int) -> dict:
-    """The catalogue: bench/data.py's products and services, then stock on 60 % of the
+    """The catalogue: bench/data.py's products and services, then stock on 80 % of the
     products, vendors on most, and bundles of two products each."""
     from crm.db import db
     from crm.models import BundleComponent, Item, Vendor
@@ -152,4 +152,5 @@ def run(backend: str) -> None:
                 raw_connection.close()
             verdict = "ok" if cold[1] < TARGET_MS else f"over {TARGET_MS} ms"
             row(f"{label} [{body['total']:,} found]", f"{warm[0]:.1f}/{warm[1]:.1f} ms",
-                f"warm p50/p95; cold {cold[0]:.1f}/{cold[1]:.1f} ms ({verdict}); raw SQL {floor[0]:.1f}/{floor[1]:.1f} ms")
+                f"warm p50/p95; cold {cold[0]:.1f}/{cold[1]:.1f} ms ({verdict}); "
+                f"raw SQL {floor[0]:.1f}/{floor[1]:.1f} ms")

@@ -163,3 +163,49 @@ def test_stock_verify_agrees_with_the_ledger(api, catalog, runner, session):
     session.commit()
     result = runner.invoke(["stock", "verify"])
     assert result.exit_code == 1 and "Widget" in result.output and "ledger says 5" in result.output
+
+
+def test_whole_flow_walk_with_adjustment_and_three_months_of_recurring_invoices(api, catalog, runner):
+    """The issue's walk: buy, receive in two parts, sell, reserve, ship in two parts,
+    invoice in two parts, adjust, and a recurring invoice over three months."""
+    c = catalog
+    po = approved_po(api, c, [{"item_id": c.widget, "quantity": "8"}])
+    line = po["lines"][0]["id"]
+    api.post(f"/purchase-orders/{po['id']}/receipts", json={"lines": [{"line_id": line, "quantity": "5"}]})
+    assert stock_of(api, c.widget) == {"on_hand": "5", "reserved": "0", "available": "5", "incoming": "3"}
+    assert api.post(f"/purchase-orders/{po['id']}/receipts").json()["status"] == "Received Shipment"
+    assert stock_of(api, c.widget) == {"on_hand": "8", "reserved": "0", "available": "8", "incoming": "0"}
+
+    order = so(api, c, [{"item_id": c.widget, "quantity": "6"}, {"item_id": c.consulting, "quantity": "1"}],
+               recurring={"frequency": "monthly", "start_date": "2027-01-31"})
+    approved = api.patch(f"/sales-orders/{order['id']}", json={"status": "Approved"}).json()
+    widget_line = approved["lines"][0]["id"]
+    assert stock_of(api, c.widget) == {"on_hand": "8", "reserved": "6", "available": "2", "incoming": "0"}
+    api.post(f"/sales-orders/{order['id']}/shipments", json={"lines": [{"line_id": widget_line, "quantity": "2"}]})
+    assert stock_of(api, c.widget) == {"on_hand": "6", "reserved": "4", "available": "2", "incoming": "0"}
+    assert api.post(f"/sales-orders/{order['id']}/shipments").json()["status"] == "Delivered"
+    assert stock_of(api, c.widget) == {"on_hand": "2", "reserved": "0", "available": "2", "incoming": "0"}
+
+    # 4 x 19.99 = 79.96 + IVA 21 % 16.79 (16.7916) = 96.75
+    first = api.post(f"/sales-orders/{order['id']}/invoices",
+                     json={"lines": [{"line_id": widget_line, "quantity": "4"}]}).json()
+    assert first["totals"]["grand_total"] == "96.75"
+    # the rest: 2 x 19.99 = 39.98 + 8.40 (8.3958); 1 h x 40.00 + 8.40 = 48.40; total 96.78
+    rest = api.post(f"/sales-orders/{order['id']}/invoices").json()
+    assert rest["totals"]["grand_total"] == "96.78"
+    assert [line["invoiced"] for line in api.get(f"/sales-orders/{order['id']}").json()["lines"]] == ["6", "1"]
+
+    api.post("/stock/adjustments", json={"product_id": c.widget, "quantity": "-1", "reason": "damaged"})
+    assert stock_of(api, c.widget) == {"on_hand": "1", "reserved": "0", "available": "1", "incoming": "0"}
+
+    result = runner.invoke(["jobs", "run-due", "--today", "2027-03-31"])
+    assert result.exit_code == 0, result.output
+    related = api.get(f"/sales-orders/{order['id']}/related").json()["items"]
+    recurring = sorted(api.get(f"/invoices/{d['id']}").json()["invoice_date"] for d in related
+                       if d["type"] == "invoice" and d["id"] not in (first["id"], rest["id"]))
+    assert recurring == ["2027-01-31", "2027-02-28", "2027-03-31"]
+    # the whole order each month: 6 x 19.99 = 119.94 + IVA 25.19 (25.1874) + 40.00 + IVA 8.40 = 193.53
+    assert {api.get(f"/invoices/{d['id']}").json()["totals"]["grand_total"] for d in related
+            if d["type"] == "invoice" and d["id"] not in (first["id"], rest["id"])} == {"193.53"}
+    assert stock_of(api, c.widget)["on_hand"] == "1"  # invoices from an order never move stock
+    assert runner.invoke(["stock", "verify"]).exit_code == 0

@@ -1,31 +1,28 @@
 """The faceted item search: one result for products, bundles and services, with
 exact facet counts where each facet's counts apply every filter except its own.
 
-How it stays fast on 100,000+ items (see the README for the figures):
+How it stays fast on 100,000+ items (figures in the README and ``bench/item_lookup.py``):
 
-- It reads ``item_lookup_entries`` (narrow, indexed, kept in sync by triggers),
-  not ``items``; the page of results is then loaded from ``items`` by id.
-- The counts come from one grouped query, the *cube*: the number of entries per
-  (kind, f1, f2, f3) under the filters that are not facet selections (kinds,
-  active, vendor, in stock, text, letter). Every facet's counts, each without its
-  own selection, and the total are sums over the cube, done in Python.
-  That is for filters that narrow the entries down through an index (vendor,
-  letter, text). Without them the counts come from ``item_lookup_counts``
-  (counts per group kept by the triggers: a few thousand rows, not 100,000
-  entries) in one statement: a UNION ALL of the total and one GROUP BY per facet,
-  each under the other facets' selections (bundles in stock are counted live,
-  they depend on their components). A cube with too many rows (facets over
-  near-unique values) falls back to one GROUP BY query per facet.
-- A text search that matches few entries (up to ``SMALL_SET``) reads them once
-  and computes the cube and the page from those rows in Python.
-- Counts are cached per app, keyed by ``item_lookup_state.generation``, which
-  the triggers raise in the writing transaction whenever a count could change: a
-  cached count is never stale; paging and sorting reuse it (and with a cube,
-  selecting or clearing facet values too).
-- Text search: every word must occur in the lower-cased name, SKU or
-  description, literally (``%``, ``_``, ``\\`` and quotes are plain characters).
-  PostgreSQL answers it from a pg_trgm GIN index (``LIKE`` with the pattern
-  escaped); SQLite scans the narrow table with ``instr()``.
+- It filters and sorts ``item_lookup_entries`` (narrow, indexed, kept in sync by
+  triggers), then reads the page's items from ``items`` by id, with plain queries.
+- Counts without vendor, letter or text come from ``item_lookup_counts`` (entries
+  per kind, active, f1, f2, f3, in stock, kept by the triggers: a few thousand rows,
+  not 100,000 entries), in one statement: a UNION ALL of the total and one GROUP BY
+  per facet, each under the other facets' selections. Bundles in stock are counted
+  from the entries: they depend on their components.
+- With a vendor, a letter or a text the entries are narrowed through an index and
+  grouped once into a *cube* (entries per kind, f1, f2, f3); every facet's counts and
+  the total are sums over the cube in Python, so facet selections reuse it. A cube
+  with too many rows (facets over near-unique values) falls back to one GROUP BY per
+  facet. A text search matching up to ``SMALL_SET`` entries is read once and counted
+  and paged in Python.
+- Counts are cached per app, keyed by ``item_lookup_state.generation``, which the
+  triggers raise in the writing transaction whenever a count could change: a cached
+  count is never stale.
+- Text: every word must occur in the lower-cased name, SKU or description, literally
+  (``%``, ``_``, ``\\`` and quotes are plain characters). PostgreSQL answers it from a
+  pg_trgm GIN index (``LIKE``, pattern escaped); SQLite scans the index on the search
+  text with ``instr()`` and looks at the matching rows only.
 """
 from __future__ import annotations
 

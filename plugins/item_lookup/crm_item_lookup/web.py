@@ -10,10 +10,10 @@ The picker itself is rendered into the core's slots by :func:`picker_html`.
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_from_directory, url_for
+from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_from_directory,
+                   url_for)
 from marshmallow import ValidationError as SchemaError
 from markupsafe import Markup
 from sqlalchemy import func, select

@@ -111,7 +111,8 @@ def test_bulk_inserts_and_raw_updates_are_followed(app, find):
     with app.app_context():
         s = db.new_session(app)
         s.execute(insert(Item), [{"kind": "product", "name": f"Bulk {n}", "sku": f"BULK-{n}", "unit_price": Decimal(1),
-                                  "purchase_cost": Decimal(0), "category": "Bulk", "subcategory": "", "manufacturer": "",
+                                  "purchase_cost": Decimal(0), "category": "Bulk", "subcategory": "",
+                                  "manufacturer": "",
                                   "active": True, "on_hand": Decimal(n % 2), "reserved": Decimal(0),
                                   "qty_per_unit": Decimal(1), "reorder_level": Decimal(0), "usage_unit": "",
                                   "description": "", "is_bundle": False, "custom": {}, "version": 1}
