@@ -52,4 +52,10 @@ def run(backend: str) -> None:
         header(f"stock reservations [{backend}]")
         row(f"approvals with {CLIENTS} concurrent clients", f"{ORDERS / seconds:.0f} /s",
             f"{codes.count(200)} reserved, {codes.count(409)} refused (409), other {len(codes) - codes.count(200) - codes.count(409)}")
-        row("units oversold", f"{oversold}", f"reserved {reserved} of {STOCK_PER_PRODUCT * PRODUCTS} in stock")
+        row("units oversold", _plain(oversold), f"reserved {_plain(reserved)} of {_plain(STOCK_PER_PRODUCT * PRODUCTS)} in stock")
+
+
+def _plain(value) -> str:
+    """A quantity as the API writes it: ``Decimal("600.000")`` -> ``"600"``, ``0`` -> ``"0"``."""
+    text = format(Decimal(str(value or 0)).normalize(), "f")
+    return "0" if text == "-0" else text

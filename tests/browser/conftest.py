@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(config, items):
                                                         "(the browser tests never download a browser)"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not longer: plugins' browser tests start Playwright of their own
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:

@@ -125,12 +125,16 @@ class Recurring(Schema):
     active = fields.Boolean(dump_only=True)
 
 
+_RECURRING = Recurring()  # schemas keep no state between dumps: one instance, not one per response
+_RELATED = Related()
+
+
 def _recurring_out(document):
     from flask import has_app_context
     if not has_app_context():
         return None
     schedule = documents.recurring_schedule(db.session, document)
-    return Recurring().dump(schedule) if schedule is not None and schedule.active else None
+    return _RECURRING.dump(schedule) if schedule is not None and schedule.active else None
 
 
 def _backorder(line) -> str:
@@ -200,7 +204,7 @@ def _output_fields(kind: DocType) -> dict:
         "extra_totals": fields.Dict(),
         "group_tax_ids": fields.Function(lambda d: [t["id"] for t in d.group_taxes or []]),
         "shipping_tax_ids": fields.Function(lambda d: [t["id"] for t in d.shipping_taxes or []]),
-        "source": fields.Function(lambda d: Related().dump(d.source) if d.source is not None else None),
+        "source": fields.Function(lambda d: _RELATED.dump(d.source) if d.source is not None else None),
         "created_at": fields.DateTime(),
         "updated_at": fields.DateTime(),
         "created_by_id": fields.Integer(allow_none=True),

@@ -208,6 +208,8 @@ class ServiceById(MethodView):
             items.delete_item(session, items.get_item(session, item_id, "service", for_update=True))
 
 
+#: schema instances are reusable (they keep no state between dumps): made once, not per request
+_ONE_ITEM = {"product": ProductSchema(), "service": ServiceSchema()}
 ONE_OF = {"oneOf": [{"$ref": "#/components/schemas/Product"}, {"$ref": "#/components/schemas/Service"}]}
 
 
@@ -220,4 +222,4 @@ class ItemById(MethodView):
     def get(self, item_id):
         """One item, product or service (``kind`` tells which)."""
         item = items.get_item(db.session, item_id)
-        return (ProductSchema() if item.kind == "product" else ServiceSchema()).dump(item)
+        return _ONE_ITEM[item.kind].dump(item)

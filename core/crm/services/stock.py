@@ -12,12 +12,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, inspect, literal, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from crm.context import current_actor_id
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import BundleComponent, Document, DocumentLine, Item, StockMove
+from crm.models.base import Quantity, utcnow
 from crm.models.stock import ADJUSTMENT_REASONS
 from crm.services.settings import get_setting
 
@@ -74,43 +77,123 @@ def _move(session: Session, need: Need, quantity: Decimal, kind: str, *, documen
                           line_id=need.line.id if need.line is not None else None, user_id=current_actor_id()))
 
 
+def _change(session: Session, product_id: int, *conditions, **deltas: Decimal) -> bool:
+    """``UPDATE items SET <column> = <column> + <delta>, ... WHERE id = <product_id> AND
+    <conditions>``: whether the row matched. The session's copy of the product is
+    kept in step (see :func:`_applied`)."""
+    now = utcnow()
+    values = {getattr(Item, column): getattr(Item, column) + delta for column, delta in deltas.items()}
+    done = session.execute(update(Item).where(Item.id == product_id, *conditions)
+                           .values({**values, Item.updated_at: now})
+                           .execution_options(synchronize_session=False)).rowcount
+    if done:
+        _applied(session, product_id, now, deltas)
+    return bool(done)
+
+
+def _applied(session: Session, product_id: int, now, deltas: dict[str, Decimal]) -> None:
+    """Give the session's copy of a product (if it holds one) what an UPDATE of its stock
+    wrote, as SQLAlchemy's "evaluate" synchronisation would: the loaded, unchanged
+    figures move by ``deltas`` and ``updated_at`` is ``now``. Done here because that
+    synchronisation scans every object of the session for every UPDATE, which made
+    approving a 200-line order quadratic."""
+    item = session.identity_map.get(identity_key(Item, product_id))
+    if item is None:
+        return
+    state = inspect(item)
+    for column, delta in deltas.items():
+        if column in state.dict and column in state.unmodified:
+            set_committed_value(item, column, state.dict[column] + delta)
+    set_committed_value(item, "updated_at", now)
+
+
+def _lock(session: Session, product_ids) -> dict[int, Decimal]:
+    """Lock the products' rows in id order (so concurrent transactions never deadlock)
+    and read what is available of each (``on_hand - reserved``)."""
+    rows = session.execute(select(Item.id, Item.on_hand - Item.reserved).where(Item.id.in_(sorted(product_ids)))
+                           .order_by(Item.id).with_for_update())
+    return {product_id: available for product_id, available in rows}
+
+
+def _change_many(session: Session, column: str, deltas: dict[int, Decimal]) -> None:
+    """``column += delta`` for each product of ``deltas`` in one UPDATE (the caller locked
+    the rows in id order first when there are several)."""
+    deltas = {product_id: delta for product_id, delta in deltas.items() if delta}
+    if not deltas:
+        return
+    now = utcnow()
+    target = getattr(Item, column)
+    change = case({product_id: literal(delta, Quantity) for product_id, delta in deltas.items()},
+                  value=Item.id, else_=literal(ZERO, Quantity))
+    session.execute(update(Item).where(Item.id.in_(sorted(deltas)))
+                    .values({target: target + change, Item.updated_at: now})
+                    .execution_options(synchronize_session=False))
+    for product_id, delta in deltas.items():
+        _applied(session, product_id, now, {column: delta})
+
+
 def receive(session: Session, needs: list[Need], document: Document) -> None:
     """Stock in (a purchase receipt)."""
     for need in _locked_order(needs):
-        session.execute(update(Item).where(Item.id == need.product_id)
-                        .values(on_hand=Item.on_hand + need.quantity))
+        _change(session, need.product_id, on_hand=need.quantity)
         _move(session, need, need.quantity, "receipt", document=document)
 
 
 def reserve(session: Session, needs: list[Need], *, allow_short: bool = False) -> list[Decimal]:
     """Reserve each need if available; returns the quantity granted to each need
     (in the order given). Short stock refuses everything (InsufficientStock
-    listing the short items) unless ``allow_short``, which grants what there is."""
+    listing the short items) unless ``allow_short``, which grants what there is.
+
+    One need: one conditional UPDATE. Several, whatever their number: one statement
+    locks and reads the products (in id order), one writes the reservations. Needs are
+    granted in product id order, each from what the previous ones left."""
+    if not needs:
+        return []
+    if len(needs) == 1:  # one conditional UPDATE
+        return [_reserve_one(session, needs[0], allow_short)]
+    available = _lock(session, {need.product_id for need in needs})
     granted: dict[int, Decimal] = {}
     short: dict[int, Decimal] = {}
+    taken: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for index, need in sorted(enumerate(needs), key=lambda pair: pair[1].product_id):
-        done = session.execute(update(Item).where(Item.id == need.product_id,
-                                                  Item.on_hand - Item.reserved >= need.quantity)
-                               .values(reserved=Item.reserved + need.quantity)).rowcount
-        if done:
+        left = available.get(need.product_id, ZERO) - taken[need.product_id]
+        if left >= need.quantity:
             granted[index] = need.quantity
-            continue
-        available = max(session.scalar(select(Item.on_hand - Item.reserved).where(Item.id == need.product_id)
-                                       .with_for_update()), ZERO)
-        short[need.product_id] = short.get(need.product_id, ZERO) + need.quantity - available
-        take = min(available, need.quantity) if allow_short else ZERO
-        if take:
-            session.execute(update(Item).where(Item.id == need.product_id).values(reserved=Item.reserved + take))
-        granted[index] = take
+        else:
+            left = max(left, ZERO)
+            short[need.product_id] = short.get(need.product_id, ZERO) + need.quantity - left
+            granted[index] = min(left, need.quantity) if allow_short else ZERO
+        taken[need.product_id] += granted[index]
     if short and not allow_short:
         raise _short_error(session, short)
+    _change_many(session, "reserved", taken)
     return [granted[i] for i in range(len(needs))]
 
 
+def _reserve_one(session: Session, need: Need, allow_short: bool) -> Decimal:
+    if _change(session, need.product_id, Item.on_hand - Item.reserved >= need.quantity, reserved=need.quantity):
+        return need.quantity
+    available = max(session.scalar(select(Item.on_hand - Item.reserved).where(Item.id == need.product_id)
+                                   .with_for_update()), ZERO)
+    if not allow_short:
+        raise _short_error(session, {need.product_id: need.quantity - available})
+    take = min(available, need.quantity)
+    if take:
+        _change(session, need.product_id, reserved=take)
+    return take
+
+
 def release(session: Session, needs: list[Need]) -> None:
-    for need in _locked_order(needs):
-        session.execute(update(Item).where(Item.id == need.product_id)
-                        .values(reserved=Item.reserved - need.quantity))
+    """Give back reserved quantities: one statement locks the products (in id order),
+    one writes (a single product: just the one UPDATE)."""
+    if not needs:
+        return
+    given_back: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for need in needs:
+        given_back[need.product_id] -= need.quantity
+    if len(given_back) > 1:  # one UPDATE of several rows: lock them in id order first
+        _lock(session, given_back)
+    _change_many(session, "reserved", given_back)
 
 
 def take_out(session: Session, needs_and_reserved: list[tuple[Need, Decimal]], document: Document, *,
@@ -122,12 +205,9 @@ def take_out(session: Session, needs_and_reserved: list[tuple[Need, Decimal]], d
     short: dict[int, Decimal] = {}
     for need, from_reservation in sorted(needs_and_reserved, key=lambda p: p[0].product_id):
         extra = need.quantity - from_reservation
-        stmt = update(Item).where(Item.id == need.product_id)
-        if not allow_negative:  # never below zero, never into other orders' reservations
-            stmt = stmt.where(Item.on_hand - need.quantity >= 0, Item.on_hand - Item.reserved >= extra)
-        done = session.execute(stmt.values(on_hand=Item.on_hand - need.quantity,
-                                           reserved=Item.reserved - from_reservation)).rowcount
-        if not done:
+        conditions = () if allow_negative else (  # never below zero, never into other orders' reservations
+            Item.on_hand - need.quantity >= 0, Item.on_hand - Item.reserved >= extra)
+        if not _change(session, need.product_id, *conditions, on_hand=-need.quantity, reserved=-from_reservation):
             available = session.scalar(select(Item.on_hand - Item.reserved).where(Item.id == need.product_id))
             short[need.product_id] = short.get(need.product_id, ZERO) + extra - max(available, ZERO)
             continue
@@ -139,7 +219,7 @@ def take_out(session: Session, needs_and_reserved: list[tuple[Need, Decimal]], d
 def put_back(session: Session, needs: list[Need], document: Document, *, reason: str) -> None:
     """Stock back in (a cancelled direct invoice)."""
     for need in _locked_order(needs):
-        session.execute(update(Item).where(Item.id == need.product_id).values(on_hand=Item.on_hand + need.quantity))
+        _change(session, need.product_id, on_hand=need.quantity)
         _move(session, need, need.quantity, "return", document=document, reason=reason)
 
 

@@ -136,6 +136,7 @@ class Engine:
         self.max_seconds = float(retry.get("max_seconds", 30))
         self.mappings = [m for m in (self.settings.get("mappings") or [])]
         self._in_stale_retry = False
+        self.wrote: Counter = Counter()
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
@@ -241,6 +242,10 @@ class Engine:
                     self.pull(entity, cfg)
                 if cfg["direction"] in ("both", "to_remote"):
                     self.push(entity, cfg)
+                    if self.wrote.get(entity) and cfg["direction"] == "both":
+                        # read our own writes back now (their hashes match: nothing to do) so the
+                        # cursor moves past them, and the next run reads only new changes
+                        self.pull(entity, cfg)
                 else:
                     self.drop_outbox(entity)
                 self.checkpoint()
@@ -664,12 +669,14 @@ class Engine:
         if error is None:
             rec = result.record
             if action == "deleted":
+                self.wrote[entity] += 1
                 link.status, link.pending, link.error = "deleted", None, ""
                 link.synced_at = utcnow()
                 what = "deactivated there" if entity in self.connector.deactivate_only else "deleted there"
                 self.note(entity, side, "deleted", local_id=local_id, remote_id=link.remote_id, label=label,
                           message=f"{why}: {what}")
                 return
+            self.wrote[entity] += 1
             if link is None:
                 link = self.new_link(entity, local_id=local_id)
             link.label = label

@@ -113,3 +113,43 @@ def test_everything_from_quickbooks(app, qbo, catalog):
     in_app(app, check)
     again = sync(app, "qbo")
     assert again.total("created") + again.total("updated") + again.total("failed") == 0, again
+
+
+def test_deletions_both_ways_with_quickbooks(app, qbo, catalog):
+    from crm.services import vendors as vendor_service
+    spare = in_app(app, lambda s: vendor_service.create_vendor(s, {"name": "Proveedor de paso"}).id)
+    invoice = in_app(app, lambda s: documents.create_document(s, "invoice", {
+        "account_id": catalog.account, "lines": [{"item_id": catalog.consulting, "quantity": Decimal("1")}]}).id)
+    sync(app, "qbo")
+    vendor_link = next(l for l in links(app, "qbo", "vendors") if l.local_id == spare)
+    invoice_link = next(l for l in links(app, "qbo", "invoices") if l.local_id == invoice)
+    in_app(app, lambda s: vendor_service.delete_vendor(s, s.get(Vendor, spare)))
+    qbo.user_delete("Invoice", invoice_link.remote_id)
+    run = sync(app, "qbo")
+    assert run.status == "done", run
+    assert qbo.objects("Vendor")[vendor_link.remote_id]["Active"] is False        # names are only deactivated
+    assert ("vendors", "to_remote", "deleted", spare, vendor_link.remote_id) in run.actions("vendors")
+    assert ("invoices", "from_remote", "deleted", invoice, invoice_link.remote_id) in run.actions("invoices")
+    assert in_app(app, lambda s: s.get(Document, invoice)) is None                  # still Created: deleted here
+    again = sync(app, "qbo")
+    assert again.total("deleted") == 0
+
+
+def test_custom_fields_of_quickbooks_transactions(app, qbo, catalog):
+    from accsync_helpers import configure
+    from crm.services.custom_fields import create_field
+    in_app(app, lambda s: create_field(s, {"entity": "documents", "key": "project", "label": "Project",
+                                           "type": "text"}))
+    configure(app, "qbo", mappings=[{"entity": "invoices", "local": "custom.project", "remote": "CustomField:Project"}])
+    invoice = in_app(app, lambda s: documents.create_document(s, "invoice", {
+        "account_id": catalog.account, "custom": {"project": "Obra Norte"},
+        "lines": [{"item_id": catalog.consulting, "quantity": Decimal("1")}]}).id)
+    sync(app, "qbo")
+    [remote] = qbo.objects("Invoice").values()
+    assert remote["CustomField"] == [{"DefinitionId": "1", "Name": "Project", "Type": "StringType",
+                                      "StringValue": "Obra Norte"}]
+    qbo.user_update("Invoice", remote["Id"], {"CustomField": [{"DefinitionId": "1", "Name": "Project",
+                                                               "Type": "StringType", "StringValue": "Obra Sur"}]})
+    run = sync(app, "qbo")
+    assert run.count("invoices", "from_remote", "updated") == 1, run
+    assert in_app(app, lambda s: s.get(Document, invoice).custom) == {"project": "Obra Sur"}
