@@ -107,6 +107,20 @@ def bench_app(backend: str, name: str, plugins=None):
                 admin.dispose()
 
 
+def settle(bench: Bench) -> None:
+    """After a bulk load, do what a live database does by itself within a minute:
+    PostgreSQL's autovacuum (VACUUM ANALYZE: planner statistics, visibility map), so
+    that queries are planned as in production, not for tables the planner still
+    believes empty. SQLite keeps no statistics unless asked (the app never asks):
+    nothing to do there."""
+    if bench.backend == "sqlite":
+        return
+    engine = create_engine(bench.app.config["DATABASE_URL"], isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
 def timed(call, repeat: int, warmup: int = 2) -> list[float]:
     """Milliseconds of each call after a warm-up."""
     for _ in range(warmup):

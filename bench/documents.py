@@ -6,7 +6,7 @@ import time
 from decimal import Decimal
 
 from bench import data
-from bench.common import bench_app, header, p50_p95, row, timed
+from bench.common import bench_app, header, p50_p95, row, settle, timed
 
 TRYTON_SALE_SECONDS = {20: 1.7, 200: 11.5}   # create, confirm and invoice a sale (Tryton 8.2, this machine)
 TRYTON_SEARCH_MS = 30                         # search 10k products
@@ -21,6 +21,7 @@ def run(backend: str) -> None:
     with bench_app(backend, "documents") as bench:
         ids = data.base_records(bench.app)
         product_ids = data.products(bench.app, 10_000, ids["tax"], stock=Decimal("1000000"), services=0)
+        settle(bench)
         api = bench.api
         header(f"documents [{backend}]")
 
@@ -50,6 +51,7 @@ def run(backend: str) -> None:
         _recompute(bench, ids, product_ids)
 
         data.documents(bench.app, 10_000, ids["account"])
+        settle(bench)
         for label, path in [("list sales orders (10k), page 1", "/sales-orders?per_page=50"),
                             ("list sales orders, status filter + sort", "/sales-orders?status=Approved&sort=-grand_total"),
                             ("list sales orders, text search", "/sales-orders?q=ladder"),

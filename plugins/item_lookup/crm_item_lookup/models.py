@@ -41,7 +41,7 @@ class Entry(Model):
         Index("ix_item_lookup_entries_available", "kind_key", "active", "available"),
         # every kind at once, sorted by name
         Index("ix_item_lookup_entries_all_name", "active", "name_key"),
-        Index("ix_item_lookup_entries_vendor", "vendor_id"),
+        Index("ix_item_lookup_entries_vendor", "vendor_id", "kind_key", "active", "in_stock"),
         # text search: a trigram GIN index on PostgreSQL; on SQLite a plain index, which a
         # substring search scans (a third of the bytes of the table) instead of the table
         Index("ix_item_lookup_entries_search", "search", postgresql_using="gin",

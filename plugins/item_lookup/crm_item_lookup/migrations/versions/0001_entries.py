@@ -48,7 +48,8 @@ def upgrade():
     op.create_index("ix_item_lookup_entries_price", "item_lookup_entries", ["kind_key", "active", "unit_price"])
     op.create_index("ix_item_lookup_entries_available", "item_lookup_entries", ["kind_key", "active", "available"])
     op.create_index("ix_item_lookup_entries_all_name", "item_lookup_entries", ["active", "name_key"])
-    op.create_index("ix_item_lookup_entries_vendor", "item_lookup_entries", ["vendor_id"])
+    op.create_index("ix_item_lookup_entries_vendor", "item_lookup_entries",
+                    ["vendor_id", "kind_key", "active", "in_stock"])
     op.create_index("ix_item_lookup_entries_search", "item_lookup_entries", ["search"], postgresql_using="gin",
                     postgresql_ops={"search": "gin_trgm_ops"})
     op.create_table(
