@@ -225,3 +225,12 @@ def test_jobs_run_due_refuses_a_bad_date(runner, day):
 def test_jobs_run_due_accepts_a_date(runner):
     result = runner.invoke(["jobs", "run-due", "--today", "2027-01-31"])
     assert result.exit_code == 0, result.output
+
+
+def test_purging_a_plugin_whose_tables_point_at_core_tables_keeps_the_core_tables(app, runner):
+    core_before = {t for t in _tables(app) if not t.startswith("payments_") and t != "alembic_version_payments"}
+    result = runner.invoke(["plugins", "purge", "payments", "--confirm", "payments"])
+    assert result.exit_code == 0, result.output
+    tables = _tables(app)
+    assert not {t for t in tables if t.startswith("payments_")}
+    assert tables == core_before          # documents, accounts and users, which payments point at, stay

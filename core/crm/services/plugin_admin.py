@@ -39,8 +39,8 @@ def purge(connection, plugin_id: str) -> list[str]:
     """Drop every table of ``plugin_id`` and forget its state. Irreversible."""
     tables = plugin_tables(connection, plugin_id)
     metadata = MetaData()
-    metadata.reflect(connection, only=tables)
-    metadata.drop_all(connection)
+    metadata.reflect(connection, only=tables)      # also reflects the core tables they point at...
+    metadata.drop_all(connection, tables=[metadata.tables[name] for name in tables])  # ...which stay
     connection.execute(PluginState.__table__.delete().where(PluginState.id == plugin_id))
     from crm.models import Setting
     connection.execute(Setting.__table__.delete().where(Setting.namespace == plugin_id))

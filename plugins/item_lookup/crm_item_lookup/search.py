@@ -8,8 +8,7 @@ How it stays fast on 100,000+ items (figures in the README and ``bench/item_look
 - Counts without vendor, letter or text come from ``item_lookup_counts`` (entries
   per kind, active, f1, f2, f3, in stock, kept by the triggers: a few thousand rows,
   not 100,000 entries), in one statement: a UNION ALL of the total and one GROUP BY
-  per facet, each under the other facets' selections. Bundles in stock are counted
-  from the entries: they depend on their components.
+  per facet, each under the other facets' selections.
 - With a vendor, a letter or a text the entries are narrowed through an index and
   grouped once into a *cube* (entries per kind, f1, f2, f3); every facet's counts and
   the total are sums over the cube in Python, so facet selections reuse it. A cube
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, exists, false, func, literal, literal_column, not_, or_, select, true, union_all
+from sqlalchemy import and_, false, func, literal, literal_column, not_, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from crm.api.fields import money_text, plain
@@ -183,16 +182,6 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _bundle_in_stock(item_id):
-    """A bundle is in stock when it has components and each has at least its quantity available."""
-    component = Item.__table__.alias("component")
-    bc = BundleComponent.__table__
-    has = exists().where(bc.c.bundle_id == item_id)
-    short = (exists().select_from(bc.join(component, component.c.id == bc.c.component_id))
-             .where(bc.c.bundle_id == item_id, component.c.on_hand - component.c.reserved < bc.c.quantity))
-    return and_(has, not_(short))
-
-
 def base_conditions(session: Session, query: Query, kinds: tuple[str, ...]) -> list:
     """Every filter that is not a facet selection."""
     e = _Columns(_hidden(session, query))
@@ -205,15 +194,11 @@ def base_conditions(session: Session, query: Query, kinds: tuple[str, ...]) -> l
         conditions.append(e.active == true())
     if query.vendor_id is not None:
         conditions.append(e.vendor_id == query.vendor_id)
-    if query.in_stock:
-        branches = []
-        if "product" in kinds:
-            branches.append(and_(e.kind_key == "product", e.in_stock == true()))
-        if "bundle" in kinds:
-            branches.append(and_(e.kind_key == "bundle", _bundle_in_stock(Entry.__table__.c.item_id)))
+    if query.in_stock:  # products: available > 0; bundles: every component available (kept by triggers)
         if "service" in kinds:
-            branches.append(e.kind_key == "service")  # a service never runs out
-        conditions.append(or_(*branches))
+            conditions.append(or_(e.in_stock == true(), e.kind_key == "service"))  # a service never runs out
+        else:
+            conditions.append(e.in_stock == true())
     if query.letter:
         name = e.name_key
         if query.letter == "#":
@@ -374,42 +359,33 @@ def _selection_key(facets: list[FacetField]):
 def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetField]):
     """(total, {field: Counter}) from ``item_lookup_counts``: one statement, a UNION ALL of the
     total and one GROUP BY per facet (each under the other facets' selections), over a table of a
-    few thousand rows. Bundles in stock depend on their components: counted from the entries."""
+    few thousand rows."""
     t = Count.__table__.c
-    counted = tuple(k for k in kinds if not (query.in_stock and k == "bundle"))
     total, found = 0, {f.field: Counter() for f in facets}
-    if counted:
-        base = [t.kind_key.in_(counted), t.n > 0]
-        if not query.include_inactive:
-            base.append(t.active == true())
-        if query.in_stock and "product" in counted:
-            base.append(or_(t.kind_key != "product", t.in_stock == true()))
-        chosen = {}
-        for f in facets:
-            if f.selected:
-                condition = t[f"f{f.position}"].in_(f.selected)
-                chosen[f.position] = (and_(t.kind_key.in_(f.kinds), condition) if set(f.kinds) != set(kinds)
-                                      else condition)
-        parts = [select(literal(0).label("facet"), literal("").label("value"), func.sum(t.n).label("n"))
-                 .where(*base, *chosen.values())]
-        for index, f in enumerate(facets, 1):
-            column = t[f"f{f.position}"]
-            others = [c for p, c in chosen.items() if p != f.position]
-            parts.append(select(literal(index), column, func.sum(t.n))
-                         .where(*base, *others, column != "", t.kind_key.in_(f.kinds)).group_by(column))
-        for facet, value, n in session.execute(union_all(*parts)):
-            if facet == 0:
-                total = int(n or 0)
-            else:
-                found[facets[facet - 1].field][value] += int(n)
-    if len(counted) < len(kinds):
-        cube = _cube(session, base_conditions(session, query, ("bundle",)), tuple(f.position for f in facets))
-        if cube is None:
-            return None
-        bundles_total, bundles = count_from_cube(cube, facets)
-        total += bundles_total
-        for field, values in bundles.items():
-            found[field].update(values)
+    base = [t.kind_key.in_(kinds), t.n > 0]
+    if not query.include_inactive:
+        base.append(t.active == true())
+    if query.in_stock:
+        base.append(or_(t.in_stock == true(), t.kind_key == "service") if "service" in kinds
+                    else t.in_stock == true())
+    chosen = {}
+    for f in facets:
+        if f.selected:
+            condition = t[f"f{f.position}"].in_(f.selected)
+            chosen[f.position] = (and_(t.kind_key.in_(f.kinds), condition) if set(f.kinds) != set(kinds)
+                                  else condition)
+    parts = [select(literal(0).label("facet"), literal("").label("value"), func.sum(t.n).label("n"))
+             .where(*base, *chosen.values())]
+    for index, f in enumerate(facets, 1):
+        column = t[f"f{f.position}"]
+        others = [c for p, c in chosen.items() if p != f.position]
+        parts.append(select(literal(index), column, func.sum(t.n))
+                     .where(*base, *others, column != "", t.kind_key.in_(f.kinds)).group_by(column))
+    for facet, value, n in session.execute(union_all(*parts)):
+        if facet == 0:
+            total = int(n or 0)
+        else:
+            found[facets[facet - 1].field][value] += int(n)
     return total, found
 
 
@@ -421,11 +397,10 @@ def counts(session: Session, query: Query, kinds, facets: list[FacetField], cond
         answer = cache.get(key) if cache is not None else None
         if answer is None:
             answer = _from_count_table(session, query, kinds, facets)
-            if answer is not None and cache is not None:
+            if cache is not None:
                 cache.put(key, answer)
-        if answer is not None:
-            total, found = answer
-            return total, {f.field: _listed(found[f.field], f.selected) for f in facets}
+        total, found = answer
+        return total, {f.field: _listed(found[f.field], f.selected) for f in facets}
     key = (stamp, "cube", _cube_key(query, kinds, facets))
     cube = cache.get(key) if cache is not None else None
     if cube is None:
@@ -528,13 +503,16 @@ def load_items(session: Session, ids: list[int]) -> list[Item]:
 def page_rows(session: Session, ids: list[int], facets: list[FacetField],
               snap: lookup_settings.Snapshot) -> list[dict]:
     """The page's items as JSON-ready dicts (money and quantities as decimal strings), read with
-    four plain queries: items, their active taxes, bundles' components, vendors."""
+    three plain queries: items with their vendor's name, their active taxes, bundles' components."""
     if not ids:
         return []
     i = Item.__table__.c
+    vendor = Vendor.__table__.c
     items = {row.id: row for row in session.execute(
         select(i.id, i.kind, i.is_bundle, i.name, i.sku, i.unit_price, i.purchase_cost, i.usage_unit, i.category,
-               i.subcategory, i.manufacturer, i.vendor_id, i.active, i.on_hand, i.reserved, i.custom)
+               i.subcategory, i.manufacturer, i.vendor_id, i.active, i.on_hand, i.reserved, i.custom,
+               vendor.name.label("vendor_name"))
+        .select_from(Item.__table__.outerjoin(Vendor.__table__, vendor.id == i.vendor_id))
         .where(i.id.in_(ids)))}
     taxes: dict[int, list] = {}
     for item_id, tax_id, name, rate in session.execute(
@@ -550,9 +528,6 @@ def page_rows(session: Session, ids: list[int], facets: list[FacetField],
                 .join(component, component.c.id == bc.component_id).where(bc.bundle_id.in_(bundle_ids))):
             whole = CONTEXT.divide(on_hand - reserved, per_bundle).to_integral_value(ROUND_FLOOR, CONTEXT)
             bundles[bundle_id] = min(bundles.get(bundle_id, whole), whole)
-    vendor_ids = {row.vendor_id for row in items.values() if row.vendor_id is not None}
-    vendors = dict(session.execute(select(Vendor.id, Vendor.name).where(Vendor.id.in_(vendor_ids))).all()) \
-        if vendor_ids else {}
     picture_key = _picture_key(snap)
     result = []
     for item_id in ids:
@@ -573,7 +548,7 @@ def page_rows(session: Session, ids: list[int], facets: list[FacetField],
             "usage_unit": row.usage_unit, "category": row.category, "subcategory": row.subcategory,
             "manufacturer": row.manufacturer,
             "fields": {f.field: _field_value(row, custom, f.field) for f in facets},
-            "vendor_id": row.vendor_id, "vendor_name": vendors.get(row.vendor_id),
+            "vendor_id": row.vendor_id, "vendor_name": row.vendor_name,
             "available": plain(available) if available is not None else None, "active": row.active,
             "tax_ids": [t["id"] for t in taxes.get(row.id, [])], "taxes": taxes.get(row.id, []),
             "picture": _picture(custom, picture_key),

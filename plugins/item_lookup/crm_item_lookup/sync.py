@@ -1,28 +1,35 @@
-"""Keeping ``item_lookup_entries`` in step with ``items``: database triggers.
+"""Keeping ``item_lookup_entries`` and ``item_lookup_counts`` in step with ``items``:
+database triggers.
 
 Triggers, not hooks or ORM events, because stock changes are conditional UPDATE
 statements (``crm.services.stock``), bulk loads insert rows directly, and a
 picker that misses either shows wrong stock or misses items. The triggers are
 written for SQLite and for PostgreSQL from the same expressions
-(:func:`entry_values`), which :func:`rebuild` also uses to fill the table.
+(:func:`entry_values`), which :func:`rebuild` also uses to fill the tables.
 
 What they do, on both databases:
 
-- an item inserted or changed (not its stock): its entry is upserted;
+- an item inserted or changed: its entry is upserted (a bundle's ``in_stock``
+  says whether every component has at least its quantity available);
 - an item's ``on_hand``/``reserved`` changed: its entry's ``available`` and
-  ``in_stock`` follow;
+  ``in_stock`` follow, and so do the ``in_stock`` of the bundles it is in;
+- a bundle's components changed: the bundle's ``in_stock`` follows;
 - an item deleted: its entry goes;
-- an entry added, removed, or moved to another (kind, active, in stock, f1, f2, f3):
-  ``item_lookup_counts`` follows (-1 on the old group, +1 on the new one);
-- and whenever the facet counts could change (an item added, changed or
-  removed; a product's stock crossing zero; stock of a bundle component; a
-  bundle's components), ``item_lookup_state.generation`` goes up, so that
-  cached counts are never reused. On SQLite (one writer at a time) the triggers
-  bump it directly. On PostgreSQL DEFERRABLE INITIALLY DEFERRED constraint
-  triggers bump it (once per transaction) and update ``item_lookup_counts`` at
-  commit time, the counter row first: committing writers queue on that one row
-  and take the count rows after it, so neither the counter nor the count rows
-  can be part of a deadlock with the stock ledger's row locks.
+- an entry added, removed, or moved to another (kind, active, f1, f2, f3, in
+  stock): ``item_lookup_counts`` follows (-1 on the old group, +1 on the new one);
+- whenever a count could change, ``item_lookup_state.generation`` goes up (in the
+  writing transaction), so that cached counts are never reused.
+
+On SQLite (one writer at a time) the triggers do all of it at once. On
+PostgreSQL they are DEFERRABLE INITIALLY DEFERRED constraint triggers: all of it
+happens at commit time, and whatever touches rows that several items share (the
+counter, the counts, bundles' entries) first takes the counter row. Committing
+writers therefore queue on that one row and take the shared rows after it, in
+one order, and none of these rows is ever locked in the middle of a transaction:
+they cannot take part in a deadlock with each other or with the stock ledger's
+row locks. (A stock change of a product that crosses no threshold and is in no
+bundle only touches its own entry, and takes no shared row.) The deferred
+triggers read the item as it is at commit, not as the queued event saw it.
 
 Every trigger and function is named ``item_lookup_*``. On PostgreSQL the
 functions do nothing when the plugin's tables are gone (``crm plugins purge``);
@@ -47,14 +54,16 @@ SQLITE_TRIGGERS = ("item_lookup_items_insert", "item_lookup_items_update", "item
                    "item_lookup_items_delete", "item_lookup_components_insert", "item_lookup_components_update",
                    "item_lookup_components_delete", "item_lookup_entries_insert", "item_lookup_entries_update",
                    "item_lookup_entries_delete")
-PG_TRIGGERS = (("item_lookup_items_sync", "items"), ("item_lookup_items_stock", "items"),
-               ("item_lookup_items_bump", "items"), ("item_lookup_items_bump_stock", "items"),
-               ("item_lookup_components_bump", "bundle_components"),
+PG_TRIGGERS = (("item_lookup_items_change", "items"), ("item_lookup_items_stock", "items"),
+               ("item_lookup_components_change", "bundle_components"),
                ("item_lookup_entries_count", "item_lookup_entries"),
                ("item_lookup_entries_count_change", "item_lookup_entries"))
-PG_COUNT_TRIGGERS = ("item_lookup_entries_count", "item_lookup_entries_count_change")
-PG_FUNCTIONS = ("item_lookup_sync_item", "item_lookup_sync_stock", "item_lookup_bump", "item_lookup_bump_stock",
+PG_FUNCTIONS = ("item_lookup_item_changed", "item_lookup_stock_changed", "item_lookup_components_changed",
                 "item_lookup_bump_now", "item_lookup_count_entry")
+#: older names, dropped when the triggers are installed again
+PG_OLD_TRIGGERS = (("item_lookup_items_sync", "items"), ("item_lookup_items_bump", "items"),
+                   ("item_lookup_items_bump_stock", "items"), ("item_lookup_components_bump", "bundle_components"))
+PG_OLD_FUNCTIONS = ("item_lookup_sync_item", "item_lookup_sync_stock", "item_lookup_bump", "item_lookup_bump_stock")
 
 
 def kind_expr(row: str) -> str:
@@ -62,10 +71,19 @@ def kind_expr(row: str) -> str:
             f"ELSE 'product' END")
 
 
+def bundle_in_stock(bundle_id: str) -> str:
+    """The bundle has components and every one has at least its quantity available."""
+    return (f"(EXISTS (SELECT 1 FROM bundle_components b WHERE b.bundle_id = {bundle_id}) AND NOT EXISTS "
+            f"(SELECT 1 FROM bundle_components b JOIN items c ON c.id = b.component_id "
+            f"WHERE b.bundle_id = {bundle_id} AND c.on_hand - c.reserved < b.quantity))")
+
+
 def _stock_exprs(row: str) -> tuple[str, str]:
+    """(in_stock, available) of item ``row``."""
     plain_product = f"{row}.kind = 'product' AND NOT {row}.is_bundle"
-    return (f"({plain_product} AND {row}.on_hand - {row}.reserved > 0)",
-            f"CASE WHEN {plain_product} THEN {row}.on_hand - {row}.reserved END")
+    in_stock = (f"CASE WHEN {plain_product} THEN {row}.on_hand - {row}.reserved > 0 "
+                f"WHEN {row}.kind = 'product' THEN {bundle_in_stock(row + '.id')} ELSE false END")
+    return in_stock, f"CASE WHEN {plain_product} THEN {row}.on_hand - {row}.reserved END"
 
 
 def _facet_expr(row: str, n: int, dialect: str) -> str:
@@ -98,6 +116,19 @@ def upsert_sql(row: str, source: str, where: str, dialect: str) -> str:
             f"WHERE {where} ON CONFLICT (item_id) DO UPDATE SET {updates}")
 
 
+def stock_sql(item_id: str) -> str:
+    """Refresh ``in_stock`` and ``available`` of the entry of item ``item_id`` from ``items``."""
+    in_stock, available = _stock_exprs("i")
+    return (f"UPDATE item_lookup_entries SET in_stock = (SELECT {in_stock} FROM items i WHERE i.id = {item_id}), "
+            f"available = (SELECT {available} FROM items i WHERE i.id = {item_id}) WHERE item_id = {item_id}")
+
+
+def bundles_sql(where: str) -> str:
+    """Refresh ``in_stock`` of the bundles' entries matching ``where`` (over ``item_lookup_entries``)."""
+    return (f"UPDATE item_lookup_entries SET in_stock = {bundle_in_stock('item_lookup_entries.item_id')} "
+            f"WHERE kind_key = 'bundle' AND {where}")
+
+
 def _count_sql(row: str, delta: int) -> str:
     """+1 (an upsert) or -1 on the count of the group of entry ``row`` (``NEW`` or ``OLD``)."""
     values = [f"{row}.kind_key", f"{row}.active", f"{row}.in_stock",
@@ -119,6 +150,7 @@ def _sqlite_statements() -> list[str]:
     upsert = upsert_sql("NEW", "(SELECT 1) AS one", "1 = 1", "sqlite")
     bump = "UPDATE item_lookup_state SET generation = generation + 1 WHERE id = 1"
     in_stock, available = _stock_exprs("NEW")
+    in_bundles = "item_id IN (SELECT bundle_id FROM bundle_components WHERE component_id = NEW.id)"
     return [
         f"CREATE TRIGGER item_lookup_items_insert AFTER INSERT ON items BEGIN {upsert}; {bump}; END",
         f"CREATE TRIGGER item_lookup_items_update AFTER UPDATE OF {', '.join(WATCHED)} ON items "
@@ -126,13 +158,17 @@ def _sqlite_statements() -> list[str]:
         f"CREATE TRIGGER item_lookup_items_stock AFTER UPDATE OF on_hand, reserved ON items "
         f"WHEN OLD.on_hand IS NOT NEW.on_hand OR OLD.reserved IS NOT NEW.reserved BEGIN "
         f"UPDATE item_lookup_entries SET in_stock = {in_stock}, available = {available} WHERE item_id = NEW.id; "
+        f"{bundles_sql(in_bundles)}; "
         f"{bump} AND (((OLD.on_hand - OLD.reserved) > 0) <> ((NEW.on_hand - NEW.reserved) > 0) "
         f"OR EXISTS (SELECT 1 FROM bundle_components WHERE component_id = NEW.id)); END",
         f"CREATE TRIGGER item_lookup_items_delete AFTER DELETE ON items BEGIN "
         f"DELETE FROM item_lookup_entries WHERE item_id = OLD.id; {bump}; END",
-        f"CREATE TRIGGER item_lookup_components_insert AFTER INSERT ON bundle_components BEGIN {bump}; END",
-        f"CREATE TRIGGER item_lookup_components_update AFTER UPDATE ON bundle_components BEGIN {bump}; END",
-        f"CREATE TRIGGER item_lookup_components_delete AFTER DELETE ON bundle_components BEGIN {bump}; END",
+        f"CREATE TRIGGER item_lookup_components_insert AFTER INSERT ON bundle_components BEGIN "
+        f"{bundles_sql('item_id = NEW.bundle_id')}; {bump}; END",
+        f"CREATE TRIGGER item_lookup_components_update AFTER UPDATE ON bundle_components BEGIN "
+        f"{bundles_sql('item_id IN (OLD.bundle_id, NEW.bundle_id)')}; {bump}; END",
+        f"CREATE TRIGGER item_lookup_components_delete AFTER DELETE ON bundle_components BEGIN "
+        f"{bundles_sql('item_id = OLD.bundle_id')}; {bump}; END",
         f"CREATE TRIGGER item_lookup_entries_insert AFTER INSERT ON item_lookup_entries "
         f"BEGIN {_count_sql('NEW', 1)}; END",
         f"CREATE TRIGGER item_lookup_entries_update AFTER UPDATE OF {', '.join(GROUP)} ON item_lookup_entries "
@@ -146,53 +182,63 @@ def _sqlite_statements() -> list[str]:
 # --- PostgreSQL --------------------------------------------------------------------------------------
 
 def _pg_statements() -> list[str]:
-    upsert = upsert_sql("NEW", "(SELECT 1) AS one", "true", "postgresql")
-    in_stock, available = _stock_exprs("NEW")
+    upsert = upsert_sql("i", "items AS i", "i.id = NEW.id", "postgresql")
     guard = "IF to_regclass('item_lookup_entries') IS NULL THEN RETURN NULL; END IF;"
+    deferred = "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+    stock_changed = "(OLD.on_hand IS DISTINCT FROM NEW.on_hand OR OLD.reserved IS DISTINCT FROM NEW.reserved)"
     return [
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-        f"""CREATE OR REPLACE FUNCTION item_lookup_sync_item() RETURNS trigger LANGUAGE plpgsql AS $body$
-BEGIN
-  {guard}
-  IF TG_OP = 'DELETE' THEN
-    DELETE FROM item_lookup_entries WHERE item_id = OLD.id;
-    RETURN NULL;
-  END IF;
-  {upsert};
-  RETURN NULL;
-END $body$""",
-        f"""CREATE OR REPLACE FUNCTION item_lookup_sync_stock() RETURNS trigger LANGUAGE plpgsql AS $body$
-BEGIN
-  {guard}
-  UPDATE item_lookup_entries SET in_stock = {in_stock}, available = {available} WHERE item_id = NEW.id;
-  RETURN NULL;
-END $body$""",
         """CREATE OR REPLACE FUNCTION item_lookup_bump_now() RETURNS void LANGUAGE plpgsql AS $body$
 BEGIN
   IF to_regclass('item_lookup_state') IS NULL THEN RETURN; END IF;
   IF current_setting('item_lookup.bumped_in', true) IS NOT DISTINCT FROM pg_current_xact_id()::text THEN
-    RETURN;  -- once per transaction is enough
+    RETURN;  -- once per transaction is enough (the row stays locked until the commit)
   END IF;
   PERFORM set_config('item_lookup.bumped_in', pg_current_xact_id()::text, true);
   UPDATE item_lookup_state SET generation = generation + 1 WHERE id = 1;
 END $body$""",
-        """CREATE OR REPLACE FUNCTION item_lookup_bump() RETURNS trigger LANGUAGE plpgsql AS $body$
+        f"""CREATE OR REPLACE FUNCTION item_lookup_item_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
-  PERFORM item_lookup_bump_now();
+  {guard}
+  PERFORM item_lookup_bump_now();  -- the counter row first
+  IF TG_OP = 'DELETE' THEN
+    DELETE FROM item_lookup_entries WHERE item_id = OLD.id;
+  ELSE
+    {upsert};  -- the item as it is now, at commit
+  END IF;
   RETURN NULL;
 END $body$""",
-        """CREATE OR REPLACE FUNCTION item_lookup_bump_stock() RETURNS trigger LANGUAGE plpgsql AS $body$
+        f"""CREATE OR REPLACE FUNCTION item_lookup_stock_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
+DECLARE
+  in_bundles boolean;
 BEGIN
-  IF ((OLD.on_hand - OLD.reserved) > 0) IS DISTINCT FROM ((NEW.on_hand - NEW.reserved) > 0)
-     OR EXISTS (SELECT 1 FROM bundle_components WHERE component_id = NEW.id) THEN
-    PERFORM item_lookup_bump_now();
+  {guard}
+  in_bundles := EXISTS (SELECT 1 FROM bundle_components WHERE component_id = NEW.id);
+  IF in_bundles OR ((OLD.on_hand - OLD.reserved) > 0) IS DISTINCT FROM ((NEW.on_hand - NEW.reserved) > 0) THEN
+    PERFORM item_lookup_bump_now();  -- the counter row first
+  END IF;
+  {stock_sql('NEW.id')};
+  IF in_bundles THEN
+    {bundles_sql('item_id IN (SELECT bundle_id FROM bundle_components WHERE component_id = NEW.id)')};
+  END IF;
+  RETURN NULL;
+END $body$""",
+        f"""CREATE OR REPLACE FUNCTION item_lookup_components_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+  {guard}
+  PERFORM item_lookup_bump_now();  -- the counter row first
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    {bundles_sql('item_id = OLD.bundle_id')};
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    {bundles_sql('item_id = NEW.bundle_id')};
   END IF;
   RETURN NULL;
 END $body$""",
         f"""CREATE OR REPLACE FUNCTION item_lookup_count_entry() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
   IF to_regclass('item_lookup_counts') IS NULL THEN RETURN NULL; END IF;
-  PERFORM item_lookup_bump_now();  -- the counter row first: committing writers queue there, in one order
+  PERFORM item_lookup_bump_now();  -- the counter row first
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
     {_count_sql('OLD', -1)};
   END IF;
@@ -201,24 +247,16 @@ BEGIN
   END IF;
   RETURN NULL;
 END $body$""",
-        f"CREATE TRIGGER item_lookup_items_sync AFTER INSERT OR DELETE OR UPDATE OF {', '.join(WATCHED)} ON items "
-        "FOR EACH ROW EXECUTE FUNCTION item_lookup_sync_item()",
-        "CREATE TRIGGER item_lookup_items_stock AFTER UPDATE OF on_hand, reserved ON items FOR EACH ROW "
-        "WHEN (OLD.on_hand IS DISTINCT FROM NEW.on_hand OR OLD.reserved IS DISTINCT FROM NEW.reserved) "
-        "EXECUTE FUNCTION item_lookup_sync_stock()",
-        f"CREATE CONSTRAINT TRIGGER item_lookup_items_bump AFTER INSERT OR DELETE OR UPDATE OF {', '.join(WATCHED)} "
-        "ON items DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION item_lookup_bump()",
-        "CREATE CONSTRAINT TRIGGER item_lookup_items_bump_stock AFTER UPDATE OF on_hand, reserved ON items "
-        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
-        "WHEN (OLD.on_hand IS DISTINCT FROM NEW.on_hand OR OLD.reserved IS DISTINCT FROM NEW.reserved) "
-        "EXECUTE FUNCTION item_lookup_bump_stock()",
-        "CREATE CONSTRAINT TRIGGER item_lookup_components_bump AFTER INSERT OR UPDATE OR DELETE ON bundle_components "
-        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION item_lookup_bump()",
-        "CREATE CONSTRAINT TRIGGER item_lookup_entries_count AFTER INSERT OR DELETE ON item_lookup_entries "
-        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION item_lookup_count_entry()",
+        f"CREATE CONSTRAINT TRIGGER item_lookup_items_change AFTER INSERT OR DELETE OR UPDATE OF {', '.join(WATCHED)} "
+        f"ON items {deferred} EXECUTE FUNCTION item_lookup_item_changed()",
+        f"CREATE CONSTRAINT TRIGGER item_lookup_items_stock AFTER UPDATE OF on_hand, reserved ON items {deferred} "
+        f"WHEN {stock_changed} EXECUTE FUNCTION item_lookup_stock_changed()",
+        f"CREATE CONSTRAINT TRIGGER item_lookup_components_change AFTER INSERT OR UPDATE OR DELETE "
+        f"ON bundle_components {deferred} EXECUTE FUNCTION item_lookup_components_changed()",
+        f"CREATE CONSTRAINT TRIGGER item_lookup_entries_count AFTER INSERT OR DELETE ON item_lookup_entries "
+        f"{deferred} EXECUTE FUNCTION item_lookup_count_entry()",
         f"CREATE CONSTRAINT TRIGGER item_lookup_entries_count_change AFTER UPDATE OF {', '.join(GROUP)} "
-        f"ON item_lookup_entries DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({_group_changed()}) "
-        "EXECUTE FUNCTION item_lookup_count_entry()",
+        f"ON item_lookup_entries {deferred} WHEN ({_group_changed()}) EXECUTE FUNCTION item_lookup_count_entry()",
     ]
 
 
@@ -242,11 +280,11 @@ def uninstall(connection) -> None:
         for name in SQLITE_TRIGGERS:
             connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
         return
-    for name, table in PG_TRIGGERS:
+    for name, table in PG_TRIGGERS + PG_OLD_TRIGGERS:
         if table.startswith("item_lookup_") and not _exists(connection, table):
             continue
         connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
-    for name in PG_FUNCTIONS:
+    for name in PG_FUNCTIONS + PG_OLD_FUNCTIONS:
         connection.execute(text(f"DROP FUNCTION IF EXISTS {name}() CASCADE"))
 
 
@@ -263,12 +301,26 @@ def rebuild(connection, kind_key: str | None = None) -> None:
     them again, and invalidate cached counts. Used by the migration, after a facet field
     changes, and by ``crm item-lookup reindex``."""
     dialect = _dialect(connection)
+    flush_deferred(connection)
     where = "1 = 1" if kind_key is None else f"{kind_expr('i')} = :kind"
     connection.execute(text(upsert_sql("i", "items AS i", where, dialect)), {"kind": kind_key} if kind_key else {})
     if kind_key is None:
         connection.execute(text("DELETE FROM item_lookup_entries WHERE item_id NOT IN (SELECT id FROM items)"))
     recount(connection)
     bump(connection)
+
+
+def flush_deferred(connection) -> None:
+    """PostgreSQL: run the lookup's triggers queued by this transaction now (not at commit)."""
+    if _dialect(connection) != "postgresql":
+        return
+    names = [name for name, _table in PG_TRIGGERS]
+    present = connection.execute(
+        text("SELECT count(DISTINCT tgname) FROM pg_trigger WHERE tgname IN :names").bindparams(
+            bindparam("names", expanding=True)), {"names": names}).scalar()
+    if present == len(names):
+        connection.execute(text(f"SET CONSTRAINTS {', '.join(names)} IMMEDIATE"))
+        connection.execute(text(f"SET CONSTRAINTS {', '.join(names)} DEFERRED"))
 
 
 def compact(engine) -> None:
@@ -282,16 +334,11 @@ def compact(engine) -> None:
 
 def recount(connection) -> None:
     """Count the entries per group from scratch (the triggers keep the counts from then on)."""
-    deferred = _dialect(connection) == "postgresql" and connection.execute(
-        text("SELECT count(*) FROM pg_trigger WHERE tgname IN :names").bindparams(
-            bindparam("names", expanding=True)), {"names": list(PG_COUNT_TRIGGERS)}).scalar() == len(PG_COUNT_TRIGGERS)
-    if deferred:  # apply the changes already queued first, or they would count twice
-        connection.execute(text(f"SET CONSTRAINTS {', '.join(PG_COUNT_TRIGGERS)} IMMEDIATE"))
+    flush_deferred(connection)  # changes already queued would otherwise count twice
     connection.execute(text("DELETE FROM item_lookup_counts"))
     columns = ", ".join(GROUP)
     connection.execute(text(
         f"INSERT INTO item_lookup_counts ({columns}, n) SELECT kind_key, active, in_stock, COALESCE(f1, ''), "
         f"COALESCE(f2, ''), COALESCE(f3, ''), count(*) FROM item_lookup_entries "
         f"GROUP BY kind_key, active, in_stock, COALESCE(f1, ''), COALESCE(f2, ''), COALESCE(f3, '')"))
-    if deferred:
-        connection.execute(text(f"SET CONSTRAINTS {', '.join(PG_COUNT_TRIGGERS)} DEFERRED"))
+    flush_deferred(connection)

@@ -63,6 +63,21 @@ def test_stock_changes_move_items_in_and_out_of_stock(shop, rest, find, app):
     assert beta["available"] == "4"
 
 
+def test_a_bundle_follows_its_components(shop, rest, find, app):
+    saw_kit = shop.ids["Saw kit"]
+    assert "Saw kit" not in names(find(kind="bundle", in_stock="true"))      # needs a Gamma saw: none free
+    changed = rest.patch(f"/products/{saw_kit}", json={"components": [
+        {"product_id": shop.ids["Delta hammer"], "quantity": "2"}]})
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    body = find(kind="bundle", in_stock="true")
+    assert names(body) == ["Drill kit", "Saw kit"] and body["facets"]["subcategory"] == {"Hand": 1, "Power": 1}
+    assert next(i for i in body["items"] if i["name"] == "Saw kit")["available"] == "5"   # 10 // 2
+    rest.post("/stock/adjustments", json={"product_id": shop.ids["Delta hammer"], "counted_quantity": "1",
+                                          "reason": "count_correction"})
+    assert names(find(kind="bundle", in_stock="true")) == ["Drill kit"]    # the saw kit needs two now
+    _counts_agree(app)
+
+
 def test_a_stock_change_that_changes_no_count_keeps_the_cache(shop, rest, find, app):
     find(kind="product", in_stock="true")
     before = _generation(app)
