@@ -1,7 +1,7 @@
 """Enabling, disabling and purging plugins."""
 from __future__ import annotations
 
-from sqlalchemy import MetaData, inspect as sa_inspect
+from sqlalchemy import MetaData, inspect as sa_inspect, text
 from sqlalchemy.orm import Session
 
 from crm.db import table_owner
@@ -35,8 +35,42 @@ def plugin_tables(connection, plugin_id: str) -> list[str]:
     return sorted(n for n in names if table_owner(n, [plugin_id]) == plugin_id)
 
 
+def _owned(name: str, plugin_id: str) -> bool:
+    return table_owner(name, [plugin_id]) == plugin_id
+
+
+def drop_triggers_and_functions(connection, plugin_id: str) -> list[str]:
+    """Drop the database triggers (on any table, core tables included) and, on PostgreSQL,
+    the functions whose names start with ``<plugin_id>_``: the same naming rule as tables."""
+    quote = connection.dialect.identifier_preparer.quote
+    dropped = []
+    if connection.dialect.name == "sqlite":
+        for (name,) in connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")):
+            if _owned(name, plugin_id):
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {quote(name)}"))
+                dropped.append(name)
+        return dropped
+    triggers = connection.execute(text(
+        "SELECT DISTINCT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND n.nspname = current_schema()"))
+    for name, table in triggers.all():
+        if _owned(name, plugin_id):
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {quote(name)} ON {quote(table)}"))
+            dropped.append(name)
+    functions = connection.execute(text(
+        "SELECT p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()"))
+    for name, arguments in functions.all():
+        if _owned(name, plugin_id):
+            connection.execute(text(f"DROP FUNCTION IF EXISTS {quote(name)}({arguments}) CASCADE"))
+            dropped.append(f"{name}()")
+    return dropped
+
+
 def purge(connection, plugin_id: str) -> list[str]:
-    """Drop every table of ``plugin_id`` and forget its state. Irreversible."""
+    """Drop every table, trigger and database function of ``plugin_id`` (named
+    ``<plugin_id>_...``) and forget its state and settings. Irreversible."""
+    drop_triggers_and_functions(connection, plugin_id)
     tables = plugin_tables(connection, plugin_id)
     metadata = MetaData()
     metadata.reflect(connection, only=tables)      # also reflects the core tables they point at...
