@@ -14,6 +14,7 @@ cached (``~/.cache/crm-accounting-sync/``) because activating modules takes a mi
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -57,9 +58,16 @@ def prepare(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     cached = cache_dir() / f"{DB}.sqlite"
     target = folder / f"{DB}.sqlite"
-    if cached.exists():
-        shutil.copyfile(cached, target)
-        return target
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(cache_dir() / "lock", "w") as lock:       # parallel test workers build it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not cached.exists():
+            _build(cached)
+    shutil.copyfile(cached, target)
+    return target
+
+
+def _build(cached: Path) -> None:
     work = cache_dir() / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -73,10 +81,9 @@ def prepare(folder: Path) -> Path:
                    check=True, env=env, capture_output=True, timeout=1200)
     subprocess.run([sys.executable, "-m", "crm_accounting_sync.testing.tryton_server", "setup", str(conf), DB],
                    check=True, env=env, capture_output=True, timeout=600)
-    shutil.copyfile(work / f"{DB}.sqlite", cached)
+    shutil.copyfile(work / f"{DB}.sqlite", work / "ready.sqlite")
+    os.replace(work / "ready.sqlite", cached)           # never a half-copied cache
     shutil.rmtree(work, ignore_errors=True)
-    shutil.copyfile(cached, target)
-    return target
 
 
 class TrytonServer:
