@@ -1,7 +1,7 @@
 """The picker in a real browser (Playwright, headless Chromium) against the app served by
 ``live_server``: from a sales order's page, filter by two facets, tick in-stock only, enter
-quantities, add the items in one action and see them on the order with its totals; and from
-the line editor, with the keyboard."""
+quantities, add the items in one action and see them on the order with its totals (also on
+the demo data, four items); and from the line editor, with the keyboard."""
 from __future__ import annotations
 
 import os
@@ -149,3 +149,41 @@ def test_the_line_editor_with_the_keyboard(page, shop, rest, order_id, make_user
     order = rest.get(f"/sales-orders/{order_id}").get_json()
     assert [(l["item_name"], l["quantity"]) for l in order["lines"]] == [("Delta hammer", "1"), ("Epsilon bulb", "12")]
     assert Decimal(order["totals"]["grand_total"]) == Decimal("53.00")
+
+
+def test_the_demo_flow_four_items_from_category_manufacturer_and_in_stock(page, runner, app, rest, make_user):
+    """The issue's "done means" on the demo data: from a sales order, narrow by category and
+    manufacturer, tick in-stock only, add four items with quantities at once; the totals follow."""
+    assert runner.invoke(["demo"]).exit_code == 0
+    order = next(o for o in rest.get("/sales-orders", status="Created", per_page=100).get_json()["items"])
+    before = rest.get(f"/sales-orders/{order['id']}").get_json()
+    wanted = rest.get("/item-lookup/items", kind="product", f1="Herramientas", f3="Ferrotec", in_stock="true",
+                      per_page=100).get_json()
+    names = [item["name"] for item in wanted["items"]]
+    assert len(names) >= 4, names
+
+    _sign_in(page, make_user)
+    page.goto(f"/sales-orders/{order['id']}")
+    page.click("button[data-il-open]")
+    dialog = page.locator("dialog.il-dialog[open]")
+    page.wait_for_selector("dialog.il-dialog[data-il-ready]")
+    dialog.locator('.il-facet[data-field="category"] input[value="Herramientas"]').check()
+    dialog.locator('.il-facet[data-field="manufacturer"] input[value="Ferrotec"]').check()
+    dialog.locator('input.il-switch[value="in_stock"]').check()
+    _wait_for_results(dialog, names)
+
+    chosen = {name: str(n + 2) for n, name in enumerate(sorted(names)[:4])}
+    for name, quantity in chosen.items():
+        row = _row(dialog, name)
+        row.locator(".il-qty").fill(quantity)
+        row.locator(".il-tick").check()
+    assert dialog.locator(".il-add").inner_text() == "Add selected (4)"
+    with page.expect_navigation():
+        dialog.locator(".il-add").click()
+
+    after = rest.get(f"/sales-orders/{order['id']}").get_json()
+    added = after["lines"][len(before["lines"]):]
+    assert {(line["item_name"], line["quantity"]) for line in added} == set(chosen.items())
+    assert Decimal(after["totals"]["grand_total"]) > Decimal(before["totals"]["grand_total"])
+    page.wait_for_selector(f"text={next(iter(chosen))}")
+    assert f"{Decimal(after['totals']['grand_total']):,.2f}" in page.inner_text("body")   # en: 1,234.56
