@@ -40,11 +40,16 @@ test: install  ## run the whole test suite (CRM_TEST_DATABASE_URL picks PostgreS
 bench: install  ## print the performance figures
 	$(PY) -m bench
 
-translations: install  ## extract the UI's messages and update the Spanish catalogue (then translate, then compile)
+translations: install  ## extract the messages of the core and each plugin, update their Spanish catalogues, compile
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-by-file \
 		--project crm -o core/crm/translations/messages.pot .
 	$(VENV)/bin/pybabel -q update --no-fuzzy-matching -i core/crm/translations/messages.pot -d core/crm/translations
 	$(VENV)/bin/pybabel -q compile -d core/crm/translations
+	for p in $(PLUGINS); do dir=plugins/$$p/crm_$$p; \
+		$(VENV)/bin/pybabel -q extract -F plugins/babel.cfg -k _l -k lazy_gettext --no-location --sort-by-file \
+			--project crm-$$p -o $$dir/translations/messages.pot $$dir && \
+		$(VENV)/bin/pybabel -q update --no-fuzzy-matching -i $$dir/translations/messages.pot -d $$dir/translations && \
+		$(VENV)/bin/pybabel -q compile -d $$dir/translations || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis  # instance/ keeps your database

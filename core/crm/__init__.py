@@ -58,7 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.url_map.converters["int"] = BoundedIntConverter
     csrf = CSRFProtect(app)
-    init_i18n(app)
+    init_i18n(app, [registry.plugins[p] for p in registry.order if registry.plugins[p].loaded])
     api = init_api(app)
     init_web(app)
     init_ui(app)

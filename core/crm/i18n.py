@@ -25,8 +25,15 @@ def money(amount, currency: str = "EUR") -> str:
     return format_currency(Decimal(amount), currency)
 
 
-def init_i18n(app: Flask) -> None:
+def init_i18n(app: Flask, plugins=()) -> None:
+    """Flask-Babel with the core's catalogue and the ``translations/`` folder of every loaded
+    plugin: one merged catalogue per language, so plugins use ``flask_babel.gettext`` like the
+    core. A later folder overrides an earlier one: the core's comes last, so a word both
+    translate keeps the core's translation everywhere."""
     from flask_babel import Babel
+    core = app.config.get("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    folders = [str(plugin.translations_dir) for plugin in plugins if plugin.translations_dir] + [core]
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(folders)
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(current_locale=lambda: str(get_locale()))
     app.jinja_env.filters.update(money=money, number=format_decimal, date=format_date)

@@ -46,13 +46,22 @@ class Plugin:
     def loaded(self) -> bool:
         return self.module is not None and self.error is None
 
+    def _beside_module(self, name: str) -> Path | None:
+        if self.module is None or not getattr(self.module, "__file__", None):
+            return None
+        return Path(self.module.__file__).parent / name
+
     @property
     def migrations_dir(self) -> Path | None:
         """The plugin's Alembic folder: ``migrations/`` beside its module, if it has one."""
-        if self.module is None or not getattr(self.module, "__file__", None):
-            return None
-        path = Path(self.module.__file__).parent / "migrations"
-        return path if (path / "env.py").exists() else None
+        path = self._beside_module("migrations")
+        return path if path is not None and (path / "env.py").exists() else None
+
+    @property
+    def translations_dir(self) -> Path | None:
+        """The plugin's message catalogues: ``translations/`` beside its module, if it has one."""
+        path = self._beside_module("translations")
+        return path if path is not None and path.is_dir() else None
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from crm.testing import TEST_PASSWORD
 
 @pytest.fixture
 def web_as(app, make_user):
-    def make(role="admin"):
+    def make(role="admin", language="en"):
         client = app.test_client()
-        user = make_user(role)
+        user = make_user(role, language=language)
         response = client.post("/login", data={"username": user.username, "password": TEST_PASSWORD})
         assert response.status_code == 302
         return client
@@ -61,6 +61,12 @@ def test_settings_page_is_listed_and_for_admins_only(web_as):
     sales = web_as("sales")
     assert sales.get("/idca/layouts/sales-orders").status_code == 403
     assert sales.post("/idca/layouts/sales-orders", data=MARGIN_FORM).status_code == 403
+
+
+def test_the_settings_page_in_spanish(web_as):
+    html = web_as("admin", language="es").get("/idca/layouts/sales-orders").get_data(as_text=True)
+    assert "Columnas de línea y totales" in html and "Añadir columna" in html and "Guardar diseño" in html
+    assert "Add column" not in html
 
 
 def test_saving_the_form_stores_a_new_version(web_as, api):

@@ -2,24 +2,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 from crm import hookimpl
 from crm_payments import models  # noqa: F401  (registers the plugin's tables)
-
-TRANSLATIONS = Path(__file__).parent / "translations"
-
-
-@hookimpl
-def crm_startup(app):
-    """Make the plugin's Spanish catalogue known to Flask-Babel (the core reads only its
-    own ``translations/``). Flask-Babel merges the catalogues of every directory of its
-    list, a later one overriding an earlier one: the plugin's goes first, so that a word
-    both translate ("Balance") keeps the core's translation everywhere."""
-    babel = app.extensions.get("babel")
-    directories = getattr(babel, "translation_directories", None)
-    if isinstance(directories, list) and str(TRANSLATIONS) not in directories:
-        directories.insert(0, str(TRANSLATIONS))
 
 
 @hookimpl
@@ -95,3 +80,10 @@ def crm_demo_data(session):
 def crm_register_commands(cli):
     from crm_payments.cli import payments
     cli.add_command(payments)
+
+
+@hookimpl
+def crm_accounting_entities():
+    """Payments for the accounting sync (the adapter ``crm_payments.accounting.PaymentsEntity``)."""
+    from crm_payments.accounting import accounting_entities
+    return accounting_entities()
