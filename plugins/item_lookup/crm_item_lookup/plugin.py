@@ -50,7 +50,7 @@ def crm_template_slot(slot, context):
 @hookimpl
 def crm_settings_pages():
     from crm.ui import SettingsPage
-    from crm_item_lookup.i18n import _
+    from flask_babel import gettext as _
     return [SettingsPage(_("Item lookup"), url_for("item_lookup.settings_page"))]
 
 

@@ -22,7 +22,7 @@ from crm.errors import ValidationError
 from crm.models import CustomField
 from crm.services.settings import all_settings, set_setting
 from crm_item_lookup import sync
-from crm_item_lookup.i18n import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l
 from crm_item_lookup.models import FacetFields
 
 NAMESPACE = "item_lookup"

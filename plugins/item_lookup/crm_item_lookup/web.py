@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_from_directory,
                    url_for)
+from flask_babel import gettext as _
 from marshmallow import ValidationError as SchemaError
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -26,21 +27,15 @@ from crm.models import Vendor
 from crm.permissions import can, require
 from crm.services import documents
 from crm.services.doctypes import DOC_TYPES
-from crm_item_lookup import i18n, lines, schemas
+from crm_item_lookup import lines, schemas
 from crm_item_lookup import search as lookup
 from crm_item_lookup import settings
-from crm_item_lookup.i18n import _
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"picker.js": "text/javascript", "picker.css": "text/css"}
 
 bp = Blueprint("item_lookup", __name__, url_prefix="/item-lookup", template_folder="templates")
 json_bp = Blueprint("item_lookup_json", __name__, url_prefix="/item-lookup/json")
-
-
-def render(template: str, **context):
-    """``render_template`` with the plugin's translations as ``_`` (the core's strings included)."""
-    return render_template(template, _=i18n.gettext, ngettext=i18n.ngettext, **context)
 
 
 # --- the picker's assets -------------------------------------------------------------------------
@@ -81,7 +76,7 @@ def settings_page():
         except CRMError as exc:
             errors = exc
     fields = settings.available_fields(session)
-    return render("item_lookup/settings.html", values=values, fields=fields, errors=errors,
+    return render_template("item_lookup/settings.html", values=values, fields=fields, errors=errors,
                   picture_fields=[f for f in fields if not f.builtin and f.type == "text"],
                   kind_labels=kind_labels(), switch_labels=switch_labels()), (422 if errors else 200)
 
@@ -188,7 +183,7 @@ def picker_html(*, mode: str, doc_type: str, document=None) -> Markup:
         "kindLabels": kind_labels(),
     }
     uid = f"il-picker-{next(_ids)}"
-    return Markup(render("item_lookup/picker.html", uid=uid, config=config, mode=mode, kind=kind,
+    return Markup(render_template("item_lookup/picker.html", uid=uid, config=config, mode=mode, kind=kind,
                          switches=values["switches"], switch_labels=switch_labels(), kind_labels=kind_labels(),
                          letters=lookup.LETTERS))
 
