@@ -9,7 +9,8 @@ PostgreSQL.
 Fixtures: ``app`` (choose plugins with ``@pytest.mark.crm_plugins("payments")``),
 ``session``, ``live_server``, ``api`` (real HTTP with an admin token),
 ``api_as(role)``, ``make_user``, ``client`` (Flask's test client), ``runner``
-(the ``crm`` command line). ``registered_plugin`` registers a plugin object for
+(the ``crm`` command line), ``new_page`` and ``page`` (a real browser on the live
+server; :func:`sign_in`). ``registered_plugin`` registers a plugin object for
 one block of a test.
 """
 from __future__ import annotations
@@ -24,6 +25,10 @@ from dataclasses import dataclass
 import pytest
 
 TEST_PASSWORD = "correct horse battery"
+#: Debian's chromium: browser tests never download a browser
+CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def pytest_configure(config):
@@ -211,6 +216,48 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+
+
+@pytest.fixture
+def new_page(live_server):
+    """``new_page(width=1280, height=900, locale="en-GB")`` -> a Playwright page in a fresh
+    context of Debian's chromium, its ``base_url`` the live server (``page.goto("/login")``).
+    Confirmation dialogs are accepted; a JavaScript error on any page fails the test. Skipped
+    when chromium or playwright is missing."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (browser tests never download one)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    errors = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def make(width=1280, height=900, locale="en-GB"):
+            context = browser.new_context(base_url=live_server, viewport={"width": width, "height": height},
+                                          locale=locale)
+            context.set_default_timeout(20_000)
+            page = context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("dialog", lambda dialog: dialog.accept())
+            return page
+
+        yield make
+        browser.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(new_page):
+    """One :func:`new_page`."""
+    return new_page()
+
+
+def sign_in(page, user, password: str = TEST_PASSWORD) -> None:
+    """Sign ``user`` (a user or a username) in on ``page`` and wait until the sign-in page is left."""
+    page.goto("/login")
+    page.fill('input[name="username"]', getattr(user, "username", user))
+    page.fill('input[name="password"]', password)
+    page.click('button[type="submit"]')
+    page.wait_for_url(lambda url: "/login" not in url)
 
 
 class ApiClient:

@@ -3,14 +3,11 @@
 are skipped with the reason (CI installs the package)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from crm.testing import CHROMIUM, CHROMIUM_ARGS
 
 
 def pytest_configure(config):
@@ -27,17 +24,17 @@ def pytest_collection_modifyitems(config, items):
                                                         "(the browser tests never download a browser)"))
 
 
-@pytest.fixture(scope="module")  # not longer: plugins' browser tests start Playwright of their own
+@pytest.fixture(scope="module")  # one browser per module (crm.testing's new_page starts one per test)
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
 
 
 @pytest.fixture
-def new_page(browser):
+def new_page(browser):  # overrides crm.testing's: pages of this module share one browser
     """``new_page(width, height, locale)`` -> a page in a fresh context; JavaScript errors fail the test."""
     contexts, errors = [], []
 

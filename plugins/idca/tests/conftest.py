@@ -2,17 +2,9 @@
 ``conftest.py``: ``app``, ``api``, ``api_as``, ``session``, ``catalog``, ``live_server``, ...)."""
 from __future__ import annotations
 
-import io
-
 import pytest
 
-#: the layout of the issue's "done" example: a margin column and a margin total on sales orders
-MARGIN_COLUMNS = [
-    {"key": "margin", "label": "Margin", "type": "money", "formula": "net - quantity * item.purchase_cost"},
-    {"key": "margin_pct", "label": "Margin %", "type": "percent",
-     "formula": "if(net == 0, 0, round(margin / net * 100, 2))"},
-]
-MARGIN_TOTALS = [{"key": "margin_total", "label": "Total margin", "formula": "sum(margin)"}]
+from idca_helpers import MARGIN_COLUMNS, MARGIN_TOTALS, order_body, pdf_text
 
 
 @pytest.fixture
@@ -30,28 +22,9 @@ def margin_layout(put_layout):
     return put_layout("sales-orders", MARGIN_COLUMNS, MARGIN_TOTALS)
 
 
-def order_body(catalog, lines=None, **extra):
-    """The worked example: widget 3 x 19.99 -10 %, gadget 2 x 7.455, consulting 1.5 x 40.00 -5.00."""
-    body = {"account_id": catalog.account, "currency": "EUR", "tax_mode": "individual", "lines": lines or [
-        {"item_id": catalog.widget, "quantity": "3", "discount_percent": "10"},
-        {"item_id": catalog.gadget, "quantity": "2"},
-        {"item_id": catalog.consulting, "quantity": "1.5", "discount_amount": "5.00"},
-    ]}
-    body.update(extra)
-    return body
-
-
 @pytest.fixture
 def order_body_of():
     return order_body
-
-
-def pdf_text(response) -> str:
-    import pypdf
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"] == "application/pdf"
-    reader = pypdf.PdfReader(io.BytesIO(response.content))
-    return "\n".join(page.extract_text() for page in reader.pages)
 
 
 @pytest.fixture

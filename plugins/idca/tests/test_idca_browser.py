@@ -3,46 +3,19 @@ the preview, saves; a user opens a quote and sees the column, and the server fil
 as a line is edited."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from conftest import order_body
-from crm.testing import TEST_PASSWORD
+from idca_helpers import order_body
+from crm.testing import sign_in
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"browser test: Chromium not found at {CHROMIUM}")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="browser test: playwright is not installed")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def sign_in(page, base, user):
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/(?!login).*"))
-
-
-def test_admin_adds_a_formula_column_and_a_user_sees_it_on_a_quote(browser, live_server, make_user, api, catalog):
+def test_admin_adds_a_formula_column_and_a_user_sees_it_on_a_quote(new_page, live_server, make_user, api, catalog):
     from playwright.sync_api import expect
     quote = api.post("/quotes", json=order_body(catalog)).json()
 
-    admin_page = browser.new_page()
-    sign_in(admin_page, live_server, make_user("admin"))
+    admin_page = new_page()
+    sign_in(admin_page, make_user("admin"))
     admin_page.goto(f"{live_server}/idca/layouts/quotes")
     expect(admin_page.locator("#idca-preview")).to_contain_text("Computed on QUO-0001")
     admin_page.click("text=Add column")
@@ -55,8 +28,8 @@ def test_admin_adds_a_formula_column_and_a_user_sees_it_on_a_quote(browser, live
     admin_page.click("text=Save layout")
     expect(admin_page.locator(".flash")).to_contain_text("The layout was saved (version 1)")
 
-    page = browser.new_page()
-    sign_in(page, live_server, make_user("sales"))
+    page = new_page()
+    sign_in(page, make_user("sales"))
     page.goto(f"{live_server}/quotes/{quote['id']}/edit")
     expect(page.locator("table.line-editor thead")).to_contain_text("Margin")
     margin = page.locator("output[id$='-c-margin']").first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import MARGIN_COLUMNS, MARGIN_TOTALS
+from idca_helpers import MARGIN_COLUMNS, MARGIN_TOTALS
 
 BUILTINS = ["item", "description", "quantity", "unit_price", "discount", "net", "tax", "total"]
 

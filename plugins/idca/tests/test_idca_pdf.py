@@ -2,7 +2,7 @@
 their labels, built-in columns and totals hidden, relabelled and moved (text read back with pypdf)."""
 from __future__ import annotations
 
-from conftest import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
+from idca_helpers import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
 
 
 def test_pdf_prints_the_margin_columns_and_total(api, catalog, margin_layout, read_pdf):

@@ -4,37 +4,13 @@ quantities, add the items in one action and see them on the order with its total
 the demo data, four items); and from the line editor, with the keyboard."""
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 import pytest
 
 from crm.db import db
 from crm.models import Account
-from crm.testing import TEST_PASSWORD
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def page(live_server):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}: browser tests need it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as exc:  # noqa: BLE001
-            pytest.skip(f"Chromium at {CHROMIUM} does not start: {exc}")
-        context = browser.new_context(base_url=live_server, locale="en-GB")
-        context.set_default_timeout(20_000)
-        tab = context.new_page()
-        yield tab
-        context.close()
-        browser.close()
-
+from crm.testing import sign_in
 
 @pytest.fixture
 def order_id(shop, rest, app) -> int:
@@ -49,15 +25,6 @@ def order_id(shop, rest, app) -> int:
         {"item_id": shop.ids["Delta hammer"], "quantity": "1"}]})
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()["id"]
-
-
-def _sign_in(page, make_user, role="sales"):
-    user = make_user(role)
-    page.goto("/login")
-    page.fill('input[name="username"]', user.username)
-    page.fill('input[name="password"]', TEST_PASSWORD)
-    page.click('button[type="submit"]')
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def _wait_for_results(dialog, expected_names):
@@ -76,7 +43,7 @@ def _row(dialog, name):
 
 
 def test_add_items_to_a_sales_order_from_facets_and_in_stock_only(page, shop, rest, order_id, make_user):
-    _sign_in(page, make_user)
+    sign_in(page, make_user("sales"))
     page.goto(f"/sales-orders/{order_id}")
     page.click("button[data-il-open]")
     dialog = page.locator("dialog.il-dialog[open]")
@@ -123,7 +90,7 @@ def test_add_items_to_a_sales_order_from_facets_and_in_stock_only(page, shop, re
 
 
 def test_the_line_editor_with_the_keyboard(page, shop, rest, order_id, make_user):
-    _sign_in(page, make_user)
+    sign_in(page, make_user("sales"))
     page.goto(f"/sales-orders/{order_id}/edit")
     page.click("button[data-il-open]")
     dialog = page.locator("dialog.il-dialog[open]")
@@ -162,7 +129,7 @@ def test_the_demo_flow_four_items_from_category_manufacturer_and_in_stock(page, 
     names = [item["name"] for item in wanted["items"]]
     assert len(names) >= 4, names
 
-    _sign_in(page, make_user)
+    sign_in(page, make_user("sales"))
     page.goto(f"/sales-orders/{order['id']}")
     page.click("button[data-il-open]")
     dialog = page.locator("dialog.il-dialog[open]")

@@ -6,48 +6,17 @@ plugin disabled: the invoice page takes received by hand again; enabled: the pay
 back."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
-from crm.testing import TEST_PASSWORD
+from crm.testing import sign_in
 
 from payments_helpers import invoice_state
 
-CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"{CHROMIUM} is missing: apt-get install chromium "
-                                       "(the browser tests never download a browser)")
-
-
 @pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-    errors = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB")
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("dialog", lambda dialog: dialog.accept())
-        yield page
-        context.close()
-        browser.close()
-    assert errors == [], f"JavaScript errors: {errors}"
-
-
-def sign_in(page, base, username):
-    page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
+def page(new_page):
+    return new_page(width=1400, height=1000)
 
 
 def expect_screen(page, received: str, balance: str, status: str) -> None:
@@ -64,7 +33,7 @@ def test_deposit_with_the_calculator_then_three_monthly_installments_paid_one_by
     from playwright.sync_api import expect
     inv = make_invoice(total="1234.56", status="Sent")
     user = make_user("accounting")
-    sign_in(page, live_server, user.username)
+    sign_in(page, user)
     page.goto(f"{live_server}/invoices/{inv}")
     expect_screen(page, "€0.00", "€1,234.56", "Sent")
 
@@ -117,7 +86,7 @@ def test_deposit_with_the_calculator_then_three_monthly_installments_paid_one_by
 def test_quick_edit_and_the_full_balance_shortcut(page, live_server, api, make_user, make_invoice):
     from playwright.sync_api import expect
     inv = make_invoice(total="200.00", status="Approved")
-    sign_in(page, live_server, make_user("sales").username)
+    sign_in(page, make_user("sales"))
     page.goto(f"{live_server}/invoices/{inv}")
     page.click('#payments-calculator button.preset[value="25"]')
     expect(page.locator("#payments-amount")).to_have_value("50.00")
@@ -147,7 +116,7 @@ def test_disabled_the_invoice_page_takes_received_by_hand_and_enabled_the_paymen
     from playwright.sync_api import expect
     inv = make_invoice(total="100.00", status="Sent")
     assert api.post(f"/invoices/{inv}/payments", json={"amount": "40.00", "reference": "KEPT"}).status_code == 201
-    sign_in(page, live_server, make_user("accounting").username)
+    sign_in(page, make_user("accounting"))
     assert runner.invoke(["plugins", "disable", "payments"]).exit_code == 0
     page.goto(f"{live_server}/invoices/{inv}")
     expect(page.locator("#payments")).to_have_count(0)
