@@ -1,6 +1,11 @@
 """IDCA formulas: recomputing a 500-line sales order with five formula columns and three
 formula totals, beside the same arithmetic written in plain Python (the floor), the core's
-engine alone, and the one-off cost of parsing and checking a layout (once per version)."""
+engine alone, and the one-off cost of parsing and checking a layout (once per version).
+
+"Recompute" is ``documents.recompute`` of the order already loaded in the session: the core's
+engine, the plugin's two stages and storing the amounts that changed (none, after the first
+run), not the queries that load the order. The target (issue 8) is its CPU time < 10 ms; it is
+printed with its ratio to the plain-Python floor."""
 from __future__ import annotations
 
 import time
@@ -88,14 +93,14 @@ def run(backend: str) -> None:
             session = db.session
             document = documents.get_document(session, "sales_order", order["id"])
 
-            p50, p95, cpu = cpu_and_wall(lambda: documents.recompute(session, document))
+            p50, p95, cpu_recompute = cpu_and_wall(lambda: documents.recompute(session, document))
             row(f"recompute a {LINES}-line order, 5 formula columns + 3 formula totals", f"{p50:.2f} ms",
-                f"p95 {p95:.2f} ms, CPU {cpu:.2f} ms (target < 10 ms)")
+                f"p95 {p95:.2f} ms, CPU {cpu_recompute:.2f} ms (target < 10 ms)")
 
+            iva = (totals.TaxRate(1, "IVA", Decimal("21")),)   # shared by the lines, as the core passes it
             engine_input = totals.DocumentInput(currency="EUR", tax_mode="individual", lines=[
                 totals.LineInput(quantity=line.quantity, unit_price=line.unit_price,
-                                 discount_percent=line.discount_percent,
-                                 taxes=[totals.TaxRate(1, "IVA", Decimal("21"))], key=line)
+                                 discount_percent=line.discount_percent, taxes=iva, key=line)
                 for line in document.lines])
             layout = lay.compiled(session, "sales_order")
             computed = totals.compute(engine_input)
@@ -113,6 +118,9 @@ def run(backend: str) -> None:
             p50_plain, _, cpu_plain = cpu_and_wall(lambda: plain_python(computed, costs), repeat=50)
             row("  the same 5 columns + 3 totals in plain Python (floor)", f"{p50_plain:.2f} ms",
                 f"CPU {cpu_plain:.2f} ms: formulas cost {cpu / cpu_plain:.1f}x the floor")
+            verdict = "met" if cpu_recompute < 10 else "NOT met"
+            row("  => recompute CPU / plain-Python floor CPU", f"{cpu_recompute / cpu_plain:.1f}x",
+                f"{cpu_recompute:.2f} ms / {cpu_plain:.2f} ms; target < 10 ms {verdict}")
 
             rows, margin_total, rate, weight_total = plain_python(computed, costs)
             formulas_only()

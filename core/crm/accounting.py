@@ -42,8 +42,11 @@ items               kind ("product"|"service"), name, sku, unit_price,
                     purchase_cost, description, active, custom{}
 quotes, sales-      number (read-only), account_id (purchase-orders:
 orders, purchase-   vendor_id), date, due_date, subject, terms, lines[{item_id,
-orders, invoices    description, quantity, unit_price, taxes[names]}], custom{},
-                    total, tax, shipping (read-only: sent as amounts the remote
+orders, invoices    description, quantity, unit_price, discount_percent,
+                    discount_amount, taxes[names]}], discount_percent,
+                    discount_amount (the document's discount: one or the
+                    other), status (see below), custom{}, total, tax,
+                    shipping, discount (read-only: sent as amounts the remote
                     shows, never written here)
 payments            invoice_id, account_id (read-only: the invoice's), amount,
                     date, method, reference
@@ -51,6 +54,18 @@ payments            invoice_id, account_id (read-only: the invoice's), amount,
 
 Entities are named like the core's ``crm_record_saved`` entities ("accounts",
 "sales-orders", ...) plus "payments".
+
+A document's ``status`` is a *sync status*, one of :data:`DOCUMENT_STATUSES`, not the
+CRM's own status (which a remote cannot represent one by one): ``open`` (quotes:
+Created, Delivered, Reviewed; orders: Created, Approved; purchase orders also
+Delivered; invoices: every status but Cancelled -- Paid comes from payments),
+``accepted`` / ``rejected`` (quotes), ``closed`` (sales orders: Delivered; purchase
+orders: Received Shipment) and ``cancelled`` (orders and invoices: Cancelled). A
+connector maps it to what the remote has (QuickBooks: an estimate's ``TxnStatus``, a
+voided invoice or sales receipt, a purchase order's ``POStatus``; Tryton: the
+document's state) and back; ``None`` means "nothing to say". A sync status that
+arrives from the remote moves the CRM document along its allowed transitions (a
+quote rejected there -> Rejected here), or fails with the core's reason.
 
 Errors
 ------
@@ -63,17 +78,101 @@ makes it re-read the remote record, merge again and retry, :class:`RemoteConflic
 a conflict, and :class:`RemoteValidationError` / :class:`DuplicateError` are
 never retried: the record is kept as failed with the message, for a retry after
 a fix or a skip.
+
+Records on our side ("local entities")
+---------------------------------------
+The engine reads and changes CRM records through one :class:`LocalEntity` adapter
+per entity. The sync plugin brings those of the core's records (accounts, contacts,
+vendors, items, documents); a plugin that owns records of a sync entity contributes
+its adapter through the hook ``crm_accounting_entities`` (the payments plugin: the
+entity "payments"), so the sync never imports another plugin. When no enabled plugin
+provides an entity, that entity is not synced (the run's log says so)::
+
+    from crm import hookimpl
+    from crm.accounting import LocalEntity
+
+    class Payments(LocalEntity):
+        entity = "payments"
+        ...
+
+    @hookimpl
+    def crm_accounting_entities():
+        return [Payments()]
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, ClassVar, Iterable, Protocol, runtime_checkable
 
 #: every entity a connector may support, in dependency order (parents first)
 ENTITIES: tuple[str, ...] = ("accounts", "contacts", "vendors", "items", "quotes", "sales-orders",
                              "purchase-orders", "invoices", "payments")
 DOCUMENT_ENTITIES: tuple[str, ...] = ("quotes", "sales-orders", "purchase-orders", "invoices")
+#: the sync statuses of documents (the canonical ``status`` key)
+DOCUMENT_STATUSES: tuple[str, ...] = ("open", "accepted", "rejected", "closed", "cancelled")
+
+
+# --- canonical values -----------------------------------------------------------------------------
+
+def dec(value) -> str | None:
+    """A decimal as a normalised string ("19.99", "40", "0.5"); None stays None. Never a float."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not a decimal: {value!r}") from None
+    if d == 0:
+        return "0"
+    return format(d.normalize(), "f")
+
+
+def to_decimal(value) -> Decimal | None:
+    """A canonical decimal string (or number) -> Decimal; None or "" -> None."""
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
+
+
+def iso(value) -> str | None:
+    """A date (or datetime, or ISO string) -> "YYYY-MM-DD"; None stays None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)[:10]
+
+
+def net_unit_price(unit_price, quantity, discount_percent=None, discount_amount=None, *,
+                   places: str = "0.0001") -> Decimal:
+    """A line's unit price after its discount, for a remote without line discounts (QuickBooks,
+    Tryton without its discount modules): ``unit_price * (100 - percent) / 100``, or
+    ``(quantity * unit_price - amount) / quantity``, rounded half-up to ``places``."""
+    from decimal import ROUND_HALF_UP
+    price = Decimal(str(unit_price or 0))
+    qty = Decimal(str(quantity or 0))
+    if discount_percent not in (None, ""):
+        price = price * (100 - Decimal(str(discount_percent))) / 100
+    elif discount_amount not in (None, "") and qty:
+        price = (qty * price - Decimal(str(discount_amount))) / qty
+    return price.quantize(Decimal(places), ROUND_HALF_UP)
+
+
+def to_date(value) -> dt.date | None:
+    """A canonical date ("YYYY-MM-DD", or a date) -> date; None or "" -> None."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -188,6 +287,32 @@ class Refs(Protocol):
         """A value map of the connection (``tax_codes``, ``payment_methods``, ...)."""
 
 
+@dataclass(frozen=True)
+class SettingField:
+    """One setting of a connection, as a connector declares it (:attr:`Connector.settings_fields`)
+    for the settings form: its key, its label (shown to people; may be a lazy translation),
+    its ``type`` ("text", "url", "int" or "choice" with ``choices``), whether it is ``secret``
+    (stored encrypted, write-only) and ``required``, and an optional ``help`` text."""
+
+    name: str
+    label: Any = ""
+    type: str = "text"
+    secret: bool = False
+    required: bool = False
+    choices: tuple = ()
+    help: Any = ""
+
+
+def settings_fields(cls) -> tuple[SettingField, ...]:
+    """The settings fields of a connector class: the ones it declares, else one text field
+    per ``settings_keys`` entry and one secret field per ``secret_keys`` entry."""
+    declared = tuple(getattr(cls, "settings_fields", ()) or ())
+    if declared:
+        return declared
+    return (tuple(SettingField(key, key) for key in getattr(cls, "settings_keys", ()))
+            + tuple(SettingField(key, key, secret=True) for key in getattr(cls, "secret_keys", ())))
+
+
 # --- the contract ---------------------------------------------------------------------------------
 
 class Connector(Protocol):
@@ -206,6 +331,8 @@ class Connector(Protocol):
     #: the settings (not secret) and secrets a connection of this kind takes, for forms and docs
     settings_keys: ClassVar[tuple[str, ...]]
     secret_keys: ClassVar[tuple[str, ...]]
+    #: optional: the settings form's fields (:class:`SettingField`); default: from the keys above
+    settings_fields: ClassVar[tuple[SettingField, ...]]
     #: how many writes :meth:`push_batch` takes at once (1: no batching)
     batch_size: ClassVar[int]
 
@@ -262,6 +389,7 @@ class BaseConnector:
     deactivate_only: ClassVar[frozenset[str]] = frozenset()
     settings_keys: ClassVar[tuple[str, ...]] = ()
     secret_keys: ClassVar[tuple[str, ...]] = ()
+    settings_fields: ClassVar[tuple[SettingField, ...]] = ()
     batch_size: ClassVar[int] = 1
 
     def __init__(self, settings: dict, secrets: dict, save_secrets: Callable[[dict], None] | None = None) -> None:
@@ -326,6 +454,106 @@ class BaseConnector:
 
     def delete(self, entity, remote_id, remote_version, *, request_id):  # pragma: no cover
         raise NotImplementedError
+
+
+# --- our side: local entities ---------------------------------------------------------------------
+
+class LocalEntity:
+    """Our side of one sync entity: reads CRM records as canonical records and changes them
+    ONLY through services (so validation, numbering, audit and hooks apply).
+
+    Subclass it and set :attr:`entity` (one of :data:`ENTITIES`) and :attr:`model` (the
+    SQLAlchemy model, whose ``id`` is the local id); implement :meth:`shape`, :meth:`create`,
+    :meth:`update` and :meth:`remove`; override the others where the default does not fit.
+    Methods that change records raise ``crm.errors.CRMError`` subclasses (``ValidationError``,
+    ``Conflict``, ``NotFound``) to refuse: the engine logs the record as failed with the message.
+    The engine calls them inside a savepoint and never commits for them.
+    """
+
+    #: the sync entity ("payments", ...)
+    entity: ClassVar[str] = ""
+    #: the model of the records (``model.id`` is the local id)
+    model: Any = None
+    #: canonical keys holding money or quantities (turned into Decimal by :meth:`_input`)
+    decimals: ClassVar[tuple[str, ...]] = ()
+    #: whether the records have an ``active`` flag (deactivated instead of deleted when in use)
+    has_active: ClassVar[bool] = True
+
+    def load(self, session, local_id: int | None):
+        """The record with this id, or None."""
+        return session.get(self.model, local_id) if local_id is not None else None
+
+    def load_many(self, session, ids) -> dict:
+        """Records by id (those that exist)."""
+        from sqlalchemy import select
+        if not ids:
+            return {}
+        return {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(list(ids))))}
+
+    def all_ids(self, session) -> list[int]:
+        """Every record the sync sends on a connection's first run, in a stable order."""
+        from sqlalchemy import select
+        return list(session.scalars(select(self.model.id).order_by(self.model.id)))
+
+    def label(self, record) -> str:
+        """How the sync log names the record."""
+        return str(getattr(record, "name", "") or getattr(record, "number", "") or record.id)[:200]
+
+    def updated_at(self, record) -> dt.datetime | None:
+        """When the record last changed here (aware, UTC), for the ``newest`` conflict policy."""
+        value = getattr(record, "updated_at", None)
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+    def skip_reason(self, record) -> str | None:
+        """Why this record is not sent (logged as skipped), or None to send it."""
+        return None
+
+    def shape(self, session, record) -> dict:
+        """The record as a canonical record (the keys of its entity, module docstring)."""
+        raise NotImplementedError
+
+    def create(self, session, data: dict):
+        """Create a record from a canonical record (read-only keys removed); return it."""
+        raise NotImplementedError
+
+    def update(self, session, record, changes: dict):
+        """Apply the canonical keys in ``changes`` to the record; return it."""
+        raise NotImplementedError
+
+    def remove(self, session, record) -> str:
+        """Deleted on the remote side: delete it, or deactivate / cancel it when it is still
+        used; return what was done ("deleted", "deactivated", "cancelled")."""
+        raise NotImplementedError
+
+    def match(self, session, data: dict):
+        """An existing record that is obviously the same (first sync of two filled systems), or None."""
+        return None
+
+    def _input(self, data: dict) -> dict:
+        """``data`` with the :attr:`decimals` keys as Decimal (None ones dropped)."""
+        out = {}
+        for key, value in data.items():
+            if key in self.decimals:
+                value = to_decimal(value)
+                if value is None:
+                    continue
+            out[key] = value
+        return out
+
+
+def local_entity_adapters(app=None) -> dict[str, LocalEntity]:
+    """The local entity adapters contributed by the enabled plugins, by entity (hook
+    ``crm_accounting_entities``; the first one of an entity wins)."""
+    from crm.plugins import get_registry
+    found: dict[str, LocalEntity] = {}
+    for batch in get_registry(app).hook.crm_accounting_entities():
+        for adapter in batch or ():
+            if isinstance(adapter, type):
+                adapter = adapter()
+            found.setdefault(adapter.entity, adapter)
+    return found
 
 
 def connector_classes(app=None) -> dict[str, type]:

@@ -46,8 +46,11 @@ def crm_register_commands(cli):
 # --- lines and totals --------------------------------------------------------
 
 @hookspec
-def crm_line_columns(doc_type, session):
-    """Return extra line columns (a list of :class:`crm.ui.LineColumn`) for a document type."""
+def crm_line_columns(doc_type, session, document):
+    """Return extra line columns (a list of :class:`crm.ui.LineColumn`) for a document type;
+    ``document`` is the document they are shown for (None for a new one): an issued
+    document may keep other columns than the type's current ones. Implementations may
+    leave ``document`` out of their arguments."""
 
 
 @hookspec
@@ -142,3 +145,9 @@ def crm_pdf_context(session, document, context):
 @hookspec
 def crm_accounting_connectors():
     """Return accounting connector classes (see ``crm.accounting.Connector``)."""
+
+
+@hookspec
+def crm_accounting_entities():
+    """Return local entity adapters (``crm.accounting.LocalEntity`` instances) for sync entities
+    whose records the plugin owns (``payments``), so the accounting sync reaches them through hooks."""

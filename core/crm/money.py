@@ -30,7 +30,7 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
-from functools import lru_cache
+from functools import lru_cache, reduce
 from typing import Iterable, Union
 
 from babel.numbers import get_currency_precision, is_currency
@@ -64,7 +64,7 @@ CONTEXT = Context(
 ZERO = Decimal("0")
 QUANTITY_PLACES = 3
 
-_HUNDRED = Decimal("100")
+_MINUS_TWO = Decimal(-2)
 _QUANTITY_QUANTUM = Decimal(1).scaleb(-QUANTITY_PLACES)
 
 DecimalInput = Union[str, int, Decimal]
@@ -133,8 +133,9 @@ def multiply(a: Decimal, b: Decimal) -> Decimal:
 
 
 def percent_of(amount: Decimal, percent: Decimal) -> Decimal:
-    """Exact ``amount * percent / 100``, not rounded."""
-    return CONTEXT.divide(CONTEXT.multiply(amount, percent), _HUNDRED)
+    """Exact ``amount * percent / 100``, not rounded (dividing by 100 only moves the
+    decimal point: ``scaleb(-2)``, the same value as the division, at a fraction of its cost)."""
+    return CONTEXT.scaleb(CONTEXT.multiply(amount, percent), _MINUS_TWO)
 
 
 def scale(amount: Decimal, numerator: Decimal, denominator: Decimal) -> Decimal:
@@ -159,10 +160,7 @@ def subtract(a: Decimal, b: Decimal) -> Decimal:
 
 def total(amounts: Iterable[Decimal]) -> Decimal:
     """Exact sum of ``amounts`` (ZERO when empty)."""
-    result = ZERO
-    for amount in amounts:
-        result = CONTEXT.add(result, amount)
-    return result
+    return reduce(CONTEXT.add, amounts, ZERO)
 
 
 def split_amount(total_amount: Decimal, parts: int, currency: str) -> list[Decimal]:

@@ -323,46 +323,37 @@ def compute(doc: DocumentInput, extend: Optional[Extension] = None) -> Computati
     _check_currency(doc.currency)
     if doc.tax_mode not in TAX_MODES:
         raise TotalsError("tax_mode", f"must be one of {TAX_MODES}, got {doc.tax_mode!r}")
-    rates: dict[int, Decimal] = {}
-    lines = tuple(
-        _compute_line(line, f"lines.{index}", doc, rates)
-        for index, line in enumerate(doc.lines)
-    )
-    computation = Computation(document=doc, lines=lines)
+    line_taxes = _LineTaxes() if doc.tax_mode == INDIVIDUAL else None
+    lines = []
+    for index, line in enumerate(doc.lines):
+        try:
+            lines.append(_compute_line(line, doc.currency, line_taxes))
+        except TotalsError as error:  # the line's field, named from the document
+            raise TotalsError(f"lines.{index}.{error.field}", error.message) from None
+    computation = Computation(document=doc, lines=tuple(lines))
     if extend is not None:
         extend(STAGES[0], computation)
-    computation.totals = _compute_totals(doc, lines)
+    computation.totals = _compute_totals(doc, computation.lines)
     if extend is not None:
         extend(STAGES[1], computation)
     return computation
 
 
-def _compute_line(
-    line: LineInput, where: str, doc: DocumentInput, rates: dict[int, Decimal]
-) -> LineResult:
-    """Rounded amounts of one line (see the module rounding policy)."""
-    currency = doc.currency
-    quantity = _decimal(line.quantity, f"{where}.quantity")
-    _check_not_negative(quantity, f"{where}.quantity")
+def _compute_line(line: LineInput, currency: str, line_taxes: Optional["_LineTaxes"]) -> LineResult:
+    """Rounded amounts of one line (see the module rounding policy); errors name the
+    line's field (``quantity``, ``taxes.0.rate``), :func:`compute` adds which line."""
+    quantity = _decimal(line.quantity, "quantity")
+    _check_not_negative(quantity, "quantity")
     quantity = money.round_quantity(quantity)
-    unit_price = _decimal(line.unit_price, f"{where}.unit_price")
-    _check_not_negative(unit_price, f"{where}.unit_price")
+    unit_price = _decimal(line.unit_price, "unit_price")
+    _check_not_negative(unit_price, "unit_price")
     gross = money.round_money(money.multiply(quantity, unit_price), currency)
-    discount = _discount(
-        line.discount_percent, line.discount_amount, gross, where, "line gross", currency
-    )
+    discount = _discount(line.discount_percent, line.discount_amount, gross, "line gross", currency)
     net = money.subtract(gross, discount)
     taxes: dict[int, Decimal] = {}
-    if doc.tax_mode == INDIVIDUAL:
-        for position, tax in enumerate(line.taxes):
-            tax_where = f"{where}.taxes.{position}"
-            rate = _rate(tax, tax_where, taxes)
-            if rates.setdefault(tax.id, rate) != rate:
-                raise TotalsError(
-                    f"{tax_where}.rate",
-                    f"tax {tax.id!r} has rate {rate} here and {rates[tax.id]} on another line",
-                )
-            taxes[tax.id] = money.round_money(money.percent_of(net, rate), currency)
+    if line_taxes is not None:
+        for tax_id, rate in line_taxes(line.taxes):
+            taxes[tax_id] = money.round_money(money.percent_of(net, rate), currency)
     tax_amount = _sum(taxes.values(), currency)
     return LineResult(
         key=line.key,
@@ -377,13 +368,45 @@ def _compute_line(
     )
 
 
+class _LineTaxes:
+    """The checked ``(id, rate)`` pairs of the line taxes of one document (individual mode).
+
+    Each tax list is checked once -- rates, a tax twice in the list, one tax id with two
+    rates on the document -- at the first line that has it: lines usually share a few
+    tax lists (the same objects), and a list that passed once passes again, since every
+    rate it records is already recorded."""
+
+    def __init__(self) -> None:
+        self.rates: dict[int, Decimal] = {}      # tax id -> its rate on this document
+        self._checked: dict[int, tuple[tuple[int, Decimal], ...]] = {}   # id(list) -> pairs
+        self._lists: list[Sequence[TaxRate]] = []    # keeps each list alive, so its id() stays its own
+
+    def __call__(self, taxes: Sequence[TaxRate]) -> tuple[tuple[int, Decimal], ...]:
+        found = self._checked.get(id(taxes))
+        if found is None:
+            found = self._checked[id(taxes)] = self._check(taxes)
+            self._lists.append(taxes)
+        return found
+
+    def _check(self, taxes: Sequence[TaxRate]) -> tuple[tuple[int, Decimal], ...]:
+        seen: dict[int, Decimal] = {}
+        for position, tax in enumerate(taxes):
+            tax_where = f"taxes.{position}"
+            rate = _rate(tax, tax_where, seen)
+            if self.rates.setdefault(tax.id, rate) != rate:
+                raise TotalsError(
+                    f"{tax_where}.rate",
+                    f"tax {tax.id!r} has rate {rate} here and {self.rates[tax.id]} on another line",
+                )
+            seen[tax.id] = rate
+        return tuple(seen.items())
+
+
 def _compute_totals(doc: DocumentInput, lines: Sequence[LineResult]) -> Totals:
     """Rounded document totals from the rounded line amounts."""
     currency = doc.currency
     subtotal = _sum((line.net for line in lines), currency)
-    discount = _discount(
-        doc.discount_percent, doc.discount_amount, subtotal, "", "subtotal", currency
-    )
+    discount = _discount(doc.discount_percent, doc.discount_amount, subtotal, "subtotal", currency)
     taxable = money.subtract(subtotal, discount)
     if doc.tax_mode == INDIVIDUAL:
         breakdown = _individual_taxes(doc, lines, subtotal, taxable)
@@ -424,12 +447,14 @@ def _individual_taxes(
     doc: DocumentInput, lines: Sequence[LineResult], subtotal: Decimal, taxable: Decimal
 ) -> tuple[TaxAmount, ...]:
     """Per tax id: round(sum of rounded line amounts * taxable / subtotal)."""
-    amounts: dict[int, Decimal] = {}
-    bases: dict[int, Decimal] = {}
+    amounts: dict[int, list[Decimal]] = {}   # tax id -> the line amounts of that tax
+    bases: dict[int, list[Decimal]] = {}     # tax id -> the nets of the lines carrying it
     for line in lines:
         for tax_id, amount in line.taxes.items():
-            amounts[tax_id] = money.add(amounts.get(tax_id, ZERO), amount)
-            bases[tax_id] = money.add(bases.get(tax_id, ZERO), line.net)
+            if tax_id not in amounts:
+                amounts[tax_id], bases[tax_id] = [], []
+            amounts[tax_id].append(amount)
+            bases[tax_id].append(line.net)
     taxes = _first_tax_by_id(doc)
     currency = doc.currency
     breakdown = []
@@ -440,8 +465,8 @@ def _individual_taxes(
                 id=tax_id,
                 name=tax.name,
                 rate=_decimal(tax.rate, "rate"),
-                base=_scaled(bases[tax_id], taxable, subtotal, currency),
-                amount=_scaled(amounts[tax_id], taxable, subtotal, currency),
+                base=_scaled(money.total(bases[tax_id]), taxable, subtotal, currency),
+                amount=_scaled(money.total(amounts[tax_id]), taxable, subtotal, currency),
             )
         )
     return tuple(breakdown)
@@ -488,28 +513,22 @@ def _discount(
     percent: Optional[DecimalInput],
     amount: Optional[DecimalInput],
     base: Decimal,
-    where: str,
     base_name: str,
     currency: str,
 ) -> Decimal:
     """round(base * percent / 100), round(amount), or 0 when neither is set."""
-    prefix = f"{where}." if where else ""
     if percent is not None and amount is not None:
-        raise TotalsError(
-            f"{prefix}discount_amount", "set a discount percent or an amount, not both"
-        )
+        raise TotalsError("discount_amount", "set a discount percent or an amount, not both")
     if percent is not None:
-        field_name = f"{prefix}discount_percent"
-        value = _decimal(percent, field_name)
+        value = _decimal(percent, "discount_percent")
         if not ZERO <= value <= _HUNDRED:
-            raise TotalsError(field_name, f"must be between 0 and 100, got {value}")
+            raise TotalsError("discount_percent", f"must be between 0 and 100, got {value}")
         return money.round_money(money.percent_of(base, value), currency)
     if amount is not None:
-        field_name = f"{prefix}discount_amount"
-        value = _decimal(amount, field_name)
-        _check_not_negative(value, field_name)
+        value = _decimal(amount, "discount_amount")
+        _check_not_negative(value, "discount_amount")
         if value > base:
-            raise TotalsError(field_name, f"{value} exceeds the {base_name} {base}")
+            raise TotalsError("discount_amount", f"{value} exceeds the {base_name} {base}")
         return money.round_money(value, currency)
     return money.round_money(ZERO, currency)
 

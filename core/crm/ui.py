@@ -104,10 +104,12 @@ SLOTS = {
 }
 
 
-def line_columns(doc_type: str, session) -> list[LineColumn]:
-    """The extra line columns of the enabled plugins for ``doc_type``, in plugin order."""
+def line_columns(doc_type: str, session, document=None) -> list[LineColumn]:
+    """The extra line columns of the enabled plugins for ``doc_type``, in plugin order, as
+    shown for ``document`` (None: a new document)."""
     columns = []
-    for batch in get_registry().call_in_order("crm_line_columns", doc_type=doc_type, session=session):
+    for batch in get_registry().call_in_order("crm_line_columns", doc_type=doc_type, session=session,
+                                              document=document):
         columns.extend(batch or [])
     return columns
 

@@ -60,8 +60,8 @@ class SpyPlugin:
     # --- lines and totals -----------------------------------------------------
 
     @hookimpl
-    def crm_line_columns(self, doc_type, session):
-        return self._record("crm_line_columns", doc_type=doc_type, session=session)
+    def crm_line_columns(self, doc_type, session, document):
+        return self._record("crm_line_columns", doc_type=doc_type, session=session, document=document)
 
     @hookimpl
     def crm_totals_stage(self, stage, computation, document, session):
@@ -144,3 +144,7 @@ class SpyPlugin:
     @hookimpl
     def crm_accounting_connectors(self):
         return self._record("crm_accounting_connectors")
+
+    @hookimpl
+    def crm_accounting_entities(self):
+        return self._record("crm_accounting_entities")

@@ -7,6 +7,7 @@ a computed amount is trusted.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from decimal import Decimal
 
 from sqlalchemy import inspect, select
@@ -272,20 +273,22 @@ def recompute(session: Session, document: Document) -> totals.Computation:
     # (and the audit listener) have nothing to look at (Decimal("1.50") == Decimal("1.5000"))
     for r in result.lines:
         line = r.key
-        if line.gross != r.gross:
+        gross, discount, net, tax, total, custom = _line_amounts(line)
+        if gross != r.gross:
             line.gross = r.gross
-        if line.discount != r.discount:
+        if discount != r.discount:
             line.discount = r.discount
-        if line.net != r.net:
+        if net != r.net:
             line.net = r.net
-        if line.tax != r.tax:
+        if tax != r.tax:
             line.tax = r.tax
-        if line.total != r.total:
+        if total != r.total:
             line.total = r.total
         if r.custom:
-            custom = {**(line.custom or {}), **_jsonable(r.custom)}
-            if custom != line.custom:
-                line.custom = custom
+            stored = custom or {}
+            values = _jsonable(r.custom)
+            if not values.items() <= stored.items():   # a value is new or changed
+                line.custom = {**stored, **values}
     t = result.totals
     for column, value in (("subtotal", t.subtotal), ("discount_total", t.discount), ("taxable", t.taxable),
                           ("tax_total", t.tax), ("shipping", t.shipping), ("shipping_tax", t.shipping_tax),
@@ -302,17 +305,20 @@ def computation(session: Session, document: Document) -> totals.Computation:
     """The engine's full result (lines, totals, tax breakdown) for ``document``, with the
     plugins' stages; changes nothing (the PDF reads it; :func:`recompute` stores it)."""
     all_lines = document.lines
-    item_lines = [line for line in all_lines if line.display_type is None]
-    positions = {id(line): index for index, line in enumerate(all_lines)}
     tax_mode = document.tax_mode
     rates = _RateCache() if tax_mode == "individual" else None
+    item_lines, line_inputs = [], []
+    for line in all_lines:
+        display_type, quantity, unit_price, discount_percent, discount_amount, taxes = _line_inputs(line)
+        if display_type is None:
+            item_lines.append(line)
+            line_inputs.append(totals.LineInput(
+                quantity=quantity, unit_price=unit_price, discount_percent=discount_percent,
+                discount_amount=discount_amount, taxes=rates(taxes) if rates is not None else (), key=line))
     doc_input = totals.DocumentInput(
         currency=document.currency,
         tax_mode=tax_mode,
-        lines=[totals.LineInput(quantity=line.quantity, unit_price=line.unit_price,
-                                discount_percent=line.discount_percent, discount_amount=line.discount_amount,
-                                taxes=rates(line.taxes) if rates is not None else (), key=line)
-               for line in item_lines],
+        lines=line_inputs,
         discount_percent=document.discount_percent,
         discount_amount=document.discount_amount,
         group_taxes=_rates(document.group_taxes) if tax_mode == "group" else (),
@@ -331,11 +337,33 @@ def computation(session: Session, document: Document) -> totals.Computation:
     except totals.TotalsError as exc:
         field = exc.field
         parts = field.split(".")
-        if parts[0] == "lines" and len(parts) > 1 and parts[1].isdigit():
-            parts[1] = str(positions[id(item_lines[int(parts[1])])])
+        if parts[0] == "lines" and len(parts) > 1 and parts[1].isdigit():  # its position among all lines
+            parts[1] = str(next(index for index, line in enumerate(all_lines)
+                                if line is item_lines[int(parts[1])]))
             field = ".".join(parts)
         raise ValidationError.for_field(field, exc.message) from None
     return result
+
+
+def _line_reader(*names: str):
+    """A function giving ``tuple(getattr(line, name) for name in names)`` of a line, read
+    straight from its loaded state when every one is loaded (the ORM's attribute access
+    costs ~4x a dict read, and recomputing a 500-line document makes thousands), else
+    through the ORM (an expired attribute, one never set on a new line)."""
+    from_state = operator.itemgetter(*names)
+
+    def read(line: DocumentLine) -> tuple:
+        try:
+            return from_state(line.__dict__)
+        except KeyError:
+            return tuple(getattr(line, name) for name in names)
+    return read
+
+
+#: what :func:`computation` reads of a line, and what :func:`recompute` compares before storing
+_line_inputs = _line_reader("display_type", "quantity", "unit_price", "discount_percent", "discount_amount",
+                            "taxes")
+_line_amounts = _line_reader("gross", "discount", "net", "tax", "total", "custom")
 
 
 def _rates(snapshots) -> tuple[totals.TaxRate, ...]:
@@ -344,18 +372,23 @@ def _rates(snapshots) -> tuple[totals.TaxRate, ...]:
 
 class _RateCache:
     """:func:`_rates` for many lines: lines usually share a few tax snapshots, each
-    turned into TaxRates once."""
+    turned into TaxRates once (the same tuple, which the engine then checks once).
+    Consecutive lines mostly carry the same snapshot: it is compared first."""
 
     def __init__(self):
         self._seen: dict[tuple, tuple[totals.TaxRate, ...]] = {}
+        self._last: tuple[list, tuple[totals.TaxRate, ...]] = ([], ())
 
     def __call__(self, snapshots) -> tuple[totals.TaxRate, ...]:
         if not snapshots:
             return ()
+        if snapshots == self._last[0]:
+            return self._last[1]
         key = tuple((t["id"], t["name"], t["rate"]) for t in snapshots)
         found = self._seen.get(key)
         if found is None:
             found = self._seen[key] = _rates(snapshots)
+        self._last = (snapshots, found)
         return found
 
 

@@ -48,7 +48,7 @@ def document_context(session: Session, document: Document) -> dict:
     """What the template receives before the plugins change it."""
     kind = DOC_TYPES[document.doc_type]
     result = documents.computation(session, document)
-    columns = builtin_columns(document) + plugin_columns(session, document.doc_type)
+    columns = builtin_columns(document) + plugin_columns(session, document.doc_type, document)
     party = document.vendor if kind.party == "vendor" else document.account
     return {
         "company": {"name": get_setting(session, "company_name") or "",
@@ -92,10 +92,11 @@ def builtin_columns(document: Document) -> list[LineColumn]:
     return columns
 
 
-def plugin_columns(session: Session, doc_type: str) -> list[LineColumn]:
-    """Extra columns of the enabled plugins, in plugin order; values come from ``line.custom``."""
+def plugin_columns(session: Session, doc_type: str, document: Document | None = None) -> list[LineColumn]:
+    """Extra columns of the enabled plugins, in plugin order, for ``document``; values come
+    from ``line.custom``."""
     columns = []
-    for batch in hooks.call_in_order("crm_line_columns", doc_type=doc_type, session=session):
+    for batch in hooks.call_in_order("crm_line_columns", doc_type=doc_type, session=session, document=document):
         columns.extend(batch or [])
     return columns
 

@@ -56,7 +56,7 @@ def _discount(form, prefix: str) -> tuple[Decimal | None, Decimal | None]:
     return value, None
 
 
-def read_editor(session, kind: DocType, form) -> tuple[dict, list[str]]:
+def read_editor(session, kind: DocType, form, document: Document | None = None) -> tuple[dict, list[str]]:
     """The posted editor -> the body a create / PATCH takes (before the schema), and the
     line keys in the order the lines are shown (to map ``lines.N.*`` errors back to inputs)."""
     problems: dict[str, list[str]] = {}
@@ -108,7 +108,7 @@ def read_editor(session, kind: DocType, form) -> tuple[dict, list[str]]:
         recurring["invoice_status"] = form.get("recurring.invoice_status") or "AutoCreated"
         raw["recurring"] = recurring
 
-    columns = [c for c in line_columns(kind.name, session) if c.editable]
+    columns = [c for c in line_columns(kind.name, session, document) if c.editable]
     keys = [k for k in form.getlist("line_key") if LINE_KEY.match(k)][:documents.MAX_LINES]
     lines = []
     for key in keys:
@@ -154,8 +154,9 @@ def _rename(keys: list[str]):
     return rename
 
 
-def validated(session, kind: DocType, form, *, patch: bool) -> tuple[dict, list[str]]:
-    raw, keys = read_editor(session, kind, form)
+def validated(session, kind: DocType, form, *, patch: bool, document: Document | None = None
+              ) -> tuple[dict, list[str]]:
+    raw, keys = read_editor(session, kind, form, document)
     create_schema, patch_schema = SCHEMAS[kind.name]
     try:
         data = load(patch_schema() if patch else create_schema(), raw)
@@ -341,7 +342,7 @@ def make_blueprint(kind: DocType) -> Blueprint:
         current = get(session, doc_id) if doc_id else None
         keys: list[str] = []
         try:
-            data, keys = validated(session, kind, request.form, patch=current is not None)
+            data, keys = validated(session, kind, request.form, patch=current is not None, document=current)
             document = docq.preview(session, kind.name, data, current=current)
             errors = FormErrors()
         except CRMError as exc:
@@ -350,7 +351,8 @@ def make_blueprint(kind: DocType) -> Blueprint:
         finally:
             session.rollback()  # the preview never writes; drop anything the engine touched
         return render_template("documents/_totals.html", kind=kind, endpoint=endpoint, document=document,
-                               errors=errors, keys=keys, columns=line_columns(kind.name, session), preview=True,
+                               errors=errors, keys=keys, columns=line_columns(kind.name, session, current),
+                               preview=True,
                                oob=True)
 
     @bp.route("/<int:doc_id>/status", methods=["POST"])
@@ -417,7 +419,8 @@ def _detail_context(session, kind: DocType, document: Document) -> dict:
     recurring = documents.recurring_schedule(session, document) if kind.name == "sales_order" else None
     return {"kind": kind, "endpoint": DOC_ENDPOINTS[kind.name], "document": document, "user_names": names,
             "actions": actions, "related": docq.related(session, document), "moves": moves,
-            "columns": line_columns(kind.name, session), "can_write": can(g.user, kind.resource, "write"),
+            "columns": line_columns(kind.name, session, document),
+            "can_write": can(g.user, kind.resource, "write"),
             "received_by_hand": kind.name == "invoice" and payments_plugin is None, "vendors": vendors,
             "recurring": recurring if recurring is not None and recurring.active else None,
             "custom_fields": custom_form_fields(session, "documents")}
@@ -436,7 +439,7 @@ def _editor(kind: DocType, doc_id: int | None):
         form = request.form
         keys: list[str] = []
         try:
-            data, keys = validated(session, kind, form, patch=document is not None)
+            data, keys = validated(session, kind, form, patch=document is not None, document=document)
             with db.transaction() as session:
                 if document is None:
                     saved = documents.create_document(session, kind.name, data)
@@ -454,7 +457,7 @@ def _editor(kind: DocType, doc_id: int | None):
     session = db.session
     return render_template("documents/edit.html", kind=kind, endpoint=endpoint, document=document,
                            values=_header_values(document, form, kind, session), rows=editor_lines(document, form),
-                           errors=errors, columns=line_columns(kind.name, session),
+                           errors=errors, columns=line_columns(kind.name, session, document),
                            custom_fields=custom_form_fields(session, "documents"), **_choices(session, kind)), \
         (422 if errors else 200)
 

@@ -10,39 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-
-def dec(value) -> str | None:
-    """A decimal as a normalised string ("19.99", "40", "0.5"); None stays None. Never a float."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a decimal: {value!r}") from None
-    if d == 0:
-        return "0"
-    text = format(d.normalize(), "f")
-    return text
-
-
-def to_decimal(value) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    return Decimal(str(value))
-
-
-def iso(value) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)[:10]
+from crm.accounting import dec, iso, to_decimal  # noqa: F401  (the canonical values live in the core)
 
 
 def normalise(value):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.accounting import ENTITIES, connector_classes
+from crm.accounting import ENTITIES, connector_classes, settings_fields
 from crm.errors import NotFound, ValidationError
 from crm_accounting_sync import crypto
 from crm_accounting_sync.models import DIRECTIONS, POLICIES, Connection
@@ -95,51 +95,89 @@ def save_connection(session: Session, name: str, data: dict) -> Connection:
             else:
                 current[key] = str(value)
         connection.secrets = crypto.encrypt(current)
+    missing = [f.name for f in settings_fields(cls) if f.secret and f.required]
+    if missing:
+        stored = crypto.decrypt(connection.secrets)
+        missing = [k for k in missing if not stored.get(k)]
+        if missing:
+            raise ValidationError(f"secrets.{missing[0]}: is required",
+                                  {f"secrets.{k}": ["is required"] for k in missing})
     session.flush()
     return connection
 
 
 def validate_settings(settings: dict, cls) -> dict:
+    """Check the settings of a connection of ``cls``; every problem found is reported at once
+    (a :class:`ValidationError` whose ``fields`` are ``settings.<path>``)."""
+    errors: dict[str, list[str]] = {}
+
+    def bad(where: str, reason: str) -> None:
+        errors.setdefault(where, []).append(reason)
+
     entities = settings.get("entities") or {}
     if not isinstance(entities, dict):
-        raise ValidationError.for_field("settings.entities", "must be an object: entity -> {direction, policy}")
+        bad("settings.entities", "must be an object: entity -> {direction, policy}")
+        entities = {}
     for entity, cfg in entities.items():
         where = f"settings.entities.{entity}"
         if entity not in ENTITIES:
-            raise ValidationError.for_field(where, f"unknown entity; use: {', '.join(ENTITIES)}")
+            bad(where, f"unknown entity; use: {', '.join(ENTITIES)}")
+            continue
         if not isinstance(cfg, dict):
-            raise ValidationError.for_field(where, "must be an object {direction, policy}")
+            bad(where, "must be an object {direction, policy}")
+            continue
         if cfg.get("direction", "both") not in DIRECTIONS:
-            raise ValidationError.for_field(f"{where}.direction", f"must be one of {', '.join(DIRECTIONS)}")
+            bad(f"{where}.direction", f"must be one of {', '.join(DIRECTIONS)}")
+        elif entity not in cls.entities and cfg.get("direction", "both") != "none":
+            bad(f"{where}.direction", f"{cls.name} does not sync {entity}")
         if cfg.get("policy", "newest") not in POLICIES:
-            raise ValidationError.for_field(f"{where}.policy", f"must be one of {', '.join(POLICIES)}")
-        if entity not in cls.entities and cfg.get("direction", "both") != "none":
-            raise ValidationError.for_field(f"{where}.direction", f"{cls.name} does not sync {entity}")
+            bad(f"{where}.policy", f"must be one of {', '.join(POLICIES)}")
     mappings = settings.get("mappings") or []
     if not isinstance(mappings, list):
-        raise ValidationError.for_field("settings.mappings", "must be a list")
+        bad("settings.mappings", "must be a list")
+        mappings = []
     for n, m in enumerate(mappings):
         where = f"settings.mappings.{n}"
         if not isinstance(m, dict):
-            raise ValidationError.for_field(where, "must be an object")
+            bad(where, "must be an object")
+            continue
         if m.get("entity") not in cls.entities:
-            raise ValidationError.for_field(f"{where}.entity", f"must be one of {', '.join(cls.entities)}")
+            bad(f"{where}.entity", f"must be one of {', '.join(cls.entities)}")
         local = m.get("local") or ""
-        if not local.startswith("custom.") or len(local) <= 7:
-            raise ValidationError.for_field(f"{where}.local", "must name one of our custom fields: custom.<key>")
+        if not isinstance(local, str) or not local.startswith("custom.") or len(local) <= 7:
+            bad(f"{where}.local", "must name one of our custom fields: custom.<key>")
         if not m.get("remote") or not isinstance(m["remote"], str):
-            raise ValidationError.for_field(f"{where}.remote", "is required: the remote field")
+            bad(f"{where}.remote", "is required: the remote field")
         if m.get("direction", "both") not in MAPPING_DIRECTIONS:
-            raise ValidationError.for_field(f"{where}.direction", f"must be one of {', '.join(MAPPING_DIRECTIONS)}")
+            bad(f"{where}.direction", f"must be one of {', '.join(MAPPING_DIRECTIONS)}")
         if m.get("map") is not None and not isinstance(m["map"], dict):
-            raise ValidationError.for_field(f"{where}.map", "must be an object: our value -> theirs")
+            bad(f"{where}.map", "must be an object: our value -> theirs")
     maps = settings.get("value_maps") or {}
     if not isinstance(maps, dict) or any(not isinstance(v, dict) for v in maps.values()):
-        raise ValidationError.for_field("settings.value_maps", "must be an object of objects: name -> {ours: theirs}")
+        bad("settings.value_maps", "must be an object of objects: name -> {ours: theirs}")
     for key in ("schedule_minutes", "background_threshold"):
         value = settings.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise ValidationError.for_field(f"settings.{key}", "must be a whole number >= 0")
+            bad(f"settings.{key}", "must be a whole number >= 0")
+    for f in settings_fields(cls):
+        if f.secret or f.name in RESERVED:
+            continue
+        value = settings.get(f.name)
+        where = f"settings.{f.name}"
+        if value in (None, ""):
+            if f.required:
+                bad(where, "is required")
+            continue
+        if f.type == "int" and not (isinstance(value, int) and not isinstance(value, bool)
+                                    or isinstance(value, str) and value.strip().isdigit()):
+            bad(where, "must be a whole number")
+        elif f.type == "url" and not (isinstance(value, str) and value.startswith(("http://", "https://"))):
+            bad(where, "must be an http:// or https:// address")
+        elif f.type == "choice" and f.choices and value not in f.choices:
+            bad(where, f"must be one of {', '.join(map(str, f.choices))}")
+    if errors:
+        first = next(iter(errors))
+        raise ValidationError(f"{first}: {errors[first][0]}", errors)
     return settings
 
 
@@ -159,3 +197,48 @@ def make_connector(connection: Connection, session: Session, app=None):
         session.commit()
 
     return cls(dict(connection.settings or {}), crypto.decrypt(connection.secrets, app), save_secrets)
+
+
+OAUTH_TOKENS = ("refresh_token", "access_token")
+
+
+def store_consent(session: Session, name: str, tokens: dict, realm_id: str) -> Connection:
+    """After the OAuth consent: the tokens (encrypted) and the company id. Connecting a
+    connection that already has links to another company is refused (its links would
+    point at records of the other company): use a new connection for that company."""
+    connection = get_connection(session, name, for_update=True)
+    settings = dict(connection.settings or {})
+    if check_company(session, connection, realm_id):
+        connection.state = {}   # the cursors were the other company's
+    settings["realm_id"] = str(realm_id)
+    connection.settings = settings
+    current = crypto.decrypt(connection.secrets)
+    current.update({k: str(tokens[k]) for k in OAUTH_TOKENS if tokens.get(k)})
+    connection.secrets = crypto.encrypt(current)
+    session.flush()
+    return connection
+
+
+def check_company(session: Session, connection: Connection, realm_id: str) -> bool:
+    """Whether ``realm_id`` is another company than the connection's; a Conflict when the
+    connection already has links (to records of its company)."""
+    from crm.errors import Conflict
+    from crm_accounting_sync.models import Link
+    previous = str((connection.settings or {}).get("realm_id") or "")
+    if not previous or previous == str(realm_id):
+        return False
+    if session.scalar(select(Link.id).where(Link.connection == connection.name).limit(1)) is not None:
+        raise Conflict(f"this connection syncs the QuickBooks company {previous}, not {realm_id}; "
+                       "create a new connection for that company", code="other_company")
+    return True
+
+
+def forget_tokens(session: Session, name: str) -> Connection:
+    """Disconnect: the OAuth tokens are removed (the app's client id and secret stay)."""
+    connection = get_connection(session, name, for_update=True)
+    current = crypto.decrypt(connection.secrets)
+    for key in OAUTH_TOKENS:
+        current.pop(key, None)
+    connection.secrets = crypto.encrypt(current)
+    session.flush()
+    return connection

@@ -55,7 +55,7 @@ from crm_accounting_sync.models import Connection, Link, Outbox, Run, RunRecord
 log = logging.getLogger(__name__)
 
 #: canonical keys shown for information only: never written to the other side
-READ_ONLY = frozenset({"number", "total", "tax", "shipping", "discount", "status"})
+READ_ONLY = frozenset({"number", "total", "tax", "shipping", "discount"})
 #: parents an entity's records refer to
 PARENTS = {"contacts": ("accounts",), "items": ("vendors",), "quotes": ("accounts", "contacts", "items"),
            "sales-orders": ("accounts", "contacts", "items"), "invoices": ("accounts", "contacts", "items"),
@@ -126,7 +126,7 @@ class Engine:
         self.connector = connector or make_connector(connection, session, app)
         self.sleep = sleep
         self.refs = Refs(self)
-        self.locals = local_entities(self.settings)
+        self.locals = local_entities(self.settings, app)
         self.counts: dict = {}
         self._links_local: dict[str, dict[int, Link]] = {}
         self._links_remote: dict[str, dict[str, Link]] = {}
@@ -143,9 +143,12 @@ class Engine:
     def entities(self, wanted=None) -> list[str]:
         supported = set(self.connector.entities)
         chosen = [e for e in ENTITIES if e in supported and (not wanted or e in wanted)]
-        if "payments" in chosen and not _payments_enabled():
-            chosen.remove("payments")
         return [e for e in chosen if entity_config(self.connection, e, supported)["direction"] != "none"]
+
+    def unavailable(self, entities: list[str]) -> list[str]:
+        """Entities to sync whose records no enabled plugin provides (payments without the payments
+        plugin): not synced, and said so in the run's log."""
+        return [e for e in entities if e not in self.locals]
 
     def count(self, entity: str, side: str, action: str, n: int = 1) -> None:
         per = self.counts.setdefault(entity, {}).setdefault(side, dict.fromkeys(ACTIONS, 0))
@@ -233,7 +236,14 @@ class Engine:
         run = self.run
         run.status, run.started_at = "running", utcnow()
         entities = self.entities(wanted)
+        missing = self.unavailable(entities)
+        entities = [e for e in entities if e not in missing]
         run.entities = entities
+        for entity in missing:
+            why = (f"{entity} are not synced: no enabled plugin provides them here"
+                   + (" (enable the payments plugin)" if entity == "payments" else ""))
+            log.info("accounting sync run %s: %s", run.id, why)
+            self.note(entity, "to_remote", "skipped", message=why)
         self.checkpoint()
         try:
             for entity in entities:
@@ -403,6 +413,11 @@ class Engine:
                     self.index(link)
                 link.local_state = link.remote_state = link.local_hash = link.remote_hash = None
         if record is None:
+            if entity in DOCUMENT_ENTITIES and shape.get("status") == "cancelled":
+                if link is None or link.status != "skipped":
+                    self._skip(entity, link, "from_remote", "cancelled (voided) in the accounting system before it "
+                               "was synced: not created here", remote_id=rec.id, label=_label(shape))
+                return
             self.create_local(entity, link, shape, rec)
             return
         self.merge(entity, cfg, link, record, shape, rec)
@@ -456,6 +471,9 @@ class Engine:
         theirs = changed_fields(remote, link.remote_state) if rhash != link.remote_hash else set()
         ours -= READ_ONLY
         theirs -= READ_ONLY
+        if entity in DOCUMENT_ENTITIES and remote.get("status") == "cancelled":
+            # cancelled / voided there: only that counts (QuickBooks zeroes a voided document's amounts)
+            theirs &= {"status"}
         clash = {f for f in ours & theirs if canonical.get(local, f) != canonical.get(remote, f)}
         winner = None
         if clash:
@@ -558,14 +576,7 @@ class Engine:
         self.checkpoint()
 
     def _load_many(self, entity, ids) -> dict:
-        adapter = self.locals[entity]
-        model = adapter.model
-        if not ids:
-            return {}
-        found = {r.id: r for r in self.session.scalars(select(model).where(model.id.in_(ids)))}
-        if entity in DOCUMENT_ENTITIES:
-            found = {k: v for k, v in found.items() if v.doc_type == adapter.kind.name}
-        return found
+        return self.locals[entity].load_many(self.session, ids) if ids else {}
 
     def prepare_push(self, entity, local_id, op, record):
         """What to send for one record of ours: (link, record, shape, current, action, why), or None."""
@@ -720,12 +731,6 @@ class Engine:
         self._fail(link, side, status, error.message)
         self.note(entity, side, status if status == "conflict" else "failed", local_id=local_id,
                   remote_id=link.remote_id, label=label, message=error.message)
-
-
-def _payments_enabled() -> bool:
-    from crm.services.hooks import registry
-    reg = registry()
-    return reg is not None and reg.is_enabled("payments")
 
 
 def _label(shape: dict) -> str:

@@ -1,25 +1,32 @@
 """Our side of the sync: read CRM records as canonical records, and change them
 ONLY through the core's services (so validation, numbering, stock rules, audit and
-hooks apply). Payments go through the payments plugin's services when that plugin
-is enabled (the core has no payments service of its own).
+hooks apply).
 
-One :class:`LocalEntity` per sync entity.
+One :class:`crm.accounting.LocalEntity` per sync entity: the core's records (accounts,
+contacts, vendors, items, documents) here; the records of other plugins (payments)
+come from the plugin that owns them through the hook ``crm_accounting_entities``, so this
+plugin never imports another one. An entity that no enabled plugin provides is not synced.
 """
 from __future__ import annotations
 
-import datetime as dt
+import logging
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from crm.accounting import LocalEntity as BaseLocalEntity
+from crm.accounting import dec, iso, local_entity_adapters, net_unit_price, to_date, to_decimal
 from crm.errors import Conflict, CRMError, NotFound, ValidationError
 from crm.models import Account, Contact, Document, Item, Tax, Vendor
 from crm.services import accounts, contacts, documents, items, vendors
 from crm.services.doctypes import BY_PATH
-from crm_accounting_sync.canonical import dec, iso, to_decimal
+
+log = logging.getLogger(__name__)
 
 ADDRESS_KEYS = ("street", "city", "state", "postal_code", "country")
+#: the entities whose records the core owns (their adapters are here)
+CORE_ENTITIES = ("accounts", "contacts", "vendors", "items", "quotes", "sales-orders", "purchase-orders",
+                 "invoices")
 
 
 def address(value) -> dict:
@@ -28,62 +35,11 @@ def address(value) -> dict:
     return {k: str(value[k]).strip() for k in ADDRESS_KEYS if value.get(k) not in (None, "")}
 
 
-def _date(value) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
+_date = to_date
 
 
-class LocalEntity:
-    entity = ""
-    model = None
-    #: canonical keys holding money/quantities (converted to Decimal for the services)
-    decimals: tuple[str, ...] = ()
-    has_active = True
-
-    def load(self, session: Session, local_id: int):
-        return session.get(self.model, local_id) if local_id is not None else None
-
-    def all_ids(self, session: Session) -> list[int]:
-        return list(session.scalars(select(self.model.id).order_by(self.model.id)))
-
-    def label(self, record) -> str:
-        return str(getattr(record, "name", "") or getattr(record, "number", "") or record.id)[:200]
-
-    def updated_at(self, record) -> dt.datetime | None:
-        value = getattr(record, "updated_at", None)
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value
-
-    def shape(self, session: Session, record) -> dict:
-        raise NotImplementedError
-
-    def _input(self, data: dict) -> dict:
-        out = {}
-        for key, value in data.items():
-            if key in self.decimals:
-                value = to_decimal(value)
-                if value is None:
-                    continue
-            out[key] = value
-        return out
-
-    def create(self, session: Session, data: dict):
-        raise NotImplementedError
-
-    def update(self, session: Session, record, changes: dict):
-        raise NotImplementedError
-
-    def remove(self, session: Session, record) -> str:
-        """Delete, or deactivate when the record is still used; returns what was done."""
-        raise NotImplementedError
-
-    def match(self, session: Session, data: dict):
-        """An existing record that is obviously the same (first sync of two filled systems)."""
-        return None
+class LocalEntity(BaseLocalEntity):
+    """The core's adapter contract plus a helper for records that deactivate when still used."""
 
     def _deactivate_instead(self, session, record, delete) -> str:
         try:
@@ -214,6 +170,41 @@ class Items(LocalEntity):
                               .limit(1))
 
 
+#: our statuses -> the sync status (``crm.accounting.DOCUMENT_STATUSES``); those not listed are "open"
+SYNC_STATUS = {
+    "quote": {"Accepted": "accepted", "Rejected": "rejected"},
+    "sales_order": {"Delivered": "closed", "Cancelled": "cancelled"},
+    "purchase_order": {"Received Shipment": "closed", "Cancelled": "cancelled"},
+    "invoice": {"Cancelled": "cancelled"},
+}
+#: a sync status that arrives from the remote -> the status the document is moved to here
+FROM_SYNC_STATUS = {
+    "quote": {"open": "Reviewed", "accepted": "Accepted", "closed": "Accepted", "rejected": "Rejected",
+              "cancelled": "Rejected"},
+    "sales_order": {"open": "Created", "closed": "Delivered", "cancelled": "Cancelled"},
+    "purchase_order": {"open": "Created", "closed": "Received Shipment", "cancelled": "Cancelled"},
+    "invoice": {"cancelled": "Cancelled"},
+}
+
+
+def sync_status(doc_type: str, status: str) -> str:
+    return SYNC_STATUS[doc_type].get(status, "open")
+
+
+def _status_path(kind, start: str, target: str) -> list[str] | None:
+    """The shortest chain of allowed (manual) transitions from ``start`` to ``target``."""
+    seen, queue = {start}, [(start, [])]
+    while queue:
+        status, path = queue.pop(0)
+        if status == target:
+            return path
+        for nxt in kind.allowed_from(status):
+            if nxt not in seen and nxt not in kind.automatic:
+                seen.add(nxt)
+                queue.append((nxt, path + [nxt]))
+    return None
+
+
 class Documents(LocalEntity):
     """Quotes, sales orders, purchase orders, invoices."""
 
@@ -236,6 +227,9 @@ class Documents(LocalEntity):
         doc = session.get(Document, local_id)
         return doc if doc is not None and doc.doc_type == self.kind.name else None
 
+    def load_many(self, session, ids):
+        return {k: v for k, v in super().load_many(session, ids).items() if v.doc_type == self.kind.name}
+
     def all_ids(self, session):
         return list(session.scalars(select(Document.id).where(Document.doc_type == self.kind.name)
                                     .order_by(Document.id)))
@@ -256,9 +250,10 @@ class Documents(LocalEntity):
                 row["discount_amount"] = dec(line.discount_amount)
             lines.append(row)
         out = {"number": d.number, self.party: d.party_id, "subject": d.subject or "", "terms": d.terms or "",
-               "lines": lines, "custom": dict(d.custom or {}), "total": dec(d.grand_total), "status": d.status,
-               "tax": dec(d.tax_total + d.shipping_tax), "shipping": dec(d.shipping),
-               "discount": dec(d.discount_total)}
+               "lines": lines, "custom": dict(d.custom or {}), "total": dec(d.grand_total),
+               "status": sync_status(self.kind.name, d.status), "discount_percent": dec(d.discount_percent),
+               "discount_amount": dec(d.discount_amount), "tax": dec(d.tax_total + d.shipping_tax),
+               "shipping": dec(d.shipping), "discount": dec(d.discount_total)}
         if self.kind.name == "invoice":
             out["date"] = iso(d.invoice_date)
             out["due_date"] = iso(d.due_date)
@@ -280,6 +275,8 @@ class Documents(LocalEntity):
                 out["valid_until" if self.kind.name == "quote" else "due_date"] = _date(value)
             elif key == "lines":
                 out["lines"] = [self._line(session, row, n) for n, row in enumerate(value or [])]
+            elif key in ("discount_percent", "discount_amount"):
+                out[key] = to_decimal(value)
             else:
                 out[key] = value
         return out
@@ -302,17 +299,62 @@ class Documents(LocalEntity):
             line["tax_ids"] = [found[name] for name in names]
         return line
 
+    def set_sync_status(self, session, doc: Document, wanted: str | None) -> None:
+        """Move ``doc`` along its allowed transitions to the status of the sync status ``wanted``
+        (None, or the sync status it already has: nothing to do)."""
+        if wanted in (None, "") or sync_status(self.kind.name, doc.status) == wanted:
+            return
+        label = self.kind.label.lower()
+        target = FROM_SYNC_STATUS[self.kind.name].get(wanted)
+        if target is None:
+            raise Conflict(f"a {label} in status {doc.status} cannot become {wanted} here", code="invalid_transition")
+        path = _status_path(self.kind, doc.status, target)
+        if path is None:
+            raise Conflict(f"{wanted} in the accounting system, but a {label} in status {doc.status} cannot "
+                           f"become {target} here", code="invalid_transition")
+        for status in path:
+            documents.change_status(session, doc, status, note="accounting sync")
+
     def create(self, session, data):
         doc = documents.create_document(session, self.kind.name, self._doc_input(session, data))
         if self.remote_status and self.remote_status != doc.status:
             documents.change_status(session, doc, self.remote_status, note="accounting sync")
+        self.set_sync_status(session, doc, data.get("status"))
         return doc
 
+    @staticmethod
+    def keep_line_discounts(record: Document, rows: list) -> list:
+        """Remote lines without discounts (a remote that only knows net unit prices) whose net
+        unit price is that of our line at the same place keep our price and discount: a line
+        discount survives a round trip through QuickBooks or Tryton."""
+        ours = [line for line in record.lines if line.display_type is None]
+        out = []
+        for n, row in enumerate(rows or []):
+            row = dict(row)
+            old = ours[n] if n < len(ours) else None
+            if old is not None and row.get("discount_percent") is None and row.get("discount_amount") is None \
+                    and (old.discount_percent is not None or old.discount_amount is not None) \
+                    and row.get("item_id") == old.item_id and row.get("unit_price") is not None:
+                same_qty = to_decimal(row.get("quantity")) == old.quantity
+                if old.discount_percent is not None or same_qty:
+                    net = net_unit_price(old.unit_price, old.quantity, old.discount_percent, old.discount_amount)
+                    if abs(to_decimal(row["unit_price"]) - net) <= Decimal("0.0001"):
+                        row.update(unit_price=dec(old.unit_price), discount_percent=dec(old.discount_percent),
+                                   discount_amount=dec(old.discount_amount))
+            out.append(row)
+        return out
+
     def update(self, session, record, changes):
+        if changes.get("lines") is not None:
+            changes = dict(changes, lines=self.keep_line_discounts(record, changes["lines"]))
         data = self._doc_input(session, changes)
-        if not data:
-            return record
-        return documents.update_document(session, record, data)
+        wanted = changes.get("status")
+        if wanted == "open":   # reopened there: reopen first, then the content can change
+            self.set_sync_status(session, record, wanted)
+        if data:
+            record = documents.update_document(session, record, data)
+        self.set_sync_status(session, record, wanted)
+        return record
 
     def remove(self, session, record):
         try:
@@ -334,87 +376,26 @@ class Documents(LocalEntity):
         return session.scalar(select(Document).where(Document.doc_type == self.kind.name, Document.number == number))
 
 
-class Payments(LocalEntity):
-    """Payments of invoices, through the payments plugin's services."""
-
-    entity = "payments"
-    has_active = False
-    decimals = ("amount",)
-
-    def _services(self):
-        from crm.services.hooks import registry
-        reg = registry()
-        if reg is None or not reg.is_enabled("payments"):
-            raise Conflict("payments are synced through the payments plugin, which is not enabled",
-                           code="payments_disabled")
-        from crm_payments import services
-        return services
-
-    @property
-    def model(self):
-        from crm_payments.models import Payment
-        return Payment
-
-    def label(self, p):
-        return f"{p.amount} {p.date.isoformat() if p.date else ''}"
-
-    def all_ids(self, session):
-        try:
-            services = self._services()
-        except Conflict:
-            return []
-        from crm_payments.models import Payment
-        counted = select(services.PaymentStatus.id).where(services.PaymentStatus.counts_as_received.is_(True),
-                                                           services.PaymentStatus.is_refund.is_(False))
-        return list(session.scalars(select(Payment.id).where(Payment.status_id.in_(counted)).order_by(Payment.id)))
-
-    def skip_reason(self, record) -> str | None:
-        status = record.status
-        if not status.counts_as_received or status.is_refund:
-            return f"payments in status {status.name} are not sent (only money received)"
-        return None
-
-    def shape(self, session, p) -> dict:
-        return {"invoice_id": p.invoice_id, "account_id": p.invoice.account_id, "amount": dec(p.amount),
-                "date": iso(p.date),
-                "method": p.method.name if p.method is not None else None, "reference": p.reference or ""}
-
-    def _pay_input(self, data: dict) -> dict:
-        out = self._input(data)
-        if "date" in out:
-            out["date"] = _date(out["date"])
-        out.pop("invoice_id", None)
-        out.pop("account_id", None)
-        return out
-
-    def create(self, session, data):
-        services = self._services()
-        if data.get("invoice_id") is None:
-            raise ValidationError.for_field("invoice_id", "the payment is not for an invoice we know")
-        return services.record_payment(session, data["invoice_id"], self._pay_input(data))
-
-    def update(self, session, record, changes):
-        services = self._services()
-        if "invoice_id" in changes and changes["invoice_id"] != record.invoice_id:
-            raise Conflict("a payment cannot move to another invoice: delete it and record a new one",
-                           code="payment_moved")
-        data = self._pay_input(changes)
-        return services.update_payment(session, record.id, data) if data else record
-
-    def remove(self, session, record):
-        self._services().delete_payment(session, record.id)
-        return "deleted"
-
-
-def local_entities(settings: dict | None = None) -> dict[str, LocalEntity]:
+def local_entities(settings: dict | None = None, app=None) -> dict[str, BaseLocalEntity]:
+    """The adapters of every entity we can sync: the core's, then those of the enabled plugins
+    (hook ``crm_accounting_entities``; an entity of the core cannot be taken over)."""
     settings = settings or {}
     status = settings.get("invoice_status_from_remote", "Approved")
-    return {
+    found: dict[str, BaseLocalEntity] = {
         "accounts": Accounts(), "contacts": Contacts(), "vendors": Vendors(), "items": Items(),
         "quotes": Documents("quotes"), "sales-orders": Documents("sales-orders"),
         "purchase-orders": Documents("purchase-orders"), "invoices": Documents("invoices", status or None),
-        "payments": Payments(),
     }
+    try:
+        contributed = local_entity_adapters(app)
+    except (KeyError, RuntimeError):  # no app (a unit test without plugins)
+        contributed = {}
+    for entity, adapter in contributed.items():
+        if entity in found:
+            log.warning("plugin adapter for %r ignored: the core's records are synced by accounting_sync", entity)
+            continue
+        found[entity] = adapter
+    return found
 
 
-__all__ = ["local_entities", "LocalEntity", "CRMError", "NotFound"]
+__all__ = ["local_entities", "LocalEntity", "CRMError", "NotFound", "dec", "iso", "to_decimal", "ValidationError"]

@@ -1,5 +1,5 @@
 """The outbox: local changes written in the same transaction as the change (hooks
-``crm_record_saved``, ``crm_record_deleted``, ``crm_payment_event``), one row per
+``crm_record_saved``, ``crm_record_deleted``, ``crm_document_status_changed``, ``crm_payment_event``), one row per
 enabled connection that sends the entity to the remote. Changes made by the engine
 while it applies remote changes are suppressed for that connection (they came from
 there), so they do not bounce back."""

@@ -24,6 +24,16 @@ def crm_record_deleted(session, entity, record_id):
 
 
 @hookimpl
+def crm_document_status_changed(session, document, old_status, new_status):
+    """A status change is a change of the document's sync status (``crm.accounting``)."""
+    from crm.services.doctypes import DOC_TYPES
+    from crm_accounting_sync.outbox import record_change
+    kind = DOC_TYPES.get(getattr(document, "doc_type", None))
+    if kind is not None:
+        record_change(session, kind.path, document.id, "saved")
+
+
+@hookimpl
 def crm_payment_event(session, event, payment, invoice):
     if event not in ("recorded", "changed", "deleted"):
         return

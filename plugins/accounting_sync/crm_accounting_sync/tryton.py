@@ -11,16 +11,27 @@ customers and suppliers apart, default "Customer" / "Supplier"), ``account_categ
 ours                Tryton                 notes
 ==================  =====================  =============================================
 accounts            party.party            in the customer category; email, phone and
-                                           website as contact mechanisms; first address
+                                           website as (unnamed) contact mechanisms; first
+                                           address
+contacts            party.contact_mechanism  the named mechanisms of the account's party
+                                           (email, phone; "other" holding the name)
 vendors             party.party            in the supplier category
 items               product.product        with its template (goods or service)
-sales-orders        sale.sale              lines replaced while the sale is a draft
+quotes              sale.sale              marked "CRM: quote" in its comment (sent from
+                                           here, or quoted in Tryton); accepted ->
+                                           quote + confirm, rejected -> cancel
+sales-orders        sale.sale              the other sales; lines replaced while draft
 purchase-orders     purchase.purchase      idem
 invoices            account.invoice (out)  written only while draft: a posted invoice is
                                            immutable in Tryton -> a conflict in our log
 payments            account.move.line      read from invoices' payment lines (only from
                                            Tryton: record payments there)
 ==================  =====================  =============================================
+
+Discounts: Tryton without its discount modules has net unit prices (a line discount goes as
+the net price) and the document discount goes as product-less lines "Discount" / "Discount
+10%" (one per set of taxes). Statuses: cancelled here -> ``cancel`` there; cancelled / done
+there -> cancelled / closed here (see ``crm.accounting``).
 
 Optimistic locking: every write sends the ``_timestamp`` read with the record;
 Tryton answers ``ConcurrencyException`` (fault 4) when it changed meanwhile, which
@@ -31,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import socket
 import xmlrpc.client
 from decimal import Decimal
@@ -39,7 +51,7 @@ from proteus import config as pconfig
 
 from crm.accounting import (AuthenticationError, BaseConnector, ChangeSet, NotFoundError, RemoteConflict,
                             RemoteRecord, RemoteValidationError, RetryableError, SkipRecord, StaleVersionError,
-                            SyncError)
+                            SyncError, net_unit_price)
 from crm_accounting_sync.canonical import dec, iso
 from crm_accounting_sync.local import address
 
@@ -54,15 +66,33 @@ class _SessionTransport(xmlrpc.client.Transport):
         super().send_headers(connection, list(headers) + [("Authorization", f"Session {self.token}")])
 
 
-MODELS = {"accounts": "party.party", "vendors": "party.party", "items": "product.product",
-          "sales-orders": "sale.sale", "purchase-orders": "purchase.purchase", "invoices": "account.invoice",
+MODELS = {"accounts": "party.party", "contacts": "party.contact_mechanism", "vendors": "party.party",
+          "items": "product.product", "quotes": "sale.sale", "sales-orders": "sale.sale", "purchase-orders": "purchase.purchase", "invoices": "account.invoice",
           "payments": "account.move.line"}
 MARGIN = dt.timedelta(minutes=5)   # re-read a little before the cursor: transactions commit late
-DOC_FIELDS = ("number", "account_id", "subject", "lines", "total")
+DOC_FIELDS = ("number", "account_id", "subject", "lines", "total", "discount", "discount_percent",
+              "discount_amount", "status")
+#: the description of the product-less lines that carry a document discount ("Discount 10%")
+DISCOUNT_LABEL = "Discount"
+DISCOUNT_RE = re.compile(r"^Discount(?: (?P<percent>\d+(?:\.\d+)?)%)?$")
+#: Tryton states -> our sync status (``crm.accounting.DOCUMENT_STATUSES``)
+STATES = {"cancelled": "cancelled", "done": "closed"}
+QUOTE_STATES = {"draft": "open", "quotation": "open", "cancelled": "rejected"}   # confirmed and later: accepted
+#: what tells a quote from a sales order among Tryton's sales (both are ``sale.sale``): this line
+#: in the sale's comment, set on the quotes sent from here and on the sales quoted in Tryton
+QUOTE_MARK = "CRM: quote"
+#: a contact's contact mechanisms, the first of these types being its "primary" one (its remote id)
+CONTACT_TYPES = ("email", "phone", "mobile", "other")
+CENT = Decimal("0.01")
 
 
 def _d(value) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal("0")
+
+
+def _with_mark(comment: str | None) -> str:
+    comment = (comment or "").strip()
+    return comment if QUOTE_MARK in comment else (f"{comment}\n{QUOTE_MARK}" if comment else QUOTE_MARK)
 
 
 def _parse(value) -> dt.datetime | None:
@@ -76,13 +106,17 @@ def _parse(value) -> dt.datetime | None:
 class TrytonConnector(BaseConnector):
     name = "tryton"
     label = "Tryton"
-    entities = ("accounts", "vendors", "items", "sales-orders", "purchase-orders", "invoices", "payments")
+    entities = ("accounts", "contacts", "vendors", "items", "quotes", "sales-orders", "purchase-orders", "invoices",
+                "payments")
     fields = {
         "accounts": ("name", "email", "phone", "website", "billing_address", "active"),
+        "contacts": ("first_name", "last_name", "email", "phone", "title", "account_id", "active"),
         "vendors": ("name", "email", "phone", "website", "address", "active"),
         "items": ("kind", "name", "sku", "unit_price", "purchase_cost", "description", "active"),
+        "quotes": DOC_FIELDS,
         "sales-orders": DOC_FIELDS,
-        "purchase-orders": ("number", "vendor_id", "subject", "lines", "total"),
+        "purchase-orders": ("number", "vendor_id", "subject", "lines", "total", "discount", "discount_percent",
+                            "discount_amount", "status"),
         "invoices": DOC_FIELDS + ("date", "due_date"),
         "payments": ("invoice_id", "amount", "date", "reference"),
     }
@@ -90,6 +124,7 @@ class TrytonConnector(BaseConnector):
     settings_keys = ("url", "username", "customer_category", "supplier_category", "account_category", "uom",
                      "payment_term")
     secret_keys = ("password",)
+    from crm_accounting_sync.tryton_settings import SETTINGS_FIELDS as settings_fields  # the settings form
     batch_size = 1
 
     def __init__(self, settings, secrets, save_secrets=None):
@@ -188,8 +223,14 @@ class TrytonConnector(BaseConnector):
             return [("categories.name", "=", suppliers)]
         if entity == "items":
             return [("template.account_category.name", "=", self.settings.get("account_category") or "CRM")]
+        if entity == "contacts":
+            return [("party.categories.name", "=", customers), ("name", "!=", None), ("name", "!=", "")]
+        if entity == "quotes":
+            return [("party.categories.name", "=", customers),
+                    ["OR", ("comment", "ilike", f"%{QUOTE_MARK}%"), ("state", "=", "quotation")]]
         if entity == "sales-orders":
-            return [("party.categories.name", "=", customers)]
+            return [("party.categories.name", "=", customers), ("state", "!=", "quotation"),
+                    ["OR", ("comment", "=", None), ("comment", "not ilike", f"%{QUOTE_MARK}%")]]
         if entity == "purchase-orders":
             return [("party.categories.name", "=", suppliers)]
         if entity == "invoices":
@@ -203,7 +244,7 @@ class TrytonConnector(BaseConnector):
                             "_timestamp", "template.name", "template.type", "template.list_price",
                             "template.code", "template.active", "template.write_date", "default_uom"],
         "sale.sale": ["number", "party", "description", "lines", "state", "total_amount", "sale_date",
-                      "create_date", "write_date", "_timestamp"],
+                      "create_date", "write_date", "_timestamp", "comment"],
         "purchase.purchase": ["number", "party", "description", "lines", "state", "total_amount", "purchase_date",
                               "create_date", "write_date", "_timestamp"],
         "account.invoice": ["number", "party", "description", "lines", "state", "total_amount", "invoice_date",
@@ -220,7 +261,7 @@ class TrytonConnector(BaseConnector):
             mech_ids = [m for r in rows for m in r["contact_mechanisms"]]
             addr_ids = [a for r in rows for a in r["addresses"]]
             mechs = {m["id"]: m for m in self.rpc("party.contact_mechanism", "read", mech_ids,
-                                                   ["type", "value"], active_test=False)} if mech_ids else {}
+                                                   ["type", "value", "name"], active_test=False)} if mech_ids else {}
             addrs = {a["id"]: a for a in self.rpc("party.address", "read", addr_ids,
                                                    ["street", "city", "postal_code"], active_test=False)} if addr_ids else {}
             for r in rows:
@@ -254,6 +295,10 @@ class TrytonConnector(BaseConnector):
     def changes(self, entity: str, cursor: str | None) -> ChangeSet:
         if entity == "payments":
             return self._payment_changes(cursor)
+        if entity == "contacts":
+            return self._contact_changes(cursor)
+        if entity == "quotes":
+            self._mark_quotes()
         model = MODELS[entity]
         domain = list(self._domain(entity))
         existing = self.rpc(model, "search", domain, 0, None, None, active_test=False)
@@ -274,12 +319,109 @@ class TrytonConnector(BaseConnector):
     def fetch(self, entity: str, remote_id: str) -> RemoteRecord | None:
         if entity == "payments":
             return self._payment(remote_id)
+        if entity == "contacts":
+            return self._contact(remote_id)
         model = MODELS[entity]
         found = self.rpc(model, "search", [("id", "=", int(remote_id))] + self._domain(entity), 0, 1, None,
                          active_test=False)
         if not found:
             return None
         return self._read(entity, found)[0]
+
+    # -- contacts: named contact mechanisms of the account's party --------------------------------
+
+    MECH_FIELDS = ["party", "name", "type", "value", "comment", "active", "create_date", "write_date", "_timestamp"]
+
+    def _contact_groups(self, domain) -> dict[tuple, list[dict]]:
+        rows = self.rpc("party.contact_mechanism", "search_read", domain, 0, None, [("id", "ASC")],
+                        self.MECH_FIELDS, active_test=False)
+        groups: dict[tuple, list[dict]] = {}
+        for row in rows:
+            groups.setdefault((row["party"], row["name"].strip()), []).append(row)
+        return groups
+
+    @staticmethod
+    def _primary(group: list[dict]) -> dict:
+        rank = {t: n for n, t in enumerate(CONTACT_TYPES)}
+        return min(group, key=lambda m: (rank.get(m["type"], len(rank)), m["id"]))
+
+    def _contact_record(self, group: list[dict]) -> RemoteRecord:
+        primary = self._primary(group)
+        updated = max(filter(None, [_parse(m.get(k)) for m in group for k in ("create_date", "write_date")]),
+                      default=None)
+        data = {"party": primary["party"], "name": primary["name"], "comment": primary.get("comment") or "",
+                "active": bool(primary.get("active", True)), "mechanisms": group,
+                "email": next((m["value"] for m in group if m["type"] == "email"), ""),
+                "phone": next((m["value"] for m in group if m["type"] in ("phone", "mobile")), "")}
+        return RemoteRecord(id=str(primary["id"]), version=str(primary.get("_timestamp") or ""), updated_at=updated,
+                            data=data)
+
+    def _contact_changes(self, cursor) -> ChangeSet:
+        groups = self._contact_groups(self._domain("contacts"))
+        records = [self._contact_record(g) for g in groups.values()]
+        existing = {r.id for r in records}
+        if cursor:
+            since = _parse(cursor) - MARGIN
+            records = [r for r in records if r.updated_at is None or r.updated_at >= since]
+        newest = max([r.updated_at for r in records if r.updated_at] + ([_parse(cursor)] if cursor else []),
+                     default=None)
+        return ChangeSet(records, (newest or dt.datetime.now(dt.timezone.utc)).isoformat(), existing=existing)
+
+    def _contact(self, remote_id) -> RemoteRecord | None:
+        if not self.rpc("party.contact_mechanism", "search", [("id", "=", int(remote_id))] + self._domain("contacts"),
+                        0, 1, None, active_test=False):
+            return None
+        found = self.rpc("party.contact_mechanism", "read", [int(remote_id)], ["party", "name"], active_test=False)
+        group = self._contact_groups([("party", "=", found[0]["party"]), ("name", "=", found[0]["name"])])
+        for rows in group.values():
+            if any(m["id"] == int(remote_id) for m in rows):
+                return self._contact_record(rows)
+        return None
+
+    def _push_contact(self, payload, remote_id, remote_version) -> RemoteRecord:
+        """The contact's mechanisms: its email and its phone, named with its name (the first one its
+        remote id); a contact with neither is one mechanism of type "other" holding the name."""
+        wanted = [(t, payload[k]) for t, k in (("email", "email"), ("phone", "phone")) if payload.get(k)] \
+            or [("other", payload["name"])]
+        common = {"name": payload["name"], "active": payload["active"]}
+        if remote_id is None:
+            ids = self.rpc("party.contact_mechanism", "create", [
+                {**common, "party": payload["party"], "type": t, "value": v, "comment": payload["comment"] if n == 0
+                 else ""} for n, (t, v) in enumerate(wanted)])
+            return self._contact(ids[0])
+        current = self._contact(remote_id)
+        if current is None:
+            raise NotFoundError(f"contact mechanism {remote_id} no longer exists in Tryton")
+        primary = int(remote_id)
+        # the mechanisms we keep (email, phone, mobile, other); a named website or fax stays as it is
+        others = [m for m in current.data["mechanisms"] if m["id"] != primary and m["type"] in CONTACT_TYPES]
+        stamp = {f"party.contact_mechanism,{remote_id}": remote_version} if remote_version else {}
+        (ptype, pvalue), rest = wanted[0], wanted[1:]
+        self.rpc("party.contact_mechanism", "write", [primary], {**common, "type": ptype, "value": pvalue,
+                                                                 "comment": payload["comment"]}, _timestamp=stamp)
+        for n, (t, v) in enumerate(rest):
+            if n < len(others):
+                self.rpc("party.contact_mechanism", "write", [others[n]["id"]], {**common, "type": t, "value": v})
+            else:
+                self.rpc("party.contact_mechanism", "create", [{**common, "party": payload["party"], "type": t,
+                                                                "value": v}])
+        if len(others) > len(rest):
+            self.rpc("party.contact_mechanism", "delete", [m["id"] for m in others[len(rest):]])
+        return self._contact(remote_id)
+
+    # -- quotes: sales quoted in Tryton, or sent from here as quotes --------------------------------
+
+    def _mark_quotes(self) -> None:
+        """A sale quoted in Tryton becomes a quote here, for good: mark it (it stays a quote when it
+        is confirmed there)."""
+        customers = self.settings.get("customer_category") or "Customer"
+        rows = self.rpc("sale.sale", "search_read", [("party.categories.name", "=", customers),
+                                                     ("state", "=", "quotation"),
+                                                     ["OR", ("comment", "=", None),
+                                                      ("comment", "not ilike", f"%{QUOTE_MARK}%")]],
+                        0, None, None, ["comment"])
+        for row in rows:
+            self.rpc("sale.sale", "write", [row["id"]], {"comment": _with_mark(row.get("comment"))})
 
     # -- payments (read from Tryton) ---------------------------------------------------------------
 
@@ -321,8 +463,11 @@ class TrytonConnector(BaseConnector):
         model = MODELS[entity]
         payload = dict(payload)
         post = payload.pop("_post", None)
+        transition = payload.pop("_transition", None)
         if entity == "items":
             return self._push_item(payload, remote_id, remote_version)
+        if entity == "contacts":
+            return self._push_contact(payload, remote_id, remote_version)
         if remote_id is None:
             values = payload.pop("_create", None) or payload
             new_id = self.rpc(model, "create", [values])[0]
@@ -332,6 +477,10 @@ class TrytonConnector(BaseConnector):
             if current is None:
                 raise NotFoundError(f"{model} {remote_id} no longer exists in Tryton")
             state = current.data.get("state")
+            if transition and state != "draft":
+                # cancelled (accepted) here: cancelled (confirmed) there; its content no longer changes
+                self._transition(model, int(remote_id), transition, state)
+                return self.fetch(entity, remote_id)
             if state is not None and state != "draft":
                 raise RemoteConflict(f"the {model.split('.')[0]} is {state} in Tryton: only drafts can change "
                                      "(Tryton keeps posted and confirmed documents as they are)", code="not_draft")
@@ -340,7 +489,17 @@ class TrytonConnector(BaseConnector):
             self.rpc(model, "write", [int(remote_id)], values, _timestamp=timestamp)
         for step in post or ():
             step(int(remote_id))
+        if transition:
+            self._transition(model, int(remote_id), transition, "draft")
         return self.fetch(entity, remote_id)
+
+    def _transition(self, model: str, remote_id: int, transition: str, state: str) -> None:
+        if transition == "cancel" and state != "cancelled":
+            self.rpc(model, "cancel", [remote_id])
+        elif transition == "confirm" and state in ("draft", "quotation"):
+            if state == "draft":
+                self.rpc(model, "quote", [remote_id])
+            self.rpc(model, "confirm", [remote_id])
 
     def _push_item(self, payload, remote_id, remote_version):
         template, product = payload["_template"], payload["_product"]
@@ -362,8 +521,8 @@ class TrytonConnector(BaseConnector):
             old = [li["id"] for li in current.data.get("lines") or []]
             ops = values["lines"]
             values["lines"] = ([("delete", old)] if old else []) + ops
-        if "contact_mechanisms" in values:
-            old = [m["id"] for m in current.data.get("contact_mechanisms") or []]
+        if "contact_mechanisms" in values:   # the party's own (unnamed: named ones are its contacts)
+            old = [m["id"] for m in current.data.get("contact_mechanisms") or [] if not (m.get("name") or "").strip()]
             values["contact_mechanisms"] = ([("delete", old)] if old else []) + values["contact_mechanisms"]
         if "addresses" in values:
             existing = current.data.get("addresses") or []
@@ -373,6 +532,12 @@ class TrytonConnector(BaseConnector):
 
     def delete(self, entity, remote_id, remote_version, *, request_id):
         model = MODELS[entity]
+        if entity == "contacts":
+            current = self._contact(remote_id)
+            if current is None:
+                raise NotFoundError(f"contact mechanism {remote_id} no longer exists in Tryton")
+            self.rpc(model, "delete", [m["id"] for m in current.data["mechanisms"]])
+            return RemoteRecord(id=str(remote_id), deleted=True)
         if entity in self.deactivate_only:
             if model == "product.product":
                 rec = self.fetch(entity, remote_id)
@@ -427,26 +592,51 @@ class TrytonConnector(BaseConnector):
 
     def _lines(self, entity, record, refs) -> list:
         rows = []
+        groups: dict[tuple, Decimal] = {}   # taxes -> net amount, for the document discount
+        account = None
         for n, row in enumerate(record.get("lines") or [], 1):
             product = int(refs.remote("items", row.get("item_id")))
             info = self._product_info(product)
-            qty, price = _d(row.get("quantity") or "1"), _d(row.get("unit_price"))
-            if row.get("discount_percent") is not None:
-                price = (price * (100 - _d(row["discount_percent"])) / 100).quantize(Decimal("0.0001"))
-            elif row.get("discount_amount") is not None and qty:
-                price = ((qty * price - _d(row["discount_amount"])) / qty).quantize(Decimal("0.0001"))
+            qty = _d(row.get("quantity") or "1")
+            # Tryton (without its discount modules) has no line discount: the net unit price
+            price = net_unit_price(row.get("unit_price"), qty, row.get("discount_percent"),
+                                   row.get("discount_amount"))
             values = {"type": "line", "product": product, "quantity": float(qty),  # a Float field in Tryton
                       "unit_price": price, "description": row.get("description") or "", "sequence": n,
                       "unit": info["default_uom"]}
-            if entity != "purchase-orders":
-                values["taxes"] = [("add", self._taxes(row.get("taxes")))]
-            else:
-                values["taxes"] = [("add", [])]
+            taxes = self._taxes(row.get("taxes")) if entity != "purchase-orders" else []
+            values["taxes"] = [("add", taxes)]
             if entity == "invoices":
                 values["account"] = info["account_revenue"]
                 values["invoice_type"] = "out"
+            account = account or info["account_revenue" if entity != "purchase-orders" else "account_expense"]
+            key = tuple(sorted(taxes))
+            groups[key] = groups.get(key, Decimal("0")) + (qty * price).quantize(CENT)
             rows.append(values)
+        rows += self._discount_lines(entity, record, groups, account, len(rows))
         return [("create", rows)] if rows else []
+
+    def _discount_lines(self, entity, record, groups, account, count) -> list:
+        """The document discount as product-less lines "Discount" / "Discount 10%", one per set of
+        taxes, sharing the amount in proportion to the lines' net amounts (so Tryton's taxes agree)."""
+        total = _d(record.get("discount"))
+        base = sum(groups.values(), Decimal("0"))
+        if not total or not base:
+            return []
+        label = DISCOUNT_LABEL
+        if record.get("discount_percent") not in (None, ""):
+            label = f"{DISCOUNT_LABEL} {record['discount_percent']}%"
+        out, left = [], total
+        keys = list(groups)
+        for n, key in enumerate(keys):
+            share = left if n == len(keys) - 1 else (total * groups[key] / base).quantize(CENT)
+            left -= share
+            values = {"type": "line", "quantity": 1.0, "unit_price": -share, "description": label,
+                      "sequence": count + n + 1, "taxes": [("add", list(key))]}
+            if entity == "invoices":
+                values.update(account=account, invoice_type="out")
+            out.append(values)
+        return out
 
     def _party_address(self, party_id: int) -> int:
         found = self.rpc("party.address", "search", [("party", "=", party_id)], 0, 1, None)
@@ -455,6 +645,14 @@ class TrytonConnector(BaseConnector):
         return self.rpc("party.address", "create", [{"party": party_id}])[0]
 
     def to_remote(self, entity, record, refs, current=None):
+        if entity == "contacts":
+            if record.get("account_id") is None:
+                raise SkipRecord("Tryton keeps contacts as contact mechanisms of their account's party: this "
+                                 "contact has no account")
+            name = " ".join(x for x in (record.get("first_name"), record.get("last_name")) if x) or "?"
+            return {"party": int(refs.remote("accounts", record["account_id"])), "name": name,
+                    "email": record.get("email") or "", "phone": record.get("phone") or "",
+                    "comment": record.get("title") or "", "active": bool(record.get("active", True))}
         if entity == "accounts":
             return self._party(record, "billing_address", "customer_category", "Customer")
         if entity == "vendors":
@@ -473,7 +671,7 @@ class TrytonConnector(BaseConnector):
             template_changes = {k: v for k, v in template.items()
                                 if k not in ("default_uom", "sale_uom", "purchase_uom", "account_category")}
             return {"_template": template, "_product": product, "_template_changes": template_changes}
-        if entity in ("sales-orders", "purchase-orders", "invoices"):
+        if entity in ("quotes", "sales-orders", "purchase-orders", "invoices"):
             party_entity = "vendors" if entity == "purchase-orders" else "accounts"
             party = int(refs.remote(party_entity, record.get("vendor_id" if entity == "purchase-orders"
                                                               else "account_id")))
@@ -492,11 +690,17 @@ class TrytonConnector(BaseConnector):
                     values["invoice_date"] = dt.date.fromisoformat(record["date"])
                 if self.settings.get("payment_term"):
                     values["payment_term"] = self._id_of("account.invoice.payment_term", self.settings["payment_term"])
-            elif entity == "sales-orders":
+            elif entity in ("quotes", "sales-orders"):
                 values.update(invoice_address=self._party_address(party), shipment_address=self._party_address(party),
                               reference=record.get("number") or "")
+                if entity == "quotes":   # marked a quote when created (the comment is not written later)
+                    values = {**values, "_create": dict(values, comment=QUOTE_MARK), "_update": values}
             else:
                 values.update(invoice_address=self._party_address(party), reference=record.get("number") or "")
+            if record.get("status") in ("cancelled", "rejected"):
+                values["_transition"] = "cancel"
+            elif entity == "quotes" and record.get("status") == "accepted":
+                values["_transition"] = "confirm"
             return values
         if entity == "payments":
             raise SkipRecord("payments are recorded in Tryton (paying the invoice there) and read from it")
@@ -504,8 +708,14 @@ class TrytonConnector(BaseConnector):
 
     def from_remote(self, entity, remote, refs):
         o = remote.data
+        if entity == "contacts":
+            first, _, last = (o.get("name") or "").strip().partition(" ")
+            return {"first_name": first if last else "", "last_name": last or first, "email": o.get("email") or "",
+                    "phone": o.get("phone") or "", "title": o.get("comment") or "",
+                    "account_id": refs.local("accounts", str(o.get("party"))), "active": bool(o.get("active", True))}
         if entity in ("accounts", "vendors"):
-            mechs = {m["type"]: m["value"] for m in reversed(o.get("contact_mechanisms") or [])}
+            mechs = {m["type"]: m["value"] for m in reversed(o.get("contact_mechanisms") or [])
+                     if not (m.get("name") or "").strip()}
             addr = (o.get("addresses") or [{}])[0]
             out = {"name": o.get("name", ""), "email": mechs.get("email", ""), "phone": mechs.get("phone", ""),
                    "website": mechs.get("website", ""), "active": bool(o.get("active", True))}
@@ -518,9 +728,15 @@ class TrytonConnector(BaseConnector):
                     "unit_price": dec(o.get("template.list_price")), "purchase_cost": dec(o.get("cost_price")),
                     "description": o.get("description") or "",
                     "active": bool(o.get("active", True) and o.get("template.active", True))}
-        if entity in ("sales-orders", "purchase-orders", "invoices"):
+        if entity in ("quotes", "sales-orders", "purchase-orders", "invoices"):
             lines = []
+            discount, percent = Decimal("0"), None
             for li in sorted(o.get("lines") or [], key=lambda li: (li.get("sequence") or 0, li["id"])):
+                label = DISCOUNT_RE.match(li.get("description") or "") if not li.get("product") else None
+                if li.get("type") == "line" and label:
+                    discount -= (_d(li.get("unit_price")) * Decimal(repr(li.get("quantity") or 0))).quantize(CENT)
+                    percent = label.group("percent") or percent
+                    continue
                 if li.get("type") != "line" or not li.get("product"):
                     continue
                 row = {"item_id": refs.local("items", str(li["product"])), "description": li.get("description") or "",
@@ -530,7 +746,13 @@ class TrytonConnector(BaseConnector):
                 lines.append(row)
             party = str(o.get("party"))
             out = {"number": o.get("number") or None, "subject": o.get("description") or "", "lines": lines,
-                   "total": dec(o.get("total_amount"))}
+                   "total": dec(o.get("total_amount")), "discount": dec(discount),
+                   "status": (QUOTE_STATES.get(o.get("state"), "accepted") if entity == "quotes"
+                              else STATES.get(o.get("state"), "open"))}
+            if percent is not None:
+                out["discount_percent"] = dec(percent)
+            elif discount:
+                out["discount_amount"] = dec(discount)
             if entity == "purchase-orders":
                 out["vendor_id"] = refs.local("vendors", party)
             else:

@@ -1,15 +1,15 @@
 """The accounting sync in the browser (``/accounting-sync``): connections with "Sync now"
 per connection and per entity, the sync log (runs, and per record what and why), the
-link table with failed and conflicting records (resolve, skip, retry), and the
-connection settings page (listed among the admin's settings pages)."""
+link table with failed and conflicting records (resolve, skip, retry), the connection
+settings form (listed among the admin's settings pages; see ``settings_form``), and
+"Connect to QuickBooks" (the OAuth 2 consent: connect, callback, disconnect)."""
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import session as flask_session
 from sqlalchemy import func, select
 
-from crm.accounting import connector_classes
+from crm.accounting import connector_classes, settings_fields
 from crm.db import db
 from crm.errors import CRMError
 from crm.permissions import require
@@ -20,6 +20,7 @@ from crm_accounting_sync.models import Link, Run
 
 bp = Blueprint("accounting_sync", __name__, url_prefix="/accounting-sync", template_folder="templates")
 ROLES = {"admin", "accounting"}
+SPARE_ROWS = 2   # empty rows the settings form offers for new mappings and value map entries
 
 
 def render(template: str, **context):
@@ -138,47 +139,225 @@ def link_action(link_id: int, action: str):
     return redirect(request.form.get("next") or url_for("accounting_sync.links_page"))
 
 
+def direction_labels() -> dict:
+    return {"both": _("both ways"), "to_remote": _("only to the accounting system"),
+            "from_remote": _("only from the accounting system"), "none": _("not synced")}
+
+
+def policy_labels() -> dict:
+    return {"newest": _("the newest change wins"), "ours": _("ours wins"), "theirs": _("theirs wins"),
+            "manual": _("decide by hand")}
+
+
+def value_map_labels() -> dict:
+    return {"tax_codes": _("Tax codes"), "payment_methods": _("Payment methods")}
+
+
+def reason_text(reason: str) -> str:
+    """A validation reason of the settings in the user's language (the known ones)."""
+    known = {"is required": _("is required"), "must be a whole number": _("must be a whole number"),
+             "must be a whole number >= 0": _("must be a whole number, 0 or more"),
+             "must be an http:// or https:// address": _("must be an http:// or https:// address"),
+             "appears twice": _("appears twice"),
+             "write one 'ours = theirs' per line": _("write one 'ours = theirs' per line"),
+             "must name one of our custom fields: custom.<key>": _("must name one of our custom fields: custom.<key>"),
+             "is required: the remote field": _("is required: the remote field"),
+             "use letters, digits, - and _ (at most 60)": _("use letters, digits, - and _ (at most 60)")}
+    if reason in known:
+        return known[reason]
+    if reason.startswith("must be one of "):
+        return _("must be one of %(values)s", values=reason[len("must be one of "):])
+    return reason
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name) and len(name) <= 60 and name.replace("-", "").replace("_", "").isalnum()
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @bp.route("/settings/<name>", methods=["GET", "POST"])
 @require(roles={"admin"})
 def settings_page(name: str | None = None):
+    from crm.errors import ValidationError
+    from crm_accounting_sync import settings_form
     session = db.session
     classes = connector_classes()
     connection = session.get(conns.Connection, name) if name else None
+    chosen = (request.values.get("connector") if connection is None else None) or (
+        connection.connector if connection else next(iter(sorted(classes)), ""))
+    if request.method == "POST":
+        chosen = request.form.get("connector", "") or chosen
+    cls = classes.get(chosen)
+    values = settings_form.values_of(connection.settings if connection else {}, cls)
+    values.update(name=name or "", connector=chosen, enabled=connection.enabled if connection else True)
     errors = None
-    values = {"name": name or "", "connector": connection.connector if connection else next(iter(sorted(classes)), ""),
-              "enabled": connection.enabled if connection else True,
-              "settings": json.dumps(connection.settings if connection else {}, indent=2, ensure_ascii=False)}
+    status = 200
     if request.method == "POST":
         form = request.form
         new_name = (name or form.get("name", "")).strip()
-        values.update(name=new_name, connector=form.get("connector", ""), enabled=bool(form.get("enabled")),
-                      settings=form.get("settings", "{}"))
-        try:
+        shown = form.get("shown_connector", "")
+        values.update(name=new_name, enabled=bool(form.get("enabled")))
+        if cls is None:
+            errors = ValidationError.for_field("connector", _("is required"))
+        elif shown != chosen:
+            # another system was chosen: show its fields, save nothing yet
+            flash(_("Fill in the settings of %(system)s, then save.", system=cls.label))
+        else:
+            stored = dict(connection.settings or {}) if connection and connection.connector == chosen else {}
+            settings, secrets, values_back, problems = settings_form.parse(form, cls, stored)
+            values.update(values_back)
             try:
-                settings = json.loads(values["settings"] or "{}")
-            except ValueError as exc:
-                from crm.errors import ValidationError
-                raise ValidationError.for_field("settings", f"not valid JSON: {exc}") from None
-            if not new_name:
-                from crm.errors import ValidationError
-                raise ValidationError.for_field("name", _("is required"))
-            cls = classes.get(values["connector"])
-            secrets = {k: form.get(f"secret.{k}") for k in (cls.secret_keys if cls else ())
-                       if form.get(f"secret.{k}")}
-            for k in (cls.secret_keys if cls else ()):
-                if form.get(f"forget.{k}"):
-                    secrets[k] = None
-            with db.transaction() as tx:
-                conns.save_connection(tx, new_name, {"connector": values["connector"], "enabled": values["enabled"],
-                                                     "settings": settings, "secrets": secrets})
-                row = tx.get(conns.Connection, new_name)
-                row.settings = settings  # the form shows the whole settings: what is removed there goes
-            flash(_("The connection was saved."))
-            return redirect(url_for("accounting_sync.settings_page", name=new_name))
-        except CRMError as exc:
-            errors = exc
+                if not _valid_name(new_name):
+                    problems.setdefault("name", []).append("use letters, digits, - and _ (at most 60)"
+                                                           if new_name else "is required")
+                if name is None and new_name and session.get(conns.Connection, new_name) is not None:
+                    problems.setdefault("name", []).append(_("a connection with this name exists"))
+                have = set(conns.secret_names(connection)) if connection and connection.connector == chosen else set()
+                for f in settings_fields(cls):
+                    if f.secret and f.required and not secrets.get(f.name) and (
+                            f.name not in have or f.name in secrets):
+                        problems.setdefault(f"secrets.{f.name}", []).append("is required")
+                try:
+                    conns.validate_settings(dict(settings), cls)
+                except ValidationError as exc:
+                    for key, reasons in exc.fields.items():
+                        problems.setdefault(key, []).extend(reasons)
+                if problems:
+                    raise ValidationError(_("Please correct the fields marked."), problems)
+                with db.transaction() as tx:
+                    conns.save_connection(tx, new_name, {"connector": chosen, "enabled": values["enabled"],
+                                                         "settings": settings, "secrets": secrets})
+                    row = tx.get(conns.Connection, new_name)
+                    row.settings = settings  # the form shows the whole settings: what is removed there goes
+                flash(_("The connection was saved."))
+                return redirect(url_for("accounting_sync.settings_page", name=new_name))
+            except CRMError as exc:
+                errors = exc
+        if errors is not None:
+            status = 422
+    field_errors = {key: [reason_text(r) for r in reasons] for key, reasons in (errors.fields if errors else {}).items()}
     secret_names = conns.secret_names(connection) if connection else []
     return render("accounting_sync/settings.html", connection=connection, values=values, errors=errors,
-                  classes=classes, secret_names=secret_names, connections=conns.list_connections(session),
-                  **_labels()), (422 if errors else 200)
+                  field_errors=field_errors, classes=classes, cls=cls,
+                  fields=settings_fields(cls) if cls else (), secret_names=secret_names,
+                  connections=conns.list_connections(session), directions=direction_labels(),
+                  policies=policy_labels(), value_map_labels=value_map_labels(),
+                  mapping_directions=conns.MAPPING_DIRECTIONS, spare_rows=SPARE_ROWS,
+                  callback_url=url_for("accounting_sync.oauth_callback", _external=True),
+                  **_labels()), status
+
+
+# --- "Connect to QuickBooks": OAuth 2 consent -----------------------------------------------------
+
+OAUTH_KEY = "accounting_sync_oauth"   # the pending consent in the user's (signed) session
+
+
+def _redirect_uri(connection) -> str:
+    return (connection.settings or {}).get("redirect_uri") or url_for("accounting_sync.oauth_callback",
+                                                                      _external=True)
+
+
+def _quickbooks(name: str):
+    connection = db.session.get(conns.Connection, name)
+    if connection is None or connection.connector != "quickbooks":
+        abort(404)
+    return connection
+
+
+def _user_id():
+    return getattr(g.get("user"), "id", None)
+
+
+@bp.route("/settings/<name>/connect", methods=["POST"])
+@require(roles={"admin"})
+def oauth_connect(name: str):
+    """Start the consent: to Intuit's authorization URL with a state bound to this session."""
+    from crm_accounting_sync import crypto
+    from crm_accounting_sync.quickbooks import oauth
+    connection = _quickbooks(name)
+    redirect_uri = _redirect_uri(connection)
+    state = oauth.new_state()
+    try:
+        url = oauth.authorization_url(connection.settings or {}, crypto.decrypt(connection.secrets),
+                                      redirect_uri, state)
+    except (oauth.OAuthError, CRMError) as exc:
+        flash(_("QuickBooks cannot be connected: %(reason)s", reason=exc.message), "error")
+        return redirect(url_for("accounting_sync.settings_page", name=name))
+    flask_session[OAUTH_KEY] = {"state": state, "connection": name, "redirect_uri": redirect_uri,
+                                "user": _user_id()}
+    return redirect(url, code=303)
+
+
+@bp.route("/oauth/callback")
+@require(roles={"admin"})
+def oauth_callback():
+    """Intuit sends the browser back here with ``code``, ``state`` and ``realmId`` (or ``error``)."""
+    from crm.accounting import SyncError
+    from crm_accounting_sync import crypto
+    from crm_accounting_sync.quickbooks import oauth
+    pending = flask_session.pop(OAUTH_KEY, None)   # single use, whatever the answer
+    args = request.args
+    if (not isinstance(pending, dict) or pending.get("user") != _user_id()
+            or not oauth.same_state(pending.get("state"), args.get("state"))):
+        return render("accounting_sync/oauth_error.html", message=_(
+            "This answer from QuickBooks does not belong to a connection started from this session "
+            "(the state does not match), so it was refused and nothing was stored. Start again with "
+            "\"Connect to QuickBooks\".")), 400
+    name = pending["connection"]
+    back = url_for("accounting_sync.settings_page", name=name)
+    if args.get("error"):
+        if args["error"] == "access_denied":
+            flash(_("QuickBooks was not connected: access was denied on Intuit's consent screen. "
+                    "Nothing was changed."), "error")
+        else:
+            flash(_("QuickBooks was not connected: Intuit answered %(error)s. Nothing was changed.",
+                    error=(args.get("error_description") or args["error"])[:200]), "error")
+        return redirect(back)
+    code, realm = args.get("code", ""), args.get("realmId", "")
+    if not code or not realm:
+        flash(_("QuickBooks was not connected: the answer has no code or company id. Nothing was changed."),
+              "error")
+        return redirect(back)
+    connection = _quickbooks(name)
+    try:
+        conns.check_company(db.session, connection, realm)     # before any token is issued
+        tokens = oauth.exchange(connection.settings or {}, crypto.decrypt(connection.secrets),
+                                pending["redirect_uri"], code, realm)
+        with db.transaction() as tx:
+            conns.store_consent(tx, name, tokens, realm)
+    except (oauth.OAuthError, CRMError) as exc:
+        flash(_("QuickBooks was not connected: %(reason)s", reason=exc.message), "error")
+        return redirect(back)
+    session = db.session
+    session.expire_all()
+    connector = conns.make_connector(session.get(conns.Connection, name), session)
+    try:
+        company = connector.check().get("company") or realm
+        flash(_("Connected to QuickBooks: %(company)s.", company=company))
+    except SyncError as exc:
+        flash(_("Connected, but QuickBooks does not answer yet: %(reason)s", reason=exc.message), "error")
+    finally:
+        connector.close()
+    return redirect(back)
+
+
+@bp.route("/settings/<name>/disconnect", methods=["POST"])
+@require(roles={"admin"})
+def oauth_disconnect(name: str):
+    """Revoke the tokens at Intuit and forget them here (the app's client id and secret stay)."""
+    from crm_accounting_sync import crypto
+    from crm_accounting_sync.quickbooks import oauth
+    connection = _quickbooks(name)
+    problem = None
+    try:
+        oauth.revoke(connection.settings or {}, crypto.decrypt(connection.secrets), _redirect_uri(connection))
+    except (oauth.OAuthError, CRMError) as exc:
+        problem = exc.message
+    with db.transaction() as tx:
+        conns.forget_tokens(tx, name)
+    if problem:
+        flash(_("The tokens were forgotten here, but Intuit did not confirm the revocation: %(reason)s",
+                reason=problem), "error")
+    else:
+        flash(_("Disconnected from QuickBooks: the tokens were revoked and forgotten."))
+    return redirect(url_for("accounting_sync.settings_page", name=name))

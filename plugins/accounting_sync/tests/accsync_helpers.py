@@ -8,6 +8,13 @@ from sqlalchemy import select
 from crm.db import db
 
 
+def qbo_settings(fake) -> dict:
+    """The settings of a connection to the QuickBooks fake ``fake``."""
+    return {"realm_id": fake.realm, "client_id": fake.client_id, "environment": fake.discovery_url,
+            "api_base_url": fake.api_url, "minorversion": 75, "timeout_seconds": 2,
+            "value_maps": {"tax_codes": {"IVA 21%": "21", "IVA 10%": "10", "IVA 4%": "4"}}}
+
+
 def connect(app, name: str, connector: str, settings: dict | None = None, secrets: dict | None = None):
     from crm_accounting_sync.connections import save_connection
     with app.app_context():

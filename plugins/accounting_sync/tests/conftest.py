@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from accsync_helpers import qbo_settings  # noqa: F401  (tests import it from here too)
 from crm.testing import registered_plugin
 
 
@@ -37,10 +38,6 @@ def qbo(app):
     fake.stop()
 
 
-def qbo_settings(fake) -> dict:
-    return {"realm_id": fake.realm, "client_id": fake.client_id, "environment": fake.discovery_url,
-            "api_base_url": fake.api_url, "minorversion": 75, "timeout_seconds": 2,
-            "value_maps": {"tax_codes": {"IVA 21%": "21", "IVA 10%": "10", "IVA 4%": "4"}}}
 
 
 @pytest.fixture(scope="session")
@@ -79,4 +76,15 @@ def tryton(app, tryton_server):
                                                                                                "IVA 21%")])]}])
     connect(app, "tryton", "tryton", settings=settings, secrets={"password": ADMIN_PASSWORD})
     yield connector
+    # the server is shared by the session's tests: codes of active products are unique in Tryton,
+    # so this test's products go inactive (the next test pushes the same catalogue)
+    from crm.accounting import SyncError
+    try:
+        products = connector.rpc("product.product", "search",
+                                 [("template.account_category.name", "=", settings["account_category"])], 0, None,
+                                 None)
+        if products:
+            connector.rpc("product.product", "write", products, {"active": False}, _skip_warnings=True)
+    except SyncError:  # pragma: no cover  (best effort)
+        pass
     connector.close()

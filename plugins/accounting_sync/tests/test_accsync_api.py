@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from accsync_helpers import in_app, sync
-from conftest import qbo_settings
+from accsync_helpers import qbo_settings
 from crm.models import Account
 from crm.services import accounts
 from crm.testing import TEST_PASSWORD

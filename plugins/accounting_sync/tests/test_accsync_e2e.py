@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from accsync_helpers import in_app, links, sync
-from conftest import qbo_settings
+from accsync_helpers import qbo_settings
 from crm.models import Account, Document
 from crm.services import accounts, documents
 

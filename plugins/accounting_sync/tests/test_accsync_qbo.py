@@ -38,15 +38,15 @@ def _doc(app, catalog, doc_type, status=None, **extra):
     return in_app(app, make)
 
 
-def test_documents_and_payments_to_quickbooks(app, qbo, catalog):
-    from crm_payments import services as pay
+def test_documents_and_payments_to_quickbooks(app, api, qbo, catalog):
     from crm.services import stock
     in_app(app, lambda s: stock.adjust(s, catalog.gadget, quantity=Decimal("50"), reason="found"))
     quote = _doc(app, catalog, "quote")
     order = _doc(app, catalog, "sales_order")
     po = _doc(app, catalog, "purchase_order")
     invoice = _doc(app, catalog, "invoice", "Sent", invoice_date=__import__("datetime").date(2030, 1, 2))
-    in_app(app, lambda s: pay.record_payment(s, invoice, {"amount": Decimal("50.00"), "reference": "R1"}))
+    paid = api.post(f"/invoices/{invoice}/payments", json={"amount": "50.00", "reference": "R1"})
+    assert paid.status_code == 201, paid.text
     run = sync(app, "qbo")
     assert run.status == "done", run
     for entity in ("quotes", "sales-orders", "purchase-orders", "invoices", "payments"):

@@ -84,6 +84,15 @@ def layout_of(session: Session, document) -> tuple[lay.CompiledLayout | None, bo
     return lay.compiled_version(session, document.doc_type, bound.layout_version), False
 
 
+def line_columns(layout: lay.CompiledLayout | None) -> list:
+    """What ``crm_line_columns`` gives for ``layout``: its visible custom columns."""
+    from crm.ui import LineColumn
+    if layout is None:
+        return []
+    return [LineColumn(c.key, c.label, type=c.type, editable=c.editable, width=c.width, choices=tuple(c.choices))
+            for c in layout.custom_columns if c.visible]
+
+
 # --- the stage ------------------------------------------------------------------------------
 
 def run_stage(stage: str, computation: Computation, document, session: Session) -> None:
@@ -159,8 +168,11 @@ def item_values(item, layout: lay.CompiledLayout) -> dict:
         except (TypeError, ArithmeticError):   # e.g. ``available`` of an item never saved
             raw = None
         values[name] = _decimal(raw) if kind == NUMBER else (None if raw is None else str(raw))
-    custom = item.custom or {}
-    values["custom"] = {key: _custom_value(custom.get(key), kind) for key, kind in layout.item_custom.items()}
+    if layout.item_custom:
+        custom = item.custom or {}
+        values["custom"] = {key: _custom_value(custom.get(key), kind) for key, kind in layout.item_custom.items()}
+    else:
+        values["custom"] = {}
     return values
 
 
@@ -231,7 +243,7 @@ def compute_lines(layout: lay.CompiledLayout, computation: Computation, document
     plan = layout.plan(currency)
     item_cache: dict[int, dict] = {}
     all_errors: dict[int, dict] = {}
-    by_line: dict[int, dict] = {}
+    by_line: dict[int, dict] | None = {} if _has_subtotals(document) else None   # what _subtotals adds up
     for index, result in enumerate(computation.lines):
         line = result.key
         loaded = getattr(line, "__dict__", {})   # read loaded attributes without the ORM's descriptors
@@ -270,7 +282,7 @@ def compute_lines(layout: lay.CompiledLayout, computation: Computation, document
                     value = value.quantize(quantum, ROUND_HALF_UP, _CONTEXT)
                     if value.adjusted() >= _MAX_DIGITS:
                         raise ValueError("number too large")
-                    if value.is_signed() and not value:
+                    if not value and value.is_signed():
                         value = value.copy_abs()   # -0.00 (a tiny negative rounded) is 0.00
                     out[key] = value
                 else:
@@ -288,8 +300,10 @@ def compute_lines(layout: lay.CompiledLayout, computation: Computation, document
         elif stored and ERRORS_KEY in stored:
             # the core merges the values into line.custom: drop the errors of an earlier computation
             line.custom = {k: v for k, v in stored.items() if k != ERRORS_KEY}
-        by_line[id(line)] = names
-    _subtotals(layout, computation, document, by_line, currency)
+        if by_line is not None:
+            by_line[id(line)] = names
+    if by_line is not None:
+        _subtotals(layout, computation, document, by_line, currency)
     return all_errors
 
 
@@ -300,9 +314,7 @@ def _summable(layout: lay.CompiledLayout) -> list[str]:
 def _subtotals(layout, computation, document, by_line: dict, currency: str) -> None:
     """Write the running sums into the subtotal rows: ``subtotal`` (the nets since the previous
     section or subtotal, like the core's PDF), ``total`` and each money/number custom column."""
-    lines = getattr(document, "lines", None) or []
-    if not any(line.display_type == "subtotal" for line in lines):
-        return
+    lines = document.lines
     keys = ["net", "total"] + _summable(layout)
     zero = {key: money.ZERO for key in keys}
     running = dict(zero)
@@ -331,23 +343,23 @@ def _subtotals(layout, computation, document, by_line: dict, currency: str) -> N
 # --- totals ---------------------------------------------------------------------------------
 
 def _sums(layout: lay.CompiledLayout, computation: Computation) -> dict:
+    """What ``sum(column)`` reads: the column's sum over the item lines, or a Failed naming
+    the first line where the column has an error."""
+    lines = computation.lines
+    with_errors = [(position, errors) for position, result in enumerate(lines, start=1)
+                   if (errors := result.custom.get(ERRORS_KEY))]
     sums: dict[str, Any] = {}
     for key in layout.sum_columns:
         if key in lay.LINE_NAMES:
-            sums[key] = money.total(getattr(result, key) for result in computation.lines)
+            sums[key] = money.total(getattr(result, key) for result in lines)
             continue
-        total = money.ZERO
-        failure = None
-        for position, result in enumerate(computation.lines, start=1):
-            value = result.custom.get(key)
-            errors = result.custom.get(ERRORS_KEY) or {}
-            if key in errors:
-                failure = Failed(f"{key} on item line {position}", errors[key])
-                break
-            number = _decimal(value)
-            if number is not None:
-                total = money.add(total, number)
-        sums[key] = failure if failure is not None else total
+        failure = next((Failed(f"{key} on item line {position}", errors[key])
+                        for position, errors in with_errors if key in errors), None)
+        if failure is not None:
+            sums[key] = failure
+            continue
+        numbers = [_decimal(result.custom.get(key)) for result in lines]
+        sums[key] = money.total([number for number in numbers if number is not None])
     return sums
 
 

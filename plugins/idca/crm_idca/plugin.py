@@ -29,13 +29,15 @@ def crm_settings_pages():
 
 
 @hookimpl
-def crm_line_columns(doc_type, session):
-    """The visible custom columns of the current layout (built-in ones are the core's)."""
-    from crm.ui import LineColumn
-    from crm_idca import layouts
-    layout = layouts.compiled(session, doc_type)
-    return [LineColumn(c.key, c.label, type=c.type, editable=c.editable, width=c.width, choices=tuple(c.choices))
-            for c in layout.custom_columns if c.visible]
+def crm_line_columns(doc_type, session, document):
+    """The visible custom columns (built-in ones are the core's) of the layout the document is
+    computed with: the current one for a new or editable document, the version an issued one
+    was computed with (none if the plugin never computed it)."""
+    from crm_idca import engine, layouts
+    if document is None:
+        return engine.line_columns(layouts.compiled(session, doc_type))
+    layout, _live = engine.layout_of(session, document)
+    return engine.line_columns(layout)
 
 
 @hookimpl

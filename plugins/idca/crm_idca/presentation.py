@@ -39,13 +39,11 @@ def pdf_context(session, document, context: dict) -> None:
     resized; custom columns (of the version an issued document was computed with) in the
     layout's order; totals relabelled or hidden and custom totals with their labels and types."""
     layout, _live = engine.layout_of(session, document)
-    current = lay.compiled(session, document.doc_type)
-    announced = {c.key for c in current.custom_columns if c.visible}   # what crm_line_columns gave
+    announced = {c.key for c in engine.line_columns(layout)}   # what crm_line_columns gave for the document
     columns = context.get("columns") or []
     core = {c.key: c for c in columns if c.key in lay.BUILTIN_COLUMNS}
     others = [c for c in columns if c.key not in lay.BUILTIN_COLUMNS and c.key not in announced]
-    if layout is None:  # an issued document the plugin never computed: no custom columns
-        context["columns"] = [c for c in columns if c.key not in announced]
+    if layout is None:  # an issued document the plugin never computed: it announced no columns
         return
     shown = []
     for column in layout.columns:

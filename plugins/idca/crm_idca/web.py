@@ -384,7 +384,7 @@ def slot(name: str, context: dict):
         if not can(g.get("user"), DOC_TYPES[doc_type].resource, "write"):
             return None
         from crm.ui import line_columns
-        columns = line_columns(doc_type, db.session)
+        columns = line_columns(doc_type, db.session, context.get("document"))
         return Markup(render_template("idca/_editor_toolbar.html", doc_type=doc_type, columns=columns))
     document = context.get("document")
     if document is None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
+from idca_helpers import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
 
 
 def custom_of(document):
@@ -280,6 +280,50 @@ def test_issued_documents_keep_their_layout_version(api, catalog, put_layout, re
     assert [c["extra"] for c in custom_of(touched)] == ["4.000", "3.000", "2.500"]
     assert touched["extra_totals"] == {"margin_total": "619.50"}
     assert touched["idca"]["layout_version"] == 2
+
+
+def test_issued_documents_show_the_line_columns_of_their_layout_version(app, api, catalog, put_layout):
+    put_layout("quotes", MARGIN_COLUMNS, MARGIN_TOTALS)
+    issued = api.post("/quotes", json=order_body(catalog)).json()
+    assert api.patch(f"/quotes/{issued['id']}", json={"status": "Accepted"}).status_code == 200
+    draft = api.post("/quotes", json=order_body(catalog)).json()
+    never_computed = api.post("/quotes", json=order_body(catalog)).json()
+    put_layout("quotes", [{"key": "extra", "label": "Extra", "type": "number", "formula": "quantity + 1"}])
+    from crm.db import db
+    from crm.services.documents import get_document
+    from crm.ui import line_columns
+    from crm_idca.models import DocumentLayout
+    with app.test_request_context():
+        session = db.session
+
+        def keys(doc_id=None):
+            document = get_document(session, "quote", doc_id) if doc_id else None
+            return [c.key for c in line_columns("quote", session, document) if not c.key.startswith("hello")]
+
+        assert keys() == ["extra"]                                # a new quote: the current layout
+        assert keys(draft["id"]) == ["extra"]                     # a draft follows it
+        assert keys(issued["id"]) == ["margin", "margin_pct"]     # an issued one keeps version 1
+        session.execute(DocumentLayout.__table__.delete().where(
+            DocumentLayout.document_id == never_computed["id"]))
+        get_document(session, "quote", never_computed["id"]).status = "Accepted"
+        assert keys(never_computed["id"]) == []                   # issued, never computed by the plugin
+        session.rollback()
+
+
+def test_formulas_are_parsed_once_per_layout_version_not_per_line(app, api, catalog, margin_layout, monkeypatch):
+    from crm_idca import formulas as fx
+    parsed = []
+    parse = fx.parse
+    monkeypatch.setattr(fx, "parse", lambda source: parsed.append(source) or parse(source))
+    app.extensions["idca.layouts"].clear()                        # as in a process that never compiled it
+    lines = [{"item_id": catalog.widget, "quantity": str(n + 1)} for n in range(40)]
+    order = api.post("/sales-orders", json=order_body(catalog, lines=lines))
+    assert order.status_code == 201, order.text
+    assert sorted(parsed) == sorted(c["formula"] for c in MARGIN_COLUMNS + MARGIN_TOTALS)   # each once
+    changed = api.patch(f"/sales-orders/{order.json()['id']}", json={"lines": lines[:30]})
+    assert changed.status_code == 200, changed.text
+    assert api.post("/sales-orders", json=order_body(catalog, lines=lines)).status_code == 201
+    assert len(parsed) == 3                                       # the compiled version is reused
 
 
 def test_issued_documents_keep_a_replaced_total(api, catalog, put_layout):

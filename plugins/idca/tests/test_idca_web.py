@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from conftest import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
+from idca_helpers import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
 from crm.testing import TEST_PASSWORD
 
 
@@ -157,6 +157,19 @@ def test_editor_shows_the_columns_and_the_server_fills_them_in(web_as, put_layou
     assert "€26.88" in preview                                      # the margin total, computed as you type
     subtotals = admin.post("/idca/editor/sales_order/subtotals", data=form).get_data(as_text=True)
     assert "Tools" in subtotals and "€68.88" in subtotals and "Margin €26.88" in subtotals
+
+
+def test_editor_of_an_issued_document_shows_the_columns_of_its_layout_version(web_as, api, put_layout, catalog):
+    put_layout("quotes", MARGIN_COLUMNS, MARGIN_TOTALS)
+    quote = api.post("/quotes", json=order_body(catalog)).json()
+    assert api.patch(f"/quotes/{quote['id']}", json={"status": "Accepted"}).status_code == 200
+    put_layout("quotes", [{"key": "extra", "label": "Extra", "type": "number", "formula": "quantity + 1"}])
+    admin = web_as("admin")
+    for url in (f"/quotes/{quote['id']}/edit", f"/quotes/{quote['id']}"):
+        page = admin.get(url).get_data(as_text=True)
+        assert ">Margin</th>" in page and ">Margin %</th>" in page and ">Extra</th>" not in page, url
+    new = admin.get("/quotes/new").get_data(as_text=True)
+    assert ">Extra</th>" in new and ">Margin</th>" not in new
 
 
 def test_document_page_shows_the_subtotals_and_total_errors(web_as, api, put_layout, catalog):

@@ -27,6 +27,12 @@ invoices       Invoice       ``TxnTaxDetail.TotalTax`` = our tax (QuickBooks' to
 payments       Payment       applied to the invoice (``LinkedTxn``)
 ============== ============= ===========================================================
 
+Discounts: a line discount becomes a net ``UnitPrice`` (QuickBooks has none per line); the
+document discount is a ``DiscountLineDetail`` line, ``PercentBased`` with ``DiscountPercent``
+or an ``Amount``. Statuses (``crm.accounting``'s sync status): a quote's is the estimate's
+``TxnStatus``; a cancelled invoice or sales order is voided there (and a voided one is cancelled
+here); a purchase order closed or cancelled here is ``POStatus`` Closed.
+
 Value maps of the connection: ``tax_codes`` (our tax name -> TaxCode id; default
 "TAX"/"NON"), ``payment_methods`` (our method name -> PaymentMethod id).
 Custom fields: a mapping's ``remote`` is ``CustomField:<Name>`` (transaction custom
@@ -68,7 +74,14 @@ CDC_LIMIT = 1000
 PAGE = 1000
 CDC_DAYS = 29          # QuickBooks keeps 30 days of changes; one day of margin
 CENT = Decimal("0.01")
-DOC_FIELDS = ("number", "account_id", "due_date", "subject", "lines", "total", "tax", "shipping", "discount")
+DOC_FIELDS = ("number", "account_id", "due_date", "subject", "lines", "total", "tax", "shipping", "discount",
+              "discount_percent", "discount_amount", "status")
+#: our sync status of a quote <-> an estimate's TxnStatus
+ESTIMATE_STATUS = {"open": "Pending", "accepted": "Accepted", "rejected": "Rejected", "closed": "Closed",
+                   "cancelled": "Rejected"}
+ESTIMATE_STATUS_BACK = {"Pending": "open", "Accepted": "accepted", "Rejected": "rejected", "Closed": "closed"}
+#: transactions that QuickBooks voids (kept with zero amounts) instead of cancelling
+VOIDABLE = {"invoices": "Invoice", "sales-orders": "SalesReceipt"}
 CONFLICT_CODES = {"6140", "6190", "6210", "6480", "6540"}   # closed period, linked / deposited transactions
 
 
@@ -211,7 +224,8 @@ class QuickBooksConnector(BaseConnector):
         "items": ("kind", "name", "sku", "unit_price", "purchase_cost", "description", "active"),
         "quotes": DOC_FIELDS,
         "sales-orders": DOC_FIELDS,
-        "purchase-orders": ("number", "vendor_id", "due_date", "subject", "lines", "total", "tax", "discount"),
+        "purchase-orders": ("number", "vendor_id", "due_date", "subject", "lines", "total", "tax", "discount",
+                            "status"),
         "invoices": DOC_FIELDS + ("date",),
         "payments": ("invoice_id", "account_id", "amount", "date", "method", "reference"),
     }
@@ -219,6 +233,7 @@ class QuickBooksConnector(BaseConnector):
     settings_keys = ("realm_id", "client_id", "redirect_uri", "environment", "api_base_url", "minorversion",
                      "timeout_seconds", "item_type", "income_account_id", "expense_account_id", "asset_account_id")
     secret_keys = ("client_secret", "refresh_token", "access_token", "webhook_verifier_token")
+    from crm_accounting_sync.quickbooks.settings import SETTINGS_FIELDS as settings_fields  # the settings form
     batch_size = 30
 
     def __init__(self, settings, secrets, save_secrets=None):
@@ -406,11 +421,37 @@ class QuickBooksConnector(BaseConnector):
 
     def push(self, entity, payload, remote_id, remote_version, *, request_id):
         entity_type = TYPES[entity]
+        payload = dict(payload)
+        void = payload.pop("_void", False)
+        if void and remote_id is not None:
+            # cancelled here: void it there (a voided transaction's content no longer changes)
+            current = self.fetch(entity, remote_id)
+            if current is None:
+                raise NotFoundError(f"{entity_type} {remote_id} no longer exists in QuickBooks")
+            if _voided(current.data):
+                return current
+            return self._void(entity, current.id, current.version, request_id)
         body = json_body(self._write_body(entity, payload, remote_id, remote_version))
         if remote_id is None:
             data = self._do(lambda qb: qb.create_object(entity_type, body, request_id=request_id))
         else:
             data = self._do(lambda qb: qb.update_object(entity_type, body, request_id=request_id))
+        record = self._record(entity_type, data[entity_type])
+        if void:   # created cancelled: void it at once
+            record = self._void(entity, record.id, record.version, request_id)
+        return record
+
+    def _void(self, entity, remote_id, remote_version, request_id) -> RemoteRecord:
+        """Invoices: ``operation=void``; sales receipts: ``operation=update&include=void`` (sparse)."""
+        entity_type = VOIDABLE[entity]
+        body = {"Id": str(remote_id), "SyncToken": str(remote_version or "0")}
+        params = {"operation": "void"}
+        if entity_type != "Invoice":
+            body["sparse"] = True
+            params = {"operation": "update", "include": "void"}
+        url_type = entity_type.lower()
+        data = self._do(lambda qb: qb.post(f"{qb.api_url}/company/{self.realm}/{url_type}", json_body(body),
+                                           params=params, request_id=f"{request_id[:40]}-void"))
         return self._record(entity_type, data[entity_type])
 
     def delete(self, entity, remote_id, remote_version, *, request_id):
@@ -423,6 +464,19 @@ class QuickBooksConnector(BaseConnector):
         return self._record(entity_type, obj)
 
     def push_batch(self, entity, ops):
+        voids = {n for n, op in enumerate(ops) if not op.get("delete") and (op.get("payload") or {}).get("_void")}
+        if not voids:
+            return self._push_batch(entity, ops)
+        # a void is a request of its own (not a batch operation)
+        rest = [n for n in range(len(ops)) if n not in voids]
+        results: list = [None] * len(ops)
+        for n, result in zip(rest, self._push_batch(entity, [ops[n] for n in rest]) if rest else []):
+            results[n] = result
+        for n in sorted(voids):
+            results[n] = BaseConnector.push_batch(self, entity, [ops[n]])[0]
+        return results
+
+    def _push_batch(self, entity, ops):
         entity_type = TYPES[entity]
         items = []
         for n, op in enumerate(ops):
@@ -558,7 +612,13 @@ class QuickBooksConnector(BaseConnector):
                 detail["TaxCodeRef"] = _ref(code or ("TAX" if taxes else "NON"))
             lines.append({"DetailType": detail_type, "Amount": (qty * price).quantize(CENT, ROUND_HALF_UP),
                           "Description": row.get("description", ""), detail_type: detail})
-        if record.get("discount") and _d(record["discount"]):
+        if record.get("discount_percent") is not None and _d(record["discount_percent"]) and \
+                entity != "purchase-orders":
+            # QuickBooks computes the amount from the percent (of the lines before it)
+            lines.append({"DetailType": "DiscountLineDetail", "Amount": _d(record.get("discount")),
+                          "DiscountLineDetail": {"PercentBased": True,
+                                                 "DiscountPercent": _d(record["discount_percent"])}})
+        elif record.get("discount") and _d(record["discount"]):
             lines.append({"DetailType": "DiscountLineDetail", "Amount": _d(record["discount"]),
                           "DiscountLineDetail": {"PercentBased": False}})
         if record.get("shipping") and _d(record["shipping"]) and entity != "purchase-orders":
@@ -583,6 +643,13 @@ class QuickBooksConnector(BaseConnector):
                 out["ExpirationDate"] = record["due_date"]
         elif entity == "purchase-orders" and record.get("due_date"):
             out["DueDate"] = record["due_date"]
+        status = record.get("status")
+        if entity == "quotes" and status:
+            out["TxnStatus"] = ESTIMATE_STATUS.get(status, "Pending")
+        elif entity == "purchase-orders" and status:
+            out["POStatus"] = "Closed" if status in ("closed", "cancelled") else "Open"
+        elif entity in VOIDABLE and status == "cancelled":
+            out["_void"] = True
         return out
 
     def from_remote(self, entity, remote, refs):
@@ -636,7 +703,15 @@ class QuickBooksConnector(BaseConnector):
     def _doc_from(self, entity, o, refs) -> dict:
         detail_type = "ItemBasedExpenseLineDetail" if entity == "purchase-orders" else "SalesItemLineDetail"
         lines = []
+        discount: dict = {}
         for line in o.get("Line") or []:
+            if line.get("DetailType") == "DiscountLineDetail":
+                info = line.get("DiscountLineDetail") or {}
+                if info.get("PercentBased") in (True, "true") and info.get("DiscountPercent") is not None:
+                    discount = {"discount_percent": dec(info["DiscountPercent"])}
+                elif _d(line.get("Amount")):
+                    discount = {"discount_amount": dec(line.get("Amount"))}
+                continue
             detail = line.get(detail_type)
             if line.get("DetailType") != detail_type or not detail:
                 continue
@@ -658,7 +733,13 @@ class QuickBooksConnector(BaseConnector):
                     row["taxes"] = []
             lines.append(row)
         out = {"number": o.get("DocNumber"), "subject": o.get("PrivateNote", ""), "lines": lines,
-               "total": dec(o.get("TotalAmt"))}
+               "total": dec(o.get("TotalAmt")), **discount}
+        if entity == "quotes":
+            out["status"] = ESTIMATE_STATUS_BACK.get(o.get("TxnStatus"))
+        elif entity == "purchase-orders":
+            out["status"] = "closed" if o.get("POStatus") == "Closed" else "open"
+        elif entity in VOIDABLE:
+            out["status"] = "cancelled" if _voided(o) else "open"
         if entity == "purchase-orders":
             out["vendor_id"] = refs.local("vendors", (o.get("VendorRef") or {}).get("value"))
             out["due_date"] = iso(o.get("DueDate"))
@@ -668,6 +749,11 @@ class QuickBooksConnector(BaseConnector):
         if entity == "invoices":
             out["date"] = iso(o.get("TxnDate"))
         return out
+
+
+def _voided(obj: dict) -> bool:
+    """QuickBooks keeps a voided transaction with zero amounts and the memo "Voided"."""
+    return str(obj.get("PrivateNote") or "").startswith("Voided") and not _d(obj.get("TotalAmt"))
 
 
 def _parse_time(text: str) -> dt.datetime:

@@ -4,8 +4,11 @@ Intuit's OAuth 2 token endpoint, served over real HTTP on 127.0.0.1.
 Written from Intuit's documentation; what it reproduces is listed in the plugin's
 README ("The QuickBooks fake"). In short:
 
-- OAuth 2: OpenID discovery document, token endpoint (``authorization_code`` and
-  ``refresh_token`` grants, HTTP Basic client authentication), refresh-token rotation
+- OAuth 2: OpenID discovery document, the consent screen (``/connect/oauth2``, answered at
+  once as :attr:`QBOFake.consent` says: back to ``redirect_uri`` with ``code``, ``state``,
+  ``realmId``, or ``error=access_denied``), token endpoint (``authorization_code`` bound to
+  its ``redirect_uri``, and ``refresh_token`` grants, HTTP Basic client authentication),
+  revocation endpoint, refresh-token rotation
   (every refresh returns a new refresh token; the previous one stops working, which
   is stricter than Intuit), access tokens that expire (:meth:`QBOFake.expire_tokens`)
   -> 401 on the API.
@@ -192,7 +195,11 @@ class QBOFake:
         self.lock = threading.RLock()
         self.access_tokens: dict[str, float] = {}
         self.refresh_tokens: set[str] = set()
-        self.auth_codes: set[str] = set()
+        self.auth_codes: dict[str, dict] = {}    # code -> {"redirect_uri", "realm"} of its consent
+        self.issued: dict[str, str] = {}         # refresh token -> the access token issued with it
+        self.consent = "allow"                   # what the next consent screen answers: "allow" or "deny"
+        self.consents: list[dict] = []           # the authorization requests seen (their query strings)
+        self.revoked: list[str] = []             # the tokens revoked
         self.access_lifetime = 3600
         self.faults: list[dict] = []
         self.calls: list[tuple[str, str]] = []
@@ -237,9 +244,11 @@ class QBOFake:
             self.refresh_tokens.add(token)
         return token
 
-    def authorization_code(self) -> str:
+    def authorization_code(self, redirect_uri: str | None = None, realm: str | None = None) -> str:
+        """A code as the consent screen gives it (bound to ``redirect_uri`` when given)."""
         code = "AC-" + secrets.token_hex(8)
-        self.auth_codes.add(code)
+        with self.lock:
+            self.auth_codes[code] = {"redirect_uri": redirect_uri, "realm": realm or self.realm}
         return code
 
     def expire_tokens(self) -> None:
@@ -277,6 +286,12 @@ class QBOFake:
             current = company.objects[entity][str(obj_id)]
             body = {**copy.deepcopy(changes), "Id": str(obj_id), "SyncToken": current["SyncToken"], "sparse": True}
             return copy.deepcopy(self._update(company, entity, body))
+
+    def user_void(self, entity: str, obj_id: str, realm: str | None = None) -> dict:
+        with self.lock:
+            company = self.company(realm)
+            return copy.deepcopy(self._void(company, entity, {
+                "Id": str(obj_id), "SyncToken": company.objects[entity][str(obj_id)]["SyncToken"]}))
 
     def user_delete(self, entity: str, obj_id: str, realm: str | None = None) -> None:
         with self.lock:
@@ -364,6 +379,10 @@ class QBOFake:
                                    "jwks_uri": f"{self.url}/oauth2/v1/keys"})
             if path == "/oauth2/v1/tokens/bearer":
                 return self._token(request)
+            if path == "/connect/oauth2":
+                return self._authorize(request)
+            if path == "/oauth2/v1/tokens/revoke":
+                return self._revoke(request)
             match = re.match(r"^/v3/company/(?P<realm>[^/]+)/(?P<rest>.+)$", path)
             if not match:
                 return self._json({"error": "not found"}, 404)
@@ -401,10 +420,53 @@ class QBOFake:
 
     # -- OAuth -------------------------------------------------------------------------------------
 
-    def _token(self, request) -> Response:
-        auth = request.headers.get("Authorization", "")
+    def _authorize(self, request) -> Response:
+        """Intuit's consent screen, answered at once as the user would (``self.consent``): back to
+        ``redirect_uri`` with ``code``, ``state`` and ``realmId``, or ``error=access_denied``."""
+        from urllib.parse import urlencode
+        args = request.args
+        with self.lock:
+            self.consents.append(dict(args))
+        if args.get("client_id") != self.client_id:
+            return Response("invalid_client: unknown client_id", 400, content_type="text/plain")
+        redirect_uri = args.get("redirect_uri") or ""
+        if not redirect_uri.startswith(("http://", "https://")):
+            return Response("invalid_request: redirect_uri is required", 400, content_type="text/plain")
+        if args.get("response_type") != "code" or "com.intuit.quickbooks.accounting" not in args.get("scope", ""):
+            answer = {"error": "invalid_scope" if args.get("response_type") == "code" else "unsupported_response_type"}
+        elif self.consent == "deny":
+            answer = {"error": "access_denied"}
+        else:
+            answer = {"code": self.authorization_code(redirect_uri), "realmId": self.realm}
+        if args.get("state") is not None:
+            answer["state"] = args["state"]
+        separator = "&" if "?" in redirect_uri else "?"
+        return Response("", 302, {"Location": redirect_uri + separator + urlencode(answer)})
+
+    def _client_ok(self, request) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        if auth != expected:
+        return hmac.compare_digest(request.headers.get("Authorization", ""), expected)
+
+    def _revoke(self, request) -> Response:
+        """Revoke a refresh token (and the access token issued with it) or an access token."""
+        if not self._client_ok(request):
+            return self._json({"error": "invalid_client"}, 401)
+        try:
+            token = (json.loads(request.get_data(as_text=True) or "{}") or {}).get("token")
+        except ValueError:
+            token = None
+        if not token:
+            return self._json({"error": "invalid_request"}, 400)
+        with self.lock:
+            self.revoked.append(token)
+            if token in self.refresh_tokens:
+                self.refresh_tokens.discard(token)
+                self.access_tokens.pop(self.issued.pop(token, ""), None)
+            self.access_tokens.pop(token, None)
+        return Response("", 200)
+
+    def _token(self, request) -> Response:
+        if not self._client_ok(request):
             return self._json({"error": "invalid_client"}, 401)
         grant = request.form.get("grant_type")
         with self.lock:
@@ -413,16 +475,20 @@ class QBOFake:
                 if token not in self.refresh_tokens:
                     return self._json({"error": "invalid_grant"}, 400)
                 self.refresh_tokens.discard(token)  # rotation: the old refresh token is used up
+                self.issued.pop(token, None)
             elif grant == "authorization_code":
                 code = request.form.get("code")
-                if code not in self.auth_codes:
+                bound = self.auth_codes.pop(code, None)
+                if bound is None:
                     return self._json({"error": "invalid_grant"}, 400)
-                self.auth_codes.discard(code)
+                if bound["redirect_uri"] and bound["redirect_uri"] != request.form.get("redirect_uri"):
+                    return self._json({"error": "invalid_grant", "error_description": "redirect_uri mismatch"}, 400)
             else:
                 return self._json({"error": "unsupported_grant_type"}, 400)
             access, refresh = "AT-" + secrets.token_hex(16), "RT-" + secrets.token_hex(12)
             self.access_tokens[access] = time.time() + self.access_lifetime
             self.refresh_tokens.add(refresh)
+            self.issued[refresh] = access
         return self._json({"access_token": access, "refresh_token": refresh, "token_type": "bearer",
                            "expires_in": self.access_lifetime, "x_refresh_token_expires_in": 8726400})
 
@@ -456,6 +522,8 @@ class QBOFake:
             body = loads(request.get_data(as_text=True) or "{}")
             if request.args.get("operation") == "delete":
                 return self._json({entity: self._delete(company, entity, body), "time": stamp(self.now())})
+            if request.args.get("operation") == "void" or request.args.get("include") == "void":
+                return self._json({entity: self._void(company, entity, body), "time": stamp(self.now())})
             if body.get("Id"):
                 return self._json({entity: self._update(company, entity, body), "time": stamp(self.now())})
             return self._json({entity: self._create(company, entity, body), "time": stamp(self.now())})
@@ -510,8 +578,18 @@ class QBOFake:
             if not lines:
                 raise Fault("2020", "Required param missing", "Required parameter Line is missing in the request")
             total = Decimal("0")
+            items_total = sum((Decimal(str(li.get("Amount", "0"))) for li in lines
+                               if li.get("DetailType") in ("SalesItemLineDetail", "ItemBasedExpenseLineDetail")
+                               and ((li.get("SalesItemLineDetail") or {}).get("ItemRef") or {}).get("value")
+                               != "SHIPPING_ITEM_ID"), Decimal("0"))
             for n, line in enumerate(lines, 1):
                 detail = line.get("SalesItemLineDetail") or line.get("ItemBasedExpenseLineDetail")
+                discount = line.get("DiscountLineDetail") if line.get("DetailType") == "DiscountLineDetail" else None
+                if discount and discount.get("PercentBased") in (True, "true") and \
+                        discount.get("DiscountPercent") is not None:
+                    # QuickBooks computes a percent discount's amount from the lines before it
+                    line["Amount"] = (items_total * Decimal(str(discount["DiscountPercent"])) / 100).quantize(
+                        CENT, ROUND_HALF_UP)
                 if line.get("DetailType") in ("SubTotalLineDetail",):
                     continue
                 amount = Decimal(str(line.get("Amount", "0")))
@@ -633,6 +711,36 @@ class QBOFake:
                 company.objects["Invoice"] = snapshot
                 company.objects[entity][obj["Id"]] = old
                 raise
+        return obj
+
+    def _void(self, company: Company, entity: str, body: dict) -> dict:
+        """``operation=void`` (invoices) / ``operation=update&include=void`` (sales receipts, payments):
+        the transaction stays, with every amount zero and the memo "Voided"."""
+        if entity not in ("Invoice", "SalesReceipt", "Payment"):
+            raise Fault("6000", "A business validation error has occurred", f"{entity} cannot be voided")
+        current = company.objects[entity].get(str(body.get("Id")))
+        if current is None:
+            raise Fault("610", "Object Not Found", f"Object Not Found : {entity} {body.get('Id')}")
+        if str(body.get("SyncToken")) != current["SyncToken"]:
+            raise Fault("5010", "Stale Object Error", "Stale Object Error : the object was changed meanwhile")
+        if entity == "Invoice" and self._paid(company, current["Id"]) > 0:
+            raise Fault("6480", "A business validation error has occurred",
+                        "This transaction is linked to a payment: delete the payment first")
+        obj = copy.deepcopy(current)
+        for line in obj.get("Line") or []:
+            line["Amount"] = Decimal("0")
+            detail = line.get("SalesItemLineDetail") or line.get("ItemBasedExpenseLineDetail")
+            if detail is not None and "Qty" in detail:
+                detail["Qty"] = Decimal("0")
+        obj["TotalAmt"] = Decimal("0")
+        if entity == "Invoice":
+            obj["Balance"] = Decimal("0")
+        if obj.get("TxnTaxDetail"):
+            obj["TxnTaxDetail"]["TotalTax"] = Decimal("0")
+        obj["PrivateNote"] = "Voided"
+        obj["SyncToken"] = str(int(current["SyncToken"]) + 1)
+        self._meta(obj, False)
+        company.objects[entity][obj["Id"]] = obj
         return obj
 
     def _delete(self, company: Company, entity: str, body: dict) -> dict:
