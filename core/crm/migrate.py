@@ -40,8 +40,19 @@ def _targets(app: Flask) -> dict[str, Path]:
     return targets
 
 
-def _include_object_for(target: str, plugin_ids):
+def _other_dialect(obj, dialect: str | None) -> bool:
+    """A model object created only on other databases (``Index(...).ddl_if(dialect=...)``)."""
+    condition = getattr(obj, "_ddl_if", None)
+    if dialect is None or condition is None or condition.dialect is None:
+        return False
+    wanted = (condition.dialect,) if isinstance(condition.dialect, str) else tuple(condition.dialect)
+    return dialect not in wanted
+
+
+def _include_object_for(target: str, plugin_ids, dialect: str | None = None):
     def include_object(obj, name, type_, reflected, compare_to):
+        if not reflected and _other_dialect(obj, dialect):
+            return False
         table = obj if type_ == "table" else getattr(obj, "table", None)
         table_name = name if type_ == "table" else (table.name if table is not None else None)
         if table_name is None:
@@ -73,7 +84,8 @@ def run_env() -> None:
         connection=cfg.attributes["connection"],
         target_metadata=Model.metadata,
         version_table=version_table(target),
-        include_object=_include_object_for(target, cfg.attributes["crm_plugin_ids"]),
+        include_object=_include_object_for(target, cfg.attributes["crm_plugin_ids"],
+                                           cfg.attributes["connection"].dialect.name),
         render_as_batch=True,
         compare_type=True,
     )
@@ -127,7 +139,8 @@ def schema_differences(app: Flask, target: str) -> list:
     plugin_ids = list(get_registry(app).plugins)
     with db.engine(app).connect() as connection:
         context = MigrationContext.configure(connection, opts={
-            "include_object": _include_object_for(target, plugin_ids), "compare_type": True})
+            "include_object": _include_object_for(target, plugin_ids, connection.dialect.name),
+            "compare_type": True})
         return compare_metadata(context, Model.metadata)
 
 

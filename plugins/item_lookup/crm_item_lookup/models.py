@@ -11,6 +11,9 @@ three facet fields configured for the row's kind (``item_lookup_facet_fields``).
 are (``''`` for no value): the facet counts of a search that filters on nothing but those come
 from its few thousand rows instead of the 100,000 entries. The triggers maintain it too.
 
+``item_lookup_facet_counts`` holds the same per facet position and value (on SQLite): a facet's
+counts when no other facet is selected come from a few dozen of its rows.
+
 ``item_lookup_state`` holds one counter that goes up (inside the writing
 transaction) whenever something the facet counts depend on changes; cached
 counts are keyed by it, so they are never stale.
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy import BigInteger, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Model
@@ -27,6 +30,12 @@ from crm.models.base import Money, Quantity
 
 #: how many characters of a facet value are kept (and compared)
 FACET_VALUE_LENGTH = 100
+#: the columns of ix_item_lookup_entries_vendor: a vendor's entries are counted and sorted from the
+#: index alone (migration item_lookup_0002)
+#: the columns of ix_item_lookup_entries_text (SQLite only, item_lookup_0002)
+TEXT_INDEX = ("search", "kind_key", "active", "in_stock", "f1", "f2", "f3", "name_key", "unit_price")
+VENDOR_INDEX = ("vendor_id", "active", "in_stock", "kind_key", "f1", "f2", "f3", "unit_price", "name_key", "sku",
+                "available")
 
 
 class Entry(Model):
@@ -41,11 +50,15 @@ class Entry(Model):
         Index("ix_item_lookup_entries_available", "kind_key", "active", "available"),
         # every kind at once, sorted by name
         Index("ix_item_lookup_entries_all_name", "active", "name_key"),
-        Index("ix_item_lookup_entries_vendor", "vendor_id", "kind_key", "active", "in_stock"),
-        # text search: a trigram GIN index on PostgreSQL; on SQLite a plain index, which a
-        # substring search scans (a third of the bytes of the table) instead of the table
+        # a vendor's entries: covering for its facet counts and for every sort (no row lookups)
+        Index("ix_item_lookup_entries_vendor", *VENDOR_INDEX),
+        # text search: a trigram GIN index on PostgreSQL; on SQLite an index led by the search text
+        # that also holds what a text search filters, counts and sorts on (not vendor, SKU or
+        # available), which a substring search scans instead of the table: less to read, and no
+        # row lookups for the matches
         Index("ix_item_lookup_entries_search", "search", postgresql_using="gin",
-              postgresql_ops={"search": "gin_trgm_ops"}),
+              postgresql_ops={"search": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index("ix_item_lookup_entries_text", *TEXT_INDEX).ddl_if(dialect="sqlite"),
     )
 
     # no foreign key to items.id: the delete trigger removes the entry, and the core's purge
@@ -81,6 +94,24 @@ class Count(Model):
     f1: Mapped[str] = mapped_column(String(FACET_VALUE_LENGTH), primary_key=True)
     f2: Mapped[str] = mapped_column(String(FACET_VALUE_LENGTH), primary_key=True)
     f3: Mapped[str] = mapped_column(String(FACET_VALUE_LENGTH), primary_key=True)
+    in_stock: Mapped[bool] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class FacetCount(Model):
+    """How many entries share a kind, active flag, in-stock flag and one facet's value (``''`` = none),
+    per facet position: what a facet lists when no other facet has a selection, read from a few
+    dozen rows instead of grouping ``item_lookup_counts``. Every entry is counted once at each
+    position (so the entries of a kind are the sum of its rows at any one position). Kept on
+    SQLite only (empty on PostgreSQL: see ``sync.facet_counts_kept``)."""
+
+    __tablename__ = "item_lookup_facet_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    kind_key: Mapped[str] = mapped_column(String(10), primary_key=True)
+    active: Mapped[bool] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    value: Mapped[str] = mapped_column(String(FACET_VALUE_LENGTH), primary_key=True)
     in_stock: Mapped[bool] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
 

@@ -5,33 +5,38 @@ How it stays fast on 100,000+ items (figures in the README and ``bench/item_look
 
 - It filters and sorts ``item_lookup_entries`` (narrow, indexed, kept in sync by
   triggers), then reads the page's items from ``items`` by id, with plain queries.
-- Counts without vendor, letter or text come from ``item_lookup_counts`` (entries
-  per kind, active, f1, f2, f3, in stock, kept by the triggers: a few thousand rows,
-  not 100,000 entries), in one statement: a UNION ALL of the total and one GROUP BY
-  per facet, each under the other facets' selections.
-- With a vendor, a letter or a text the entries are narrowed through an index and
-  grouped once into a *cube* (entries per kind, f1, f2, f3); every facet's counts and
-  the total are sums over the cube in Python, so facet selections reuse it. A cube
-  with too many rows (facets over near-unique values) falls back to one GROUP BY per
-  facet. A text search matching up to ``SMALL_SET`` entries is read once and counted
-  and paged in Python.
+- Counts without vendor, letter or text come from the count tables kept by the triggers, in
+  one statement: a UNION ALL of the total and one GROUP BY per facet, each under the other
+  facets' selections. On SQLite a facet with no other selection to apply reads
+  ``item_lookup_facet_counts`` (entries per kind, active, in stock and value of one facet: a few
+  dozen rows); the others read ``item_lookup_counts`` (entries per kind, active, f1, f2, f3, in
+  stock) narrowed by the selections. PostgreSQL reads ``item_lookup_counts`` once, with
+  ``GROUPING SETS`` of the total and each facet.
+- With a vendor or a letter the counts are one statement over the entries they narrow down to
+  (the vendor's from its covering index): the total and one GROUP BY per facet.
+- A text search matching up to ``SMALL_SET`` entries is read once and counted, sorted and paged
+  in Python (its ordered ids are cached like counts); a larger one is grouped once into a *cube*
+  (entries per kind, f1, f2, f3) that every facet's counts are summed from.
 - Counts are cached per app, keyed by ``item_lookup_state.generation``, which the
   triggers raise in the writing transaction whenever a count could change: a cached
   count is never stale.
 - Text: every word must occur in the lower-cased name, SKU or description, literally
   (``%``, ``_``, ``\\`` and quotes are plain characters). PostgreSQL answers it from a
-  pg_trgm GIN index (``LIKE``, pattern escaped); SQLite scans the index on the search
-  text with ``instr()`` and looks at the matching rows only.
+  pg_trgm GIN index (``LIKE``, pattern escaped); SQLite scans ``ix_item_lookup_entries_text``
+  (the search text, then the columns a text search filters, counts and sorts on) with
+  ``instr()``, testing every condition on the index alone.
+- The page's items are read with three prebuilt statements, as tuples.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, false, func, literal, literal_column, not_, or_, select, true, union_all
+from sqlalchemy import and_, bindparam, case, false, func, literal, literal_column, not_, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from crm.api.fields import money_text, plain
@@ -39,7 +44,7 @@ from crm.models import BundleComponent, Item, Tax, Vendor, item_taxes
 from crm.money import CONTEXT, ZERO
 from crm.services.items import LOAD
 from crm_item_lookup import settings as lookup_settings
-from crm_item_lookup.models import FACET_VALUE_LENGTH, Count, Entry, State
+from crm_item_lookup.models import FACET_VALUE_LENGTH, Count, Entry, FacetCount, State
 
 ALL_KINDS = ("bundle", "product", "service")
 POSITIONS = (1, 2, 3)
@@ -55,6 +60,8 @@ CACHE_SIZE = 64
 MAX_TERMS = 8
 #: a text search matching at most this many entries is counted and paged in Python from one read
 SMALL_SET = 10_000
+#: sorts whose column SQLite's ix_item_lookup_entries_text holds (with every filter but the vendor)
+TEXT_INDEX_SORTS = ("name", "unit_price", "kind")
 
 
 @dataclass
@@ -159,18 +166,24 @@ def _hidden(session: Session, query: Query) -> frozenset:
     if query.q.strip():
         return frozenset({"*"})
     if query.vendor_id is not None:
-        return frozenset({"kind_key", "active", "name_key"})
+        return frozenset({"kind_key", "active", "name_key", "f1", "f2", "f3"})
     return frozenset()
 
 
-def _term_conditions(session: Session, q: str) -> list:
+def _term_conditions(session: Session, q: str, direct: bool = False) -> list:
     terms = [t for t in q.split() if t][:MAX_TERMS]
     if not terms:
         return []
     c = Entry.__table__.c
     if session.get_bind().dialect.name == "sqlite":
-        # instr() is a literal substring test; scanning ix_item_lookup_entries_search (name, SKU and
-        # description only) finds the ids, the rest of the conditions then look at those rows only
+        # instr() is a literal substring test. ``direct``: the query needs only columns of
+        # ix_item_lookup_entries_text, which SQLite then scans from end to end, testing every
+        # condition on the index alone (with every other column hidden from the index chooser).
+        # Otherwise a scan of that index finds the ids, and the rest of the conditions look at
+        # those rows only.
+        if direct:
+            search = literal_column(f"+{Entry.__tablename__}.search", type_=c.search.type)
+            return [func.instr(search, func.lower(term)) > 0 for term in terms]
         matched = Entry.__table__.alias("matched")
         matching = select(matched.c.item_id).where(
             *[func.instr(matched.c.search, func.lower(term)) > 0 for term in terms])
@@ -182,8 +195,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def base_conditions(session: Session, query: Query, kinds: tuple[str, ...]) -> list:
-    """Every filter that is not a facet selection."""
+def base_conditions(session: Session, query: Query, kinds: tuple[str, ...], direct_text: bool = False) -> list:
+    """Every filter that is not a facet selection (``direct_text``: see :func:`_term_conditions`)."""
     e = _Columns(_hidden(session, query))
     conditions = []
     if not kinds:
@@ -206,15 +219,15 @@ def base_conditions(session: Session, query: Query, kinds: tuple[str, ...]) -> l
         else:
             low = query.letter.lower()
             conditions.append(and_(name >= low, name < chr(ord(low) + 1)))
-    conditions.extend(_term_conditions(session, query.q))
+    conditions.extend(_term_conditions(session, query.q, direct_text))
     return conditions
 
 
-def selection_condition(facet: FacetField, kinds: tuple[str, ...]):
-    column = Entry.__table__.c[f"f{facet.position}"]
-    condition = column.in_(facet.selected)
+def selection_condition(facet: FacetField, kinds: tuple[str, ...], columns=None):
+    e = columns if columns is not None else Entry.__table__.c
+    condition = getattr(e, f"f{facet.position}").in_(facet.selected)
     if set(facet.kinds) != set(kinds):
-        condition = and_(Entry.__table__.c.kind_key.in_(facet.kinds), condition)
+        condition = and_(e.kind_key.in_(facet.kinds), condition)
     return condition
 
 
@@ -357,30 +370,112 @@ def _selection_key(facets: list[FacetField]):
 
 
 def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetField]):
-    """(total, {field: Counter}) from ``item_lookup_counts``: one statement, a UNION ALL of the
-    total and one GROUP BY per facet (each under the other facets' selections), over a table of a
-    few thousand rows."""
-    t = Count.__table__.c
+    """(total, {field: Counter}) from the count tables, in one statement: a UNION ALL of the total
+    and one GROUP BY per facet, each under the other facets' selections. On SQLite a part without
+    any selection to apply reads ``item_lookup_facet_counts`` (a few dozen rows per kind); the
+    others read ``item_lookup_counts`` (a few thousand rows, narrowed by the selections).
+    PostgreSQL (no ``item_lookup_facet_counts`` there) reads ``item_lookup_counts`` once: see
+    :func:`_grouping_sets`."""
     total, found = 0, {f.field: Counter() for f in facets}
-    base = [t.kind_key.in_(kinds), t.n > 0]
-    if not query.include_inactive:
-        base.append(t.active == true())
-    if query.in_stock:
-        base.append(or_(t.in_stock == true(), t.kind_key == "service") if "service" in kinds
-                    else t.in_stock == true())
+
+    def base(t):
+        conditions = [t.kind_key.in_(kinds), t.n > 0]
+        if not query.include_inactive:
+            conditions.append(t.active == true())
+        if query.in_stock:
+            conditions.append(or_(t.in_stock == true(), t.kind_key == "service") if "service" in kinds
+                              else t.in_stock == true())
+        return conditions
+
+    t, m = Count.__table__.c, FacetCount.__table__.c
+    per_facet = session.get_bind().dialect.name == "sqlite"   # see sync.facet_counts_kept
+    if not per_facet:
+        return _grouping_sets(session, query, kinds, facets, base(t))
     chosen = {}
     for f in facets:
         if f.selected:
             condition = t[f"f{f.position}"].in_(f.selected)
             chosen[f.position] = (and_(t.kind_key.in_(f.kinds), condition) if set(f.kinds) != set(kinds)
                                   else condition)
-    parts = [select(literal(0).label("facet"), literal("").label("value"), func.sum(t.n).label("n"))
-             .where(*base, *chosen.values())]
+    if chosen or not per_facet:
+        parts = [select(literal(0).label("facet"), literal("").label("value"), func.sum(t.n).label("n"))
+                 .where(*base(t), *chosen.values())]
+    else:  # every entry has one row (maybe '') at position 1
+        parts = [select(literal(0).label("facet"), literal("").label("value"), func.sum(m.n).label("n"))
+                 .where(*base(m), m.position == 1)]
     for index, f in enumerate(facets, 1):
+        others = [c for p, c in chosen.items() if p != f.position]
+        if others or not per_facet:
+            column = t[f"f{f.position}"]
+            parts.append(select(literal(index), column, func.sum(t.n))
+                         .where(*base(t), *others, column != "", t.kind_key.in_(f.kinds)).group_by(column))
+        else:
+            parts.append(select(literal(index), m.value, func.sum(m.n))
+                         .where(*base(m), m.position == f.position, m.value != "", m.kind_key.in_(f.kinds))
+                         .group_by(m.value))
+    for facet, value, n in session.execute(union_all(*parts)):
+        if facet == 0:
+            total = int(n or 0)
+        else:
+            found[facets[facet - 1].field][value] += int(n)
+    return total, found
+
+
+def _grouping_sets(session: Session, query: Query, kinds, facets: list[FacetField], base: list):
+    """PostgreSQL: the same counts from ``item_lookup_counts`` in one pass, ``GROUPING SETS`` of
+    the total and each facet, each with its own ``FILTER`` (the other facets' selections)."""
+    t = Count.__table__.c
+    chosen = {}
+    for f in facets:
+        if f.selected:
+            condition = t[f"f{f.position}"].in_(f.selected)
+            chosen[f.position] = (and_(t.kind_key.in_(f.kinds), condition) if set(f.kinds) != set(kinds)
+                                  else condition)
+    columns = [t[f"f{f.position}"] for f in facets]
+    sums = [func.sum(t.n).filter(and_(true(), *chosen.values()))]
+    for f in facets:
         column = t[f"f{f.position}"]
         others = [c for p, c in chosen.items() if p != f.position]
-        parts.append(select(literal(index), column, func.sum(t.n))
-                     .where(*base, *others, column != "", t.kind_key.in_(f.kinds)).group_by(column))
+        sums.append(func.sum(t.n).filter(and_(column != "", t.kind_key.in_(f.kinds), *others)))
+    sets = func.grouping_sets(literal_column("()"), *columns)
+    stmt = (select(*[func.grouping(c) for c in columns], *columns, *sums).where(*base).group_by(sets))
+    total, found = 0, {f.field: Counter() for f in facets}
+    k = len(facets)
+    for row in session.execute(stmt):
+        grouped = [i for i in range(k) if row[i] == 0]   # GROUPING() is 0 for the set's own column
+        if not grouped:
+            total = int(row[2 * k] or 0)
+        else:
+            i = grouped[0]
+            n = row[2 * k + 1 + i]
+            if n:
+                found[facets[i].field][row[k + i]] += int(n)
+    return total, found
+
+
+def _from_entries(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list):
+    """(total, {field: Counter}) straight from the entries a vendor or a letter narrows down to, in
+    one statement: the total and one GROUP BY per facet under the other facets' selections (each
+    the facet's most frequent values and its selected ones). On SQLite the grouping is hidden from
+    the index chooser, which would otherwise walk the facets index for its order."""
+    c = Entry.__table__.c
+    hide = session.get_bind().dialect.name == "sqlite"
+    e = _Columns(_hidden(session, query))
+    chosen = {f.position: selection_condition(f, kinds, e) for f in facets if f.selected}
+    parts = [select(literal(0).label("facet"), literal("").label("value"), func.count().label("n"))
+             .where(*conditions, *chosen.values())]
+    for index, f in enumerate(facets, 1):
+        column = c[f"f{f.position}"]
+        others = [cond for p, cond in chosen.items() if p != f.position]
+        group = literal_column(f"+{Entry.__tablename__}.{column.name}") if hide else column
+        first = [case((column.in_(f.selected), 0), else_=1)] if f.selected else []
+        own_kind = [e.kind_key.in_(f.kinds)] if set(f.kinds) != set(kinds) else []
+        counted = (select(literal(index).label("facet"), column.label("value"), func.count().label("n"))
+                   .where(*conditions, *others, column.is_not(None), *own_kind)
+                   .group_by(group).order_by(*first, func.count().desc(), column)
+                   .limit(MAX_FACET_VALUES + len(f.selected)).subquery())
+        parts.append(select(counted.c.facet, counted.c.value, counted.c.n))
+    total, found = 0, {f.field: Counter() for f in facets}
     for facet, value, n in session.execute(union_all(*parts)):
         if facet == 0:
             total = int(n or 0)
@@ -392,11 +487,13 @@ def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetF
 def counts(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list, stamp: int):
     """(total, {field: {value: count}}) for the request; ``stamp``: the generation read before."""
     cache = cache_for_app()
-    if kinds and _from_counts(query):
-        key = (stamp, "table", _cube_key(query, kinds, facets), _selection_key(facets))
+    if kinds and (_from_counts(query) or not query.q.strip()):
+        key = (stamp, "table" if _from_counts(query) else "entries", _cube_key(query, kinds, facets),
+               _selection_key(facets))
         answer = cache.get(key) if cache is not None else None
         if answer is None:
-            answer = _from_count_table(session, query, kinds, facets)
+            answer = (_from_count_table(session, query, kinds, facets) if _from_counts(query)
+                      else _from_entries(session, query, kinds, facets, conditions))
             if cache is not None:
                 cache.put(key, answer)
         total, found = answer
@@ -423,12 +520,25 @@ def search(session: Session, query: Query) -> Result:
     kinds = kinds_for(query.kind, query.bundles_only)
     facets = facet_fields(query, kinds, snap)
     conditions = base_conditions(session, query, kinds)
-    selections = [selection_condition(f, kinds) for f in facets if f.selected]
+    selections = [selection_condition(f, kinds, _Columns(_hidden(session, query))) for f in facets if f.selected]
     total, facet_counts, page_ids = None, {}, None
     if query.q.strip() and kinds:
-        found = _few_matches(session, query, kinds, facets, conditions)
+        # a text search's matches in order, with its counts, are cached like counts (every change
+        # of what they depend on raises the generation), except sorted by available: the stock
+        # moves without raising it
+        cache = cache_for_app() if query.sort.lstrip("-") != "available" else None
+        key = (stamp, "text", _cube_key(query, kinds, facets), _selection_key(facets), query.sort)
+        found = cache.get(key) if cache is not None else None
+        if found is None:
+            covered = query.vendor_id is None and query.sort.lstrip("-") in TEXT_INDEX_SORTS
+            found = _few_matches(session, query, kinds, facets,
+                                 base_conditions(session, query, kinds, direct_text=True) if covered else conditions)
+            if found is not None and cache is not None:
+                cache.put(key, found)
         if found is not None:
-            total, facet_counts, page_ids = found
+            total, facet_counts, ordered = found
+            start = (query.page - 1) * query.per_page
+            page_ids = list(ordered[start:start + query.per_page])
             if not query.with_facets:
                 total, facet_counts = None, {}
     if page_ids is None:
@@ -441,36 +551,53 @@ def search(session: Session, query: Query) -> Result:
 
 
 def _few_matches(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list):
-    """A text search read once: (total, facets, page ids), or None when it matches more than
-    SMALL_SET entries (then the SQL path counts and pages)."""
+    """A text search read once: (total, facets, every matching id in order), or None when it matches
+    more than SMALL_SET entries (then the SQL path counts and pages)."""
     c = Entry.__table__.c
     sort_column = {"name": c.name_key, "sku": c.sku, "unit_price": c.unit_price, "available": c.available,
                    "kind": c.kind_key}[query.sort.lstrip("-")]
     stmt = (select(c.item_id, c.kind_key, c.name_key, sort_column, c.f1, c.f2, c.f3)
-            .where(*conditions, *_relevant(facets, kinds)).limit(SMALL_SET + 1))
+            .where(*conditions, *_relevant(session, facets, kinds)).limit(SMALL_SET + 1))
     rows = session.execute(stmt).all()
     if len(rows) > SMALL_SET:
         return None
     shares = [set(f.kinds) for f in facets]
     selections = [set(f.selected) for f in facets]
-    cube: Counter = Counter()
-    kept = []
-    for item_id, kind, name_key, sort_value, *values in rows:
-        own = tuple(values[f.position - 1] for f in facets)
-        cube[(kind, own)] += 1
-        if all(not selections[i] or (kind in shares[i] and own[i] in selections[i]) for i in range(len(facets))):
-            kept.append((sort_value, name_key, item_id))
-    total, found = count_from_cube([(k, v, n) for (k, v), n in cube.items()], facets)
+    if not any(selections):  # every row is in the result and counts in every facet its kind has
+        total = len(rows)
+        found = {f.field: Counter(row[3 + f.position] for row in rows
+                                  if row[3 + f.position] is not None and row[1] in shares[i])
+                 for i, f in enumerate(facets)}
+        kept = [(row[3], row[2], row[0]) for row in rows]
+    else:
+        cube: Counter = Counter()
+        kept = []
+        for item_id, kind, name_key, sort_value, *values in rows:
+            own = tuple(values[f.position - 1] for f in facets)
+            cube[(kind, own)] += 1
+            if all(not selections[i] or (kind in shares[i] and own[i] in selections[i])
+                   for i in range(len(facets))):
+                kept.append((sort_value, name_key, item_id))
+        total, found = count_from_cube([(k, v, n) for (k, v), n in cube.items()], facets)
     listed = {f.field: _listed(found[f.field], f.selected) for f in facets}
-    ordered = _sorted(kept, query.sort)
-    start = (query.page - 1) * query.per_page
-    return total, listed, [item_id for _, _, item_id in ordered[start:start + query.per_page]]
+    return total, listed, tuple(item_id for _, _, item_id in _sorted(kept, query.sort))
 
 
-def _relevant(facets: list[FacetField], kinds) -> list:
+class _Unindexed:
+    """Entry columns the PostgreSQL planner cannot match to an index (``COALESCE(column, '')``: the
+    same test, as a selected value is never empty): a text search narrows through the trigram
+    index and tests the facet selections on those rows only, rather than AND-ing bitmaps of the
+    facets index (walking every entry of the kind when a selection is not on its first column)."""
+
+    def __getattr__(self, name):
+        return func.coalesce(Entry.__table__.c[name], "")
+
+
+def _relevant(session: Session, facets: list[FacetField], kinds) -> list:
     """Only entries that miss at most one facet selection count anywhere (a facet's counts apply
     every other selection): with two or three selections, that leaves the others out early."""
-    chosen = [selection_condition(f, kinds) for f in facets if f.selected]
+    columns = _Unindexed() if session.get_bind().dialect.name == "postgresql" else _Columns(frozenset({"*"}))
+    chosen = [selection_condition(f, kinds, columns) for f in facets if f.selected]
     if len(chosen) < 2:
         return []
     return [or_(*[and_(*[c for j, c in enumerate(chosen) if j != i]) for i in range(len(chosen))])]
@@ -500,67 +627,84 @@ def load_items(session: Session, ids: list[int]) -> list[Item]:
     return [found[i] for i in ids if i in found]
 
 
+@functools.cache
+def _page_statements():
+    """The three statements of :func:`page_rows`, built once (with expanding id lists): their cache
+    keys are computed once, not per request."""
+    i, vendor, bc = Item.__table__.c, Vendor.__table__.c, BundleComponent.__table__.c
+    ids = bindparam("ids", expanding=True)
+    items = (select(i.id, i.kind, i.is_bundle, i.name, i.sku, i.unit_price, i.purchase_cost, i.usage_unit,
+                    i.category, i.subcategory, i.manufacturer, i.vendor_id, i.active, i.on_hand, i.reserved,
+                    i.custom, vendor.name)
+             .select_from(Item.__table__.outerjoin(Vendor.__table__, vendor.id == i.vendor_id)).where(i.id.in_(ids)))
+    taxes = (select(item_taxes.c.item_id, Tax.id, Tax.name, Tax.rate).join(Tax, Tax.id == item_taxes.c.tax_id)
+             .where(item_taxes.c.item_id.in_(ids), Tax.active.is_(True)).order_by(item_taxes.c.item_id, Tax.id))
+    component = Item.__table__.alias("component")
+    bundles = (select(bc.bundle_id, bc.quantity, component.c.on_hand, component.c.reserved)
+               .join(component, component.c.id == bc.component_id).where(bc.bundle_id.in_(ids)))
+    return items, taxes, bundles
+
+
 def page_rows(session: Session, ids: list[int], facets: list[FacetField],
               snap: lookup_settings.Snapshot) -> list[dict]:
     """The page's items as JSON-ready dicts (money and quantities as decimal strings), read with
-    three plain queries: items with their vendor's name, their active taxes, bundles' components."""
+    three plain queries (rows as tuples): items with their vendor's name, their active taxes,
+    bundles' components."""
     if not ids:
         return []
-    i = Item.__table__.c
-    vendor = Vendor.__table__.c
-    items = {row.id: row for row in session.execute(
-        select(i.id, i.kind, i.is_bundle, i.name, i.sku, i.unit_price, i.purchase_cost, i.usage_unit, i.category,
-               i.subcategory, i.manufacturer, i.vendor_id, i.active, i.on_hand, i.reserved, i.custom,
-               vendor.name.label("vendor_name"))
-        .select_from(Item.__table__.outerjoin(Vendor.__table__, vendor.id == i.vendor_id))
-        .where(i.id.in_(ids)))}
+    items_sql, taxes_sql, bundles_sql = _page_statements()
+    items = {row[0]: row for row in session.execute(items_sql, {"ids": ids}).all()}
     taxes: dict[int, list] = {}
-    for item_id, tax_id, name, rate in session.execute(
-            select(item_taxes.c.item_id, Tax.id, Tax.name, Tax.rate).join(Tax, Tax.id == item_taxes.c.tax_id)
-            .where(item_taxes.c.item_id.in_(ids), Tax.active.is_(True)).order_by(item_taxes.c.item_id, Tax.id)):
-        taxes.setdefault(item_id, []).append({"id": tax_id, "name": name, "rate": plain(rate)})
-    bundle_ids = [row.id for row in items.values() if row.kind == "product" and row.is_bundle]
+    rates: dict = {}
+    for item_id, tax_id, name, rate in session.execute(taxes_sql, {"ids": ids}).all():
+        if rate not in rates:
+            rates[rate] = plain(rate)
+        taxes.setdefault(item_id, []).append({"id": tax_id, "name": name, "rate": rates[rate]})
+    bundle_ids = [row[0] for row in items.values() if row[1] == "product" and row[2]]
     bundles: dict[int, Decimal] = {}
     if bundle_ids:
-        bc, component = BundleComponent.__table__.c, Item.__table__.alias("component")
-        for bundle_id, per_bundle, on_hand, reserved in session.execute(
-                select(bc.bundle_id, bc.quantity, component.c.on_hand, component.c.reserved)
-                .join(component, component.c.id == bc.component_id).where(bc.bundle_id.in_(bundle_ids))):
+        for bundle_id, per_bundle, on_hand, reserved in session.execute(bundles_sql, {"ids": bundle_ids}).all():
             whole = CONTEXT.divide(on_hand - reserved, per_bundle).to_integral_value(ROUND_FLOOR, CONTEXT)
             bundles[bundle_id] = min(bundles.get(bundle_id, whole), whole)
     picture_key = _picture_key(snap)
+    wanted = [(f.field, f.field[len(lookup_settings.CUSTOM_PREFIX):] if f.field.startswith(
+        lookup_settings.CUSTOM_PREFIX) else None, BUILTIN_COLUMNS.get(f.field)) for f in facets]
     result = []
     for item_id in ids:
         row = items.get(item_id)
         if row is None:
             continue
-        kind = "service" if row.kind == "service" else ("bundle" if row.is_bundle else "product")
+        (_, item_kind, is_bundle, name, sku, unit_price, purchase_cost, usage_unit, category, subcategory,
+         manufacturer, vendor_id, active, on_hand, reserved, custom, vendor_name) = row
+        kind = "service" if item_kind == "service" else ("bundle" if is_bundle else "product")
         if kind == "product":
-            available = row.on_hand - row.reserved
+            available = plain(on_hand - reserved)
         elif kind == "bundle":
-            available = bundles.get(row.id, ZERO)
+            available = plain(bundles.get(item_id, ZERO))
         else:
             available = None
-        custom = row.custom or {}
+        custom = custom or {}
+        fields = {}
+        for field_name, custom_key, column in wanted:
+            if custom_key is not None:
+                value = custom.get(custom_key)
+                fields[field_name] = None if value is None else str(value)
+            else:
+                fields[field_name] = (row[column] if column is not None else None) or None
+        own_taxes = taxes.get(item_id, [])
         result.append({
-            "id": row.id, "kind": kind, "name": row.name, "sku": row.sku,
-            "unit_price": money_text(row.unit_price), "purchase_cost": money_text(row.purchase_cost),
-            "usage_unit": row.usage_unit, "category": row.category, "subcategory": row.subcategory,
-            "manufacturer": row.manufacturer,
-            "fields": {f.field: _field_value(row, custom, f.field) for f in facets},
-            "vendor_id": row.vendor_id, "vendor_name": row.vendor_name,
-            "available": plain(available) if available is not None else None, "active": row.active,
-            "tax_ids": [t["id"] for t in taxes.get(row.id, [])], "taxes": taxes.get(row.id, []),
+            "id": item_id, "kind": kind, "name": name, "sku": sku,
+            "unit_price": money_text(unit_price), "purchase_cost": money_text(purchase_cost),
+            "usage_unit": usage_unit, "category": category, "subcategory": subcategory,
+            "manufacturer": manufacturer, "fields": fields, "vendor_id": vendor_id, "vendor_name": vendor_name,
+            "available": available, "active": active, "tax_ids": [t["id"] for t in own_taxes], "taxes": own_taxes,
             "picture": _picture(custom, picture_key),
         })
     return result
 
 
-def _field_value(row, custom: dict, name: str):
-    if name.startswith(lookup_settings.CUSTOM_PREFIX):
-        value = custom.get(name[len(lookup_settings.CUSTOM_PREFIX):])
-        return None if value is None else str(value)
-    return getattr(row, name, None) or None
+#: the position of each built-in facet field in a row of page_rows' items statement
+BUILTIN_COLUMNS = {"usage_unit": 7, "category": 8, "subcategory": 9, "manufacturer": 10}
 
 
 def _picture_key(snap: lookup_settings.Snapshot) -> str | None:

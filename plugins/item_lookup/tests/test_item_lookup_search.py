@@ -136,6 +136,21 @@ def test_vendor_filter(shop, find):
     assert item["vendor_id"] == shop.norte and item["vendor_name"] == "Norte Suministros"
 
 
+def test_vendor_and_letter_counts_apply_every_filter_but_their_own(shop, find):
+    body = find(kind="product", vendor_id=shop.norte, f1="Tools")
+    assert body["total"] == 2 and sorted(names(body)) == ["Alpha drill", "Gamma saw"]
+    assert body["facets"]["category"] == {"Electrical": 1, "Tools": 2}    # own selection not applied
+    assert body["facets"]["subcategory"] == {"Hand": 1, "Power": 1}
+    assert body["facets"]["manufacturer"] == {"Bosch": 2}
+    stocked = find(kind="product", vendor_id=shop.norte, in_stock="true", f3="Bosch", sort="-unit_price")
+    assert names(stocked) == ["Alpha drill"]                             # Gamma saw: all reserved
+    assert stocked["facets"]["manufacturer"] == {"Bosch": 1, "Philips": 1}
+    assert stocked["facets"]["category"] == {"Tools": 1}
+    lettered = find(kind="product", letter="D", f1="Tools")
+    assert names(lettered) == ["Delta hammer"]
+    assert lettered["facets"]["category"] == {"Kits": 1, "Tools": 1}
+
+
 def test_first_letter(shop, find):
     assert names(find(kind="product", letter="D")) == ["Delta hammer", "Drill kit"]
     assert names(find(kind="product", letter="#")) == [GLOVES]

@@ -96,9 +96,28 @@ def test_identical_counts_come_from_the_cache(shop, find, app):
     assert cache.hits == hits + 2
     find(kind="product", in_stock="true")                 # another filter: counted again
     assert cache.hits == hits + 2
-    find(kind="product", vendor_id=shop.norte)            # a cube: facet selections reuse it
-    find(kind="product", vendor_id=shop.norte, f1="Tools", f3="Bosch")
+    find(kind="product", vendor_id=shop.norte)            # counted from the vendor's entries
+    find(kind="product", vendor_id=shop.norte, sort="sku")
     assert cache.hits == hits + 3
+    find(kind="product", vendor_id=shop.norte, f1="Tools", f3="Bosch")   # other selections: counted again
+    assert cache.hits == hits + 3
+    find(q="drill")                                       # a text search's matches, in order...
+    find(q="drill", per_page=1, page=2)                   # ...serve its other pages
+    assert cache.hits == hits + 4
+    find(q="drill", sort="available")                     # not by available: the stock moves freely
+    find(q="drill", sort="available")
+    assert cache.hits == hits + 4
+
+
+def test_a_cached_text_search_follows_the_catalogue(shop, rest, find):
+    assert find(q="zzz")["total"] == 0
+    rest.patch(f"/products/{shop.ids['Beta drill']}", json={"name": "Beta zzz drill"})
+    body = find(q="zzz")
+    assert body["total"] == 1 and names(body) == ["Beta zzz drill"]
+    before = [i["name"] for i in find(q="drill", sort="unit_price")["items"]]
+    rest.patch(f"/products/{shop.ids['Alpha drill']}", json={"unit_price": "999"})
+    after = [i["name"] for i in find(q="drill", sort="unit_price")["items"]]
+    assert after[-1] == "Alpha drill" and before != after
 
 
 def test_a_reservation_of_the_last_units_is_seen_at_once(shop, rest, find, app):
@@ -203,7 +222,7 @@ def test_postgres_counter_never_deadlocks_with_row_locks(shop, app):
 
 
 def _counts_agree(app) -> None:
-    from crm_item_lookup.models import Count
+    from crm_item_lookup.models import Count, FacetCount
     with app.app_context():
         s = db.new_session(app)
         kept = {tuple(r[:-1]): r[-1] for r in s.execute(
@@ -213,8 +232,18 @@ def _counts_agree(app) -> None:
         groups = [e.kind_key, e.active, e.in_stock, func.coalesce(e.f1, ""), func.coalesce(e.f2, ""),
                   func.coalesce(e.f3, "")]
         actual = {tuple(r[:-1]): r[-1] for r in s.execute(select(*groups, func.count()).group_by(*groups))}
+        m = FacetCount.__table__.c
+        kept_per_facet = {tuple(r[:-1]): r[-1] for r in s.execute(
+            select(m.kind_key, m.active, m.in_stock, m.position, m.value, m.n).where(m.n != 0))}
+        per_facet = {}
+        for position in (1, 2, 3):
+            value = func.coalesce(e[f"f{position}"], "")
+            per_facet.update({(r[0], r[1], r[2], position, r[3]): r[4] for r in s.execute(
+                select(e.kind_key, e.active, e.in_stock, value, func.count())
+                .group_by(e.kind_key, e.active, e.in_stock, value))})
         s.close()
     assert kept == actual
+    assert kept_per_facet == ({} if is_postgres() else per_facet)   # kept on SQLite only
 
 
 def test_the_kept_counts_always_equal_the_entries(shop, rest, app, find):
