@@ -115,6 +115,57 @@ def test_line_columns_of_a_plugin_are_shown_computed_and_editable(app, make_user
         s.close()
 
 
+def _header(page: str, table_class: str) -> list[str]:
+    import html as html_lib
+    table = page.split(f'<table class="{table_class}"', 1)[1].split("</thead>", 1)[0]
+    return [html_lib.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<th\b[^>]*>(.*?)</th>", table, re.S)]
+
+
+@pytest.mark.crm_plugins("hello")
+def test_a_plugin_arranges_the_builtin_line_columns_of_the_page_and_the_editor(app, make_user, session, catalog, quote):
+    """``crm_builtin_line_columns``: hidden, relabelled (escaped), resized (a CSS length only) and
+    moved built-in columns on the document page; in the editor the labels, and a hidden tax kept
+    as hidden inputs. Without the plugin the core's columns come back."""
+    class ArrangePlugin:
+        def __init__(self):
+            self.documents = []
+
+        @hookimpl
+        def crm_line_columns(self, doc_type, session):
+            return [LineColumn("arr_note", "Note", editable=True)]
+
+        @hookimpl
+        def crm_builtin_line_columns(self, doc_type, session, document):
+            self.documents.append(document.number if document is not None else None)
+            if doc_type != "quote":
+                return None
+            return {"quantity": {"label": "<i>Qty</i>", "width": "5em", "position": 3},
+                    "unit_price": {"width": "1px;background:red", "position": 4},
+                    "item": {"position": 1}, "arr_note": {"position": 2},
+                    "description": {"visible": False}, "tax": {"visible": False}, "total": {"position": 0}}
+
+    client = sign_in(app, make_user, "sales")
+    plugin = ArrangePlugin()
+    default_page = _header(html(client.get(f"/quotes/{quote}")), "list lines")
+    assert default_page == ["Item", "Quantity", "Unit price", "Discount", "Taxes", "Net", "Tax", "Total"]
+    with registered_plugin(app, plugin, "arrange"):
+        page = html(client.get(f"/quotes/{quote}"))
+        editor = html(client.get(f"/quotes/{quote}/edit"))
+        new = html(client.get("/quotes/new"))
+        order = html(client.get("/sales-orders/new"))
+    assert _header(page, "list lines") == ["Total", "Item", "Note", "<i>Qty</i>", "Unit price", "Discount", "Net"]
+    assert "&lt;i&gt;Qty&lt;/i&gt;" in page and "<i>Qty</i>" not in page
+    assert 'style="width: 5em"' in page and "background:red" not in page
+    assert _header(editor, "list line-editor") == ["Order", "Item", "<i>Qty</i>", "Unit price", "Discount", "Note",
+                                                   "Net", "Total", "Remove"]
+    tax_ids = re.findall(r'<input type="hidden" name="lines.e0.tax_ids" value="(\d+)">', editor)
+    assert tax_ids and 'class="tax-checks"' not in editor.split('<template id="line-template">')[0]
+    assert "&lt;i&gt;Qty&lt;/i&gt;" in new and "Quantity" in _header(order, "list line-editor")
+    assert plugin.documents[:2] == ["QUO-0001", "QUO-0001"] and None in plugin.documents
+    assert _header(html(client.get(f"/quotes/{quote}")), "list lines") == default_page
+
+
 @pytest.mark.crm_plugins("hello")
 def test_item_search_asks_the_plugin_first_then_searches_itself(app, make_user, session, catalog):
     class SearchPlugin:

@@ -53,6 +53,14 @@ def crm_line_columns(doc_type, session, document):
     leave ``document`` out of their arguments."""
 
 
+@hookspec(firstresult=True)
+def crm_builtin_line_columns(doc_type, session, document):
+    """Arrange the built-in line columns of the document page and the line editor for
+    ``document`` (None for a new one): return ``{key: {"label", "visible", "width",
+    "position"}}`` (keys of ``crm.ui.BUILTIN_LINE_COLUMNS``; a plugin column's key may carry a
+    ``position`` only), or None to leave the core's presentation."""
+
+
 @hookspec
 def crm_totals_stage(stage, computation, document, session):
     """Contribute to a named stage of the totals pipeline (``crm.totals.STAGES``)."""

@@ -1,6 +1,7 @@
 """What plugins give the web UI: menu entries, slot content, settings pages, line columns."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from flask import g, url_for
@@ -112,6 +113,120 @@ def line_columns(doc_type: str, session, document=None) -> list[LineColumn]:
                                               document=document):
         columns.extend(batch or [])
     return columns
+
+
+#: the built-in line columns a plugin may arrange (``crm_builtin_line_columns``), in their default order
+BUILTIN_LINE_COLUMNS = ("item", "description", "quantity", "unit_price", "discount", "net", "tax", "total")
+#: what the line editor always shows (needed to enter a line), whatever an arrangement says
+EDITOR_REQUIRED_COLUMNS = ("item", "quantity", "unit_price")
+#: a column width the pages accept as a CSS length (anything else, which could smuggle CSS, is ignored)
+CSS_WIDTH = re.compile(r"\d{1,4}(\.\d{1,2})?(px|mm|cm|pt|em|rem|ch|%)")
+#: the columns of the document page that only a sales / purchase order has, always after the line columns
+STATUS_COLUMNS = {"sales_order": ("qty_reserved", "qty_shipped", "qty_invoiced"), "purchase_order": ("qty_received",)}
+NUMERIC_KEYS = {"quantity", "unit_price", "discount", "net", "tax", "total",
+                "qty_reserved", "qty_shipped", "qty_invoiced", "qty_received"}
+
+
+@dataclass(frozen=True)
+class ShownColumn:
+    """A column of the document page or the line editor, resolved by :func:`line_table`."""
+
+    key: str
+    label: str               # plain text (user text when a plugin relabels): templates escape it
+    builtin: bool = True     # False: a plugin's column (``column`` is its LineColumn)
+    visible: bool = True
+    width: str | None = None  # a checked CSS length, or None
+    column: LineColumn | None = None
+
+    @property
+    def numeric(self) -> bool:
+        return self.builtin and self.key in NUMERIC_KEYS
+
+
+@dataclass(frozen=True)
+class LineTable:
+    """The line columns of a document as the page and the editor show them.
+
+    ``page``: the document page's columns, in order, visible ones only: built-in keys (the
+    item cell carries the description unless arranged: then ``description`` is a column of
+    its own, or hidden), the ``taxes`` column (the names of the line's taxes; only without an
+    arrangement -- arranged, the names are shown under the ``tax`` amount), the plugins'
+    columns, and the order columns (``qty_reserved`` ... of sales orders, ``qty_received``
+    of purchase orders), always last.
+    ``editor``: the editor's built-in columns by key (``item``, ``quantity``, ``unit_price``,
+    ``discount``, ``tax`` -- its taxes inputs --, ``net``, ``total``) with label, width and
+    visibility; the editor keeps its order. ``custom``: the plugins' columns (``crm_line_columns``).
+    ``arranged``: whether a plugin arranged the built-in columns (``crm_builtin_line_columns``).
+    """
+
+    page: list
+    editor: dict
+    custom: list
+    arranged: bool = False
+
+
+def builtin_arrangement(doc_type: str, session, document=None) -> dict | None:
+    """What the first enabled plugin that answers ``crm_builtin_line_columns`` says about the
+    built-in columns of ``document`` (None for a new one): ``{key: {"label", "visible", "width",
+    "position"}}``, or None (the core's presentation)."""
+    answer = get_registry().hook.crm_builtin_line_columns(doc_type=doc_type, session=session, document=document)
+    return answer if isinstance(answer, dict) and answer else None
+
+
+def _width(value) -> str | None:
+    return value if isinstance(value, str) and CSS_WIDTH.fullmatch(value) else None
+
+
+def _entry(arrangement: dict | None, key: str) -> dict:
+    entry = (arrangement or {}).get(key)
+    return entry if isinstance(entry, dict) else {}
+
+
+def _core_labels() -> dict:
+    from flask_babel import gettext as _
+    return {"item": _("Item"), "description": _("Description"), "quantity": _("Quantity"),
+            "unit_price": _("Unit price"), "discount": _("Discount"), "taxes": _("Taxes"), "net": _("Net"),
+            "tax": _("Tax"), "total": _("Total"), "qty_reserved": _("Reserved"), "qty_shipped": _("Shipped"),
+            "qty_invoiced": _("Invoiced"), "qty_received": _("Received")}
+
+
+def line_table(doc_type: str, session, document=None) -> LineTable:
+    """The line columns of ``document`` (None: a new one) for the document page and the editor:
+    the built-in columns as a plugin arranged them (hidden, relabelled, resized, moved), the
+    plugins' columns, and the order columns. Without an arrangement: the core's presentation."""
+    labels = _core_labels()
+    custom = line_columns(doc_type, session, document)
+    shown_custom = [ShownColumn(c.key, c.label, builtin=False, width=_width(c.width), column=c) for c in custom]
+    status = [ShownColumn(key, labels[key]) for key in STATUS_COLUMNS.get(doc_type, ())]
+    arrangement = builtin_arrangement(doc_type, session, document)
+    entries = {key: _entry(arrangement, key) for key in BUILTIN_LINE_COLUMNS}
+
+    def builtin(key: str, label_key: str | None = None) -> ShownColumn:
+        entry = entries[key]
+        label = entry.get("label")
+        return ShownColumn(key, str(label) if label else labels[label_key or key],
+                           visible=entry.get("visible", True) is not False, width=_width(entry.get("width")))
+
+    editor = {key: builtin(key) for key in ("item", "quantity", "unit_price", "discount", "net", "total")}
+    editor["tax"] = builtin("tax", "taxes")   # the editor's taxes inputs: "Taxes" unless relabelled
+    for key in EDITOR_REQUIRED_COLUMNS:
+        editor[key] = ShownColumn(key, editor[key].label, width=editor[key].width)
+    if arrangement is None:
+        page = [builtin(k) for k in ("item", "quantity", "unit_price", "discount")]
+        page += [ShownColumn("taxes", labels["taxes"])] + shown_custom + status + [builtin(k) for k in ("net", "tax", "total")]
+        return LineTable(page=page, editor=editor, custom=custom)
+    default_place = {key: index for index, key in enumerate(BUILTIN_LINE_COLUMNS)}
+    candidates = [builtin(k) for k in BUILTIN_LINE_COLUMNS] + shown_custom
+
+    def place(pair):
+        index, column = pair
+        position = _entry(arrangement, column.key).get("position")
+        if isinstance(position, int) and not isinstance(position, bool):
+            return (0, position, index)
+        return (1, default_place.get(column.key, len(default_place)), index)
+
+    ordered = [c for _i, c in sorted(enumerate(candidates), key=place) if c.visible]
+    return LineTable(page=ordered + status, editor=editor, custom=custom, arranged=True)
 
 
 def settings_pages() -> list[SettingsPage]:

@@ -64,6 +64,10 @@ class SpyPlugin:
         return self._record("crm_line_columns", doc_type=doc_type, session=session, document=document)
 
     @hookimpl
+    def crm_builtin_line_columns(self, doc_type, session, document):
+        return self._record("crm_builtin_line_columns", doc_type=doc_type, session=session, document=document)
+
+    @hookimpl
     def crm_totals_stage(self, stage, computation, document, session):
         return self._record("crm_totals_stage", stage=stage, computation=computation,
                             document=document, session=session)

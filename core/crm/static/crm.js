@@ -133,6 +133,18 @@
       row.querySelectorAll('.tax-checks input[type="checkbox"]').forEach(function (box) {
         box.checked = taxes.indexOf(box.value) !== -1;
       });
+      var hiddenTaxes = row.querySelector(".hidden-taxes");  // the taxes column is hidden: hidden inputs
+      if (hiddenTaxes) {
+        hiddenTaxes.innerHTML = "";
+        taxes.forEach(function (id) {
+          if (!id) { return; }
+          var input = document.createElement("input");
+          input.type = "hidden";
+          input.name = hiddenTaxes.getAttribute("data-name");
+          input.value = id;
+          hiddenTaxes.appendChild(input);
+        });
+      }
       input.crmTicket = (input.crmTicket || 0) + 1;
       close(input);
       var quantity = row.querySelector(".qty");

@@ -27,7 +27,7 @@ from crm.permissions import can, require
 from crm.services import document_queries as docq
 from crm.services import documents, orders
 from crm.services.doctypes import DOC_TYPES, DocType
-from crm.ui import line_columns
+from crm.ui import line_columns, line_table
 from crm.web.common import FormErrors, list_page, money_input, parse_date, parse_decimal, parse_int, plain, truthy
 from crm.web.forms import custom_form_fields, load, read_custom
 from crm.web.helpers import DOC_ENDPOINTS
@@ -406,6 +406,13 @@ def _status(status: str) -> str:
     return status_label(status)
 
 
+def _columns(kind: DocType, session, document: Document | None) -> dict:
+    """``table`` (the line columns as arranged, :class:`crm.ui.LineTable`) and ``columns`` (the
+    plugins' columns) for the document page and the editor."""
+    table = line_table(kind.name, session, document)
+    return {"table": table, "columns": table.custom}
+
+
 def _detail_context(session, kind: DocType, document: Document) -> dict:
     user_ids = {h.user_id for h in document.history} | {document.created_by_id, document.updated_by_id}
     names = dict(session.execute(select(User.id, User.username).where(User.id.in_([u for u in user_ids if u]))).all())
@@ -419,7 +426,7 @@ def _detail_context(session, kind: DocType, document: Document) -> dict:
     recurring = documents.recurring_schedule(session, document) if kind.name == "sales_order" else None
     return {"kind": kind, "endpoint": DOC_ENDPOINTS[kind.name], "document": document, "user_names": names,
             "actions": actions, "related": docq.related(session, document), "moves": moves,
-            "columns": line_columns(kind.name, session, document),
+            **_columns(kind, session, document),
             "can_write": can(g.user, kind.resource, "write"),
             "received_by_hand": kind.name == "invoice" and payments_plugin is None, "vendors": vendors,
             "recurring": recurring if recurring is not None and recurring.active else None,
@@ -457,7 +464,7 @@ def _editor(kind: DocType, doc_id: int | None):
     session = db.session
     return render_template("documents/edit.html", kind=kind, endpoint=endpoint, document=document,
                            values=_header_values(document, form, kind, session), rows=editor_lines(document, form),
-                           errors=errors, columns=line_columns(kind.name, session, document),
+                           errors=errors, **_columns(kind, session, document),
                            custom_fields=custom_form_fields(session, "documents"), **_choices(session, kind)), \
         (422 if errors else 200)
 

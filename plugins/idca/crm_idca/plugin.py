@@ -41,6 +41,19 @@ def crm_line_columns(doc_type, session, document):
 
 
 @hookimpl
+def crm_builtin_line_columns(doc_type, session, document):
+    """The layout's built-in column arrangement (hidden, relabelled, resized, moved) for the
+    document page and the line editor, of the same layout version as ``crm_line_columns``;
+    None while the layout leaves the built-in columns as they are."""
+    from crm_idca import engine, layouts, presentation
+    if document is None:
+        layout = layouts.compiled(session, doc_type)
+    else:
+        layout, _live = engine.layout_of(session, document)
+    return presentation.builtin_arrangement(layout)
+
+
+@hookimpl
 def crm_totals_stage(stage, computation, document, session):
     from crm_idca import engine
     engine.run_stage(stage, computation, document, session)

@@ -34,6 +34,33 @@ def _label(entry_label: str, default_label: str, core_label: str) -> str:
     return entry_label if entry_label and entry_label != default_label else core_label
 
 
+def builtin_arrangement(layout: lay.CompiledLayout | None) -> dict | None:
+    """What ``crm_builtin_line_columns`` answers for ``layout``: ``{key: {"label", "visible",
+    "width", "position"}}`` for every built-in column (``label`` None unless renamed, so the core
+    shows its translated one) and ``{"position"}`` for every visible custom column, or None when
+    the layout keeps the built-in columns as the core shows them (default labels, visible, no
+    width, in their default order, custom columns after them)."""
+    if layout is None:
+        return None
+    builtins = [c for c in layout.columns if c.builtin]
+    first_custom = next((i for i, c in enumerate(layout.columns) if not c.builtin), len(layout.columns))
+    untouched = (tuple(c.key for c in builtins) == lay.BUILTIN_COLUMNS
+                 and all(c.visible and not c.width and c.label == lay.BUILTIN_LABELS[c.key] for c in builtins)
+                 and all(c.builtin for c in layout.columns[:first_custom])
+                 and all(not c.builtin for c in layout.columns[first_custom:]))
+    if untouched:
+        return None
+    arrangement = {}
+    for position, column in enumerate(layout.columns):
+        if column.builtin:
+            renamed = column.label if column.label and column.label != lay.BUILTIN_LABELS[column.key] else None
+            arrangement[column.key] = {"label": renamed, "visible": column.visible, "width": column.width,
+                                       "position": position}
+        elif column.visible:
+            arrangement[column.key] = {"position": position}
+    return arrangement
+
+
 def pdf_context(session, document, context: dict) -> None:
     """Apply the document's layout to the PDF: built-in columns hidden, relabelled, moved and
     resized; custom columns (of the version an issued document was computed with) in the

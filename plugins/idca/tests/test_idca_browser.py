@@ -43,3 +43,38 @@ def test_admin_adds_a_formula_column_and_a_user_sees_it_on_a_quote(new_page, liv
     expect(page.locator("table.lines")).to_contain_text("€29.95")
     stored = api.get(f"/quotes/{quote['id']}").json()
     assert stored["lines"][0]["custom"]["margin"] == "29.95"
+
+
+def test_editor_with_hidden_discount_and_taxes_keeps_them_and_gives_new_lines_their_item_taxes(
+        new_page, live_server, make_user, api, put_layout, catalog):
+    """The layout hides discount and taxes: the editor shows neither, a new line chosen with the
+    keyboard still gets its item's taxes (hidden inputs filled by crm.js), and saving keeps the
+    existing lines' discounts and taxes."""
+    from playwright.sync_api import expect
+    quote = api.post("/quotes", json=order_body(catalog)).json()
+    put_layout("quotes", [{"key": "unit_price", "label": "Precio neto"}, {"key": "discount", "visible": False},
+                          {"key": "tax", "visible": False}])
+    page = new_page()
+    sign_in(page, make_user("sales"))
+    page.goto(f"{live_server}/quotes/{quote['id']}/edit")
+    head = page.locator("table.line-editor thead")
+    expect(head).to_contain_text("Precio neto")
+    expect(head).not_to_contain_text("Discount")
+    expect(head).not_to_contain_text("Taxes")
+    page.click("button.add-line[data-kind='']")
+    row = page.locator("#lines tr.line").last
+    search = row.locator(".item-search")
+    search.fill("Gadget")
+    listbox = page.locator("#" + search.get_attribute("aria-controls"))
+    listbox.locator("[role=option][data-id]", has_text="Gadget").first.wait_for()
+    page.wait_for_function("(id) => { const o = document.querySelector('#' + id + ' [aria-selected=true]');"
+                           " return o && o.textContent.includes('Gadget'); }", arg=listbox.get_attribute("id"))
+    search.press("Enter")
+    expect(row.locator(".hidden-taxes input")).to_have_count(1)
+    page.click("#doc-form button[type=submit]")
+    page.wait_for_url(re.compile(rf".*/quotes/{quote['id']}$"))
+    saved = api.get(f"/quotes/{quote['id']}").json()
+    assert [line["tax_ids"] for line in saved["lines"]] == [line["tax_ids"] for line in quote["lines"]] + [
+        quote["lines"][1]["tax_ids"]]
+    assert [(line["discount_percent"], line["discount_amount"]) for line in saved["lines"][:3]] == [
+        (line["discount_percent"], line["discount_amount"]) for line in quote["lines"]]

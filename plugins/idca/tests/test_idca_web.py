@@ -224,3 +224,184 @@ def test_preview_without_any_item_uses_made_up_ones(web_as):
                           {"key": "margin", "label": "Margin", "formula": "net - quantity * item.purchase_cost"}])
     html = web_as("admin").post("/idca/layouts/invoices/preview", data=form).get_data(as_text=True)
     assert "Sample product" in html and "Sample section" in html and "€8.00" in html   # 2 x 10.00 - 2 x 6.00
+
+
+# --- the built-in columns' arrangement on the document page and in the editor ---------------
+
+ARRANGED = [{"key": "unit_price", "label": "Precio neto", "width": "90px"}, {"key": "discount", "visible": False},
+            {"key": "item"}, {"key": "description"}, {"key": "quantity"}, {"key": "unit_price"}]
+
+
+def arranged_columns(label="Precio neto", extra=()):
+    """item, description, quantity, unit_price (relabelled), discount (hidden), total, net, tax."""
+    return [{"key": "item"}, {"key": "description"}, {"key": "quantity"},
+            {"key": "unit_price", "label": label, "width": "90px"}, {"key": "discount", "visible": False},
+            {"key": "total"}, {"key": "net"}, {"key": "tax"}, *extra]
+
+
+def table_header(page: str, table_class: str = "list lines") -> list[str]:
+    """The texts of the header cells of the first ``<table class="...">`` of ``page``."""
+    import html as html_lib
+    import re
+    table = page.split(f'<table class="{table_class}"', 1)[1].split("</thead>", 1)[0]
+    cells = re.findall(r"<th\b[^>]*>(.*?)</th>", table, re.S)
+    return [html_lib.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
+
+
+def form_fields(page: str) -> MultiDict:
+    """What a browser posts for the document editor of ``page`` (``<template>`` rows left out)."""
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.fields, self.in_form, self.template, self.select, self.textarea = MultiDict(), False, 0, None, None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "form" and a.get("id") == "doc-form":
+                self.in_form = True
+            if not self.in_form:
+                return
+            if tag == "template":
+                self.template += 1
+            if self.template:
+                return
+            if tag == "input" and a.get("name"):
+                if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                    return
+                self.fields.add(a["name"], a.get("value") or "")
+            elif tag == "select":
+                self.select = [a.get("name"), None, None]   # name, first option, selected option
+            elif tag == "option" and self.select is not None:
+                value = a.get("value") or ""
+                self.select[1] = value if self.select[1] is None else self.select[1]
+                if "selected" in a:
+                    self.select[2] = value
+            elif tag == "textarea" and a.get("name"):
+                self.textarea = [a["name"], ""]
+
+        def handle_endtag(self, tag):
+            if tag == "template" and self.template:
+                self.template -= 1
+            elif tag == "select" and self.select is not None:
+                name, first, chosen = self.select
+                if name and not self.template:
+                    self.fields.add(name, chosen if chosen is not None else (first or ""))
+                self.select = None
+            elif tag == "textarea" and self.textarea is not None:
+                self.fields.add(*self.textarea)
+                self.textarea = None
+            elif tag == "form" and self.in_form:
+                self.in_form = False
+
+        def handle_data(self, data):
+            if self.textarea is not None:
+                self.textarea[1] += data
+
+    reader = Reader()
+    reader.feed(page)
+    return reader.fields
+
+
+def test_document_page_shows_the_layouts_builtin_arrangement(web_as, api, put_layout, catalog):
+    put_layout("sales-orders", arranged_columns(extra=[
+        {"key": "margin", "label": "Margin", "type": "money", "formula": "net - quantity * item.purchase_cost"}]))
+    order = api.post("/sales-orders", json=order_body(catalog)).json()
+    page = web_as("sales").get(f"/sales-orders/{order['id']}").get_data(as_text=True)
+    assert table_header(page) == ["Item", "Description", "Quantity", "Precio neto", "Total", "Net", "Tax", "Margin",
+                                  "Reserved", "Shipped", "Invoiced"]
+    assert 'data-column="unit_price" class="num" style="width: 90px">Precio neto</th>' in page
+    body = page.split('<table class="list lines"', 1)[1].split("</table>", 1)[0]
+    assert "10 %" not in body                                      # the widget's discount is not shown
+    first_row = body.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    # total (53.97 + 21 % = 65.30) comes before net (53.97)
+    assert first_row.index("€65.30") < first_row.index("€53.97")
+    spanish = web_as("sales", language="es").get(f"/sales-orders/{order['id']}").get_data(as_text=True)
+    assert table_header(spanish)[:4] == ["Artículo", "Descripción", "Cantidad", "Precio neto"]
+
+
+def test_relabels_are_user_text_and_escaped(web_as, api, put_layout, catalog):
+    put_layout("sales-orders", arranged_columns(label="<b>Net price</b>"))
+    order = api.post("/sales-orders", json=order_body(catalog)).json()
+    admin = web_as("admin")
+    for url in (f"/sales-orders/{order['id']}", f"/sales-orders/{order['id']}/edit"):
+        page = admin.get(url).get_data(as_text=True)
+        assert "<b>Net price</b>" not in page and "&lt;b&gt;Net price&lt;/b&gt;" in page, url
+
+
+def test_editor_takes_the_labels_and_keeps_a_hidden_discount_through_a_save(web_as, api, put_layout, catalog):
+    order = api.post("/sales-orders", json=order_body(catalog)).json()
+    put_layout("sales-orders", arranged_columns())
+    admin = web_as("admin")
+    page = admin.get(f"/sales-orders/{order['id']}/edit").get_data(as_text=True)
+    header = table_header(page, "list line-editor")
+    assert header[:4] == ["Order", "Item", "Quantity", "Precio neto"] and "Discount" not in header
+    assert header[4:] == ["Taxes", "Net", "Total", "Remove"]
+    assert 'data-label="Precio neto"' in page and 'style="width: 90px">Precio neto</th>' in page
+    assert 'id="lines.e0.discount"' not in page                     # no discount input shown
+    assert '<input type="hidden" name="lines.e0.discount" value="10">' in page
+    new = admin.get("/sales-orders/new").get_data(as_text=True)
+    assert "Precio neto" in new and 'name="lines.n0.discount"' in new
+    fields = form_fields(page)
+    assert fields.getlist("lines.e0.discount") == ["10"] and fields.get("lines.e2.discount_kind") == "amount"
+    fields["subject"] = "Saved with a hidden discount"
+    response = admin.post(f"/sales-orders/{order['id']}/edit", data=fields)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    saved = api.get(f"/sales-orders/{order['id']}").json()
+    assert saved["subject"] == "Saved with a hidden discount"
+    assert [(line["discount_percent"], line["discount_amount"]) for line in saved["lines"]] == [
+        (line["discount_percent"], line["discount_amount"]) for line in order["lines"]]
+    assert saved["lines"][0]["discount_percent"] is not None and saved["lines"][2]["discount_amount"] is not None
+    assert saved["totals"] == order["totals"]
+
+
+def test_hidden_taxes_stay_as_hidden_inputs_in_the_editor(web_as, api, put_layout, catalog):
+    order = api.post("/sales-orders", json=order_body(catalog)).json()
+    put_layout("sales-orders", [{"key": "tax", "visible": False}, {"key": "net", "label": "Neto"}])
+    admin = web_as("admin")
+    page = admin.get(f"/sales-orders/{order['id']}/edit").get_data(as_text=True)
+    header = table_header(page, "list line-editor")
+    assert "Taxes" not in header and "Neto" in header and "Discount" in header
+    tax_id = order["lines"][0]["tax_ids"][0]
+    assert f'<input type="hidden" name="lines.e0.tax_ids" value="{tax_id}">' in page
+    fields = form_fields(page)
+    assert admin.post(f"/sales-orders/{order['id']}/edit", data=fields).status_code == 302
+    saved = api.get(f"/sales-orders/{order['id']}").json()
+    assert saved["totals"] == order["totals"] and [line["tax_ids"] for line in saved["lines"]] == [
+        line["tax_ids"] for line in order["lines"]]
+
+
+def test_an_issued_document_keeps_the_arrangement_of_its_layout_version(web_as, api, put_layout, catalog):
+    put_layout("quotes", arranged_columns())
+    quote = api.post("/quotes", json=order_body(catalog)).json()
+    assert api.patch(f"/quotes/{quote['id']}", json={"status": "Accepted"}).status_code == 200
+    put_layout("quotes", [{"key": "quantity", "label": "Cant."}])
+    admin = web_as("admin")
+    issued = admin.get(f"/quotes/{quote['id']}").get_data(as_text=True)
+    assert table_header(issued) == ["Item", "Description", "Quantity", "Precio neto", "Total", "Net", "Tax"]
+    editor = admin.get(f"/quotes/{quote['id']}/edit").get_data(as_text=True)
+    assert "Precio neto" in table_header(editor, "list line-editor")
+    draft = api.post("/quotes", json=order_body(catalog)).json()
+    live = admin.get(f"/quotes/{draft['id']}").get_data(as_text=True)
+    assert table_header(live) == ["Item", "Description", "Cant.", "Unit price", "Discount", "Net", "Tax", "Total"]
+
+
+def test_without_an_arrangement_or_with_the_plugin_disabled_the_core_columns_come_back(
+        web_as, api, put_layout, catalog, runner):
+    default = ["Item", "Quantity", "Unit price", "Discount", "Taxes", "Reserved", "Shipped", "Invoiced",
+               "Net", "Tax", "Total"]
+    put_layout("sales-orders", MARGIN_COLUMNS)         # custom columns only: the built-in ones as they are
+    order = api.post("/sales-orders", json=order_body(catalog)).json()
+    admin = web_as("admin")
+    assert table_header(admin.get(f"/sales-orders/{order['id']}").get_data(as_text=True)) == (
+        default[:5] + ["Margin", "Margin %"] + default[5:])
+    put_layout("sales-orders", arranged_columns())
+    assert "Precio neto" in table_header(admin.get(f"/sales-orders/{order['id']}").get_data(as_text=True))
+    assert runner.invoke(["plugins", "disable", "idca"]).exit_code == 0
+    admin = web_as("admin")
+    assert table_header(admin.get(f"/sales-orders/{order['id']}").get_data(as_text=True)) == default
+    editor = admin.get(f"/sales-orders/{order['id']}/edit").get_data(as_text=True)
+    assert table_header(editor, "list line-editor") == ["Order", "Item", "Quantity", "Unit price", "Discount",
+                                                        "Taxes", "Net", "Total", "Remove"]
+    assert 'id="lines.e0.discount"' in editor
