@@ -62,7 +62,7 @@ def crm_web_blueprints():
 def crm_menu_items(user):
     from flask import url_for
     from crm.ui import MenuItem
-    from crm_accounting_sync.i18n import _
+    from flask_babel import gettext as _
     if user.role not in ("admin", "accounting"):
         return []
     return [MenuItem(_("Accounting sync"), url_for("accounting_sync.index"), order=850,
@@ -73,7 +73,7 @@ def crm_menu_items(user):
 def crm_settings_pages():
     from flask import url_for
     from crm.ui import SettingsPage
-    from crm_accounting_sync.i18n import _
+    from flask_babel import gettext as _
     return [SettingsPage(_("Accounting sync"), url_for("accounting_sync.settings_page"))]
 
 

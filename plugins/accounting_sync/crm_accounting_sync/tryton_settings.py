@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from crm.accounting import SettingField
-from crm_accounting_sync.i18n import lazy_gettext as N_
+from flask_babel import lazy_gettext as N_
 
 SETTINGS_FIELDS = (
     SettingField("url", N_("Tryton URL"), type="url", required=True, help=N_("http://host:8000/<database>/")),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask import session as flask_session
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from crm.accounting import connector_classes, settings_fields
@@ -14,17 +15,12 @@ from crm.db import db
 from crm.errors import CRMError
 from crm.permissions import require
 from crm_accounting_sync import connections as conns
-from crm_accounting_sync import i18n, runner, services
-from crm_accounting_sync.i18n import _
+from crm_accounting_sync import runner, services
 from crm_accounting_sync.models import Link, Run
 
 bp = Blueprint("accounting_sync", __name__, url_prefix="/accounting-sync", template_folder="templates")
 ROLES = {"admin", "accounting"}
 SPARE_ROWS = 2   # empty rows the settings form offers for new mappings and value map entries
-
-
-def render(template: str, **context):
-    return render_template(template, _=i18n.gettext, ngettext=i18n.ngettext, **context)
 
 
 def entity_labels() -> dict:
@@ -62,7 +58,7 @@ def index():
     problems = dict(session.execute(select(Link.connection, func.count()).where(
         Link.status.in_(("failed", "waiting", "conflict"))).group_by(Link.connection)).all())
     supported = {name: cls.entities for name, cls in connector_classes().items()}
-    return render("accounting_sync/index.html", connections=rows, runs=runs, problems=problems,
+    return render_template("accounting_sync/index.html", connections=rows, runs=runs, problems=problems,
                   supported=supported, **_labels())
 
 
@@ -99,7 +95,7 @@ def run_page(run_id: int):
     entity = request.args.get("entity") or None
     action = request.args.get("action") or None
     records, total = services.run_records(session, run.id, entity=entity, action=action, limit=1000)
-    return render("accounting_sync/run.html", run=run, records=records, total=total, entity=entity,
+    return render_template("accounting_sync/run.html", run=run, records=records, total=total, entity=entity,
                   action=action, **_labels())
 
 
@@ -115,7 +111,7 @@ def links_page():
     except CRMError as exc:
         abort(422, exc.message)
     rows = list(session.scalars(stmt.limit(500)))
-    return render("accounting_sync/links.html", links=rows, filters=filters, **_labels())
+    return render_template("accounting_sync/links.html", links=rows, filters=filters, **_labels())
 
 
 @bp.route("/links/<int:link_id>/<action>", methods=["POST"])
@@ -237,7 +233,7 @@ def settings_page(name: str | None = None):
             status = 422
     field_errors = {key: [reason_text(r) for r in reasons] for key, reasons in (errors.fields if errors else {}).items()}
     secret_names = conns.secret_names(connection) if connection else []
-    return render("accounting_sync/settings.html", connection=connection, values=values, errors=errors,
+    return render_template("accounting_sync/settings.html", connection=connection, values=values, errors=errors,
                   field_errors=field_errors, classes=classes, cls=cls,
                   fields=settings_fields(cls) if cls else (), secret_names=secret_names,
                   connections=conns.list_connections(session), directions=direction_labels(),
@@ -299,7 +295,7 @@ def oauth_callback():
     args = request.args
     if (not isinstance(pending, dict) or pending.get("user") != _user_id()
             or not oauth.same_state(pending.get("state"), args.get("state"))):
-        return render("accounting_sync/oauth_error.html", message=_(
+        return render_template("accounting_sync/oauth_error.html", message=_(
             "This answer from QuickBooks does not belong to a connection started from this session "
             "(the state does not match), so it was refused and nothing was stored. Start again with "
             "\"Connect to QuickBooks\".")), 400

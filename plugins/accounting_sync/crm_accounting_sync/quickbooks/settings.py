@@ -3,7 +3,7 @@ The tokens (``refresh_token``, ``access_token``) are not fields: "Connect to Qui
 from __future__ import annotations
 
 from crm.accounting import SettingField
-from crm_accounting_sync.i18n import lazy_gettext as N_
+from flask_babel import lazy_gettext as N_
 
 SETTINGS_FIELDS = (
     SettingField("client_id", N_("Client ID of your Intuit app"), required=True),
