@@ -61,8 +61,7 @@ class Entry(Model):
         Index("ix_item_lookup_entries_text", *TEXT_INDEX).ddl_if(dialect="sqlite"),
     )
 
-    # no foreign key to items.id: the delete trigger removes the entry, and the core's purge
-    # reflects a plugin's tables with the tables they refer to and drops those too
+    # no foreign key to items.id: the delete trigger removes the entry
     item_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     #: product, service or bundle
     kind_key: Mapped[str] = mapped_column(String(10))
