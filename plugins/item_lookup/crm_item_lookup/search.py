@@ -388,16 +388,10 @@ def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetF
         return conditions
 
     t, m = Count.__table__.c, FacetCount.__table__.c
-    per_facet = session.get_bind().dialect.name == "sqlite"   # see sync.facet_counts_kept
-    if not per_facet:
+    if session.get_bind().dialect.name != "sqlite":   # per-value counts are kept on SQLite only (sync)
         return _grouping_sets(session, query, kinds, facets, base(t))
-    chosen = {}
-    for f in facets:
-        if f.selected:
-            condition = t[f"f{f.position}"].in_(f.selected)
-            chosen[f.position] = (and_(t.kind_key.in_(f.kinds), condition) if set(f.kinds) != set(kinds)
-                                  else condition)
-    if chosen or not per_facet:
+    chosen = _selections(t, facets, kinds)
+    if chosen:
         parts = [select(literal(0).label("facet"), literal("").label("value"), func.sum(t.n).label("n"))
                  .where(*base(t), *chosen.values())]
     else:  # every entry has one row (maybe '') at position 1
@@ -405,7 +399,7 @@ def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetF
                  .where(*base(m), m.position == 1)]
     for index, f in enumerate(facets, 1):
         others = [c for p, c in chosen.items() if p != f.position]
-        if others or not per_facet:
+        if others:
             column = t[f"f{f.position}"]
             parts.append(select(literal(index), column, func.sum(t.n))
                          .where(*base(t), *others, column != "", t.kind_key.in_(f.kinds)).group_by(column))
@@ -421,16 +415,23 @@ def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetF
     return total, found
 
 
-def _grouping_sets(session: Session, query: Query, kinds, facets: list[FacetField], base: list):
-    """PostgreSQL: the same counts from ``item_lookup_counts`` in one pass, ``GROUPING SETS`` of
-    the total and each facet, each with its own ``FILTER`` (the other facets' selections)."""
-    t = Count.__table__.c
+def _selections(t, facets: list[FacetField], kinds) -> dict:
+    """{facet position: its selection's condition on the counts table ``t``}, a facet that only
+    some of the kinds have applying to those kinds only."""
     chosen = {}
     for f in facets:
         if f.selected:
             condition = t[f"f{f.position}"].in_(f.selected)
             chosen[f.position] = (and_(t.kind_key.in_(f.kinds), condition) if set(f.kinds) != set(kinds)
                                   else condition)
+    return chosen
+
+
+def _grouping_sets(session: Session, query: Query, kinds, facets: list[FacetField], base: list):
+    """PostgreSQL: the same counts from ``item_lookup_counts`` in one pass, ``GROUPING SETS`` of
+    the total and each facet, each with its own ``FILTER`` (the other facets' selections)."""
+    t = Count.__table__.c
+    chosen = _selections(t, facets, kinds)
     columns = [t[f"f{f.position}"] for f in facets]
     sums = [func.sum(t.n).filter(and_(true(), *chosen.values()))]
     for f in facets:

@@ -713,11 +713,8 @@ class QBOFake:
                 raise
         return obj
 
-    def _void(self, company: Company, entity: str, body: dict) -> dict:
-        """``operation=void`` (invoices) / ``operation=update&include=void`` (sales receipts, payments):
-        the transaction stays, with every amount zero and the memo "Voided"."""
-        if entity not in ("Invoice", "SalesReceipt", "Payment"):
-            raise Fault("6000", "A business validation error has occurred", f"{entity} cannot be voided")
+    def _unpaid_current(self, company: Company, entity: str, body: dict) -> dict:
+        """The object ``body`` names, at the SyncToken it sends, and (an invoice) with no payment."""
         current = company.objects[entity].get(str(body.get("Id")))
         if current is None:
             raise Fault("610", "Object Not Found", f"Object Not Found : {entity} {body.get('Id')}")
@@ -726,6 +723,14 @@ class QBOFake:
         if entity == "Invoice" and self._paid(company, current["Id"]) > 0:
             raise Fault("6480", "A business validation error has occurred",
                         "This transaction is linked to a payment: delete the payment first")
+        return current
+
+    def _void(self, company: Company, entity: str, body: dict) -> dict:
+        """``operation=void`` (invoices) / ``operation=update&include=void`` (sales receipts, payments):
+        the transaction stays, with every amount zero and the memo "Voided"."""
+        if entity not in ("Invoice", "SalesReceipt", "Payment"):
+            raise Fault("6000", "A business validation error has occurred", f"{entity} cannot be voided")
+        current = self._unpaid_current(company, entity, body)
         obj = copy.deepcopy(current)
         for line in obj.get("Line") or []:
             line["Amount"] = Decimal("0")
@@ -747,14 +752,7 @@ class QBOFake:
         if entity in NAMES:
             raise Fault("6000", "A business validation error has occurred",
                         f"{entity} cannot be deleted: make it inactive instead (Active = false)")
-        current = company.objects[entity].get(str(body.get("Id")))
-        if current is None:
-            raise Fault("610", "Object Not Found", f"Object Not Found : {entity} {body.get('Id')}")
-        if str(body.get("SyncToken")) != current["SyncToken"]:
-            raise Fault("5010", "Stale Object Error", "Stale Object Error : the object was changed meanwhile")
-        if entity == "Invoice" and self._paid(company, current["Id"]) > 0:
-            raise Fault("6480", "A business validation error has occurred",
-                        "This transaction is linked to a payment: delete the payment first")
+        current = self._unpaid_current(company, entity, body)
         del company.objects[entity][current["Id"]]
         gone = {"Id": current["Id"], "status": "Deleted", "domain": "QBO",
                 "MetaData": {"LastUpdatedTime": stamp(self.now())}}
