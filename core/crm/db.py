@@ -7,6 +7,10 @@ owns the transaction, usually through :meth:`Database.transaction`.
 Tables belong to the core, or to the plugin whose id prefixes their name
 (``payments_payments`` belongs to ``payments``). Alembic histories, purge and
 the contract checks rely on that convention.
+
+Every table has a model, except SQLite virtual tables (an FTS5 full-text index, say) and the
+shadow tables SQLite keeps for them: a migration creates them with raw SQL, and
+:func:`virtual_tables` names them so that the models/migrations comparison leaves them out.
 """
 from __future__ import annotations
 
@@ -31,6 +35,14 @@ class Model(DeclarativeBase):
     """Base class of every table, the core's and the plugins'."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def virtual_tables(connection) -> set[str]:
+    """SQLite: the virtual tables of the database and their shadow tables (none on PostgreSQL)."""
+    if connection.dialect.name != "sqlite":
+        return set()
+    rows = connection.exec_driver_sql("SELECT name FROM pragma_table_list WHERE type IN ('virtual', 'shadow')")
+    return {name for (name,) in rows}
 
 
 def core_table_names() -> set[str]:

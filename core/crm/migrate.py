@@ -18,7 +18,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from flask import Flask
 
-from crm.db import Model, db, table_owner
+from crm.db import Model, db, table_owner, virtual_tables
 from crm.plugins import get_registry
 
 CORE = "core"
@@ -49,9 +49,13 @@ def _other_dialect(obj, dialect: str | None) -> bool:
     return dialect not in wanted
 
 
-def _include_object_for(target: str, plugin_ids, dialect: str | None = None):
+def _include_object_for(target: str, plugin_ids, dialect: str | None = None, virtual: frozenset = frozenset()):
+    """Compare only ``target``'s tables, leaving out objects made for another database and the
+    ``virtual`` tables (SQLite full-text indexes and their shadow tables, which have no model)."""
     def include_object(obj, name, type_, reflected, compare_to):
         if not reflected and _other_dialect(obj, dialect):
+            return False
+        if reflected and type_ == "table" and name in virtual:
             return False
         table = obj if type_ == "table" else getattr(obj, "table", None)
         table_name = name if type_ == "table" else (table.name if table is not None else None)
@@ -80,12 +84,13 @@ def run_env() -> None:
     from alembic import context
     cfg = context.config
     target = cfg.attributes["crm_target"]
+    connection = cfg.attributes["connection"]
     context.configure(
-        connection=cfg.attributes["connection"],
+        connection=connection,
         target_metadata=Model.metadata,
         version_table=version_table(target),
-        include_object=_include_object_for(target, cfg.attributes["crm_plugin_ids"],
-                                           cfg.attributes["connection"].dialect.name),
+        include_object=_include_object_for(target, cfg.attributes["crm_plugin_ids"], connection.dialect.name,
+                                           frozenset(virtual_tables(connection))),
         render_as_batch=True,
         compare_type=True,
     )
@@ -139,7 +144,8 @@ def schema_differences(app: Flask, target: str) -> list:
     plugin_ids = list(get_registry(app).plugins)
     with db.engine(app).connect() as connection:
         context = MigrationContext.configure(connection, opts={
-            "include_object": _include_object_for(target, plugin_ids, connection.dialect.name),
+            "include_object": _include_object_for(target, plugin_ids, connection.dialect.name,
+                                                  frozenset(virtual_tables(connection))),
             "compare_type": True})
         return compare_metadata(context, Model.metadata)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData, inspect as sa_inspect, text
 from sqlalchemy.orm import Session
 
-from crm.db import table_owner
+from crm.db import table_owner, virtual_tables
 from crm.errors import NotFound, ValidationError
 from crm.models import PluginState
 
@@ -72,9 +72,15 @@ def purge(connection, plugin_id: str) -> list[str]:
     ``<plugin_id>_...``) and forget its state and settings. Irreversible."""
     drop_triggers_and_functions(connection, plugin_id)
     tables = plugin_tables(connection, plugin_id)
+    virtual = virtual_tables(connection)
+    quote = connection.dialect.identifier_preparer.quote
+    # a virtual table sorts before its shadow tables (``<name>_...``), which SQLite drops with it
+    for name in sorted(virtual.intersection(tables)):
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+    rest = [name for name in tables if name not in virtual]
     metadata = MetaData()
-    metadata.reflect(connection, only=tables)      # also reflects the core tables they point at...
-    metadata.drop_all(connection, tables=[metadata.tables[name] for name in tables])  # ...which stay
+    metadata.reflect(connection, only=rest)      # also reflects the core tables they point at...
+    metadata.drop_all(connection, tables=[metadata.tables[name] for name in rest])  # ...which stay
     connection.execute(PluginState.__table__.delete().where(PluginState.id == plugin_id))
     from crm.models import Setting
     connection.execute(Setting.__table__.delete().where(Setting.namespace == plugin_id))

@@ -14,6 +14,10 @@ from its few thousand rows instead of the 100,000 entries. The triggers maintain
 ``item_lookup_facet_counts`` holds the same per facet position and value (on SQLite): a facet's
 counts when no other facet is selected come from a few dozen of its rows.
 
+``item_lookup_text`` (SQLite only) is an FTS5 full-text index of the entries' search text with
+trigram tokens: a virtual table, created by migration item_lookup_0003 and kept by the triggers,
+with no model.
+
 ``item_lookup_state`` holds one counter that goes up (inside the writing
 transaction) whenever something the facet counts depend on changes; cached
 counts are keyed by it, so they are never stale.
@@ -32,8 +36,6 @@ from crm.models.base import Money, Quantity
 FACET_VALUE_LENGTH = 100
 #: the columns of ix_item_lookup_entries_vendor: a vendor's entries are counted and sorted from the
 #: index alone (migration item_lookup_0002)
-#: the columns of ix_item_lookup_entries_text (SQLite only, item_lookup_0002)
-TEXT_INDEX = ("search", "kind_key", "active", "in_stock", "f1", "f2", "f3", "name_key", "unit_price")
 VENDOR_INDEX = ("vendor_id", "active", "in_stock", "kind_key", "f1", "f2", "f3", "unit_price", "name_key", "sku",
                 "available")
 
@@ -52,13 +54,10 @@ class Entry(Model):
         Index("ix_item_lookup_entries_all_name", "active", "name_key"),
         # a vendor's entries: covering for its facet counts and for every sort (no row lookups)
         Index("ix_item_lookup_entries_vendor", *VENDOR_INDEX),
-        # text search: a trigram GIN index on PostgreSQL; on SQLite an index led by the search text
-        # that also holds what a text search filters, counts and sorts on (not vendor, SKU or
-        # available), which a substring search scans instead of the table: less to read, and no
-        # row lookups for the matches
+        # text search: a trigram GIN index on PostgreSQL; on SQLite the FTS5 table item_lookup_text
+        # (trigram tokens; a virtual table, so it has no model: migration item_lookup_0003)
         Index("ix_item_lookup_entries_search", "search", postgresql_using="gin",
               postgresql_ops={"search": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
-        Index("ix_item_lookup_entries_text", *TEXT_INDEX).ddl_if(dialect="sqlite"),
     )
 
     # no foreign key to items.id: the delete trigger removes the entry

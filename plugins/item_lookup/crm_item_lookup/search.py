@@ -22,9 +22,10 @@ How it stays fast on 100,000+ items (figures in the README and ``bench/item_look
   count is never stale.
 - Text: every word must occur in the lower-cased name, SKU or description, literally
   (``%``, ``_``, ``\\`` and quotes are plain characters). PostgreSQL answers it from a
-  pg_trgm GIN index (``LIKE``, pattern escaped); SQLite scans ``ix_item_lookup_entries_text``
-  (the search text, then the columns a text search filters, counts and sorts on) with
-  ``instr()``, testing every condition on the index alone.
+  pg_trgm GIN index (``LIKE``, pattern escaped). SQLite reads the ids of the entries holding
+  every word of three or more characters from its FTS5 trigram index ``item_lookup_text`` (each
+  word a quoted phrase) and tests every word with ``instr()`` on those entries only; with
+  shorter words alone it scans the entries.
 - The page's items are read with three prebuilt statements, as tuples.
 """
 from __future__ import annotations
@@ -36,14 +37,15 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, bindparam, case, false, func, literal, literal_column, not_, or_, select, true, union_all
+from sqlalchemy import (and_, bindparam, case, column, false, func, literal, literal_column, not_, or_, select, table,
+                        true, union_all)
 from sqlalchemy.orm import Session
 
 from crm.api.fields import money_text, plain
 from crm.models import BundleComponent, Item, Tax, Vendor, item_taxes
 from crm.money import CONTEXT, ZERO
 from crm.services.items import LOAD
-from crm_item_lookup import settings as lookup_settings
+from crm_item_lookup import settings as lookup_settings, sync
 from crm_item_lookup.models import FACET_VALUE_LENGTH, Count, Entry, FacetCount, State
 
 ALL_KINDS = ("bundle", "product", "service")
@@ -60,8 +62,10 @@ CACHE_SIZE = 64
 MAX_TERMS = 8
 #: a text search matching at most this many entries is counted and paged in Python from one read
 SMALL_SET = 10_000
-#: sorts whose column SQLite's ix_item_lookup_entries_text holds (with every filter but the vendor)
-TEXT_INDEX_SORTS = ("name", "unit_price", "kind")
+#: the shortest word SQLite's trigram index can find (shorter ones are only tested on the entries)
+TRIGRAM = 3
+#: SQLite's full-text index (a virtual table: no model), as far as a query needs it
+TEXT_INDEX = table(sync.TEXT_TABLE, column("rowid"), column(sync.TEXT_TABLE))
 
 
 @dataclass
@@ -145,9 +149,10 @@ def config_for(session: Session, stamp: int) -> lookup_settings.Snapshot:
 class _Columns:
     """The entry columns as the WHERE clause should use them. SQLite plans without statistics,
     so it is told which index not to use (``+column`` hides a term from the index chooser):
-    with a text search it scans the narrow table (walking an index and looking up every row to
-    test the text is many times slower); with a vendor it uses the vendor index rather than
-    walking every entry of the kind."""
+    with a text search the ids from the full-text index lead (or, with words too short for it,
+    a scan of the narrow table), not an index of another filter whose every row would be looked
+    up to test the text; with a vendor it uses the vendor index rather than walking every entry
+    of the kind."""
 
     def __init__(self, hide: frozenset = frozenset()):
         self._table = Entry.__table__
@@ -170,24 +175,22 @@ def _hidden(session: Session, query: Query) -> frozenset:
     return frozenset()
 
 
-def _term_conditions(session: Session, q: str, direct: bool = False) -> list:
+def _term_conditions(session: Session, q: str) -> list:
     terms = [t for t in q.split() if t][:MAX_TERMS]
     if not terms:
         return []
     c = Entry.__table__.c
     if session.get_bind().dialect.name == "sqlite":
-        # instr() is a literal substring test. ``direct``: the query needs only columns of
-        # ix_item_lookup_entries_text, which SQLite then scans from end to end, testing every
-        # condition on the index alone (with every other column hidden from the index chooser).
-        # Otherwise a scan of that index finds the ids, and the rest of the conditions look at
-        # those rows only.
-        if direct:
-            search = literal_column(f"+{Entry.__tablename__}.search", type_=c.search.type)
-            return [func.instr(search, func.lower(term)) > 0 for term in terms]
-        matched = Entry.__table__.alias("matched")
-        matching = select(matched.c.item_id).where(
-            *[func.instr(matched.c.search, func.lower(term)) > 0 for term in terms])
-        return [c.item_id.in_(matching)]
+        # instr() is the literal substring test; the full-text index, case-insensitive, finds a
+        # superset of the entries that pass it (every entry, for words of one or two characters)
+        search = literal_column(f"+{Entry.__tablename__}.search", type_=c.search.type)
+        tested = [func.instr(search, func.lower(term)) > 0 for term in terms]
+        indexed = [term for term in terms if len(term) >= TRIGRAM]
+        if not indexed:
+            return tested
+        phrases = " ".join('"' + term.replace('"', '""') + '"' for term in indexed)
+        matching = select(TEXT_INDEX.c.rowid).where(TEXT_INDEX.c[sync.TEXT_TABLE].op("MATCH")(phrases))
+        return [c.item_id.in_(matching), *tested]
     return [c.search.like(func.lower("%" + _escape_like(term) + "%"), escape="\\") for term in terms]
 
 
@@ -195,8 +198,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def base_conditions(session: Session, query: Query, kinds: tuple[str, ...], direct_text: bool = False) -> list:
-    """Every filter that is not a facet selection (``direct_text``: see :func:`_term_conditions`)."""
+def base_conditions(session: Session, query: Query, kinds: tuple[str, ...]) -> list:
+    """Every filter that is not a facet selection."""
     e = _Columns(_hidden(session, query))
     conditions = []
     if not kinds:
@@ -219,7 +222,7 @@ def base_conditions(session: Session, query: Query, kinds: tuple[str, ...], dire
         else:
             low = query.letter.lower()
             conditions.append(and_(name >= low, name < chr(ord(low) + 1)))
-    conditions.extend(_term_conditions(session, query.q, direct_text))
+    conditions.extend(_term_conditions(session, query.q))
     return conditions
 
 
@@ -531,9 +534,7 @@ def search(session: Session, query: Query) -> Result:
         key = (stamp, "text", _cube_key(query, kinds, facets), _selection_key(facets), query.sort)
         found = cache.get(key) if cache is not None else None
         if found is None:
-            covered = query.vendor_id is None and query.sort.lstrip("-") in TEXT_INDEX_SORTS
-            found = _few_matches(session, query, kinds, facets,
-                                 base_conditions(session, query, kinds, direct_text=True) if covered else conditions)
+            found = _few_matches(session, query, kinds, facets, conditions)
             if found is not None and cache is not None:
                 cache.put(key, found)
         if found is not None:

@@ -18,6 +18,8 @@ What they do, on both databases:
 - an entry added, removed, or moved to another (kind, active, f1, f2, f3, in
   stock): ``item_lookup_counts`` follows (-1 on the old group, +1 on the new one),
   and on SQLite so does ``item_lookup_facet_counts`` (the same per facet position and value);
+- on SQLite, an entry added, removed or with a new search text: the full-text index
+  ``item_lookup_text`` (FTS5, trigram tokens, its content read from the entries) follows;
 - whenever a count could change, ``item_lookup_state.generation`` goes up (in the
   writing transaction), so that cached counts are never reused.
 
@@ -54,7 +56,9 @@ GROUP = ("kind_key", "active", "in_stock", "f1", "f2", "f3")
 SQLITE_TRIGGERS = ("item_lookup_items_insert", "item_lookup_items_update", "item_lookup_items_stock",
                    "item_lookup_items_delete", "item_lookup_components_insert", "item_lookup_components_update",
                    "item_lookup_components_delete", "item_lookup_entries_insert", "item_lookup_entries_update",
-                   "item_lookup_entries_delete")
+                   "item_lookup_entries_delete", "item_lookup_entries_text")
+#: SQLite's full-text index of the entries' search text (migration item_lookup_0003)
+TEXT_TABLE = "item_lookup_text"
 PG_TRIGGERS = (("item_lookup_items_change", "items"), ("item_lookup_items_stock", "items"),
                ("item_lookup_components_change", "bundle_components"),
                ("item_lookup_entries_count", "item_lookup_entries"),
@@ -165,17 +169,28 @@ def _counts_sql(row: str, delta: int, facet_counts: bool) -> str:
     return "; ".join([_count_sql(row, delta)] + (_facet_count_sql(row, delta) if facet_counts else []))
 
 
+def _text_sql(row: str, delta: int) -> str:
+    """Add entry ``row`` to the full-text index, or (-1) take it out (an external-content FTS5
+    table is told the old text to remove)."""
+    if delta > 0:
+        return f"INSERT INTO {TEXT_TABLE} (rowid, search) VALUES ({row}.item_id, {row}.search)"
+    return (f"INSERT INTO {TEXT_TABLE} ({TEXT_TABLE}, rowid, search) "
+            f"VALUES ('delete', {row}.item_id, {row}.search)")
+
+
 def _group_changed(old: str = "OLD", new: str = "NEW") -> str:
     return " OR ".join(f"{old}.{c} IS DISTINCT FROM {new}.{c}" for c in GROUP)
 
 
 # --- SQLite ------------------------------------------------------------------------------------------
 
-def _sqlite_statements(facet_counts: bool = True) -> list[str]:
+def _sqlite_statements(facet_counts: bool = True, text_index: bool = True) -> list[str]:
     upsert = upsert_sql("NEW", "(SELECT 1) AS one", "1 = 1", "sqlite")
     bump = "UPDATE item_lookup_state SET generation = generation + 1 WHERE id = 1"
     in_stock, available = _stock_exprs("NEW")
     in_bundles = "item_id IN (SELECT bundle_id FROM bundle_components WHERE component_id = NEW.id)"
+    text_in = f"{_text_sql('NEW', 1)}; " if text_index else ""
+    text_out = f"{_text_sql('OLD', -1)}; " if text_index else ""
     return [
         f"CREATE TRIGGER item_lookup_items_insert AFTER INSERT ON items BEGIN {upsert}; {bump}; END",
         f"CREATE TRIGGER item_lookup_items_update AFTER UPDATE OF {', '.join(WATCHED)} ON items "
@@ -195,13 +210,15 @@ def _sqlite_statements(facet_counts: bool = True) -> list[str]:
         f"CREATE TRIGGER item_lookup_components_delete AFTER DELETE ON bundle_components BEGIN "
         f"{bundles_sql('item_id = OLD.bundle_id')}; {bump}; END",
         f"CREATE TRIGGER item_lookup_entries_insert AFTER INSERT ON item_lookup_entries "
-        f"BEGIN {_counts_sql('NEW', 1, facet_counts)}; END",
+        f"BEGIN {_counts_sql('NEW', 1, facet_counts)}; {text_in}END",
         f"CREATE TRIGGER item_lookup_entries_update AFTER UPDATE OF {', '.join(GROUP)} ON item_lookup_entries "
         f"WHEN {_group_changed().replace('IS DISTINCT FROM', 'IS NOT')} "
         f"BEGIN {_counts_sql('OLD', -1, facet_counts)}; {_counts_sql('NEW', 1, facet_counts)}; END",
         f"CREATE TRIGGER item_lookup_entries_delete AFTER DELETE ON item_lookup_entries "
-        f"BEGIN {_counts_sql('OLD', -1, facet_counts)}; END",
-    ]
+        f"BEGIN {_counts_sql('OLD', -1, facet_counts)}; {text_out}END",
+    ] + ([f"CREATE TRIGGER item_lookup_entries_text AFTER UPDATE OF search ON item_lookup_entries "
+          f"WHEN OLD.search IS NOT NEW.search BEGIN {_text_sql('OLD', -1)}; {_text_sql('NEW', 1)}; END"]
+         if text_index else [])
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------------
@@ -293,10 +310,11 @@ def _dialect(connection) -> str:
 
 def install(connection) -> None:
     """Create the triggers (replacing any there are). On SQLite they keep ``item_lookup_facet_counts``
-    too (from migration item_lookup_0002 on): see :func:`facet_counts_kept`."""
+    (from migration item_lookup_0002 on: see :func:`facet_counts_kept`) and the full-text index
+    (from item_lookup_0003 on) too."""
     uninstall(connection)
     facet_counts = facet_counts_kept(connection)
-    statements = (_sqlite_statements(facet_counts) if _dialect(connection) == "sqlite"
+    statements = (_sqlite_statements(facet_counts, text_index_kept(connection)) if _dialect(connection) == "sqlite"
                   else _pg_statements(facet_counts))
     for statement in statements:
         connection.execute(text(statement))
@@ -329,6 +347,11 @@ def facet_counts_kept(connection) -> bool:
     return _dialect(connection) == "sqlite" and _has_table(connection, "item_lookup_facet_counts")
 
 
+def text_index_kept(connection) -> bool:
+    """Whether the entries have SQLite's full-text index (PostgreSQL has a trigram index instead)."""
+    return _dialect(connection) == "sqlite" and _has_table(connection, TEXT_TABLE)
+
+
 def _has_table(connection, table: str) -> bool:
     if _dialect(connection) == "sqlite":
         return connection.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :t"),
@@ -350,6 +373,8 @@ def rebuild(connection, kind_key: str | None = None) -> None:
     connection.execute(text(upsert_sql("i", "items AS i", where, dialect)), {"kind": kind_key} if kind_key else {})
     if kind_key is None:
         connection.execute(text("DELETE FROM item_lookup_entries WHERE item_id NOT IN (SELECT id FROM items)"))
+        if text_index_kept(connection):   # built again from the entries, whatever it held
+            connection.execute(text(f"INSERT INTO {TEXT_TABLE} ({TEXT_TABLE}) VALUES ('rebuild')"))
     recount(connection)
     bump(connection)
 

@@ -166,6 +166,9 @@ def test_first_letter(shop, find):
     ("g-1", ["Gamma saw"]),                    # the SKU
     ("the delta", ["Delta hammer"]),           # the description
     ("bosch", []),                             # the manufacturer is a facet, not searched text
+    ("dr", ["Alpha drill", "Beta drill", "Drill kit"]),   # too short for the trigram index: still found
+    ("dr kit", ["Drill kit"]),
+    ("pha dri", ["Alpha drill"]),              # parts of words
 ])
 def test_text_search(shop, find, q, expected):
     body = find(kind="product", q=q)
@@ -187,6 +190,15 @@ def test_text_search(shop, find, q, expected):
     ('"', []),
     ("*", []),
     ("[a-z]", []),
+    ("50%", [GLOVES]),                         # full-text query syntax is literal text too
+    ("ves.", [GLOVES]),                        # "The 50% off_cut \\ gloves."
+    ('"drill', []),
+    ('dri"ll', []),
+    ("drill*", []),
+    ("-drill", []),
+    ("NEAR(drill", []),
+    ("drill OR saw", []),
+    ("drill NOT", []),
 ])
 def test_text_that_looks_like_sql_or_patterns_is_taken_literally(shop, find, q, expected):
     body = find(q=q, include_inactive="true")

@@ -173,6 +173,34 @@ def test_reindex_repairs_the_copy(shop, app, runner, find):
     assert find()["total"] == 11
 
 
+def test_reindex_repairs_the_text_index(shop, app, runner, find):
+    if is_postgres():
+        pytest.skip("SQLite keeps a full-text index; PostgreSQL searches the entries' trigram index")
+    with app.app_context():
+        s = db.new_session(app)
+        s.execute(text("INSERT INTO item_lookup_text (item_lookup_text) VALUES ('delete-all')"))
+        s.commit()
+        s.close()
+    assert find(q="drill")["total"] == 0
+    assert runner.invoke(["item-lookup", "reindex"]).exit_code == 0
+    assert sorted(names(find(q="drill"))) == ["Alpha drill", "Beta drill", "Drill kit"]
+
+
+def test_sqlite_text_search_reads_the_full_text_index_not_every_entry(shop, app):
+    if is_postgres():
+        pytest.skip("SQLite's query plan")
+    from crm_item_lookup import search
+    with app.app_context():
+        s = db.new_session(app)
+        query = search.Query(q="drill saw")
+        statement = select(Entry.item_id).where(*search.base_conditions(s, query, search.ALL_KINDS))
+        compiled = statement.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = " / ".join(row[-1] for row in s.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+        s.close()
+    assert "item_lookup_text VIRTUAL TABLE" in plan and "INTEGER PRIMARY KEY" in plan, plan
+    assert "SCAN item_lookup_entries" not in plan, plan
+
+
 def test_models_and_migration_agree_and_round_trip(shop, app, find):
     assert migrate.schema_differences(app, "item_lookup") == []
     assert migrate.schema_differences(app, "core") == []
