@@ -89,7 +89,7 @@ def crm_register_commands(cli):
     @item_lookup.command("drop-triggers")
     @with_appcontext
     def drop_triggers():
-        """Remove the database triggers (run it before `crm plugins purge item_lookup` on SQLite)."""
+        """Remove the database triggers: the lookup stops following the items until `install-triggers`."""
         from crm.db import db
         from crm_item_lookup import sync
         with db.engine().begin() as connection:

@@ -1,7 +1,8 @@
 """The picker in a real browser (Playwright, headless Chromium) against the app served by
 ``live_server``: from a sales order's page, filter by two facets, tick in-stock only, enter
 quantities, add the items in one action and see them on the order with its totals (also on
-the demo data, four items); and from the line editor, with the keyboard."""
+the demo data, four items); switch kinds, pick a letter, sort by a column, tick and untick a row,
+add all rows shown; and from the line editor, with the keyboard."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -116,6 +117,56 @@ def test_the_line_editor_with_the_keyboard(page, shop, rest, order_id, make_user
     order = rest.get(f"/sales-orders/{order_id}").get_json()
     assert [(l["item_name"], l["quantity"]) for l in order["lines"]] == [("Delta hammer", "1"), ("Epsilon bulb", "12")]
     assert Decimal(order["totals"]["grand_total"]) == Decimal("53.00")
+
+
+def _shown(dialog) -> list[str]:
+    """The names of the rows shown, in their order."""
+    return dialog.locator("tbody tr[data-id] .il-name").evaluate_all(
+        "cells => cells.map(td => td.firstChild.textContent.trim())")
+
+
+def _wait_for_sort(dialog, direction: str) -> None:
+    dialog.page.wait_for_function(
+        """([id, direction]) => document.getElementById(id).getAttribute('aria-busy') !== 'true'
+             && document.querySelector('#' + id + ' th[aria-sort=' + direction + '] [data-sort=unit_price]')""",
+        arg=[dialog.get_attribute("id"), direction])
+
+
+def test_kinds_letters_sorting_the_toggle_and_add_all_shown(page, shop, rest, order_id, make_user):
+    sign_in(page, make_user("sales"))
+    page.goto(f"/sales-orders/{order_id}")
+    page.click("button[data-il-open]")
+    dialog = page.locator("dialog.il-dialog[open]")
+    page.wait_for_selector("dialog.il-dialog[data-il-ready]")
+
+    dialog.locator('.il-kind input[value="service"]').check()
+    _wait_for_results(dialog, ["Installation", "Training"])
+    dialog.locator('.il-kind input[value="product"]').check()
+    dialog.locator('.il-letter[data-letter="D"]').click()
+    _wait_for_results(dialog, ["Delta hammer", "Drill kit"])
+    assert dialog.locator('.il-letter[data-letter="D"]').get_attribute("aria-pressed") == "true"
+
+    price = dialog.locator('thead button[data-sort="unit_price"]')
+    price.click()                                       # 15.00, 150.00
+    _wait_for_sort(dialog, "ascending")
+    assert _shown(dialog) == ["Delta hammer", "Drill kit"]
+    dialog.locator('thead button[data-sort="unit_price"]').click()   # and the other way
+    _wait_for_sort(dialog, "descending")
+    assert _shown(dialog) == ["Drill kit", "Delta hammer"]
+
+    kit = _row(dialog, "Drill kit")
+    kit.locator(".il-tick").check()
+    assert dialog.locator(".il-add").inner_text() == "Add selected (1)"
+    kit.locator(".il-tick").uncheck()                   # the toggle takes it off again
+    assert dialog.locator(".il-add").inner_text() == "Add selected (0)"
+    assert dialog.locator(".il-add").is_disabled()
+
+    kit.locator(".il-qty").fill("2")
+    with page.expect_navigation():
+        dialog.locator(".il-add-shown").click()         # both rows shown, each with its quantity
+    order = rest.get(f"/sales-orders/{order_id}").get_json()
+    assert sorted((l["item_name"], l["quantity"]) for l in order["lines"]) == [
+        ("Delta hammer", "1"), ("Delta hammer", "1"), ("Drill kit", "2")]
 
 
 def test_the_demo_flow_four_items_from_category_manufacturer_and_in_stock(page, runner, app, rest, make_user):
