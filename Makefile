@@ -41,12 +41,12 @@ bench: install  ## print the performance figures
 	$(PY) -m bench
 
 translations: install  ## extract the messages of the core and each plugin, update their Spanish catalogues, compile
-	$(VENV)/bin/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-by-file \
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -k lazy_ngettext:1,2 --no-location --sort-by-file \
 		--project crm -o core/crm/translations/messages.pot .
 	$(VENV)/bin/pybabel -q update --no-fuzzy-matching -i core/crm/translations/messages.pot -d core/crm/translations
 	$(VENV)/bin/pybabel -q compile -d core/crm/translations
 	for p in $(PLUGINS); do dir=plugins/$$p/crm_$$p; \
-		$(VENV)/bin/pybabel -q extract -F plugins/babel.cfg -k _l -k lazy_gettext --no-location --sort-by-file \
+		$(VENV)/bin/pybabel -q extract -F plugins/babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -k lazy_ngettext:1,2 --no-location --sort-by-file \
 			--project crm-$$p -o $$dir/translations/messages.pot $$dir && \
 		$(VENV)/bin/pybabel -q update --no-fuzzy-matching -i $$dir/translations/messages.pot -d $$dir/translations && \
 		$(VENV)/bin/pybabel -q compile -d $$dir/translations || exit 1; done

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import g
+from flask_babel import gettext as _
 
 from crm.errors import PermissionDenied
 from crm.models.auth import ROLES
@@ -53,7 +54,7 @@ def check(roles) -> None:
     if user is None:
         raise NotSignedIn()
     if user.role not in roles:
-        raise PermissionDenied(f"your role ({user.role}) may not do this")
+        raise PermissionDenied(_("your role (%(role)s) may not do this", role=user.role))
 
 
 def require(resource: str | None = None, action: str = "read", *, roles=None, public: bool = False):

@@ -3,6 +3,7 @@ one error format, OpenAPI at ``/api/v1/openapi.json``."""
 from __future__ import annotations
 
 from flask import Flask, g, jsonify, request
+from flask_babel import gettext as _
 from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -112,14 +113,14 @@ def init_api(app: Flask) -> Api:
     @app.errorhandler(StaleDataError)
     def _stale(_exc):
         db.session.rollback()
-        return _conflict("stale_version", "this record was changed by someone else at the same moment; "
-                                          "reload it and try again")
+        return _conflict("stale_version", _("this record was changed by someone else at the same moment; "
+                                            "reload it and try again"))
 
     @app.errorhandler(IntegrityError)
     def _integrity(_exc):
         db.session.rollback()
-        return _conflict("conflict", "this change conflicts with another one made at the same moment "
-                                     "(a duplicate or a record in use); reload and try again")
+        return _conflict("conflict", _("this change conflicts with another one made at the same moment "
+                                       "(a duplicate or a record in use); reload and try again"))
 
     @app.errorhandler(NotSignedIn)
     def _not_signed_in(_exc):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -30,15 +31,15 @@ def paginate(session: Session, stmt: Select, args: Mapping, *, model, search: It
             try:
                 stmt = stmt.where(column == convert(value))
             except (TypeError, ValueError) as exc:
-                raise ValidationError.for_field(name, f"invalid filter value {value!r}") from exc
+                raise ValidationError.for_field(name, _("invalid filter value %(value)s", value=repr(value))) from exc
     filtered = stmt
     sort = args.get("sort")
     if sort:
         name = sort.lstrip("-")
         column = (sortable or {}).get(name)
         if column is None:
-            raise ValidationError.for_field("sort", f"cannot sort by {name!r}; use one of: "
-                                            + ", ".join(sorted(sortable or {})))
+            raise ValidationError.for_field("sort", _("cannot sort by %(name)s; use one of: %(choices)s",
+                                                      name=repr(name), choices=", ".join(sorted(sortable or {}))))
         stmt = stmt.order_by(column.desc() if sort.startswith("-") else column.asc(), model.id)
     else:
         stmt = stmt.order_by(*(default_sort if default_sort is not None else [model.id]))

@@ -3,6 +3,7 @@ vendors, items and documents. Records carry the values in their ``custom`` dict.
 from __future__ import annotations
 
 from flask import request
+from flask_babel import lazy_gettext as _l
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -25,7 +26,7 @@ class CustomFieldSchema(Schema):
     id = fields.Integer(dump_only=True)
     entity = fields.String(required=True, validate=validate.OneOf(CUSTOM_FIELD_ENTITIES),
                            metadata={"description": "the kind of record that carries the field"})
-    key = fields.String(required=True, validate=[validate.Regexp(custom_fields.KEY, error=(
+    key = fields.String(required=True, validate=[validate.Regexp(custom_fields.KEY, error=_l(
         "use lower case letters, digits and _ (starting with a letter), at most 60")), clean_text],
         metadata={"description": "the key in the records' custom dict; fixed once created"})
     label = Text(100, required=True)

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from flask import Response, request
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, missing, post_dump, validate, validates_schema
 from sqlalchemy import select
@@ -49,7 +50,7 @@ class DocumentAddress(Address):
 def _both_discounts(data, prefix=""):
     if data.get("discount_percent") is not None and data.get("discount_amount") is not None:
         raise DomainValidationError.for_field(prefix + "discount_amount",
-                                              "give a discount percent or an amount, not both")
+                                              _("give a discount percent or an amount, not both"))
 
 
 class DocumentLineIn(Schema):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate
 
 MAX_MONEY = Decimal("999999999999.99")
@@ -23,7 +25,7 @@ def plain(value: Decimal) -> str:
 
 def money_text(value: Decimal) -> str:
     text = plain(value)
-    whole, _, fraction = text.partition(".")
+    whole, _sep, fraction = text.partition(".")
     return f"{whole}.{fraction.ljust(2, '0')}"
 
 
@@ -44,7 +46,7 @@ class _DecimalText(fields.Decimal):
 def _max_places(places: int):
     def check(value: Decimal) -> None:
         if value.as_tuple().exponent < -places:
-            raise ValidationError(f"at most {places} decimals")
+            raise ValidationError(_("at most %(places)s decimals", places=places))
     return check
 
 
@@ -71,17 +73,17 @@ MAX_ID = 2**31 - 1
 def clean_text(value: str) -> None:
     """Text the databases can store: no NUL character, no lone UTF-16 surrogate."""
     if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
+        raise ValidationError(_("must not contain NUL characters"))
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValidationError("must be valid Unicode text") from None
+            raise ValidationError(_("must be valid Unicode text")) from None
 
 
 def _not_blank(value: str) -> None:
     if not value.strip():
-        raise ValidationError("must not be blank")
+        raise ValidationError(_("must not be blank"))
 
 
 class _Id(fields.Integer):
@@ -94,7 +96,7 @@ class _Id(fields.Integer):
 def IdField(**kwargs) -> fields.Integer:
     """A record id: a whole number (``7``, never ``7.5``) that fits the database's
     integer column; ``strict=True`` also refuses ``"7"`` (JSON bodies of master data)."""
-    return _Id(validate=validate.Range(min=1, max=MAX_ID, error="not a valid id"), **kwargs)
+    return _Id(validate=validate.Range(min=1, max=MAX_ID, error=_l("not a valid id")), **kwargs)
 
 
 def Text(max_length: int = 200, *, required: bool = False, **kwargs) -> fields.String:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import g, request
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from crm.db import db
@@ -20,7 +21,8 @@ def create_once(scope: str, body, create: Callable, load: Callable):
         with db.transaction() as session:
             return create(session)
     if not key.strip() or len(key) > idempotency.MAX_KEY_LENGTH:
-        raise ValidationError.for_field("Idempotency-Key", f"must be 1 to {idempotency.MAX_KEY_LENGTH} characters")
+        raise ValidationError.for_field("Idempotency-Key", _("must be 1 to %(max)s characters",
+                                                             max=idempotency.MAX_KEY_LENGTH))
     user_id = g.user.id
     digest = idempotency.body_hash(body)
     previous = _previous(scope, key, user_id, digest, load)
@@ -44,6 +46,6 @@ def _previous(scope, key, user_id, digest, load):
     if found is None:
         return None
     if found.request_hash != digest:
-        raise ValidationError("this Idempotency-Key was used with a different request body",
-                              {"Idempotency-Key": ["reused with a different body"]}, code="idempotency_mismatch")
+        raise ValidationError(_("this Idempotency-Key was used with a different request body"),
+                              {"Idempotency-Key": [_("reused with a different body")]}, code="idempotency_mismatch")
     return load(session, found.resource_id)

@@ -8,6 +8,8 @@ cannot hold them) and ids beyond 32 bits.
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 from marshmallow.utils import missing
 
@@ -16,7 +18,7 @@ from crm.api.schemas import ListArgs
 from crm.services.records import MAX_ID
 
 
-_email = validate.Email(error="not a valid email address")
+_email = validate.Email(error=_l("not a valid email address"))
 
 
 def Email(**kwargs) -> fields.String:
@@ -62,7 +64,7 @@ class PostalAddressSchema(Schema):
 class _AddressField(fields.Nested):
     def _deserialize(self, value, attr, data, partial=None, **kwargs):
         if not isinstance(value, dict):
-            raise ValidationError("must be an object with the keys " + ", ".join(ADDRESS_KEYS))
+            raise ValidationError(_("must be an object with the keys %(keys)s", keys=", ".join(ADDRESS_KEYS)))
         return super()._deserialize(value, attr, data, partial=partial, **kwargs)
 
 

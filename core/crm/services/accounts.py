@@ -1,6 +1,7 @@
 """Accounts: the customer organisations documents are made out to."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import exists
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,7 @@ ENTITY = "accounts"
 
 
 def get_account(session: Session, account_id: int, *, for_update: bool = False) -> Account:
-    return get_or_404(session, Account, account_id, "account", for_update=for_update)
+    return get_or_404(session, Account, account_id, _("account"), for_update=for_update)
 
 
 def create_account(session: Session, data: dict) -> Account:
@@ -37,9 +38,9 @@ def update_account(session: Session, account: Account, data: dict) -> Account:
 
 def delete_account(session: Session, account: Account) -> None:
     """Refused while documents or contacts refer to the account."""
-    refuse_if_used(session, f"account {account.name!r}", {
-        "documents": exists().where(Document.account_id == account.id),
-        "contacts": exists().where(Contact.account_id == account.id),
+    refuse_if_used(session, _("account %(name)s", name=repr(account.name)), {
+        _("documents"): exists().where(Document.account_id == account.id),
+        _("contacts"): exists().where(Contact.account_id == account.id),
     })
     account_id = account.id
     session.delete(account)

@@ -1,6 +1,7 @@
 """Contacts: people, optionally of an account."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import exists
 from sqlalchemy.orm import Session, joinedload
 
@@ -16,7 +17,7 @@ ENTITY = "contacts"
 def get_contact(session: Session, contact_id: int, *, for_update: bool = False) -> Contact:
     # a row lock and the outer join of the account do not go together (PostgreSQL)
     options = [] if for_update else [joinedload(Contact.account)]
-    return get_or_404(session, Contact, contact_id, "contact", for_update=for_update, options=options)
+    return get_or_404(session, Contact, contact_id, _("contact"), for_update=for_update, options=options)
 
 
 def create_contact(session: Session, data: dict) -> Contact:
@@ -44,8 +45,8 @@ def update_contact(session: Session, contact: Contact, data: dict) -> Contact:
 
 def delete_contact(session: Session, contact: Contact) -> None:
     """Refused while documents refer to the contact."""
-    refuse_if_used(session, f"contact {contact.full_name!r}", {
-        "documents": exists().where(Document.contact_id == contact.id),
+    refuse_if_used(session, _("contact %(name)s", name=repr(contact.full_name)), {
+        _("documents"): exists().where(Document.contact_id == contact.id),
     })
     contact_id = contact.id
     session.delete(contact)
@@ -58,7 +59,7 @@ def _set_account(session: Session, contact: Contact, account_id: int | None) -> 
     if account_id is not None:
         account = find(session, Account, account_id)
         if account is None:
-            raise ValidationError.for_field("account_id", f"unknown account {account_id}")
+            raise ValidationError.for_field("account_id", _("unknown account %(id)s", id=account_id))
     # both: the column for the audit trail, the relationship for the response's account_name
     contact.account_id = account_id
     contact.account = account

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,12 +52,12 @@ def validate_custom(session: Session, entity: str, values: dict | None, *, curre
         elif key in result and value is None:
             del result[key]  # clearing a value left by a removed field
         elif key not in result or value != result[key]:
-            raise ValidationError.for_field(where, "unknown custom field" if key not in result else
-                                            "this custom field was removed or deactivated: send it unchanged "
-                                            "or null")
+            raise ValidationError.for_field(where, _("unknown custom field") if key not in result else
+                                            _("this custom field was removed or deactivated: send it unchanged "
+                                              "or null"))
     for key, definition in definitions.items():
         if definition.required and result.get(key) in (None, ""):
-            raise ValidationError.for_field(f"{field_prefix}.{key}", "is required")
+            raise ValidationError.for_field(f"{field_prefix}.{key}", _("is required"))
     return result
 
 
@@ -67,31 +68,31 @@ def _convert(definition: CustomField, value, where: str):
     kind = definition.type
     if kind == "text":
         if not isinstance(value, str):
-            raise ValidationError.for_field(where, "must be text")
+            raise ValidationError.for_field(where, _("must be text"))
         if len(value) > MAX_TEXT:
-            raise ValidationError.for_field(where, f"must be at most {MAX_TEXT} characters")
+            raise ValidationError.for_field(where, _("must be at most %(count)s characters", count=MAX_TEXT))
         if "\x00" in value or not _encodable(value):
-            raise ValidationError.for_field(where, "must be text without NUL characters or lone surrogates")
+            raise ValidationError.for_field(where, _("must be text without NUL characters or lone surrogates"))
         return value
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise ValidationError.for_field(where, "must be true or false")
+            raise ValidationError.for_field(where, _("must be true or false"))
         return value
     if kind in ("number", "decimal"):
         if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
-            raise ValidationError.for_field(where, "must be a number")
+            raise ValidationError.for_field(where, _("must be a number"))
         text = value if isinstance(value, str) else None
         if text is not None and len(text) > 100:
-            raise ValidationError.for_field(where, "must be a number")
+            raise ValidationError.for_field(where, _("must be a number"))
         try:
             number = Decimal(value) if text is None else Decimal(text.strip())
         except InvalidOperation:
-            raise ValidationError.for_field(where, "must be a number") from None
+            raise ValidationError.for_field(where, _("must be a number")) from None
         if not number.is_finite() or abs(number) >= Decimal("1e15"):
-            raise ValidationError.for_field(where, "must be a finite number below 10^15")
+            raise ValidationError.for_field(where, _("must be a finite number below 10^15"))
         if kind == "number":
             if number != number.to_integral_value():
-                raise ValidationError.for_field(where, "must be a whole number")
+                raise ValidationError.for_field(where, _("must be a whole number"))
             return int(number)
         return format(number.normalize(), "f") if number else "0"
     if kind == "date":
@@ -100,12 +101,13 @@ def _convert(definition: CustomField, value, where: str):
                 return dt.date.fromisoformat(value).isoformat()
             except ValueError:
                 pass
-        raise ValidationError.for_field(where, "must be a date (YYYY-MM-DD)")
+        raise ValidationError.for_field(where, _("must be a date (YYYY-MM-DD)"))
     if kind == "select":
         if isinstance(value, (dict, list)) or value not in (definition.choices or []):
-            raise ValidationError.for_field(where, "must be one of: " + ", ".join(map(str, definition.choices)))
+            raise ValidationError.for_field(where, _("must be one of: %(choices)s",
+                                                     choices=", ".join(map(str, definition.choices))))
         return value
-    raise ValidationError.for_field(where, f"unsupported type {kind}")
+    raise ValidationError.for_field(where, _("unsupported type %(type)s", type=kind))
 
 
 def _encodable(text: str) -> bool:
@@ -119,20 +121,22 @@ def _encodable(text: str) -> bool:
 # --- the definitions ----------------------------------------------------------
 
 def get_field(session: Session, field_id: int, *, for_update: bool = False) -> CustomField:
-    return get_or_404(session, CustomField, field_id, "custom field", for_update=for_update)
+    return get_or_404(session, CustomField, field_id, _("custom field"), for_update=for_update)
 
 
 def create_field(session: Session, data: dict) -> CustomField:
     entity, key, kind = data.get("entity"), data.get("key"), data.get("type")
     if entity not in CUSTOM_FIELD_ENTITIES:
-        raise ValidationError.for_field("entity", "must be one of " + ", ".join(CUSTOM_FIELD_ENTITIES))
+        raise ValidationError.for_field("entity", _("must be one of %(choices)s",
+                                                    choices=", ".join(CUSTOM_FIELD_ENTITIES)))
     if not isinstance(key, str) or not KEY.match(key):
-        raise ValidationError.for_field("key", "use lower case letters, digits and _ (starting with a letter)")
+        raise ValidationError.for_field("key", _("use lower case letters, digits and _ (starting with a letter)"))
     if kind not in CUSTOM_FIELD_TYPES:
-        raise ValidationError.for_field("type", "must be one of " + ", ".join(CUSTOM_FIELD_TYPES))
+        raise ValidationError.for_field("type", _("must be one of %(choices)s", choices=", ".join(CUSTOM_FIELD_TYPES)))
     _check_choices(kind, data.get("choices") or [])
     if session.scalar(select(CustomField.id).where(CustomField.entity == entity, CustomField.key == key)):
-        raise Conflict(f"{entity} already have a custom field {key!r}", {"key": ["already exists"]})
+        raise Conflict(_("%(entity)s already have a custom field %(key)s", entity=entity, key=repr(key)),
+                       {"key": [_("already exists")]})
     field = CustomField(**data)
     session.add(field)
     flush(session, UNIQUE)
@@ -144,7 +148,7 @@ def update_field(session: Session, field: CustomField, data: dict) -> CustomFiel
     """Change label, choices, required, position or active; entity, key and type are fixed."""
     for name in FIXED:
         if name in data and data.pop(name) != getattr(field, name):
-            raise ValidationError.for_field(name, "cannot be changed; create a new field instead")
+            raise ValidationError.for_field(name, _("cannot be changed; create a new field instead"))
     _check_choices(field.type, data.get("choices", field.choices) or [])
     apply_changes(field, data)
     flush(session)
@@ -164,10 +168,10 @@ def delete_field(session: Session, field: CustomField) -> None:
 def _check_choices(kind: str, choices: list) -> None:
     if kind == "select":
         if not choices:
-            raise ValidationError.for_field("choices", "a select field needs choices")
+            raise ValidationError.for_field("choices", _("a select field needs choices"))
         if len(set(choices)) != len(choices):
-            raise ValidationError.for_field("choices", "the same choice is listed twice")
+            raise ValidationError.for_field("choices", _("the same choice is listed twice"))
     elif choices:
-        raise ValidationError.for_field("choices", "only select fields have choices")
+        raise ValidationError.for_field("choices", _("only select fields have choices"))
     if len(choices) > MAX_CHOICES:
-        raise ValidationError.for_field("choices", f"at most {MAX_CHOICES} choices")
+        raise ValidationError.for_field("choices", _("at most %(count)s choices", count=MAX_CHOICES))

@@ -10,6 +10,7 @@ import datetime as dt
 import operator
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -17,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from crm import money, totals
 from crm.context import current_actor_id
 from crm.errors import Conflict, NotFound, ValidationError
+from crm.labels import doc_type_label, status_label
 from crm.models import (Account, BundleComponent, Contact, Document, DocumentLine, Item, PriceBook,
                         PriceBookEntry, StatusChange, Tax, Vendor)
 from crm.services import hooks
@@ -52,7 +54,8 @@ def get_document(session: Session, doc_type: str, doc_id: int, *, for_update: bo
         stmt = stmt.with_for_update(of=Document).execution_options(populate_existing=True)
     document = session.scalar(stmt)
     if document is None:
-        raise NotFound(f"{DOC_TYPES[doc_type].label.lower()} {doc_id} not found")
+        raise NotFound(_("%(doc_type)s %(doc_id)s not found", doc_type=doc_type_label(doc_type).lower(),
+                         doc_id=doc_id))
     load_bundle_components(session, document)
     return document
 
@@ -109,7 +112,7 @@ def _set_recurring(session: Session, document: Document, data: dict) -> None:
     if "recurring" not in data:
         return
     if document.doc_type != "sales_order":
-        raise ValidationError.for_field("recurring", "only sales orders invoice on a schedule")
+        raise ValidationError.for_field("recurring", _("only sales orders invoice on a schedule"))
     from crm.services.recurring import set_schedule
     set_schedule(session, document, data["recurring"])
 
@@ -136,8 +139,10 @@ def update_document(session: Session, document: Document, data: dict) -> Documen
     changes_amounts = any(k in data for k in AMOUNT_FIELDS + ("lines", "group_tax_ids", "shipping_tax_ids",
                                                                "account_id", "vendor_id"))
     if changes_amounts and document.status not in kind.editable:
-        raise Conflict(f"lines and amounts of a {kind.label.lower()} in status {document.status} cannot change; "
-                       f"they can in: {', '.join(kind.editable)}", code="not_editable")
+        raise Conflict(_("lines and amounts of a %(doc_type)s in status %(status)s cannot change; "
+                         "they can in: %(statuses)s", doc_type=doc_type_label(kind.name).lower(),
+                         status=status_label(document.status),
+                         statuses=", ".join(status_label(s) for s in kind.editable)), code="not_editable")
     if "account_id" in data or "vendor_id" in data:
         _set_party(session, kind, document, data, keep_addresses=True)
     _set_header(session, document, data, amounts=changes_amounts)
@@ -163,13 +168,13 @@ def delete_document(session: Session, document: Document) -> None:
     """Only a document that nothing depends on: still in its first status, no children, no stock moved."""
     kind = DOC_TYPES[document.doc_type]
     if document.status != kind.initial:
-        raise Conflict(f"only a {kind.label.lower()} in status {kind.initial} can be deleted; "
-                       "cancel or reject it instead")
+        raise Conflict(_("only a %(doc_type)s in status %(status)s can be deleted; cancel or reject it instead",
+                         doc_type=doc_type_label(kind.name).lower(), status=status_label(kind.initial)))
     if children(session, document):
-        raise Conflict(f"{document.number} has documents created from it; it cannot be deleted")
+        raise Conflict(_("%(number)s has documents created from it; it cannot be deleted", number=document.number))
     if any(line.qty_shipped or line.qty_received or line.qty_invoiced or line.qty_reserved
            for line in document.lines):
-        raise Conflict(f"{document.number} has stock or invoicing recorded; it cannot be deleted")
+        raise Conflict(_("%(number)s has stock or invoicing recorded; it cannot be deleted", number=document.number))
     from crm.services import orders
     orders.before_delete(session, document)
     doc_id = document.id
@@ -187,18 +192,22 @@ def change_status(session: Session, document: Document, new_status: str, *, note
     kind = DOC_TYPES[document.doc_type]
     old = document.status
     if new_status not in kind.statuses:
-        raise ValidationError.for_field("status", f"must be one of: {', '.join(kind.statuses)}")
+        raise ValidationError.for_field("status", _("must be one of: %(statuses)s",
+                                                    statuses=", ".join(status_label(s) for s in kind.statuses)))
     if new_status == old:
         return document
     if not system:
         if new_status in kind.automatic:
-            raise Conflict(f"status {new_status} is set by payments, not by hand", {"status": ["automatic"]},
-                           code="invalid_transition")
+            raise Conflict(_("status %(status)s is set by payments, not by hand", status=status_label(new_status)),
+                           {"status": [_("automatic")]}, code="invalid_transition")
         allowed = kind.allowed_from(old)
         if new_status not in allowed:
-            where = ", ".join(allowed) if allowed else "none (it is final)"
-            raise Conflict(f"a {kind.label.lower()} cannot go from {old} to {new_status}; allowed: {where}",
-                           {"status": [f"allowed from {old}: {where}"]}, code="invalid_transition")
+            where = ", ".join(status_label(s) for s in allowed) if allowed else _("none (it is final)")
+            raise Conflict(_("a %(doc_type)s cannot go from %(old)s to %(new)s; allowed: %(allowed)s",
+                             doc_type=doc_type_label(kind.name).lower(), old=status_label(old),
+                             new=status_label(new_status), allowed=where),
+                           {"status": [_("allowed from %(old)s: %(allowed)s", old=status_label(old), allowed=where)]},
+                           code="invalid_transition")
     from crm.services import orders
     orders.on_status_change(session, document, old, new_status)
     document.status = new_status
@@ -258,9 +267,9 @@ def _status_before_payments(invoice: Document) -> str:
 
 def set_received_by_hand(session: Session, invoice: Document, received: Decimal) -> None:
     if invoice.doc_type != "invoice":
-        raise ValidationError.for_field("received", "only invoices have a received amount")
+        raise ValidationError.for_field("received", _("only invoices have a received amount"))
     if hooks.call_first("crm_invoice_received", session=session, invoice=invoice) is not None:
-        raise ValidationError.for_field("received", "is kept by the payments plugin; record a payment instead")
+        raise ValidationError.for_field("received", _("is kept by the payments plugin; record a payment instead"))
     invoice.received = money.round_money(received, invoice.currency)
 
 
@@ -405,25 +414,26 @@ def _jsonable(values: dict) -> dict:
 def _set_party(session: Session, kind: DocType, document: Document, data: dict, keep_addresses=False) -> None:
     if kind.party == "vendor":
         if "account_id" in data and data["account_id"] is not None:
-            raise ValidationError.for_field("account_id", "a purchase order has a vendor_id, not an account")
+            raise ValidationError.for_field("account_id", _("a purchase order has a vendor_id, not an account"))
         vendor_id = data.get("vendor_id", document.vendor_id)
         if vendor_id is None:
-            raise ValidationError.for_field("vendor_id", "is required")
+            raise ValidationError.for_field("vendor_id", _("is required"))
         vendor = session.get(Vendor, vendor_id)
         if vendor is None:
-            raise ValidationError.for_field("vendor_id", f"unknown vendor {vendor_id}")
+            raise ValidationError.for_field("vendor_id", _("unknown vendor %(vendor_id)s", vendor_id=vendor_id))
         document.vendor_id = vendor.id
         if not keep_addresses:
             data.setdefault("billing_address", dict(vendor.address or {}))
         return
     if "vendor_id" in data and data["vendor_id"] is not None:
-        raise ValidationError.for_field("vendor_id", f"a {kind.label.lower()} has an account_id, not a vendor")
+        raise ValidationError.for_field("vendor_id", _("a %(doc_type)s has an account_id, not a vendor",
+                                                       doc_type=doc_type_label(kind.name).lower()))
     account_id = data.get("account_id", document.account_id)
     if account_id is None:
-        raise ValidationError.for_field("account_id", "is required")
+        raise ValidationError.for_field("account_id", _("is required"))
     account = session.get(Account, account_id)
     if account is None:
-        raise ValidationError.for_field("account_id", f"unknown account {account_id}")
+        raise ValidationError.for_field("account_id", _("unknown account %(account_id)s", account_id=account_id))
     document.account_id = account.id
     if not keep_addresses:
         data.setdefault("billing_address", dict(account.billing_address or {}))
@@ -436,14 +446,15 @@ def _set_header(session: Session, document: Document, data: dict, *, amounts: bo
             setattr(document, key, data[key])
     if document.contact_id is not None and "contact_id" in data:
         if session.get(Contact, document.contact_id) is None:
-            raise ValidationError.for_field("contact_id", f"unknown contact {document.contact_id}")
+            raise ValidationError.for_field("contact_id", _("unknown contact %(contact_id)s",
+                                                            contact_id=document.contact_id))
     if amounts and data.get("currency") is not None:
         try:
             money.currency_precision(data["currency"])
         except ValueError:
-            raise ValidationError.for_field("currency", "unknown currency code") from None
+            raise ValidationError.for_field("currency", _("unknown currency code")) from None
     if data.get("discount_percent") is not None and data.get("discount_amount") is not None:
-        raise ValidationError.for_field("discount_amount", "give a discount percent or an amount, not both")
+        raise ValidationError.for_field("discount_amount", _("give a discount percent or an amount, not both"))
     if amounts and "discount_percent" in data and data["discount_percent"] is not None:
         document.discount_amount = None
     if amounts and "discount_amount" in data and data["discount_amount"] is not None:
@@ -463,7 +474,7 @@ def _set_lines(session: Session, kind: DocType, document: Document, lines_data: 
                *, price_book_id: int | None = None) -> None:
     """Replace the document's lines; a line sent with its ``id`` keeps it."""
     if len(lines_data) > MAX_LINES:
-        raise ValidationError.for_field("lines", f"at most {MAX_LINES} lines")
+        raise ValidationError.for_field("lines", _("at most %(count)s lines", count=MAX_LINES))
     items = _items_for(session, lines_data)
     tax_ids = {t for ld in lines_data for t in (ld.get("tax_ids") or [])}
     taxes = {t.id: t for t in session.scalars(select(Tax).where(Tax.id.in_(tax_ids)))} if tax_ids else {}
@@ -476,7 +487,8 @@ def _set_lines(session: Session, kind: DocType, document: Document, lines_data: 
         if line_id is not None:
             line = existing.pop(line_id, None)
             if line is None:
-                raise ValidationError.for_field(f"{where}.id", f"line {line_id} is not a line of this document")
+                raise ValidationError.for_field(f"{where}.id", _("line %(line_id)s is not a line of this document",
+                                                                 line_id=line_id))
         else:
             line = DocumentLine()
         _fill_line(line, line_data, where, kind, items, taxes, book, document.tax_mode, is_new=line_id is None)
@@ -497,9 +509,10 @@ def _price_book_prices(session: Session, price_book_id, items) -> dict[int, Deci
         return {}
     book = session.get(PriceBook, price_book_id)
     if book is None:
-        raise ValidationError.for_field("price_book_id", f"unknown price book {price_book_id}")
+        raise ValidationError.for_field("price_book_id", _("unknown price book %(price_book_id)s",
+                                                             price_book_id=price_book_id))
     if not book.active:
-        raise ValidationError.for_field("price_book_id", f"price book {book.name!r} is inactive")
+        raise ValidationError.for_field("price_book_id", _("price book %(name)s is inactive", name=repr(book.name)))
     rows = session.execute(select(PriceBookEntry.item_id, PriceBookEntry.list_price)
                            .where(PriceBookEntry.price_book_id == price_book_id,
                                   PriceBookEntry.item_id.in_(list(items))))
@@ -511,7 +524,8 @@ def _fill_line(line: DocumentLine, data: dict, where: str, kind: DocType, items,
     display_type = data.get("display_type")
     if display_type is not None:
         if display_type not in DISPLAY_TYPES:
-            raise ValidationError.for_field(f"{where}.display_type", f"must be one of {', '.join(DISPLAY_TYPES)}")
+            raise ValidationError.for_field(f"{where}.display_type", _("must be one of %(choices)s",
+                                                                       choices=", ".join(DISPLAY_TYPES)))
         line.display_type, line.item_id = display_type, None
         line.description = data.get("description", line.description or "")
         line.quantity, line.unit_price, line.taxes = Decimal("0"), Decimal("0"), []
@@ -520,12 +534,12 @@ def _fill_line(line: DocumentLine, data: dict, where: str, kind: DocType, items,
         return
     item_id = data.get("item_id", line.item_id)
     if item_id is None:
-        raise ValidationError.for_field(f"{where}.item_id", "is required")
+        raise ValidationError.for_field(f"{where}.item_id", _("is required"))
     item = items.get(item_id) if item_id in items else (line.item if line.item_id == item_id else None)
     if item is None:
-        raise ValidationError.for_field(f"{where}.item_id", f"unknown item {item_id}")
+        raise ValidationError.for_field(f"{where}.item_id", _("unknown item %(item_id)s", item_id=item_id))
     if is_new and not item.active:
-        raise ValidationError.for_field(f"{where}.item_id", f"item {item.name!r} is inactive")
+        raise ValidationError.for_field(f"{where}.item_id", _("item %(name)s is inactive", name=repr(item.name)))
     changed_item = line.item_id != item.id
     line.display_type, line.item_id, line.item = None, item.id, item
     if "quantity" in data or is_new:
@@ -536,7 +550,8 @@ def _fill_line(line: DocumentLine, data: dict, where: str, kind: DocType, items,
         line.unit_price = _default_price(kind, item, book)
     percent, amount = data.get("discount_percent"), data.get("discount_amount")
     if percent is not None and amount is not None:
-        raise ValidationError.for_field(f"{where}.discount_amount", "give a discount percent or an amount, not both")
+        raise ValidationError.for_field(f"{where}.discount_amount",
+                                        _("give a discount percent or an amount, not both"))
     if "discount_percent" in data or "discount_amount" in data or is_new:
         line.discount_percent, line.discount_amount = percent, amount
     if data.get("tax_ids") is not None:
@@ -544,10 +559,11 @@ def _fill_line(line: DocumentLine, data: dict, where: str, kind: DocType, items,
         for pos, tax_id in enumerate(data["tax_ids"]):
             tax = taxes.get(tax_id)
             if tax is None:
-                raise ValidationError.for_field(f"{where}.tax_ids.{pos}", f"unknown tax id {tax_id}")
+                raise ValidationError.for_field(f"{where}.tax_ids.{pos}", _("unknown tax id %(tax_id)s",
+                                                                            tax_id=tax_id))
             chosen.append(tax)
         if len({t.id for t in chosen}) != len(chosen):
-            raise ValidationError.for_field(f"{where}.tax_ids", "the same tax is listed twice")
+            raise ValidationError.for_field(f"{where}.tax_ids", _("the same tax is listed twice"))
         line.taxes = _snapshot(chosen)
     elif is_new or changed_item:
         line.taxes = _snapshot([t for t in item.taxes if t.active]) if tax_mode == "individual" else []
@@ -621,8 +637,8 @@ def _new_from(session: Session, doc_type: str, source: Document, header: dict, *
 def convert_quote(session: Session, quote: Document, target: str) -> Document:
     """An accepted quote becomes a sales order or an invoice, linked to it."""
     if quote.status != "Accepted":
-        raise Conflict(f"only an accepted quote can be converted; {quote.number} is {quote.status}",
-                       code="invalid_transition")
+        raise Conflict(_("only an accepted quote can be converted; %(number)s is %(status)s",
+                         number=quote.number, status=status_label(quote.status)), code="invalid_transition")
     header = _copy_header(quote)
     if target == "invoice":
         header["invoice_date"] = dt.date.today()
@@ -633,13 +649,13 @@ def order_from_vendor(session: Session, sales_order: Document, vendor_id: int) -
     """A purchase order for the sales order's products (not services), at purchase cost."""
     vendor = session.get(Vendor, vendor_id)
     if vendor is None:
-        raise ValidationError.for_field("vendor_id", f"unknown vendor {vendor_id}")
+        raise ValidationError.for_field("vendor_id", _("unknown vendor %(vendor_id)s", vendor_id=vendor_id))
     if sales_order.status == "Cancelled":
-        raise Conflict(f"{sales_order.number} is cancelled", code="invalid_transition")
+        raise Conflict(_("%(number)s is cancelled", number=sales_order.number), code="invalid_transition")
     quantities = {line.id: line.quantity for line in sales_order.lines
                   if line.display_type is None and line.item is not None and line.item.kind == "product"}
     if not quantities:
-        raise Conflict(f"{sales_order.number} has no products to order")
+        raise Conflict(_("%(number)s has no products to order", number=sales_order.number))
     header = _copy_header(sales_order)
     header.update(billing_address=dict(vendor.address or {}), discount_percent=None, discount_amount=None,
                   shipping_amount=Decimal("0"), adjustment=Decimal("0"))

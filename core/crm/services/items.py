@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -61,8 +62,16 @@ def get_item(session: Session, item_id: int, kind: str | None = None, *, for_upd
     ``for_update`` locks its row until the commit."""
     item = find(session, Item, item_id, options=LOAD, with_for_update=True if for_update else None)
     if item is None or (kind is not None and item.kind != kind):
-        raise NotFound(f"{kind or 'item'} {item_id} not found", {"id": ["not found"]})
+        raise NotFound(_not_found(kind, item_id), {"id": [_("not found")]})
     return item
+
+
+def _not_found(kind: str | None, item_id: int) -> str:
+    if kind == "product":
+        return _("product %(id)s not found", id=item_id)
+    if kind == "service":
+        return _("service %(id)s not found", id=item_id)
+    return _("item %(id)s not found", id=item_id)
 
 
 def create_item(session: Session, kind: str, data: dict) -> Item:
@@ -85,11 +94,13 @@ def update_item(session: Session, item: Item, data: dict) -> Item:
 
 def delete_item(session: Session, item: Item) -> None:
     """Refused while documents, bundles, price books or stock moves refer to the item."""
-    refuse_if_used(session, f"{item.kind} {item.name!r}", {
-        "documents": exists().where(DocumentLine.item_id == item.id),
-        "bundles": exists().where(BundleComponent.component_id == item.id),
-        "price books": exists().where(PriceBookEntry.item_id == item.id),
-        "stock moves": exists().where(StockMove.product_id == item.id),
+    label = (_("product %(name)s", name=repr(item.name)) if item.kind == "product"
+             else _("service %(name)s", name=repr(item.name)))
+    refuse_if_used(session, label, {
+        _("documents"): exists().where(DocumentLine.item_id == item.id),
+        _("bundles"): exists().where(BundleComponent.component_id == item.id),
+        _("price books"): exists().where(PriceBookEntry.item_id == item.id),
+        _("stock moves"): exists().where(StockMove.product_id == item.id),
     })
     item_id = item.id
     session.delete(item)
@@ -136,7 +147,7 @@ def _apply(session: Session, item: Item, data: dict) -> None:
         if "sku" in data:
             data["sku"] = _free_sku(session, item, data["sku"])
         if data.get("vendor_id") is not None and find(session, Vendor, data["vendor_id"]) is None:
-            raise ValidationError.for_field("vendor_id", f"unknown vendor {data['vendor_id']}")
+            raise ValidationError.for_field("vendor_id", _("unknown vendor %(id)s", id=data["vendor_id"]))
         taxes = taxes_by_id(session, data.pop("tax_ids"), "tax_ids", applies="items") if "tax_ids" in data else None
         components = _components(session, item, data.pop("components")) if "components" in data else None
         if taxes is not None and {t.id for t in taxes} != {t.id for t in item.taxes}:
@@ -153,7 +164,8 @@ def _free_sku(session: Session, item: Item, sku: str | None) -> str | None:
     if sku is not None and sku != item.sku:
         taken = session.scalar(select(Item.id).where(Item.sku == sku))
         if taken is not None:
-            raise Conflict(f"sku {sku!r} is already used by item {taken}", {"sku": ["already exists"]})
+            raise Conflict(_("sku %(sku)s is already used by item %(id)s", sku=repr(sku), id=taken),
+                           {"sku": [_("already exists")]})
     return sku
 
 
@@ -166,25 +178,28 @@ def _components(session: Session, bundle: Item, rows: list[dict]) -> list[tuple[
     for index, row in enumerate(rows):
         where, product = f"components.{index}", found.get(row["component_id"])
         if product is None or product.kind != "product":
-            raise ValidationError.for_field(f"{where}.product_id", f"unknown product {row['component_id']}")
+            raise ValidationError.for_field(f"{where}.product_id", _("unknown product %(id)s", id=row["component_id"]))
         if product.id == bundle.id:
-            raise ValidationError.for_field(f"{where}.product_id", "a bundle cannot contain itself")
+            raise ValidationError.for_field(f"{where}.product_id", _("a bundle cannot contain itself"))
         if product.is_bundle:
             raise ValidationError.for_field(f"{where}.product_id",
-                                            f"{product.name!r} is a bundle; a bundle cannot contain bundles")
+                                            _("%(name)s is a bundle; a bundle cannot contain bundles",
+                                              name=repr(product.name)))
         if product.id in seen:
-            raise ValidationError.for_field(f"{where}.product_id", "this product is listed twice")
+            raise ValidationError.for_field(f"{where}.product_id", _("this product is listed twice"))
         if row["quantity"] <= 0:
-            raise ValidationError.for_field(f"{where}.quantity", "must be greater than 0")
+            raise ValidationError.for_field(f"{where}.quantity", _("must be greater than 0"))
         seen.add(product.id)
         result.append((product, row["quantity"]))
     if result and bundle.id is not None and _is_component(session, bundle.id):
-        raise ValidationError.for_field("components", "this product is a component of a bundle; "
-                                                      "a bundle cannot be inside another bundle")
+        raise ValidationError.for_field("components", _("this product is a component of a bundle; "
+                                                        "a bundle cannot be inside another bundle"))
     if bool(result) != bundle.is_bundle and bundle.id is not None and _has_history(session, bundle):
-        raise Conflict(f"product {bundle.name!r} has stock or is on documents: it cannot "
-                       f"{'become a bundle' if result else 'stop being a bundle'}; create a new product instead",
-                       {"components": ["cannot change whether this product is a bundle"]})
+        message = (_("product %(name)s has stock or is on documents: it cannot become a bundle; "
+                     "create a new product instead", name=repr(bundle.name)) if result else
+                   _("product %(name)s has stock or is on documents: it cannot stop being a bundle; "
+                     "create a new product instead", name=repr(bundle.name)))
+        raise Conflict(message, {"components": [_("cannot change whether this product is a bundle")]})
     return result
 
 

@@ -6,6 +6,7 @@ refused creation rolls the counter back with everything else.
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,22 +30,23 @@ def configure(session: Session, doc_type: str, *, prefix: str | None = None, pad
               next_value: int | None = None) -> Sequence:
     """Change a sequence's prefix, padding or next value (never below a used number)."""
     if doc_type not in DOC_TYPES:
-        raise ValidationError.for_field("doc_type", "unknown document type")
+        raise ValidationError.for_field("doc_type", _("unknown document type"))
     sequence = session.scalar(select(Sequence).where(Sequence.doc_type == doc_type).with_for_update())
     if sequence is None:
         sequence = Sequence(doc_type=doc_type, prefix=DOC_TYPES[doc_type].prefix, padding=4, next_value=1)
         session.add(sequence)
     if prefix is not None:
         if len(prefix) > 20:
-            raise ValidationError.for_field("prefix", "at most 20 characters")
+            raise ValidationError.for_field("prefix", _("at most 20 characters"))
         sequence.prefix = prefix
     if padding is not None:
         if not 1 <= padding <= 12:
-            raise ValidationError.for_field("padding", "between 1 and 12")
+            raise ValidationError.for_field("padding", _("between 1 and 12"))
         sequence.padding = padding
     if next_value is not None:
         if next_value < sequence.next_value:
-            raise ValidationError.for_field("next_value", f"numbers below {sequence.next_value} may be in use")
+            raise ValidationError.for_field("next_value", _("numbers below %(value)s may be in use",
+                                                            value=sequence.next_value))
         sequence.next_value = next_value
     session.flush()
     return sequence

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from crm.errors import Conflict, ValidationError
+from crm.labels import status_label
 from crm.models import Document, DocumentLine
 from crm.services import stock
 from crm.services.settings import get_setting
@@ -61,13 +63,14 @@ def _sales_order_status(session: Session, order: Document, old: str, new: str) -
         reserve_order(session, order)
     elif new == "Created" and old == "Approved":
         if shipped:
-            raise Conflict(f"{order.number} has shipments; it cannot go back to Created",
-                           code="invalid_transition")
+            raise Conflict(_("%(number)s has shipments; it cannot go back to %(status)s",
+                             number=order.number, status=status_label("Created")), code="invalid_transition")
         release_order(session, order)
     elif new == "Cancelled":
         release_order(session, order)
     elif new == "Created" and old == "Cancelled" and shipped:
-        raise Conflict(f"{order.number} has shipments; it cannot be reopened", code="invalid_transition")
+        raise Conflict(_("%(number)s has shipments; it cannot be reopened", number=order.number),
+                       code="invalid_transition")
     elif new == "Delivered" and old == "Approved":
         left = {line.id: line.quantity - line.qty_shipped for line in item_lines(order)
                 if line.quantity > line.qty_shipped}
@@ -78,10 +81,11 @@ def _sales_order_status(session: Session, order: Document, old: str, new: str) -
 def _purchase_order_status(session: Session, order: Document, old: str, new: str) -> None:
     received = any(line.qty_received for line in order.lines)
     if new == "Cancelled" and received:
-        raise Conflict(f"{order.number} has receipts and cannot be cancelled; return the goods with a "
-                       "stock adjustment instead", code="invalid_transition")
+        raise Conflict(_("%(number)s has receipts and cannot be cancelled; return the goods with a "
+                         "stock adjustment instead", number=order.number), code="invalid_transition")
     if new == "Created" and received:
-        raise Conflict(f"{order.number} has receipts; it cannot go back to Created", code="invalid_transition")
+        raise Conflict(_("%(number)s has receipts; it cannot go back to %(status)s",
+                         number=order.number, status=status_label("Created")), code="invalid_transition")
     if new == "Received Shipment":
         left = {line.id: line.quantity - line.qty_received for line in item_lines(order)
                 if line.quantity > line.qty_received}
@@ -157,33 +161,50 @@ def _quantities(document: Document, requested: list[dict] | None, left_of, actio
     if requested is None:
         return {lid: left_of(line) for lid, line in lines.items() if left_of(line) > 0}
     if not requested:
-        raise ValidationError.for_field("lines", f"name at least one line to {action}")
+        raise ValidationError.for_field("lines", _no_lines(action))
     chosen: dict[int, Decimal] = {}
     for index, entry in enumerate(requested):
         line = lines.get(entry["line_id"])
         if line is None:
             raise ValidationError.for_field(f"lines.{index}.line_id",
-                                            f"line {entry['line_id']} is not a line of {document.number}")
+                                            _("line %(line_id)s is not a line of %(number)s",
+                                              line_id=entry["line_id"], number=document.number))
         quantity = entry["quantity"]
         if quantity <= 0:
-            raise ValidationError.for_field(f"lines.{index}.quantity", "must be more than 0")
+            raise ValidationError.for_field(f"lines.{index}.quantity", _("must be more than 0"))
         chosen[line.id] = chosen.get(line.id, ZERO) + quantity
         left = left_of(line)
         if chosen[line.id] > left:
-            raise QuantityBeyondLeft(f"line {index + 1} ({line.item.name if line.item else ''}): "
-                                     f"only {stock._plain(left)} left to {action}",
-                                     {f"lines.{index}.quantity": [f"only {stock._plain(left)} left"]})
+            plain = stock._plain(left)
+            raise QuantityBeyondLeft(_beyond_left(action, index + 1, line.item.name if line.item else "", plain),
+                                     {f"lines.{index}.quantity": [_("only %(left)s left", left=plain)]})
     return chosen
+
+
+def _no_lines(action: str) -> str:
+    if action == "receive":
+        return _("name at least one line to receive")
+    if action == "ship":
+        return _("name at least one line to ship")
+    return _("name at least one line to invoice")
+
+
+def _beyond_left(action: str, number: int, name: str, left: str) -> str:
+    if action == "receive":
+        return _("line %(line)s (%(name)s): only %(left)s left to receive", line=number, name=name, left=left)
+    if action == "ship":
+        return _("line %(line)s (%(name)s): only %(left)s left to ship", line=number, name=name, left=left)
+    return _("line %(line)s (%(name)s): only %(left)s left to invoice", line=number, name=name, left=left)
 
 
 def receive_purchase_order(session: Session, order: Document, requested: list[dict] | None) -> Document:
     """Receive (part of) an approved purchase order; everything received -> Received Shipment."""
     if order.status not in ("Approved", "Delivered"):
-        raise Conflict(f"{order.number} is {order.status}; only an approved purchase order can be received",
-                       code="invalid_transition")
+        raise Conflict(_("%(number)s is %(status)s; only an approved purchase order can be received",
+                         number=order.number, status=status_label(order.status)), code="invalid_transition")
     quantities = _quantities(order, requested, lambda line: line.quantity - line.qty_received, "receive")
     if not quantities:
-        raise QuantityBeyondLeft(f"everything on {order.number} was already received")
+        raise QuantityBeyondLeft(_("everything on %(number)s was already received", number=order.number))
     _receive(session, order, quantities)
     if all(line.qty_received >= line.quantity for line in item_lines(order)):
         from crm.services.documents import change_status
@@ -204,11 +225,11 @@ def _receive(session: Session, order: Document, quantities: dict[int, Decimal]) 
 def ship_sales_order(session: Session, order: Document, requested: list[dict] | None) -> Document:
     """Ship (part of) an approved sales order; everything shipped -> Delivered."""
     if order.status != "Approved":
-        raise Conflict(f"{order.number} is {order.status}; only an approved sales order can be shipped",
-                       code="invalid_transition")
+        raise Conflict(_("%(number)s is %(status)s; only an approved sales order can be shipped",
+                         number=order.number, status=status_label(order.status)), code="invalid_transition")
     quantities = _quantities(order, requested, lambda line: line.quantity - line.qty_shipped, "ship")
     if not quantities:
-        raise QuantityBeyondLeft(f"everything on {order.number} was already shipped")
+        raise QuantityBeyondLeft(_("everything on %(number)s was already shipped", number=order.number))
     _ship(session, order, quantities)
     if all(line.qty_shipped >= line.quantity for line in item_lines(order)):
         from crm.services.documents import change_status
@@ -238,10 +259,11 @@ def invoice_sales_order(session: Session, order: Document, requested: list[dict]
     """An invoice for (part of) an approved or delivered sales order."""
     from crm.services import documents
     if order.status not in ("Approved", "Delivered"):
-        raise Conflict(f"{order.number} is {order.status}; approve it before invoicing", code="invalid_transition")
+        raise Conflict(_("%(number)s is %(status)s; approve it before invoicing",
+                         number=order.number, status=status_label(order.status)), code="invalid_transition")
     quantities = _quantities(order, requested, lambda line: line.quantity - line.qty_invoiced, "invoice")
     if not quantities:
-        raise QuantityBeyondLeft(f"everything on {order.number} was already invoiced")
+        raise QuantityBeyondLeft(_("everything on %(number)s was already invoiced", number=order.number))
     first_invoice = not any(line.qty_invoiced for line in item_lines(order))
     header = documents._copy_header(order)
     header.update(invoice_date=_today(), due_date=order.due_date)

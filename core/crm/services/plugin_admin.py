@@ -1,6 +1,7 @@
 """Enabling, disabling and purging plugins."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import MetaData, inspect as sa_inspect, text
 from sqlalchemy.orm import Session
 
@@ -12,13 +13,15 @@ from crm.models import PluginState
 def set_enabled(session: Session, registry, plugin_id: str, enabled: bool) -> None:
     plugin = registry.plugins.get(plugin_id)
     if plugin is None:
-        raise NotFound(f"plugin {plugin_id!r} is not installed")
+        raise NotFound(_("plugin %(plugin)s is not installed", plugin=repr(plugin_id)))
     if enabled and plugin.error:
-        raise ValidationError(f"plugin {plugin_id!r} failed to load: {plugin.error}")
+        raise ValidationError(_("plugin %(plugin)s failed to load: %(error)s", plugin=repr(plugin_id),
+                                error=plugin.error))
     if not enabled:
         dependants = [p for p in registry.enabled if plugin_id in registry.plugins[p].requires]
         if dependants:
-            raise ValidationError(f"plugin {plugin_id!r} is required by enabled plugin(s): {', '.join(dependants)}")
+            raise ValidationError(_("plugin %(plugin)s is required by enabled plugin(s): %(plugins)s",
+                                    plugin=repr(plugin_id), plugins=", ".join(dependants)))
     state = session.get(PluginState, plugin_id)
     if state is None:
         session.add(PluginState(id=plugin_id, enabled=enabled))

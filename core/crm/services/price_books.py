@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -18,7 +19,7 @@ MAX_PRICES = 5000
 
 
 def get_price_book(session: Session, price_book_id: int, *, for_update: bool = False) -> PriceBook:
-    return get_or_404(session, PriceBook, price_book_id, "price book", for_update=for_update,
+    return get_or_404(session, PriceBook, price_book_id, _("price book"), for_update=for_update,
                       options=[selectinload(PriceBook.prices)])
 
 
@@ -76,24 +77,24 @@ def _currency(code: str) -> str:
     try:
         currency_precision(code)
     except ValueError:
-        raise ValidationError.for_field("currency", f"unknown currency {code!r}: use an ISO 4217 code like EUR") \
-            from None
+        raise ValidationError.for_field(
+            "currency", _("unknown currency %(code)s: use an ISO 4217 code like EUR", code=repr(code))) from None
     return code
 
 
 def _prices(session: Session, rows: list[dict]) -> dict[int, Decimal]:
     """``[{"item_id", "list_price"}]`` -> item id -> price; every item existing and listed once."""
     if len(rows) > MAX_PRICES:
-        raise ValidationError.for_field("prices", f"at most {MAX_PRICES} prices per request")
+        raise ValidationError.for_field("prices", _("at most %(count)s prices per request", count=MAX_PRICES))
     ids = [row["item_id"] for row in rows]
     known = set(session.scalars(select(Item.id).where(Item.id.in_(ids)))) if ids else set()
     result: dict[int, Decimal] = {}
     for index, row in enumerate(rows):
         item_id = row["item_id"]
         if item_id not in known:
-            raise ValidationError.for_field(f"prices.{index}.item_id", f"unknown item {item_id}")
+            raise ValidationError.for_field(f"prices.{index}.item_id", _("unknown item %(id)s", id=item_id))
         if item_id in result:
-            raise ValidationError.for_field(f"prices.{index}.item_id", "this item is listed twice")
+            raise ValidationError.for_field(f"prices.{index}.item_id", _("this item is listed twice"))
         result[item_id] = row["list_price"]
     return result
 
@@ -114,4 +115,5 @@ def _set_prices(book: PriceBook, prices: dict[int, Decimal]) -> None:
 
 def _check_unique_name(session: Session, name: str) -> None:
     if session.scalar(select(PriceBook.id).where(PriceBook.name == name)) is not None:
-        raise Conflict(f"a price book named {name!r} already exists", {"name": ["already exists"]})
+        raise Conflict(_("a price book named %(name)s already exists", name=repr(name)),
+                       {"name": [_("already exists")]})

@@ -1,6 +1,7 @@
 """Small helpers every record service uses."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,8 +17,9 @@ MAX_ID = 2**31 - 1
 def check_version(record, version: int | None) -> None:
     """Optimistic concurrency: a PATCH that sends ``version`` must match the stored one."""
     if version is not None and version != record.version:
-        raise Conflict(f"this record was changed by someone else (version {record.version}, you sent {version}); "
-                       "reload it and apply your change again", {"version": ["stale"]}, code="stale_version")
+        raise Conflict(_("this record was changed by someone else (version %(current)s, you sent %(sent)s); "
+                         "reload it and apply your change again", current=record.version, sent=version),
+                       {"version": [_("stale")]}, code="stale_version")
 
 
 def apply_changes(record, data: dict) -> None:
@@ -39,7 +41,7 @@ def get_or_404(session: Session, model, record_id, label: str, *, for_update: bo
     serialises writers anyway), so that concurrent changes apply one after the other."""
     record = find(session, model, record_id, with_for_update=True if for_update else None, **options)
     if record is None:
-        raise NotFound(f"{label} {record_id} not found", {"id": ["not found"]})
+        raise NotFound(_("%(label)s %(id)s not found", label=label, id=record_id), {"id": [_("not found")]})
     return record
 
 
@@ -48,8 +50,9 @@ def refuse_if_used(session: Session, label: str, uses: dict) -> None:
     -> an EXISTS clause that holds while such references exist."""
     found = [name for name, clause in uses.items() if session.scalar(select(clause))]
     if found:
-        raise Conflict(f"{label} is still used by {', '.join(found)}: it cannot be deleted; "
-                       "deactivate it instead (\"active\": false)", code="in_use")
+        raise Conflict(_("%(label)s is still used by %(uses)s: it cannot be deleted; "
+                         "deactivate it instead (\"active\": false)", label=label, uses=", ".join(found)),
+                       code="in_use")
 
 
 def flush(session: Session, unique: dict[str, tuple[str, ...]] | None = None) -> None:
@@ -60,14 +63,15 @@ def flush(session: Session, unique: dict[str, tuple[str, ...]] | None = None) ->
     try:
         session.flush()
     except StaleDataError:
-        raise Conflict("this record was changed by someone else meanwhile; reload it and apply your change again",
-                       {"version": ["stale"]}, code="stale_version") from None
+        raise Conflict(_("this record was changed by someone else meanwhile; reload it and apply your change "
+                         "again"), {"version": [_("stale")]}, code="stale_version") from None
     except IntegrityError as exc:
         text = str(exc.orig)
         for field, markers in (unique or {}).items():
             if any(marker in text for marker in markers):
-                raise Conflict(f"{field}: already exists", {field: ["already exists"]}) from None
-        raise Conflict("the change conflicts with another change made at the same time; reload and try again") \
+                raise Conflict(_("%(field)s: already exists", field=field), {field: [_("already exists")]}) \
+                    from None
+        raise Conflict(_("the change conflicts with another change made at the same time; reload and try again")) \
             from None
 
 

@@ -12,6 +12,7 @@ import calendar
 import datetime as dt
 from collections.abc import Iterator
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from crm.services.doctypes import INVOICE
 MONTHS = {"monthly": 1, "quarterly": 3, "every_4_months": 4, "half_yearly": 6, "yearly": 12}
 DAYS = {"daily": 1, "weekly": 7}
 INVOICEABLE_ORDERS = ("Approved", "Delivered")
+INVOICE_STATUSES = ("AutoCreated", "Created", "Approved", "Sent")  # what a schedule's invoices start as
 MAX_CATCH_UP = 1000  # periods per order and run: a guard against absurd schedules
 
 
@@ -57,16 +59,19 @@ def set_schedule(session: Session, order: Document, data: dict | None) -> Recurr
         return schedule
     frequency = data.get("frequency", schedule.frequency if schedule else None)
     if frequency not in FREQUENCIES:
-        raise ValidationError.for_field("recurring.frequency", "must be one of " + ", ".join(FREQUENCIES))
+        raise ValidationError.for_field("recurring.frequency", _("must be one of %(choices)s",
+                                                                 choices=", ".join(FREQUENCIES)))
     start = data.get("start_date", schedule.start_date if schedule else None)
     if start is None:
-        raise ValidationError.for_field("recurring.start_date", "is required")
+        raise ValidationError.for_field("recurring.start_date", _("is required"))
     end = data.get("end_date", schedule.end_date if schedule else None)
     if end is not None and end < start:
-        raise ValidationError.for_field("recurring.end_date", "is before the start date")
+        raise ValidationError.for_field("recurring.end_date", _("is before the start date"))
     status = data.get("invoice_status", schedule.invoice_status if schedule else "AutoCreated")
-    if status not in ("AutoCreated", "Created", "Approved", "Sent"):
-        raise ValidationError.for_field("recurring.invoice_status", "must be AutoCreated, Created, Approved or Sent")
+    if status not in INVOICE_STATUSES:
+        raise ValidationError.for_field("recurring.invoice_status", _("must be %(choices)s or %(last)s",
+                                                                      choices=", ".join(INVOICE_STATUSES[:-1]),
+                                                                      last=INVOICE_STATUSES[-1]))
     terms = data.get("payment_terms_days", schedule.payment_terms_days if schedule else 30)
     if schedule is None:
         schedule = RecurringSchedule(sales_order_id=order.id)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
+from flask_babel import gettext as _
 from sqlalchemy import Date, and_, case, distinct, extract, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -125,14 +126,15 @@ class ReportSpec:
 
 def _check_day(name: str, value: dt.date | None) -> None:
     if value is not None and not FIRST_DAY <= value <= LAST_DAY:
-        raise ValidationError.for_field(name, f"must be between {FIRST_DAY} and {LAST_DAY}")
+        raise ValidationError.for_field(name, _("must be between %(first)s and %(last)s", first=FIRST_DAY,
+                                                last=LAST_DAY))
 
 
 def _optional_period(date_from: dt.date | None, date_to: dt.date | None) -> None:
     _check_day("from", date_from)
     _check_day("to", date_to)
     if date_from is not None and date_to is not None and date_from > date_to:
-        raise ValidationError.for_field("to", f"must be on or after from ({date_from})")
+        raise ValidationError.for_field("to", _("must be on or after from (%(date)s)", date=date_from))
 
 
 def _period(date_from: dt.date | None, date_to: dt.date | None) -> tuple[dt.date, dt.date]:
@@ -157,7 +159,7 @@ def _currency(session: Session, code: str | None) -> str:
     try:
         money.currency_precision(code)
     except ValueError:
-        raise ValidationError.for_field("currency", f"unknown currency code {code!r}") from None
+        raise ValidationError.for_field("currency", _("unknown currency code %(code)s", code=repr(code))) from None
     return code
 
 
@@ -361,10 +363,10 @@ def stock_moves(session: Session, *, product_id: int, date_from: dt.date | None 
     balance adds the move to it. Days are UTC days; both ends are included."""
     product = session.get(Item, product_id)
     if product is None or product.kind != "product":
-        raise ValidationError.for_field("product_id", f"unknown product {product_id}")
+        raise ValidationError.for_field("product_id", _("unknown product %(id)s", id=product_id))
     if product.is_bundle:
-        raise ValidationError.for_field("product_id", f"{product.name} is a bundle: its stock moves are its "
-                                                      "components'")
+        raise ValidationError.for_field("product_id", _("%(name)s is a bundle: its stock moves are its components'",
+                                                        name=product.name))
     _optional_period(date_from, date_to)
     period = [StockMove.product_id == product.id]
     if date_from is not None:
@@ -646,7 +648,8 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
 def get_spec(name: str) -> ReportSpec:
     spec = REPORTS.get(name)
     if spec is None:
-        raise NotFound(f"unknown report {name!r}; the reports are: {', '.join(REPORTS)}")
+        raise NotFound(_("unknown report %(name)s; the reports are: %(reports)s", name=repr(name),
+                         reports=", ".join(REPORTS)))
     return spec
 
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import case, func, inspect, literal, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -225,9 +226,11 @@ def put_back(session: Session, needs: list[Need], document: Document, *, reason:
 
 def _short_error(session: Session, short: dict[int, Decimal]) -> InsufficientStock:
     names = _names(session, short)
-    parts = [f"{names.get(pid, pid)} (short by {_plain(q)})" for pid, q in sorted(short.items())]
-    return InsufficientStock("not enough stock: " + "; ".join(parts),
-                             {f"items.{pid}": [f"short by {_plain(q)}"] for pid, q in short.items()})
+    parts = [_("%(name)s (short by %(quantity)s)", name=names.get(pid, pid), quantity=_plain(q))
+             for pid, q in sorted(short.items())]
+    return InsufficientStock(_("not enough stock: %(products)s", products="; ".join(parts)),
+                             {f"items.{pid}": [_("short by %(quantity)s", quantity=_plain(q))]
+                              for pid, q in short.items()})
 
 
 def _plain(value: Decimal) -> str:
@@ -241,24 +244,26 @@ def adjust(session: Session, product_id: int, *, quantity: Decimal | None = None
     """Correct stock: a signed ``quantity``, or the ``counted_quantity`` found on the
     shelf (the difference is written). Negative on-hand is refused unless allowed."""
     if (quantity is None) == (counted_quantity is None):
-        raise ValidationError.for_field("quantity", "give a signed quantity or a counted_quantity, not both")
+        raise ValidationError.for_field("quantity", _("give a signed quantity or a counted_quantity, not both"))
     if reason not in ADJUSTMENT_REASONS:
-        raise ValidationError.for_field("reason", "must be one of " + ", ".join(ADJUSTMENT_REASONS))
+        raise ValidationError.for_field("reason", _("must be one of %(choices)s",
+                                                    choices=", ".join(ADJUSTMENT_REASONS)))
     product = session.scalar(select(Item).where(Item.id == product_id).with_for_update())
     if product is None or product.kind != "product":
-        raise ValidationError.for_field("product_id", f"unknown product {product_id}")
+        raise ValidationError.for_field("product_id", _("unknown product %(id)s", id=product_id))
     if product.is_bundle:
-        raise ValidationError.for_field("product_id", "a bundle has no stock of its own; adjust its components")
+        raise ValidationError.for_field("product_id", _("a bundle has no stock of its own; adjust its components"))
     if counted_quantity is not None:
         if counted_quantity < 0:
-            raise ValidationError.for_field("counted_quantity", "cannot be negative")
+            raise ValidationError.for_field("counted_quantity", _("cannot be negative"))
         quantity = counted_quantity - product.on_hand
         reason = reason or "count_correction"
     if quantity == 0:
-        raise ValidationError.for_field("quantity", "nothing to adjust")
+        raise ValidationError.for_field("quantity", _("nothing to adjust"))
     if product.on_hand + quantity < 0 and not _allow_negative(session):
-        raise InsufficientStock(f"{product.name}: on hand would be {_plain(product.on_hand + quantity)}; "
-                                "negative stock is not allowed", {"quantity": ["would make on hand negative"]})
+        raise InsufficientStock(_("%(name)s: on hand would be %(quantity)s; negative stock is not allowed",
+                                  name=product.name, quantity=_plain(product.on_hand + quantity)),
+                                {"quantity": [_("would make on hand negative")]})
     session.execute(update(Item).where(Item.id == product.id).values(on_hand=Item.on_hand + quantity))
     move = StockMove(product_id=product.id, quantity=quantity, kind="adjustment", reason=reason, note=note,
                      user_id=current_actor_id())
@@ -306,7 +311,7 @@ def level(session: Session, product_id: int) -> StockLevel:
     product = session.scalar(select(Item).where(Item.id == product_id)
                              .options(selectinload(Item.components).selectinload(BundleComponent.component)))
     if product is None or product.kind != "product":
-        raise NotFound(f"product {product_id} not found")
+        raise NotFound(_("product %(id)s not found", id=product_id))
     if not product.is_bundle:
         incoming = incoming_by_product(session, [product.id])[product.id]
         return StockLevel(product.on_hand, product.reserved, product.on_hand - product.reserved, incoming)

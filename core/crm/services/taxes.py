@@ -1,6 +1,7 @@
 """Taxes: the rates applied to items (individual mode), documents (group mode) and shipping."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import String, cast, exists, or_, select
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,7 @@ from crm.services.records import apply_changes, check_version
 def get_tax(session: Session, tax_id: int) -> Tax:
     tax = session.get(Tax, tax_id)
     if tax is None:
-        raise NotFound(f"tax {tax_id} not found", {"id": ["not found"]})
+        raise NotFound(_("tax %(id)s not found", id=tax_id), {"id": [_("not found")]})
     return tax
 
 
@@ -38,19 +39,20 @@ def update_tax(session: Session, tax: Tax, data: dict) -> Tax:
 
 def delete_tax(session: Session, tax: Tax) -> None:
     if _in_use(session, tax.id):
-        raise Conflict(f"tax {tax.name!r} is used by items or documents; deactivate it instead")
+        raise Conflict(_("tax %(name)s is used by items or documents; deactivate it instead", name=repr(tax.name)))
     session.delete(tax)
     session.flush()
 
 
 def _validate(tax: Tax) -> None:
     if tax.applies_to not in TAX_APPLIES_TO:
-        raise ValidationError.for_field("applies_to", f"must be one of {', '.join(TAX_APPLIES_TO)}")
+        raise ValidationError.for_field("applies_to", _("must be one of %(choices)s",
+                                                        choices=", ".join(TAX_APPLIES_TO)))
 
 
 def _check_unique_name(session: Session, name: str) -> None:
     if session.scalar(select(Tax.id).where(Tax.name == name)) is not None:
-        raise Conflict(f"a tax named {name!r} already exists", {"name": ["already exists"]})
+        raise Conflict(_("a tax named %(name)s already exists", name=repr(name)), {"name": [_("already exists")]})
 
 
 def _in_use(session: Session, tax_id: int) -> bool:
@@ -72,11 +74,12 @@ def taxes_by_id(session: Session, ids, field: str, *, applies: str = "items") ->
     for index, tax_id in enumerate(ids):
         tax = found.get(tax_id)
         if tax is None:
-            raise ValidationError.for_field(f"{field}.{index}", f"unknown tax id {tax_id}")
+            raise ValidationError.for_field(f"{field}.{index}", _("unknown tax id %(id)s", id=tax_id))
         if not tax.active:
-            raise ValidationError.for_field(f"{field}.{index}", f"tax {tax.name!r} is inactive")
+            raise ValidationError.for_field(f"{field}.{index}", _("tax %(name)s is inactive", name=repr(tax.name)))
         if tax.applies_to not in (applies, "both"):
-            raise ValidationError.for_field(f"{field}.{index}", f"tax {tax.name!r} does not apply to {applies}")
+            raise ValidationError.for_field(f"{field}.{index}", _("tax %(name)s does not apply to %(applies)s",
+                                                                  name=repr(tax.name), applies=applies))
     if len(set(ids)) != len(ids):
-        raise ValidationError.for_field(field, "the same tax is listed twice")
+        raise ValidationError.for_field(field, _("the same tax is listed twice"))
     return [found[i] for i in ids]

@@ -2,6 +2,7 @@
 own profile (name, email, language, password). Session first, never commits."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
@@ -15,7 +16,7 @@ from crm.services.users import set_password
 def _check_text(data: dict, name: str, max_length: int) -> None:
     value = data.get(name)
     if value is not None and (len(value) > max_length or "\x00" in value):
-        raise ValidationError.for_field(name, f"at most {max_length} characters")
+        raise ValidationError.for_field(name, _("at most %(length)s characters", length=max_length))
 
 
 def update_user(session: Session, user: User, data: dict, *, acting: User | None = None) -> User:
@@ -25,19 +26,19 @@ def update_user(session: Session, user: User, data: dict, *, acting: User | None
     for name, length in (("full_name", 200), ("email", 200)):
         _check_text(data, name, length)
     if "role" in data and data["role"] not in ROLES:
-        raise ValidationError.for_field("role", f"must be one of {', '.join(ROLES)}")
+        raise ValidationError.for_field("role", _("must be one of %(choices)s", choices=", ".join(ROLES)))
     if "language" in data and data["language"] not in LANGUAGES:
-        raise ValidationError.for_field("language", f"must be one of {', '.join(LANGUAGES)}")
+        raise ValidationError.for_field("language", _("must be one of %(choices)s", choices=", ".join(LANGUAGES)))
     losing_admin = user.role == "admin" and user.active and (
         data.get("role", "admin") != "admin" or data.get("active", True) is False)
     if losing_admin:
         if acting is not None and acting.id == user.id:
-            raise Conflict("you cannot remove your own administrator rights or deactivate yourself",
-                           {"role": ["not your own"]})
+            raise Conflict(_("you cannot remove your own administrator rights or deactivate yourself"),
+                           {"role": [_("not your own")]})
         admins = session.scalar(select(func.count()).select_from(User)
                                 .where(User.role == "admin", User.active.is_(True)))
         if admins <= 1:
-            raise Conflict("the last active administrator must stay one", {"role": ["last admin"]})
+            raise Conflict(_("the last active administrator must stay one"), {"role": [_("last admin")]})
     for name in ("full_name", "email", "role", "language", "active"):
         if name in data:
             setattr(user, name, data[name])
@@ -52,6 +53,6 @@ def update_profile(session: Session, user: User, data: dict) -> User:
     allowed = {k: v for k, v in data.items() if k in ("full_name", "email", "language")}
     if data.get("new_password"):
         if not check_password_hash(user.password_hash, data.get("current_password") or ""):
-            raise ValidationError.for_field("current_password", "is not your current password")
+            raise ValidationError.for_field("current_password", _("is not your current password"))
         allowed["password"] = data["new_password"]
     return update_user(session, user, allowed)

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -26,14 +27,15 @@ def create_user(session: Session, username: str, password: str, role: str, *,
                 full_name: str = "", email: str = "", language: str = "en") -> User:
     username = (username or "").strip()
     if not username or len(username) > 80:
-        raise ValidationError.for_field("username", "must be 1 to 80 characters")
+        raise ValidationError.for_field("username", _("must be 1 to 80 characters"))
     if role not in ROLES:
-        raise ValidationError.for_field("role", f"must be one of {', '.join(ROLES)}")
+        raise ValidationError.for_field("role", _("must be one of %(choices)s", choices=", ".join(ROLES)))
     if language not in LANGUAGES:
-        raise ValidationError.for_field("language", f"must be one of {', '.join(LANGUAGES)}")
+        raise ValidationError.for_field("language", _("must be one of %(choices)s", choices=", ".join(LANGUAGES)))
     _check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} already exists", {"username": ["already exists"]})
+        raise Conflict(_("user %(username)s already exists", username=repr(username)),
+                       {"username": [_("already exists")]})
     user = User(username=username, password_hash=_hash_password(password), role=role,
                 full_name=full_name, email=email, language=language)
     session.add(user)
@@ -54,15 +56,16 @@ def _hash_password(password: str) -> str:
 
 def _check_password(password: str) -> None:
     if not password or len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError.for_field("password", f"must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValidationError.for_field("password", _("must have at least %(length)s characters",
+                                                      length=MIN_PASSWORD_LENGTH))
     if len(password) > 1000:
-        raise ValidationError.for_field("password", "is too long")
+        raise ValidationError.for_field("password", _("is too long"))
 
 
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} not found")
+        raise NotFound(_("user %(id)s not found", id=user_id))
     return user
 
 
@@ -75,7 +78,7 @@ def authenticate(session: Session, username: str, password: str, *, remote_addr:
     failures = session.scalar(select(func.count()).select_from(LoginAttempt)
                               .where(LoginAttempt.username == username, LoginAttempt.at >= since))
     if failures >= limit:
-        raise TooManyAttempts("too many failed logins; try again later")
+        raise TooManyAttempts(_("too many failed logins; try again later"))
     user = session.scalar(select(User).where(User.username == username))
     if user is not None and user.active and check_password_hash(user.password_hash, password or ""):
         session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
@@ -116,7 +119,7 @@ def user_for_token(session: Session, plain: str) -> User | None:
 def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != user.id and user.role != "admin"):
-        raise NotFound(f"token {token_id} not found")
+        raise NotFound(_("token %(id)s not found", id=token_id))
     token.revoked_at = token.revoked_at or utcnow()
     return token
 

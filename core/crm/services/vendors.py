@@ -1,6 +1,7 @@
 """Vendors: the suppliers purchase orders go to."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import exists
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,7 @@ ENTITY = "vendors"
 
 
 def get_vendor(session: Session, vendor_id: int, *, for_update: bool = False) -> Vendor:
-    return get_or_404(session, Vendor, vendor_id, "vendor", for_update=for_update)
+    return get_or_404(session, Vendor, vendor_id, _("vendor"), for_update=for_update)
 
 
 def create_vendor(session: Session, data: dict) -> Vendor:
@@ -37,9 +38,9 @@ def update_vendor(session: Session, vendor: Vendor, data: dict) -> Vendor:
 
 def delete_vendor(session: Session, vendor: Vendor) -> None:
     """Refused while documents or items refer to the vendor."""
-    refuse_if_used(session, f"vendor {vendor.name!r}", {
-        "documents": exists().where(Document.vendor_id == vendor.id),
-        "items": exists().where(Item.vendor_id == vendor.id),
+    refuse_if_used(session, _("vendor %(name)s", name=repr(vendor.name)), {
+        _("documents"): exists().where(Document.vendor_id == vendor.id),
+        _("items"): exists().where(Item.vendor_id == vendor.id),
     })
     vendor_id = vendor.id
     session.delete(vendor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import Blueprint
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -155,7 +156,8 @@ def _get_kind(kind: str, bundle: bool | None = None):
     def get(session, item_id):
         item = items.get_item(session, item_id, kind)
         if bundle is not None and item.is_bundle != bundle:
-            raise NotFound(f"{'bundle' if bundle else 'product'} {item_id} not found")
+            raise NotFound(_("bundle %(id)s not found", id=item_id) if bundle
+                           else _("product %(id)s not found", id=item_id))
         return item
     return get
 

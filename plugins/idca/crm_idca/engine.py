@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from crm import money
@@ -387,7 +388,8 @@ def compute_totals(layout: lay.CompiledLayout, computation: Computation, documen
             message = str(exc) if type(exc) is ValueError else error_message(exc)
             if total.builtin:
                 raise ValidationError.for_field(
-                    f"totals.{key}", f"{total.label} cannot be computed with the layout's formula: {message}"
+                    f"totals.{key}", _("%(label)s cannot be computed with the layout's formula: %(message)s",
+                                       label=total.label, message=message)
                 ) from None
             errors[key] = message
             names[key] = Failed(key, message)

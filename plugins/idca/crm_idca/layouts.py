@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -226,16 +227,16 @@ def build(doc_type: str, version: int, columns_data, totals_data, field_types: d
     """
     errors = _Errors()
     if not isinstance(columns_data, list):
-        errors.add("columns", "must be a list")
+        errors.add("columns", _("must be a list"))
         columns_data = []
     if not isinstance(totals_data, list):
-        errors.add("totals", "must be a list")
+        errors.add("totals", _("must be a list"))
         totals_data = []
     if len(columns_data) > MAX_COLUMNS + len(BUILTIN_COLUMNS):
-        errors.add("columns", f"at most {MAX_COLUMNS} custom columns")
+        errors.add("columns", _("at most %(count)s custom columns", count=MAX_COLUMNS))
         columns_data = []
     if len(totals_data) > MAX_TOTALS + len(TOTAL_NAMES):
-        errors.add("totals", f"at most {MAX_TOTALS} totals")
+        errors.add("totals", _("at most %(count)s totals", count=MAX_TOTALS))
         totals_data = []
     item_types = dict(field_types.get("item") or {})
     doc_types = dict(field_types.get("doc") or {})
@@ -258,7 +259,7 @@ def build(doc_type: str, version: int, columns_data, totals_data, field_types: d
             errors.add(where, exc.message)
             column.formula = None  # keep going: the other formulas are still checked
             continue
-        _check_result_type(column.formula, column.kind, where, errors, f"a {column.type} column")
+        _check_result_type(column.formula, column.kind, where, errors, _("a %(type)s column", type=column.type))
 
     sum_kinds = {**{name: NUMBER for name in LINE_NAMES}, **column_kinds}
     total_scope = fx.Scope(
@@ -276,7 +277,7 @@ def build(doc_type: str, version: int, columns_data, totals_data, field_types: d
             errors.add(where, exc.message)
             total.formula = None
             continue
-        _check_result_type(total.formula, NUMBER, where, errors, "a total")
+        _check_result_type(total.formula, NUMBER, where, errors, _("a total"))
 
     # the dependency graph of the formulas that are valid on their own: cycles are reported
     # together with the other mistakes
@@ -314,23 +315,24 @@ def build(doc_type: str, version: int, columns_data, totals_data, field_types: d
 
 def _check_result_type(formula: fx.Formula, wanted: str, where: str, errors: _Errors, what: str) -> None:
     if formula.type != wanted:
-        errors.add(where, f"gives {fx.TYPE_NAMES[formula.type]}, but {what} needs {fx.TYPE_NAMES[wanted]}")
+        errors.add(where, _("gives %(result)s, but %(what)s needs %(wanted)s", result=fx.TYPE_NAMES[formula.type],
+                           what=what, wanted=fx.TYPE_NAMES[wanted]))
 
 
 def _text(value, where: str, errors: _Errors, *, required: bool = False, limit: int = MAX_LABEL) -> str | None:
     if value is None or value == "":
         if required:
-            errors.add(where, "is required")
+            errors.add(where, _("is required"))
         return None
     if not isinstance(value, str):
-        errors.add(where, "must be text")
+        errors.add(where, _("must be text"))
         return None
     value = value.strip()
     if len(value) > limit:
-        errors.add(where, f"must be at most {limit} characters")
+        errors.add(where, _("must be at most %(limit)s characters", limit=limit))
         return None
     if "\x00" in value:
-        errors.add(where, "must not contain NUL characters")
+        errors.add(where, _("must not contain NUL characters"))
         return None
     return value
 
@@ -339,7 +341,7 @@ def _bool(value, where: str, errors: _Errors, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        errors.add(where, "must be true or false")
+        errors.add(where, _("must be true or false"))
         return default
     return value
 
@@ -348,7 +350,7 @@ def _decimals(value, where: str, errors: _Errors) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DECIMALS:
-        errors.add(where, f"must be a whole number from 0 to {MAX_DECIMALS}")
+        errors.add(where, _("must be a whole number from 0 to %(max)s", max=MAX_DECIMALS))
         return None
     return value
 
@@ -359,17 +361,17 @@ def _width(value, where: str, errors: _Errors) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10000:
         return f"{value}px"
     if not isinstance(value, str) or not WIDTH.match(value.strip()):
-        errors.add(where, "must be a CSS length like 80px, 12%, 6em or 20mm")
+        errors.add(where, _("must be a CSS length like 80px, 12%, 6em or 20mm"))
         return None
     return value.strip()
 
 
 def _key(value, where: str, errors: _Errors) -> str | None:
     if not isinstance(value, str) or not KEY.match(value):
-        errors.add(where, "use 1-40 lower case letters, digits and _, starting with a letter")
+        errors.add(where, _("use 1-40 lower case letters, digits and _, starting with a letter"))
         return None
     if value in RESERVED or keyword.iskeyword(value) or value in LINE_NAMES or value in BUILTIN_COLUMNS:
-        errors.add(where, f"'{value}' is reserved; choose another key")
+        errors.add(where, _("'%(key)s' is reserved; choose another key", key=value))
         return None
     return value
 
@@ -381,21 +383,22 @@ def _read_columns(data: list, errors: _Errors, item_types: dict) -> list[Column]
     for index, entry in enumerate(data):
         where = f"columns.{index}"
         if not isinstance(entry, dict):
-            errors.add(where, "must be an object")
+            errors.add(where, _("must be an object"))
             continue
         unknown = set(entry) - {"key", "label", "builtin", "visible", "width", "type", "editable", "formula",
                                 "default", "decimals", "choices"}
         if unknown:
-            errors.add(f"{where}.{sorted(unknown)[0]}", "unknown field")
+            errors.add(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
         key = entry.get("key")
         if key in BUILTIN_COLUMNS:
             if key in seen:
-                errors.add(f"{where}.key", f"column {key} is listed twice")
+                errors.add(f"{where}.key", _("column %(key)s is listed twice", key=key))
                 continue
             seen.add(key)
             for name in ("type", "editable", "formula", "default", "decimals", "choices"):
                 if not _harmless(name, entry.get(name), key):
-                    errors.add(f"{where}.{name}", "a built-in column can only be relabelled, hidden, moved or resized")
+                    errors.add(f"{where}.{name}",
+                               _("a built-in column can only be relabelled, hidden, moved or resized"))
             columns.append(Column(key=key, builtin=True, position=index,
                                   label=_text(entry.get("label"), f"{where}.label", errors) or BUILTIN_LABELS[key],
                                   visible=_bool(entry.get("visible"), f"{where}.visible", errors, True),
@@ -406,16 +409,16 @@ def _read_columns(data: list, errors: _Errors, item_types: dict) -> list[Column]
         if key is None:
             continue
         if key in seen:
-            errors.add(f"{where}.key", f"another column has the key {key}")
+            errors.add(f"{where}.key", _("another column has the key %(key)s", key=key))
             continue
         seen.add(key)
         custom_count += 1
         if custom_count > MAX_COLUMNS:
-            errors.add(where, f"at most {MAX_COLUMNS} custom columns")
+            errors.add(where, _("at most %(count)s custom columns", count=MAX_COLUMNS))
             continue
         column_type = entry.get("type") or "text"
         if column_type not in COLUMN_TYPES:
-            errors.add(f"{where}.type", "must be one of " + ", ".join(COLUMN_TYPES))
+            errors.add(f"{where}.type", _("must be one of %(choices)s", choices=", ".join(COLUMN_TYPES)))
             column_type = "text"
         column = Column(key=key, builtin=False, position=index, type=column_type,
                         label=_text(entry.get("label"), f"{where}.label", errors, required=True) or key,
@@ -424,21 +427,21 @@ def _read_columns(data: list, errors: _Errors, item_types: dict) -> list[Column]
                         editable=_bool(entry.get("editable"), f"{where}.editable", errors, False),
                         decimals=_decimals(entry.get("decimals"), f"{where}.decimals", errors))
         if column.decimals is not None and column.kind != NUMBER:
-            errors.add(f"{where}.decimals", "only number, money and percent columns have decimals")
+            errors.add(f"{where}.decimals", _("only number, money and percent columns have decimals"))
         column.choices = _choices(entry.get("choices"), f"{where}.choices", errors, column_type)
         formula = entry.get("formula")
         if formula not in (None, ""):
             if not isinstance(formula, str):
-                errors.add(f"{where}.formula", "must be text")
+                errors.add(f"{where}.formula", _("must be text"))
             else:
                 column.formula = formula  # compiled by build()
                 if column.editable:
-                    errors.add(f"{where}.editable", "a formula column is computed; it cannot be editable")
+                    errors.add(f"{where}.editable", _("a formula column is computed; it cannot be editable"))
         column.default = _default(entry.get("default"), f"{where}.default", errors, column, item_types)
         if column.default is not None and column.formula is not None:
-            errors.add(f"{where}.default", "a formula column has no default")
+            errors.add(f"{where}.default", _("a formula column has no default"))
         if column.formula is None and not column.editable and column.default is None:
-            errors.add(f"{where}.formula", "a column that is not editable needs a formula or a default")
+            errors.add(f"{where}.formula", _("a column that is not editable needs a formula or a default"))
         columns.append(column)
     # a built-in column left out keeps its default place: right after the built-in column that
     # precedes it by default (the first ones at the start)
@@ -475,20 +478,20 @@ BUILTIN_TYPES = {"item": "text", "description": "text", "quantity": "number", "u
 def _choices(value, where: str, errors: _Errors, column_type: str) -> tuple:
     if value in (None, [], ()):
         if column_type == "select":
-            errors.add(where, "a select column needs choices")
+            errors.add(where, _("a select column needs choices"))
         return ()
     if column_type != "select":
-        errors.add(where, "only select columns have choices")
+        errors.add(where, _("only select columns have choices"))
         return ()
     if not isinstance(value, (list, tuple)) or len(value) > MAX_CHOICES:
-        errors.add(where, f"must be a list of at most {MAX_CHOICES} texts")
+        errors.add(where, _("must be a list of at most %(max)s texts", max=MAX_CHOICES))
         return ()
     choices = []
     for position, choice in enumerate(value):
         text = _text(choice, f"{where}.{position}", errors, required=True)
         if text is not None:
             if text in choices:
-                errors.add(f"{where}.{position}", "is listed twice")
+                errors.add(f"{where}.{position}", _("is listed twice"))
             choices.append(text)
     return tuple(choices)
 
@@ -497,12 +500,12 @@ def _default(value, where: str, errors: _Errors, column: Column, item_types: dic
     if value is None:
         return None
     if not isinstance(value, dict) or value.get("source") not in DEFAULT_SOURCES:
-        errors.add(f"{where}.source", "must be one of " + ", ".join(DEFAULT_SOURCES))
+        errors.add(f"{where}.source", _("must be one of %(choices)s", choices=", ".join(DEFAULT_SOURCES)))
         return None
     source = value["source"]
     unknown = set(value) - {"source", "value", "field"}
     if unknown:
-        errors.add(f"{where}.{sorted(unknown)[0]}", "unknown field")
+        errors.add(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
     if source == "value":
         try:
             column.default_value = convert_input(column, value.get("value"), "EUR")
@@ -510,20 +513,23 @@ def _default(value, where: str, errors: _Errors, column: Column, item_types: dic
             errors.add(f"{where}.value", str(exc))
             return None
         if column.default_value is None:
-            errors.add(f"{where}.value", "is required")
+            errors.add(f"{where}.value", _("is required"))
             return None
         return {"source": "value", "value": jsonable(column.default_value)}
     name = value.get("field")
     fields = ITEM_FIELDS if source == "item" else item_types
     if not isinstance(name, str) or name not in fields:
-        known = ", ".join(sorted(fields)) or "none defined"
-        errors.add(f"{where}.field", f"unknown {'item' if source == 'item' else 'item custom'} field; "
-                                     f"known: {known}")
+        known = ", ".join(sorted(fields)) or _("none defined")
+        if source == "item":
+            errors.add(f"{where}.field", _("unknown item field; known: %(known)s", known=known))
+        else:
+            errors.add(f"{where}.field", _("unknown item custom field; known: %(known)s", known=known))
         return None
     kind = fields[name]
     if kind != column.kind and not (column.kind == TEXT and kind in (NUMBER, DATE)):
-        errors.add(f"{where}.field", f"{name} is {fx.TYPE_NAMES[kind]}; a {column.type} column needs "
-                                     f"{fx.TYPE_NAMES[column.kind]}")
+        errors.add(f"{where}.field", _("%(name)s is %(kind)s; a %(type)s column needs %(wanted)s", name=name,
+                                       kind=fx.TYPE_NAMES[kind], type=column.type,
+                                       wanted=fx.TYPE_NAMES[column.kind]))
         return None
     return {"source": source, "field": name}
 
@@ -534,11 +540,11 @@ def _read_totals(data: list, errors: _Errors) -> list[Total]:
     for index, entry in enumerate(data):
         where = f"totals.{index}"
         if not isinstance(entry, dict):
-            errors.add(where, "must be an object")
+            errors.add(where, _("must be an object"))
             continue
         unknown = set(entry) - {"key", "label", "builtin", "visible", "type", "formula", "decimals"}
         if unknown:
-            errors.add(f"{where}.{sorted(unknown)[0]}", "unknown field")
+            errors.add(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
         key = entry.get("key")
         builtin = key in TOTAL_NAMES
         if not builtin:
@@ -546,15 +552,15 @@ def _read_totals(data: list, errors: _Errors) -> list[Total]:
             if key is None:
                 continue
         if key in seen:
-            errors.add(f"{where}.key", f"another total has the key {key}")
+            errors.add(f"{where}.key", _("another total has the key %(key)s", key=key))
             continue
         seen.add(key)
         total_type = entry.get("type") or "money"
         if total_type not in TOTAL_TYPES:
-            errors.add(f"{where}.type", "must be one of " + ", ".join(TOTAL_TYPES))
+            errors.add(f"{where}.type", _("must be one of %(choices)s", choices=", ".join(TOTAL_TYPES)))
             total_type = "money"
         if builtin and total_type != "money":
-            errors.add(f"{where}.type", "a built-in total is money")
+            errors.add(f"{where}.type", _("a built-in total is money"))
             total_type = "money"
         total = Total(key=key, builtin=builtin, position=index, type=total_type,
                       label=_text(entry.get("label"), f"{where}.label", errors, required=not builtin)
@@ -562,15 +568,15 @@ def _read_totals(data: list, errors: _Errors) -> list[Total]:
                       visible=_bool(entry.get("visible"), f"{where}.visible", errors, True),
                       decimals=_decimals(entry.get("decimals"), f"{where}.decimals", errors))
         if builtin and total.decimals is not None:
-            errors.add(f"{where}.decimals", "a built-in total has the currency's decimals")
+            errors.add(f"{where}.decimals", _("a built-in total has the currency's decimals"))
         formula = entry.get("formula")
         if formula not in (None, ""):
             if not isinstance(formula, str):
-                errors.add(f"{where}.formula", "must be text")
+                errors.add(f"{where}.formula", _("must be text"))
             else:
                 total.formula = formula
         elif not builtin:
-            errors.add(f"{where}.formula", "a custom total needs a formula")
+            errors.add(f"{where}.formula", _("a custom total needs a formula"))
         totals.append(total)
     return totals
 
@@ -594,7 +600,7 @@ def _topological(nodes: dict[str, Any], edges: dict[str, list[str]], where_of, e
                 first = cycle[0]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
-                    errors.add(where_of(first), "circular reference: " + " -> ".join(cycle))
+                    errors.add(where_of(first), _("circular reference: %(cycle)s", cycle=" -> ".join(cycle)))
                 continue
             if state.get(dependency) is None:
                 visit(dependency, path)
@@ -647,15 +653,15 @@ def convert_input(column: Column, value, currency: str):
     kind = column.kind
     if kind == NUMBER:
         if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-            raise ValueError("must be a number (a decimal string like \"12.50\")")
+            raise ValueError(_("must be a number (a decimal string like \"12.50\")"))
         if isinstance(value, str) and len(value) > 60:
-            raise ValueError("must be a number")
+            raise ValueError(_("must be a number"))
         try:
             number = money.to_decimal(value)
         except (TypeError, ValueError):
-            raise ValueError("must be a number (a decimal string like \"12.50\")") from None
+            raise ValueError(_("must be a number (a decimal string like \"12.50\")")) from None
         if abs(number) >= MAX_NUMBER:
-            raise ValueError("must be below 10^15")
+            raise ValueError(_("must be below 10^15"))
         places = column.places(currency)
         return number if places is None else number.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP,
                                                               money.CONTEXT)
@@ -667,18 +673,18 @@ def convert_input(column: Column, value, currency: str):
                 return dt.date.fromisoformat(value.strip())
             except ValueError:
                 pass
-        raise ValueError("must be a date (YYYY-MM-DD)")
+        raise ValueError(_("must be a date (YYYY-MM-DD)"))
     if not isinstance(value, str):
         if column.type == "text" and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
             value = str(value)
         else:
-            raise ValueError("must be text")
+            raise ValueError(_("must be text"))
     if len(value) > MAX_TEXT_VALUE:
-        raise ValueError(f"must be at most {MAX_TEXT_VALUE} characters")
+        raise ValueError(_("must be at most %(limit)s characters", limit=MAX_TEXT_VALUE))
     if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+        raise ValueError(_("must not contain NUL characters"))
     if column.type == "select" and value not in column.choices:
-        raise ValueError("must be one of: " + ", ".join(column.choices))
+        raise ValueError(_("must be one of: %(choices)s", choices=", ".join(column.choices)))
     return value
 
 
@@ -731,8 +737,9 @@ def save_layout(session: Session, doc_type: str, data: dict) -> Layout:
     expected = data.get("version")
     current_version = layout.version if layout is not None else 0
     if expected is not None and expected != current_version:
-        raise Conflict(f"the layout changed since you read it (version {current_version}, you sent {expected}); "
-                       "reload it", {"version": [f"is {current_version}"]}, code="stale_version")
+        raise Conflict(_("the layout changed since you read it (version %(current)s, you sent %(sent)s); reload it",
+                         current=current_version, sent=expected),
+                       {"version": [_("is %(version)s", version=current_version)]}, code="stale_version")
     compiled_layout = build(doc_type, current_version + 1, data.get("columns") or [], data.get("totals") or [],
                             custom_field_types(session))
     stored = compiled_layout.stored
@@ -749,7 +756,7 @@ def save_layout(session: Session, doc_type: str, data: dict) -> Layout:
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict("another administrator saved this layout at the same time; reload it",
+        raise Conflict(_("another administrator saved this layout at the same time; reload it"),
                        code="stale_version") from None
     _remember(compiled_layout)
     _remember_version(session, doc_type, layout.version)

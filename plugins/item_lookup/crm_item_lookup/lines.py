@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from crm.errors import ValidationError
@@ -37,7 +38,7 @@ def append_items(session: Session, document: Document, rows: list[dict], *, vers
     A bundle is one line; the core's stock rules move its components. Errors about the new
     lines name them ``items.<n>.<field>``."""
     if not rows:
-        raise ValidationError.for_field("items", "give at least one item")
+        raise ValidationError.for_field("items", _("give at least one item"))
     kept = [_kept(line) for line in document.lines]
     data = {"lines": kept + [_new(row) for row in rows]}
     if version is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from marshmallow import Schema, fields, pre_load, validate, validates
 from marshmallow import ValidationError as SchemaValidationError
 
@@ -157,7 +158,7 @@ class ItemLookupLineIn(Schema):
     @validates("quantity")
     def _above_zero(self, value, **_kwargs):
         if value <= 0:
-            raise SchemaValidationError("must be above 0")
+            raise SchemaValidationError(_("must be above 0"))
 
 
 class ItemLookupLinesIn(Schema):

@@ -22,6 +22,7 @@ from crm.errors import ValidationError
 from crm.models import CustomField
 from crm.services.settings import all_settings, set_setting
 from crm_item_lookup import sync
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from crm_item_lookup.models import FacetFields
 
@@ -153,11 +154,11 @@ def save(session: Session, values: dict) -> dict:
     values = dict(values)
     custom = _custom_fields(session)
     if "default_kind" in values and values["default_kind"] not in KINDS:
-        raise ValidationError.for_field("default_kind", "must be one of " + ", ".join(KINDS))
+        raise ValidationError.for_field("default_kind", _("must be one of %(choices)s", choices=", ".join(KINDS)))
     if "switches" in values:
         values["switches"] = _switches(values["switches"])
     if "show_picture" in values and not isinstance(values["show_picture"], bool):
-        raise ValidationError.for_field("show_picture", "must be true or false")
+        raise ValidationError.for_field("show_picture", _("must be true or false"))
     if "picture_field" in values:
         values["picture_field"] = _picture_field(values["picture_field"], custom)
     facets = _facets(values.pop("facets"), custom) if "facets" in values else {}
@@ -173,12 +174,13 @@ def save(session: Session, values: dict) -> dict:
 
 def _switches(switches) -> list[str]:
     if not isinstance(switches, list):
-        raise ValidationError.for_field("switches", "must be a list")
+        raise ValidationError.for_field("switches", _("must be a list"))
     for index, name in enumerate(switches):
         if name not in SWITCHES:
-            raise ValidationError.for_field(f"switches.{index}", "must be one of " + ", ".join(SWITCHES))
+            raise ValidationError.for_field(f"switches.{index}",
+                                            _("must be one of %(choices)s", choices=", ".join(SWITCHES)))
     if len(set(switches)) != len(switches):
-        raise ValidationError.for_field("switches", "a switch is listed twice")
+        raise ValidationError.for_field("switches", _("a switch is listed twice"))
     return [name for name in SWITCHES if name in switches]
 
 
@@ -188,32 +190,33 @@ def _picture_field(name, custom) -> str | None:
     texts = {k: f for k, f in custom.items() if f.type == "text"}
     found = canonical(name, texts) if name not in BUILTIN_LABELS else None
     if found is None:
-        raise ValidationError.for_field("picture_field", "must be an active custom field of items of type text "
-                                                         "(holding the picture's URL)")
+        raise ValidationError.for_field("picture_field", _("must be an active custom field of items of type text "
+                                                           "(holding the picture's URL)"))
     return found
 
 
 def _facets(facets, custom) -> dict[str, list[str]]:
     if not isinstance(facets, dict):
-        raise ValidationError.for_field("facets", "must map product, service and bundle to lists of fields")
+        raise ValidationError.for_field("facets", _("must map product, service and bundle to lists of fields"))
     result = {}
     for kind, names in facets.items():
         if kind not in KINDS:
-            raise ValidationError.for_field(f"facets.{kind}", "unknown kind; use " + ", ".join(KINDS))
+            raise ValidationError.for_field(f"facets.{kind}", _("unknown kind; use %(choices)s",
+                                                                 choices=", ".join(KINDS)))
         if not isinstance(names, list):
-            raise ValidationError.for_field(f"facets.{kind}", "must be a list of fields")
+            raise ValidationError.for_field(f"facets.{kind}", _("must be a list of fields"))
         if len(names) > MAX_FACETS:
-            raise ValidationError.for_field(f"facets.{kind}", f"at most {MAX_FACETS} fields")
+            raise ValidationError.for_field(f"facets.{kind}", _("at most %(max)s fields", max=MAX_FACETS))
         chosen = []
         for index, name in enumerate(names):
             field = canonical(name, custom)
             if field is None:
                 raise ValidationError.for_field(
                     f"facets.{kind}.{index}",
-                    f"{name!r} is not a text or select field of items; use one of: "
-                    + ", ".join(list(BUILTIN_LABELS) + [CUSTOM_PREFIX + k for k in custom]))
+                    _("%(name)s is not a text or select field of items; use one of: %(choices)s", name=repr(name),
+                      choices=", ".join(list(BUILTIN_LABELS) + [CUSTOM_PREFIX + k for k in custom])))
             if field in chosen:
-                raise ValidationError.for_field(f"facets.{kind}.{index}", f"{field} is listed twice")
+                raise ValidationError.for_field(f"facets.{kind}.{index}", _("%(field)s is listed twice", field=field))
             chosen.append(field)
         result[kind] = chosen
     return result

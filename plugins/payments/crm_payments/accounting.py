@@ -11,6 +11,7 @@ payment from the accounting system is recorded with the default counting status 
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm.accounting import LocalEntity, dec, iso, to_date
@@ -56,12 +57,12 @@ class PaymentsEntity(LocalEntity):
 
     def create(self, session, data):
         if data.get("invoice_id") is None:
-            raise ValidationError.for_field("invoice_id", "the payment is not for an invoice we know")
+            raise ValidationError.for_field("invoice_id", _("the payment is not for an invoice we know"))
         return services.record_payment(session, data["invoice_id"], self._pay_input(data))
 
     def update(self, session, record, changes):
         if "invoice_id" in changes and changes["invoice_id"] != record.invoice_id:
-            raise Conflict("a payment cannot move to another invoice: delete it and record a new one",
+            raise Conflict(_("a payment cannot move to another invoice: delete it and record a new one"),
                            code="payment_moved")
         data = self._pay_input(changes)
         return services.update_payment(session, record.id, data) if data else record

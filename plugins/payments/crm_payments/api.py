@@ -7,6 +7,7 @@ an invoice's payments, calculator and schedule (paths fixed by the API contract)
 from __future__ import annotations
 
 from flask import request
+from flask_babel import gettext as _
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError as SchemaError, fields, validate
@@ -37,9 +38,9 @@ class NameOrId(fields.Field):
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise SchemaError("give a name or an id")
+            raise SchemaError(_("give a name or an id"))
         if isinstance(value, str) and len(value) > 60:
-            raise SchemaError("at most 60 characters")
+            raise SchemaError(_("at most 60 characters"))
         return value
 
 
@@ -393,7 +394,7 @@ class Calculator(MethodView):
         invoice = services.get_invoice(db.session, invoice_id)
         percent = args.get("percent")
         if percent is not None and percent <= 0:
-            raise ValidationError.for_field("percent", "must be more than 0")
+            raise ValidationError.for_field("percent", _("must be more than 0"))
         return services.calculate(invoice, args["basis"], percent if percent is not None else Decimal("100"))
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 from crm import money
 from crm.context import current_actor_id
 from crm.errors import Conflict, NotFound, ValidationError
+from crm.labels import status_label
 from crm.models import Document
 from crm.services import documents, hooks
 from crm.services.recurring import add_months
@@ -82,17 +83,21 @@ def list_methods(session: Session, *, active_only: bool = False) -> list[Payment
 def _lookup(session: Session, model, value, field: str):
     """A status or method by id (int) or name (str, case-insensitive)."""
     if isinstance(value, bool):
-        raise ValidationError.for_field(field, "give a name or an id")
+        raise ValidationError.for_field(field, _("give a name or an id"))
     if isinstance(value, int):
         found = session.get(model, value)
     elif isinstance(value, str) and value.strip():
         found = session.scalar(select(model).where(func.lower(model.name) == value.strip().lower()))
     else:
-        raise ValidationError.for_field(field, "give a name or an id")
+        raise ValidationError.for_field(field, _("give a name or an id"))
     if found is None:
         names = ", ".join(r.name for r in session.scalars(_ordered(model).where(model.active.is_(True)))
                           if r.code is None)
-        raise ValidationError.for_field(field, f"unknown {field} {value!r}; use one of: {names}")
+        if field == "status":
+            reason = _("unknown status %(value)s; use one of: %(names)s", value=repr(value), names=names)
+        else:
+            reason = _("unknown method %(value)s; use one of: %(names)s", value=repr(value), names=names)
+        raise ValidationError.for_field(field, reason)
     return found
 
 
@@ -110,7 +115,7 @@ def default_status(session: Session) -> PaymentStatus:
         PaymentStatus.active.is_(True), PaymentStatus.counts_as_received.is_(True),
         PaymentStatus.is_refund.is_(False), PaymentStatus.is_scheduled.is_(False), PaymentStatus.code.is_(None)))
     if found is None:
-        raise ValidationError.for_field("status", "required: no active status counts as received")
+        raise ValidationError.for_field("status", _("required: no active status counts as received"))
     return found
 
 
@@ -126,14 +131,16 @@ def scheduled_status(session: Session) -> PaymentStatus:
 def _builtin(session: Session, model, code: str):
     found = session.scalar(select(model).where(model.code == code))
     if found is None:  # the migration seeds them; only a hand-edited database lacks them
-        raise Conflict(f"the built-in {model.__name__} {code!r} is missing; run `crm db upgrade`")
+        raise Conflict(_("the built-in %(model)s %(code)s is missing; run `crm db upgrade`",
+                         model=model.__name__, code=repr(code)))
     return found
 
 
 def _usable_status(session: Session, value, current: PaymentStatus | None = None) -> PaymentStatus:
     status = find_status(session, value)
     if status.code == CREDIT and (current is None or current.id != status.id):
-        raise ValidationError.for_field("status", _("%(name)s is set only when customer credit is applied", name=status.name))
+        raise ValidationError.for_field("status", _("%(name)s is set only when customer credit is applied",
+                                                    name=status.name))
     if not status.active and (current is None or current.id != status.id):
         raise ValidationError.for_field("status", _("%(name)s is inactive", name=status.name))
     return status
@@ -144,7 +151,8 @@ def _usable_method(session: Session, value, current: PaymentMethod | None = None
         return None
     method = find_method(session, value)
     if method.code == CREDIT and (current is None or current.id != method.id):
-        raise ValidationError.for_field("method", _("%(name)s is set only when customer credit is applied", name=method.name))
+        raise ValidationError.for_field("method", _("%(name)s is set only when customer credit is applied",
+                                                    name=method.name))
     if not method.active and (current is None or current.id != method.id):
         raise ValidationError.for_field("method", _("%(name)s is inactive", name=method.name))
     return method
@@ -262,14 +270,14 @@ def delete_method(session: Session, method: PaymentMethod) -> None:
 def get_status(session: Session, status_id: int) -> PaymentStatus:
     found = session.get(PaymentStatus, status_id)
     if found is None:
-        raise NotFound(f"payment status {status_id} not found")
+        raise NotFound(_("payment status %(id)s not found", id=status_id))
     return found
 
 
 def get_method(session: Session, method_id: int) -> PaymentMethod:
     found = session.get(PaymentMethod, method_id)
     if found is None:
-        raise NotFound(f"payment method {method_id} not found")
+        raise NotFound(_("payment method %(id)s not found", id=method_id))
     return found
 
 
@@ -292,7 +300,7 @@ def received_on(session: Session, invoice_id: int, *, excluding: int | None = No
 def get_payment(session: Session, payment_id: int) -> Payment:
     found = session.get(Payment, payment_id)
     if found is None:
-        raise NotFound(f"payment {payment_id} not found")
+        raise NotFound(_("payment %(id)s not found", id=payment_id))
     return found
 
 
@@ -318,8 +326,9 @@ def _check_payable(invoice: Document) -> None:
         hint = (_("approve or send it first") if invoice.status in ("Created", "AutoCreated")
                 else _("its payments are closed"))
         raise Conflict(_("invoice %(number)s is %(status)s: it takes no payments (%(hint)s)", number=invoice.number,
-                         status=invoice.status, hint=hint),
-                       {"invoice": [f"status {invoice.status}"]}, code="invoice_not_payable")
+                         status=status_label(invoice.status), hint=hint),
+                       {"invoice": [_("status %(status)s", status=status_label(invoice.status))]},
+                       code="invoice_not_payable")
 
 
 def _amount(value, currency: str, field: str = "amount") -> Decimal:
@@ -447,11 +456,11 @@ def record_payment(session: Session, invoice_id: int, data: dict) -> Payment:
 def _locked_payment(session: Session, payment_id: int) -> tuple[Document, Payment]:
     invoice_id = session.scalar(select(Payment.invoice_id).where(Payment.id == payment_id))
     if invoice_id is None:
-        raise NotFound(f"payment {payment_id} not found")
+        raise NotFound(_("payment %(id)s not found", id=payment_id))
     invoice = get_invoice(session, invoice_id, lock=True)
     payment = session.get(Payment, payment_id, populate_existing=True, with_for_update=True)
     if payment is None:  # deleted while we waited for the lock
-        raise NotFound(f"payment {payment_id} not found")
+        raise NotFound(_("payment %(id)s not found", id=payment_id))
     return invoice, payment
 
 
@@ -536,7 +545,7 @@ def list_credits(session: Session, *, account_id: int | None = None, open_only: 
 def get_credit(session: Session, credit_id: int, *, lock: bool = False) -> Credit:
     credit = session.get(Credit, credit_id, populate_existing=lock, with_for_update=lock or None)
     if credit is None:
-        raise NotFound(f"credit {credit_id} not found")
+        raise NotFound(_("credit %(id)s not found", id=credit_id))
     return credit
 
 
@@ -598,7 +607,7 @@ def calculate(invoice: Document, basis: str = "balance", percent: Decimal = Deci
     """``percent`` of the invoice's total or balance, rounded to its currency (HALF_UP),
     with the usual presets."""
     if basis not in BASES:
-        raise ValidationError.for_field("basis", "must be total or balance")
+        raise ValidationError.for_field("basis", _("must be total or balance"))
     percent = money.to_decimal(percent)
     if not (0 < percent <= 100):
         raise ValidationError.for_field("percent", _("must be more than 0 and at most 100"))
@@ -647,7 +656,7 @@ def create_schedule(session: Session, invoice_id: int, data: dict) -> PaymentSch
                                                           max=MAX_INSTALLMENTS))
     interval = data.get("interval") or "monthly"
     if interval not in INTERVALS:
-        raise ValidationError.for_field("interval", f"must be one of: {', '.join(INTERVALS)}")
+        raise ValidationError.for_field("interval", _("must be one of: %(choices)s", choices=", ".join(INTERVALS)))
     first = data.get("first_date")
     if not isinstance(first, dt.date):
         raise ValidationError.for_field("first_date", _("is required (a date)"))
@@ -694,7 +703,7 @@ def create_schedule(session: Session, invoice_id: int, data: dict) -> PaymentSch
 def get_schedule(session: Session, schedule_id: int) -> PaymentSchedule:
     found = session.get(PaymentSchedule, schedule_id)
     if found is None:
-        raise NotFound(f"payment schedule {schedule_id} not found")
+        raise NotFound(_("payment schedule %(id)s not found", id=schedule_id))
     return found
 
 
