@@ -60,3 +60,20 @@ def test_without_a_user_the_domain_speaks_english(app, session, catalog):
             assert exc.fields == {"reason": ["must be one of damaged, lost, found, count_correction, other"]}
         else:
             raise AssertionError("an unknown reason was accepted")
+
+
+def test_marshmallows_own_messages_are_translated_too(api_as, make_user):
+    english = api_as("admin")
+    spanish = api_as(user=make_user("admin", language="es"))
+    requests = [("post", "/accounts", {"json": {}}), ("get", "/products?per_page=1000", {}),
+                ("post", "/products", {"json": {"name": "Drill", "unit_price": "abc", "active": "maybe"}})]
+    answers = {name: [getattr(client, method)(path, **kw).json()["error"]["fields"] for method, path, kw in requests]
+               for name, client in (("en", english), ("es", spanish))}
+    assert answers["en"] == [
+        {"name": ["Missing data for required field."]},
+        {"per_page": ["Must be greater than or equal to 1 and less than or equal to 200."]},
+        {"unit_price": ["Not a valid number."], "active": ["Not a valid boolean."]}]
+    assert answers["es"] == [
+        {"name": ["Falta este dato obligatorio."]},
+        {"per_page": ["Debe ser mayor o igual que 1 y menor o igual que 200."]},
+        {"unit_price": ["No es un número válido."], "active": ["No es un valor verdadero/falso válido."]}]

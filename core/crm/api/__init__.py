@@ -10,6 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from crm.db import db
+from crm.api.schema_messages import translate_fields
 from crm.errors import CRMError, PermissionDenied
 from crm.permissions import NotSignedIn
 
@@ -61,7 +62,7 @@ def _flatten_messages(messages) -> dict[str, list[str]]:
 
 def _handle_http_error(exc: HTTPException):
     if exc.code == 422:
-        fields = _flatten_messages(getattr(exc, "data", {}).get("messages"))
+        fields = translate_fields(_flatten_messages(getattr(exc, "data", {}).get("messages")))
         first = next(iter(fields.items()), ("_body", ["invalid"]))
         return error_response(422, "invalid", f"{first[0]}: {first[1][0]}", fields)
     names = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

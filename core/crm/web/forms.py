@@ -10,6 +10,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from marshmallow import ValidationError as SchemaError
 
+from crm.api.schema_messages import translate_fields
 from crm.errors import ValidationError
 from crm.web.common import money_input, parse_date, parse_decimal, parse_int, plain
 
@@ -148,7 +149,7 @@ def load(schema, raw: dict) -> dict:
     try:
         return schema.load(raw)
     except SchemaError as exc:
-        fields_ = flatten_schema_errors(exc.messages)
+        fields_ = translate_fields(flatten_schema_errors(exc.messages))
         first = next(iter(fields_.items()))
         raise ValidationError(_("Check the highlighted fields.") if len(fields_) > 1
                               else f"{first[0]}: {first[1][0]}", fields_) from None
