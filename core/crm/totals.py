@@ -123,6 +123,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
+from flask_babel import gettext as _
+
 from crm import money
 from crm.money import ZERO, DecimalInput
 
@@ -322,7 +324,9 @@ def compute(doc: DocumentInput, extend: Optional[Extension] = None) -> Computati
     """Run the pipeline: lines, ``line_columns``, totals, ``document_totals``."""
     _check_currency(doc.currency)
     if doc.tax_mode not in TAX_MODES:
-        raise TotalsError("tax_mode", f"must be one of {TAX_MODES}, got {doc.tax_mode!r}")
+        raise TotalsError(
+            "tax_mode", _("must be one of %(modes)s, got %(mode)s", modes=str(TAX_MODES), mode=repr(doc.tax_mode))
+        )
     line_taxes = _LineTaxes() if doc.tax_mode == INDIVIDUAL else None
     lines = []
     for index, line in enumerate(doc.lines):
@@ -396,7 +400,10 @@ class _LineTaxes:
             if self.rates.setdefault(tax.id, rate) != rate:
                 raise TotalsError(
                     f"{tax_where}.rate",
-                    f"tax {tax.id!r} has rate {rate} here and {self.rates[tax.id]} on another line",
+                    _(
+                        "tax %(tax)s has rate %(rate)s here and %(other)s on another line",
+                        tax=repr(tax.id), rate=rate, other=self.rates[tax.id],
+                    ),
                 )
             seen[tax.id] = rate
         return tuple(seen.items())
@@ -518,17 +525,21 @@ def _discount(
 ) -> Decimal:
     """round(base * percent / 100), round(amount), or 0 when neither is set."""
     if percent is not None and amount is not None:
-        raise TotalsError("discount_amount", "set a discount percent or an amount, not both")
+        raise TotalsError("discount_amount", _("set a discount percent or an amount, not both"))
     if percent is not None:
         value = _decimal(percent, "discount_percent")
         if not ZERO <= value <= _HUNDRED:
-            raise TotalsError("discount_percent", f"must be between 0 and 100, got {value}")
+            raise TotalsError("discount_percent", _("must be between 0 and 100, got %(value)s", value=value))
         return money.round_money(money.percent_of(base, value), currency)
     if amount is not None:
         value = _decimal(amount, "discount_amount")
         _check_not_negative(value, "discount_amount")
         if value > base:
-            raise TotalsError("discount_amount", f"{value} exceeds the {base_name} {base}")
+            if base_name == "subtotal":
+                message = _("%(value)s exceeds the subtotal %(base)s", value=value, base=base)
+            else:  # "line gross"
+                message = _("%(value)s exceeds the line gross %(base)s", value=value, base=base)
+            raise TotalsError("discount_amount", message)
         return money.round_money(value, currency)
     return money.round_money(ZERO, currency)
 
@@ -538,7 +549,7 @@ def _rate(tax: TaxRate, where: str, seen: Mapping[int, Decimal]) -> Decimal:
     rate = _decimal(tax.rate, f"{where}.rate")
     _check_not_negative(rate, f"{where}.rate")
     if tax.id in seen:
-        raise TotalsError(f"{where}.id", f"tax {tax.id!r} appears twice in the same list")
+        raise TotalsError(f"{where}.id", _("tax %(tax)s appears twice in the same list", tax=repr(tax.id)))
     return rate
 
 
@@ -557,7 +568,7 @@ def _rounded(value: DecimalInput, field_name: str, currency: str) -> Decimal:
 
 def _check_not_negative(value: Decimal, field_name: str) -> None:
     if value < ZERO:
-        raise TotalsError(field_name, f"must not be negative, got {value}")
+        raise TotalsError(field_name, _("must not be negative, got %(value)s", value=value))
 
 
 def _check_currency(currency: str) -> None:

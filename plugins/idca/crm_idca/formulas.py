@@ -38,6 +38,8 @@ from decimal import (ROUND_HALF_UP, Decimal, DecimalException, DivisionByZero, D
 from typing import Any, Callable, Mapping
 
 import simpleeval
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from crm.money import CONTEXT
 
@@ -49,7 +51,8 @@ __all__ = [
 ]
 
 NUMBER, TEXT, BOOL, DATE = "number", "text", "bool", "date"
-TYPE_NAMES = {NUMBER: "a number", TEXT: "text", BOOL: "true/false", DATE: "a date"}
+#: how messages name the types (lazy: translated when a message is built; pass ``str(...)``)
+TYPE_NAMES = {NUMBER: _l("a number"), TEXT: _l("text"), BOOL: _l("true/false"), DATE: _l("a date")}
 
 MAX_SOURCE = 500          # characters of one formula
 MAX_NODES = 200           # syntax tree nodes of one formula
@@ -163,23 +166,26 @@ def parse(source: str) -> tuple[ast.Expression, str]:
     """The syntax tree of ``source`` with Decimal literals, and the normalised text the
     tree's positions refer to. Raises :class:`FormulaError`."""
     if not isinstance(source, str):
-        raise FormulaError("must be text")
+        raise FormulaError(_("must be text"))
     if len(source) > MAX_SOURCE:
-        raise FormulaError(f"is too long ({len(source)} characters; at most {MAX_SOURCE})")
+        raise FormulaError(_("is too long (%(length)s characters; at most %(limit)s)", length=len(source),
+                               limit=MAX_SOURCE))
     if "\x00" in source:
-        raise FormulaError("contains a NUL character")
+        raise FormulaError(_("contains a NUL character"))
     text = re.sub(r"[\r\n\t\f\v]", " ", source).strip()
     if not text:
-        raise FormulaError("is empty")
+        raise FormulaError(_("is empty"))
     text = _rewrite_if(text)
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        where = f" at character {exc.offset}" if exc.offset else ""
-        message = (exc.msg or "invalid syntax").replace("IF", "if")
-        raise FormulaError(f"syntax error{where}: {message}") from None
+        message = (exc.msg or "invalid syntax").replace("IF", "if")  # Python's own text, as it is
+        if exc.offset:
+            raise FormulaError(_("syntax error at character %(offset)s: %(message)s", offset=exc.offset,
+                                 message=message)) from None
+        raise FormulaError(_("syntax error: %(message)s", message=message)) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
-        raise FormulaError("is too complex") from None
+        raise FormulaError(_("is too complex")) from None
     _check_size(tree)
     _decimal_literals(tree, text)
     return tree, text
@@ -193,9 +199,9 @@ def _check_size(tree: ast.AST) -> None:
         node, depth = stack.pop()
         count += 1
         if count > MAX_NODES:
-            raise FormulaError(f"is too complex (more than {MAX_NODES} parts)")
+            raise FormulaError(_("is too complex (more than %(limit)s parts)", limit=MAX_NODES))
         if depth > MAX_DEPTH:
-            raise FormulaError(f"is nested too deeply (more than {MAX_DEPTH} levels)")
+            raise FormulaError(_("is nested too deeply (more than %(limit)s levels)", limit=MAX_DEPTH))
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
@@ -207,12 +213,14 @@ def _decimal_literals(tree: ast.AST, text: str) -> None:
         if isinstance(node.value, (int, float, complex)):
             literal = ast.get_source_segment(text, node) or ""
             if isinstance(node.value, complex) or not _NUMBER_LITERAL.match(literal):
-                raise FormulaError(f"{literal or node.value!r}: write numbers in decimal, like 12 or 0.15")
+                raise FormulaError(_("%(literal)s: write numbers in decimal, like 12 or 0.15",
+                                     literal=repr(literal or node.value)))
             if len(literal) > 40:
-                raise FormulaError(f"{literal[:20]}...: number literal too long")
+                raise FormulaError(_("%(start)s...: number literal too long", start=literal[:20]))
             value = Decimal(literal.replace("_", ""))
             if value and not -20 <= value.adjusted() < 15:  # adjusted(): no arithmetic, no overflow
-                raise FormulaError(f"{literal}: number out of range (below 10^15, at most 20 decimals)")
+                raise FormulaError(_("%(literal)s: number out of range (below 10^15, at most 20 decimals)",
+                                     literal=literal))
             node.value = value
 
 
@@ -255,25 +263,30 @@ class Checked:
 
 
 _REFUSED = {
-    ast.Lambda: "lambda functions are not allowed",
-    ast.ListComp: "comprehensions are not allowed",
-    ast.SetComp: "comprehensions are not allowed",
-    ast.DictComp: "comprehensions are not allowed",
-    ast.GeneratorExp: "generator expressions are not allowed",
-    ast.Subscript: "indexing with [...] is not allowed",
-    ast.Slice: "slices are not allowed",
-    ast.Starred: "* unpacking is not allowed",
-    ast.JoinedStr: "f-strings are not allowed",
-    ast.FormattedValue: "f-strings are not allowed",
-    ast.NamedExpr: "assignments (:=) are not allowed",
-    ast.List: "lists are not allowed",
-    ast.Tuple: "tuples are not allowed (use one expression)",
-    ast.Set: "sets are not allowed",
-    ast.Dict: "dictionaries are not allowed",
-    ast.Await: "await is not allowed",
-    ast.Yield: "yield is not allowed",
-    ast.YieldFrom: "yield is not allowed",
+    ast.Lambda: _l("lambda functions are not allowed"),
+    ast.ListComp: _l("comprehensions are not allowed"),
+    ast.SetComp: _l("comprehensions are not allowed"),
+    ast.DictComp: _l("comprehensions are not allowed"),
+    ast.GeneratorExp: _l("generator expressions are not allowed"),
+    ast.Subscript: _l("indexing with [...] is not allowed"),
+    ast.Slice: _l("slices are not allowed"),
+    ast.Starred: _l("* unpacking is not allowed"),
+    ast.JoinedStr: _l("f-strings are not allowed"),
+    ast.FormattedValue: _l("f-strings are not allowed"),
+    ast.NamedExpr: _l("assignments (:=) are not allowed"),
+    ast.List: _l("lists are not allowed"),
+    ast.Tuple: _l("tuples are not allowed (use one expression)"),
+    ast.Set: _l("sets are not allowed"),
+    ast.Dict: _l("dictionaries are not allowed"),
+    ast.Await: _l("await is not allowed"),
+    ast.Yield: _l("yield is not allowed"),
+    ast.YieldFrom: _l("yield is not allowed"),
 }
+#: what the checker's messages call some operands (the others are code: 'if', round(), and...)
+_A_SIGN = _l("a sign")
+_BOTH_RESULTS_OF_IF = _l("both results of 'if'")
+_BOTH_RESULTS_OF_IF_CALL = _l("both results of if()")
+_VALUES_OF_COALESCE = _l("the values of coalesce()")
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _OPERATOR_SYMBOLS = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
                      ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.Invert: "~", ast.In: "in",
@@ -294,12 +307,12 @@ class _Checker:
         return segment if len(segment) <= 60 else segment[:57] + "..."
 
     def fail(self, node: ast.AST, message: str):
-        raise FormulaError(f"{message} (in '{self.part(node)}')")
+        raise FormulaError(_("%(message)s (in '%(part)s')", message=str(message), part=self.part(node)))
 
     def check(self, node: ast.AST) -> str:
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
-            reason = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed in a formula")
+            reason = _REFUSED.get(type(node)) or _("%(node)s is not allowed in a formula", node=type(node).__name__)
             self.fail(node, reason)
         return method(node)
 
@@ -316,46 +329,47 @@ class _Checker:
             return NUMBER
         if isinstance(value, str):
             if len(value) > MAX_TEXT_LITERAL:
-                self.fail(node, f"text literals may have at most {MAX_TEXT_LITERAL} characters")
+                self.fail(node, _("text literals may have at most %(limit)s characters", limit=MAX_TEXT_LITERAL))
             return TEXT
         if value is None:
-            self.fail(node, "None is not a value here; use coalesce(x, other) for empty values")
-        self.fail(node, f"{type(value).__name__} literals are not allowed")
+            self.fail(node, _("None is not a value here; use coalesce(x, other) for empty values"))
+        self.fail(node, _("%(type)s literals are not allowed", type=type(value).__name__))
 
     def _Name(self, node: ast.Name) -> str:
         name = node.id
         if name.startswith("_"):
-            self.fail(node, f"names starting with _ are not allowed: {name}")
+            self.fail(node, _("names starting with _ are not allowed: %(name)s", name=name))
         if name in NAMESPACES:
             if name == "item" and self.scope.item_fields is None:
-                self.fail(node, "item fields are only available in line formulas")
-            self.fail(node, f"{name} is a group of fields: write {name}.<field>")
+                self.fail(node, _("item fields are only available in line formulas"))
+            self.fail(node, _("%(name)s is a group of fields: write %(name)s.<field>", name=name))
         if name in self.scope.names:
             self.result.names.add(name)
             return self.scope.names[name]
         if name == "IF" or name in FUNCTIONS or name in AGGREGATES:
-            self.fail(node, f"{name.lower()} is a function: call it as {name.lower()}(...)")
-        self.fail(node, self._unknown("name", name, self.scope.names))
+            self.fail(node, _("%(name)s is a function: call it as %(name)s(...)", name=name.lower()))
+        self.fail(node, self._unknown(_("name"), name, self.scope.names))
 
     def _unknown(self, what: str, name: str, known) -> str:
         close = difflib.get_close_matches(name, list(known), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return f"unknown {what} '{name}'{hint}"
+        if close:
+            return _("unknown %(what)s '%(name)s' (did you mean '%(close)s'?)", what=what, name=name, close=close[0])
+        return _("unknown %(what)s '%(name)s'", what=what, name=name)
 
     def _Attribute(self, node: ast.Attribute) -> str:
         chain = []
         base: ast.AST = node
         while isinstance(base, ast.Attribute):
             if base.attr.startswith("_"):
-                self.fail(node, f"access to internal attributes ('{base.attr}') is not allowed")
+                self.fail(node, _("access to internal attributes ('%(attr)s') is not allowed", attr=base.attr))
             chain.append(base.attr)
             base = base.value
         chain.reverse()
         if not isinstance(base, ast.Name) or base.id not in NAMESPACES:
-            self.fail(node, "attributes are only allowed on item. and doc. fields")
+            self.fail(node, _("attributes are only allowed on item. and doc. fields"))
         if base.id == "item":
             if self.scope.item_fields is None:
-                self.fail(node, "item fields are only available in line formulas")
+                self.fail(node, _("item fields are only available in line formulas"))
             fields, custom, used, used_custom = (self.scope.item_fields, self.scope.item_custom or {},
                                                  self.result.item_fields, self.result.item_custom)
         else:
@@ -364,15 +378,15 @@ class _Checker:
         prefix = base.id
         if chain[0] == "custom":
             if len(chain) != 2:
-                self.fail(node, f"write {prefix}.custom.<key>")
+                self.fail(node, _("write %(prefix)s.custom.<key>", prefix=prefix))
             if chain[1] not in custom:
-                self.fail(node, self._unknown(f"{prefix} custom field", chain[1], custom))
+                self.fail(node, self._unknown(_("%(prefix)s custom field", prefix=prefix), chain[1], custom))
             used_custom.add(chain[1])
             return custom[chain[1]]
         if len(chain) != 1:
-            self.fail(node, f"{prefix}.{chain[0]} has no fields")
+            self.fail(node, _("%(prefix)s.%(field)s has no fields", prefix=prefix, field=chain[0]))
         if chain[0] not in fields:
-            self.fail(node, self._unknown(f"{prefix} field", chain[0], fields))
+            self.fail(node, self._unknown(_("%(prefix)s field", prefix=prefix), chain[0], fields))
         used.add(chain[0])
         return fields[chain[0]]
 
@@ -381,36 +395,37 @@ class _Checker:
     def _number(self, node: ast.AST, what: str) -> None:
         kind = self.check(node)
         if kind != NUMBER:
-            self.fail(node, f"{what} needs numbers, but '{self.part(node)}' is {TYPE_NAMES[kind]}")
+            self.fail(node, _("%(what)s needs numbers, but '%(part)s' is %(type)s", what=str(what),
+                              part=self.part(node), type=str(TYPE_NAMES[kind])))
 
     def _BinOp(self, node: ast.BinOp) -> str:
         symbol = _BINARY.get(type(node.op))
         if symbol is None:
-            self.fail(node, f"operator {_OPERATOR_SYMBOLS.get(type(node.op), '?')} is not allowed")
+            self.fail(node, _("operator %(symbol)s is not allowed", symbol=_OPERATOR_SYMBOLS.get(type(node.op), "?")))
         self._number(node.left, f"'{symbol}'")
         if isinstance(node.op, ast.Pow):
             exponent = _literal_integer(node.right)
             if exponent is None or abs(exponent) > MAX_EXPONENT:
-                self.fail(node, f"the exponent of ** must be a whole number between -{MAX_EXPONENT} and "
-                                f"{MAX_EXPONENT} written in the formula")
+                self.fail(node, _("the exponent of ** must be a whole number between -%(limit)s and %(limit)s "
+                                  "written in the formula", limit=MAX_EXPONENT))
         else:
             self._number(node.right, f"'{symbol}'")
         return NUMBER
 
     def _UnaryOp(self, node: ast.UnaryOp) -> str:
         if isinstance(node.op, (ast.USub, ast.UAdd)):
-            self._number(node.operand, "a sign")
+            self._number(node.operand, _A_SIGN)
             return NUMBER
         if isinstance(node.op, ast.Not):
             self._condition(node.operand, "not")
             return BOOL
-        self.fail(node, f"operator {_OPERATOR_SYMBOLS.get(type(node.op), '?')} is not allowed")
+        self.fail(node, _("operator %(symbol)s is not allowed", symbol=_OPERATOR_SYMBOLS.get(type(node.op), "?")))
 
     def _condition(self, node: ast.AST, what: str) -> None:
         kind = self.check(node)
         if kind != BOOL:
-            self.fail(node, f"{what} needs a condition (a comparison), but '{self.part(node)}' is "
-                            f"{TYPE_NAMES[kind]}")
+            self.fail(node, _("%(what)s needs a condition (a comparison), but '%(part)s' is %(type)s",
+                              what=what, part=self.part(node), type=str(TYPE_NAMES[kind])))
 
     def _BoolOp(self, node: ast.BoolOp) -> str:
         word = "and" if isinstance(node.op, ast.And) else "or"
@@ -422,53 +437,67 @@ class _Checker:
         left_node, left = node.left, self.check(node.left)
         for operation, right_node in zip(node.ops, node.comparators):
             if not isinstance(operation, _ORDERING + _EQUALITY):
-                self.fail(node, f"operator {_OPERATOR_SYMBOLS.get(type(operation), '?')} is not allowed")
+                symbol = _OPERATOR_SYMBOLS.get(type(operation), "?")
+                self.fail(node, _("operator %(symbol)s is not allowed", symbol=symbol))
             right = self.check(right_node)
             if left != right:
-                self.fail(node, f"cannot compare {TYPE_NAMES[left]} ('{self.part(left_node)}') with "
-                                f"{TYPE_NAMES[right]} ('{self.part(right_node)}')")
+                self.fail(node, _("cannot compare %(left)s ('%(left_part)s') with %(right)s ('%(right_part)s')",
+                                  left=str(TYPE_NAMES[left]), left_part=self.part(left_node),
+                                  right=str(TYPE_NAMES[right]), right_part=self.part(right_node)))
             if isinstance(operation, _ORDERING) and left == BOOL:
-                self.fail(node, "true/false values can only be compared with == and !=")
+                self.fail(node, _("true/false values can only be compared with == and !="))
             left_node = right_node
         return BOOL
 
     def _IfExp(self, node: ast.IfExp) -> str:
         self._condition(node.test, "'if'")
-        return self._same(node, [node.body, node.orelse], "both results of 'if'")
+        return self._same(node, [node.body, node.orelse], _BOTH_RESULTS_OF_IF)
 
     def _same(self, node: ast.AST, parts: list, what: str) -> str:
         kinds = [self.check(part) for part in parts]
         for part, kind in zip(parts[1:], kinds[1:]):
             if kind != kinds[0]:
-                self.fail(node, f"{what} must have the same type: '{self.part(parts[0])}' is "
-                                f"{TYPE_NAMES[kinds[0]]}, '{self.part(part)}' is {TYPE_NAMES[kind]}")
+                self.fail(node, _("%(what)s must have the same type: '%(first)s' is %(first_type)s, "
+                                  "'%(part)s' is %(type)s", what=str(what), first=self.part(parts[0]),
+                                  first_type=str(TYPE_NAMES[kinds[0]]), part=self.part(part),
+                                  type=str(TYPE_NAMES[kind])))
         return kinds[0]
 
     def _Call(self, node: ast.Call) -> str:
         allowed = list(FUNCTIONS) + (list(AGGREGATES) if self.scope.sum_columns is not None else [])
         if not isinstance(node.func, ast.Name):
-            self.fail(node, "only these functions can be called: " + ", ".join(allowed))
+            self.fail(node, _("only these functions can be called: %(functions)s", functions=", ".join(allowed)))
         name = "if" if node.func.id == "IF" else node.func.id
         if name not in allowed:
             if name in AGGREGATES:
-                self.fail(node, f"{name}() is only available in totals formulas")
-            self.fail(node, f"unknown function '{name}'; the functions are: " + ", ".join(allowed))
+                self.fail(node, _("%(name)s() is only available in totals formulas", name=name))
+            self.fail(node, _("unknown function '%(name)s'; the functions are: %(functions)s", name=name,
+                              functions=", ".join(allowed)))
         if node.keywords:
-            self.fail(node, f"{name}() takes no named arguments")
+            self.fail(node, _("%(name)s() takes no named arguments", name=name))
         args = node.args
         if any(isinstance(arg, ast.Starred) for arg in args):
-            self.fail(node, "* unpacking is not allowed")
+            self.fail(node, _("* unpacking is not allowed"))
         return getattr(self, f"_call_{name}")(node, args)
 
     def _arity(self, node, args, low: int, high: int | None, name: str) -> None:
         if len(args) < low or (high is not None and len(args) > high):
-            count = f"{low}" if high == low else (f"{low} to {high}" if high else f"at least {low}")
-            self.fail(node, f"{name}() takes {count} argument{'s' if high != 1 else ''}, got {len(args)}")
+            got = len(args)
+            if high == 1 == low:
+                message = _("%(name)s() takes 1 argument, got %(got)s", name=name, got=got)
+            elif high == low:
+                message = _("%(name)s() takes %(low)s arguments, got %(got)s", name=name, low=low, got=got)
+            elif high:
+                message = _("%(name)s() takes %(low)s to %(high)s arguments, got %(got)s", name=name, low=low,
+                            high=high, got=got)
+            else:
+                message = _("%(name)s() takes at least %(low)s arguments, got %(got)s", name=name, low=low, got=got)
+            self.fail(node, message)
 
     def _call_if(self, node, args) -> str:
         self._arity(node, args, 3, 3, "if")
         self._condition(args[0], "if()")
-        return self._same(node, args[1:], "both results of if()")
+        return self._same(node, args[1:], _BOTH_RESULTS_OF_IF_CALL)
 
     def _call_round(self, node, args) -> str:
         self._arity(node, args, 1, 2, "round")
@@ -476,7 +505,8 @@ class _Checker:
         if len(args) == 2:
             places = _literal_integer(args[1])
             if places is None or not 0 <= places <= MAX_ROUND_PLACES:
-                self.fail(node, f"the places of round() must be a whole number from 0 to {MAX_ROUND_PLACES}")
+                self.fail(node, _("the places of round() must be a whole number from 0 to %(limit)s",
+                                  limit=MAX_ROUND_PLACES))
         return NUMBER
 
     def _call_min(self, node, args) -> str:
@@ -498,18 +528,19 @@ class _Checker:
 
     def _call_coalesce(self, node, args) -> str:
         self._arity(node, args, 2, None, "coalesce")
-        return self._same(node, args, "the values of coalesce()")
+        return self._same(node, args, _VALUES_OF_COALESCE)
 
     def _call_sum(self, node, args) -> str:
         self._arity(node, args, 1, 1, "sum")
         column = args[0]
         columns = self.scope.sum_columns or {}
         if not isinstance(column, ast.Name):
-            self.fail(node, "sum() takes the key of a line column, like sum(net)")
+            self.fail(node, _("sum() takes the key of a line column, like sum(net)"))
         if column.id not in columns:
-            self.fail(node, self._unknown("number column", column.id, columns))
+            self.fail(node, self._unknown(_("number column"), column.id, columns))
         if columns[column.id] != NUMBER:
-            self.fail(node, f"sum() needs a number column; {column.id} is {TYPE_NAMES[columns[column.id]]}")
+            self.fail(node, _("sum() needs a number column; %(column)s is %(type)s", column=column.id,
+                              type=str(TYPE_NAMES[columns[column.id]])))
         self.result.sums.add(column.id)
         return NUMBER
 
@@ -531,7 +562,7 @@ def check(tree: ast.Expression, text: str, scope: Scope) -> Checked:
     try:
         checker.result.type = checker.check(tree)
     except RecursionError:
-        raise FormulaError("is too complex") from None
+        raise FormulaError(_("is too complex")) from None
     return checker.result
 
 
@@ -913,5 +944,5 @@ def prepare(source: str, scope: Scope) -> Formula:
     try:
         function = compiler.compile(tree, scope.plain)
     except (simpleeval.InvalidExpression, RecursionError) as exc:  # the checker refuses these first
-        raise FormulaError(f"cannot be compiled: {exc}") from None
+        raise FormulaError(_("cannot be compiled: %(error)s", error=str(exc))) from None
     return Formula(source=source, text=text, tree=tree, checked=checked, function=function)

@@ -212,3 +212,14 @@ def test_the_current_version_is_read_once_per_transaction(app, session, put_layo
         session.commit()
         assert layouts.current_version(session, "quote") == 7
         session.rollback()
+
+
+def test_a_spanish_administrator_reads_formula_errors_in_spanish(api_as, make_user):
+    spanish = api_as(user=make_user("admin", language="es"))
+    columns = [{"key": "m", "label": "M", "type": "money", "formula": "item.name * 2"},
+               {"key": "k", "label": "K", "type": "money", "formula": "nett * 2"}]
+    for column, message in zip(columns, ["'*' necesita números, pero 'item.name' es texto (en 'item.name')",
+                                         "no existe nombre 'nett' (¿quizá 'net'?) (en 'nett')"]):
+        response = spanish.put("/idca/layouts/sales-orders", json={"columns": [column], "totals": []})
+        assert response.status_code == 422
+        assert response.json()["error"]["fields"]["columns.0.formula"] == [message]
