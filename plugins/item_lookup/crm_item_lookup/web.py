@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from crm.api import error_response, status_for
 from crm.api.documents import BLUEPRINTS as DOCUMENT_BLUEPRINTS
+from crm.api.schema_messages import translate_fields
 from crm.db import db
 from crm.errors import CRMError
 from crm.models import Vendor
@@ -97,7 +98,8 @@ def _json_error(exc: CRMError):
 
 
 def _schema_error(exc: SchemaError):
-    fields = {key: (value if isinstance(value, list) else [str(value)]) for key, value in exc.messages.items()}
+    fields = translate_fields({key: (value if isinstance(value, list) else [str(value)])
+                               for key, value in exc.messages.items()})
     first = next(iter(fields.items()), ("_body", ["invalid"]))
     return error_response(422, "invalid", f"{first[0]}: {first[1][0]}", fields)
 
