@@ -39,17 +39,21 @@ def _wait_for_results(dialog, expected_names):
         arg=[dialog.get_attribute("id"), sorted(expected_names)])
 
 
+def _open_picker(page, user, path: str):
+    """Sign in as ``user``, open ``path`` and the picker on it; the dialog, ready."""
+    sign_in(page, user)
+    page.goto(path)
+    page.click("button[data-il-open]")
+    page.wait_for_selector("dialog.il-dialog[data-il-ready]")
+    return page.locator("dialog.il-dialog[open]")
+
+
 def _row(dialog, name):
     return dialog.locator("tbody tr[data-id]", has=dialog.page.locator(".il-name", has_text=name))
 
 
 def test_add_items_to_a_sales_order_from_facets_and_in_stock_only(page, shop, rest, order_id, make_user):
-    sign_in(page, make_user("sales"))
-    page.goto(f"/sales-orders/{order_id}")
-    page.click("button[data-il-open]")
-    dialog = page.locator("dialog.il-dialog[open]")
-    dialog.wait_for()
-    page.wait_for_selector("dialog.il-dialog[data-il-ready]")
+    dialog = _open_picker(page, make_user("sales"), f"/sales-orders/{order_id}")
     _wait_for_results(dialog, ["50% off_cut \\ gloves", "Alpha drill", "Beta drill", "Delta hammer", "Drill kit",
                                "Epsilon bulb", "Gamma saw", "Saw kit", "Zeta cable"])
     # the counts are shown beside the values, and the row already on the order is marked
@@ -91,11 +95,7 @@ def test_add_items_to_a_sales_order_from_facets_and_in_stock_only(page, shop, re
 
 
 def test_the_line_editor_with_the_keyboard(page, shop, rest, order_id, make_user):
-    sign_in(page, make_user("sales"))
-    page.goto(f"/sales-orders/{order_id}/edit")
-    page.click("button[data-il-open]")
-    dialog = page.locator("dialog.il-dialog[open]")
-    page.wait_for_selector("dialog.il-dialog[data-il-ready]")
+    dialog = _open_picker(page, make_user("sales"), f"/sales-orders/{order_id}/edit")
     page.keyboard.type("bulb")                                    # the search box has the focus
     _wait_for_results(dialog, ["Epsilon bulb"])
     page.keyboard.press("ArrowDown")                              # to the first row's quantity
@@ -133,11 +133,7 @@ def _wait_for_sort(dialog, direction: str) -> None:
 
 
 def test_kinds_letters_sorting_the_toggle_and_add_all_shown(page, shop, rest, order_id, make_user):
-    sign_in(page, make_user("sales"))
-    page.goto(f"/sales-orders/{order_id}")
-    page.click("button[data-il-open]")
-    dialog = page.locator("dialog.il-dialog[open]")
-    page.wait_for_selector("dialog.il-dialog[data-il-ready]")
+    dialog = _open_picker(page, make_user("sales"), f"/sales-orders/{order_id}")
 
     dialog.locator('.il-kind input[value="service"]').check()
     _wait_for_results(dialog, ["Installation", "Training"])
@@ -180,11 +176,7 @@ def test_the_demo_flow_four_items_from_category_manufacturer_and_in_stock(page, 
     names = [item["name"] for item in wanted["items"]]
     assert len(names) >= 4, names
 
-    sign_in(page, make_user("sales"))
-    page.goto(f"/sales-orders/{order['id']}")
-    page.click("button[data-il-open]")
-    dialog = page.locator("dialog.il-dialog[open]")
-    page.wait_for_selector("dialog.il-dialog[data-il-ready]")
+    dialog = _open_picker(page, make_user("sales"), f"/sales-orders/{order['id']}")
     dialog.locator('.il-facet[data-field="category"] input[value="Herramientas"]').check()
     dialog.locator('.il-facet[data-field="manufacturer"] input[value="Ferrotec"]').check()
     dialog.locator('input.il-switch[value="in_stock"]').check()
