@@ -105,12 +105,16 @@ def test_sku_is_unique_when_set(api):
     assert api.get("/products").json()["total"] == 3
 
 
-def test_concurrent_creates_with_one_sku_give_one_product(api, api_as):
-    clients = [api_as("purchasing") for _ in range(6)]
+def test_concurrent_creates_with_one_sku_give_one_product(api, api_as, make_user):
+    """Each refusal in its user's language: the message is written after the failed INSERT."""
+    languages = ["en", "es"] * 3
+    clients = [api_as(user=make_user("purchasing", language=language)) for language in languages]
     results = _at_once([lambda c=c, i=i: c.post("/products", json={"name": f"P{i}", "unit_price": "1", "sku": "S"})
                         for i, c in enumerate(clients)])
     assert sorted(r.status_code for r in results) == [201, 409, 409, 409, 409, 409], [r.text for r in results]
-    assert all(r.json()["error"]["fields"] == {"sku": ["already exists"]} for r in results if r.status_code == 409)
+    said = {"en": {"sku": ["already exists"]}, "es": {"sku": ["ya existe"]}}
+    assert all(r.json()["error"]["fields"] == said[language]
+               for r, language in zip(results, languages) if r.status_code == 409)
     assert api.get("/products").json()["total"] == 1
 
 

@@ -9,11 +9,17 @@ from flask_babel import format_currency, format_date, format_decimal, get_locale
 LANGUAGES = ("en", "es")
 
 
+def remember_language(user) -> None:
+    """Keep the signed-in user's language for the request, read while the session is sound: the
+    first translated message may come after a failed flush, when the user's row cannot load."""
+    g.language = getattr(user, "language", None)
+
+
 def select_locale() -> str:
     """The signed-in user's language; else the browser's; else English (jobs, CLI)."""
-    user = g.get("user")
-    if user is not None and getattr(user, "language", None) in LANGUAGES:
-        return user.language
+    language = g.get("language")
+    if language in LANGUAGES:
+        return language
     if has_request_context():
         return request.accept_languages.best_match(LANGUAGES) or "en"
     return "en"

@@ -74,12 +74,14 @@ def _handle_http_error(exc: HTTPException):
 def _authenticate_bearer():
     """Resolve ``Authorization: Bearer`` into ``g.user`` for API requests."""
     from crm.context import set_actor
+    from crm.i18n import remember_language
     from crm.services.users import user_for_token
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         user = user_for_token(db.session, header[7:].strip())
         if user is not None:
             g.user = user
+            remember_language(user)
             set_actor(user)
 
 

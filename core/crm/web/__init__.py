@@ -32,8 +32,10 @@ def init_web(app: Flask) -> None:
     def _web_user():
         from crm.api import is_api_request
         from crm.context import set_actor
+        from crm.i18n import remember_language
         if not is_api_request() and current_user.is_authenticated:
             g.user = current_user._get_current_object()
+            remember_language(g.user)
             set_actor(g.user)
 
     @app.teardown_request

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from crm.db import db
 from crm.errors import CRMError, ValidationError
+from crm.i18n import remember_language
 from crm.models import ROLES, Sequence, User
 from crm.models.auth import LANGUAGES
 from crm.permissions import require
@@ -171,6 +172,7 @@ def index():
                 user = g.user
                 user_queries.update_profile(session, user, data)
                 g.user = user
+                remember_language(user)
             from flask_babel import refresh
             refresh()
             flash(_("Your profile was saved."))
