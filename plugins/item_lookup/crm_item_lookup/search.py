@@ -24,8 +24,8 @@ How it stays fast on 100,000+ items (figures in the README and ``bench/item_look
   (``%``, ``_``, ``\\`` and quotes are plain characters). PostgreSQL answers it from a
   pg_trgm GIN index (``LIKE``, pattern escaped). SQLite reads the ids of the entries holding
   every word of three or more characters from its FTS5 trigram index ``item_lookup_text`` (each
-  word a quoted phrase) and tests every word with ``instr()`` on those entries only; with
-  shorter words alone it scans the entries.
+  word a quoted phrase, case folded); a word of one or two characters is tested with ``instr()``
+  on the entries the others left (on every entry when there are no others).
 - The page's items are read with three prebuilt statements, as tuples.
 """
 from __future__ import annotations
@@ -181,16 +181,17 @@ def _term_conditions(session: Session, q: str) -> list:
         return []
     c = Entry.__table__.c
     if session.get_bind().dialect.name == "sqlite":
-        # instr() is the literal substring test; the full-text index, case-insensitive, finds a
-        # superset of the entries that pass it (every entry, for words of one or two characters)
+        # the full-text index finds the entries holding each word of three or more characters as a
+        # substring, case folded like PostgreSQL's lower() ("JARDÍN" finds "jardín"; SQLite's own
+        # lower() folds A-Z only); a shorter word is tested with instr() on every entry
         search = literal_column(f"+{Entry.__tablename__}.search", type_=c.search.type)
-        tested = [func.instr(search, func.lower(term)) > 0 for term in terms]
+        conditions = [func.instr(search, func.lower(term)) > 0 for term in terms if len(term) < TRIGRAM]
         indexed = [term for term in terms if len(term) >= TRIGRAM]
-        if not indexed:
-            return tested
-        phrases = " ".join('"' + term.replace('"', '""') + '"' for term in indexed)
-        matching = select(TEXT_INDEX.c.rowid).where(TEXT_INDEX.c[sync.TEXT_TABLE].op("MATCH")(phrases))
-        return [c.item_id.in_(matching), *tested]
+        if indexed:
+            phrases = " ".join('"' + term.replace('"', '""') + '"' for term in indexed)
+            matching = select(TEXT_INDEX.c.rowid).where(TEXT_INDEX.c[sync.TEXT_TABLE].op("MATCH")(phrases))
+            conditions.insert(0, c.item_id.in_(matching))
+        return conditions
     return [c.search.like(func.lower("%" + _escape_like(term) + "%"), escape="\\") for term in terms]
 
 

@@ -207,6 +207,14 @@ def test_text_that_looks_like_sql_or_patterns_is_taken_literally(shop, find, q, 
     assert find(kind="product")["total"] == 9  # nothing was harmed
 
 
+def test_text_search_folds_the_case_of_accented_letters(shop, find, rest):
+    created = rest.post("/products", json={"name": "MACETA JARDÍN Ñandú", "unit_price": "9.00"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    for q in ("jardín", "JARDÍN", "Jardín ñandú", "ÑANDÚ maceta", "rdí"):
+        assert names(find(q=q)) == ["MACETA JARDÍN Ñandú"], q
+    assert find(q="jardin")["total"] == 0        # an accent is a different letter
+
+
 def test_text_search_combines_with_facets(shop, find):
     body = find(kind="product", q="drill", f3="Bosch")
     assert sorted(names(body)) == ["Alpha drill", "Drill kit"]
