@@ -118,18 +118,22 @@ def test_a_plugin_cannot_take_over_a_core_entity(app):
         assert isinstance(local_entities({}, app)["accounts"], Accounts)
 
 
-def test_payments_plugin_disabled_payments_are_skipped_not_a_crash(app, mem, catalog):
+def _set_payments_enabled(app, enabled: bool) -> None:
     from crm.db import db
     from crm.plugins import get_registry
     from crm.services.plugin_admin import set_enabled
+    with app.app_context():
+        s = db.new_session(app)
+        set_enabled(s, get_registry(app), "payments", enabled)
+        s.commit()
+        s.close()
+
+
+def test_payments_plugin_disabled_payments_are_skipped_not_a_crash(app, mem, catalog):
     inv = in_app(app, lambda s: documents.create_document(s, "invoice", {
         "account_id": catalog.account, "lines": [{"item_id": catalog.consulting, "quantity": Decimal("2")}]}).id)
     in_app(app, lambda s: documents.change_status(s, s.get(Document, inv), "Approved"))
-    with app.app_context():
-        s = db.new_session(app)
-        set_enabled(s, get_registry(app), "payments", False)
-        s.commit()
-        s.close()
+    _set_payments_enabled(app, False)
     run = sync(app, "mem")
     assert run.status == "done", run
     assert run.count("invoices", "to_remote", "created") == 1
@@ -143,11 +147,7 @@ def test_payments_plugin_disabled_payments_are_skipped_not_a_crash(app, mem, cat
     assert "payments" not in (run.counts.get("payments", {}).get("from_remote") or {})
     assert in_app(app, lambda s: s.get(Document, inv).status) == "Approved"
     # enabled again: the payment comes
-    with app.app_context():
-        s = db.new_session(app)
-        set_enabled(s, get_registry(app), "payments", True)
-        s.commit()
-        s.close()
+    _set_payments_enabled(app, True)
     run = sync(app, "mem")
     assert run.count("payments", "from_remote", "created") == 1, run
     assert in_app(app, lambda s: s.get(Document, inv).status) == "Paid"

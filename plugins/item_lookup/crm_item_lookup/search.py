@@ -365,6 +365,10 @@ def _listed(counts: Counter, selected: list[str]) -> dict[str, int]:
     return {value: kept[value] for value in sorted(kept, key=lambda v: (v.casefold(), v)) if kept[value] > 0}
 
 
+def _listed_facets(found: dict[str, Counter], facets: list[FacetField]) -> dict[str, dict[str, int]]:
+    return {f.field: _listed(found[f.field], f.selected) for f in facets}
+
+
 def _from_counts(query: Query) -> bool:
     return query.vendor_id is None and not query.letter and not query.q.strip()
 
@@ -380,8 +384,6 @@ def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetF
     others read ``item_lookup_counts`` (a few thousand rows, narrowed by the selections).
     PostgreSQL (no ``item_lookup_facet_counts`` there) reads ``item_lookup_counts`` once: see
     :func:`_grouping_sets`."""
-    total, found = 0, {f.field: Counter() for f in facets}
-
     def base(t):
         conditions = [t.kind_key.in_(kinds), t.n > 0]
         if not query.include_inactive:
@@ -411,6 +413,13 @@ def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetF
             parts.append(select(literal(index), m.value, func.sum(m.n))
                          .where(*base(m), m.position == f.position, m.value != "", m.kind_key.in_(f.kinds))
                          .group_by(m.value))
+    return _read_parts(session, parts, facets)
+
+
+def _read_parts(session: Session, parts: list, facets: list[FacetField]):
+    """(total, {field: Counter}) from the UNION ALL of ``parts``: rows (0, '', total) and
+    (facet's index from 1, value, count)."""
+    total, found = 0, {f.field: Counter() for f in facets}
     for facet, value, n in session.execute(union_all(*parts)):
         if facet == 0:
             total = int(n or 0)
@@ -480,13 +489,7 @@ def _from_entries(session: Session, query: Query, kinds, facets: list[FacetField
                    .group_by(group).order_by(*first, func.count().desc(), column)
                    .limit(MAX_FACET_VALUES + len(f.selected)).subquery())
         parts.append(select(counted.c.facet, counted.c.value, counted.c.n))
-    total, found = 0, {f.field: Counter() for f in facets}
-    for facet, value, n in session.execute(union_all(*parts)):
-        if facet == 0:
-            total = int(n or 0)
-        else:
-            found[facets[facet - 1].field][value] += int(n)
-    return total, found
+    return _read_parts(session, parts, facets)
 
 
 def counts(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list, stamp: int):
@@ -502,18 +505,18 @@ def counts(session: Session, query: Query, kinds, facets: list[FacetField], cond
             if cache is not None:
                 cache.put(key, answer)
         total, found = answer
-        return total, {f.field: _listed(found[f.field], f.selected) for f in facets}
+        return total, _listed_facets(found, facets)
     key = (stamp, "cube", _cube_key(query, kinds, facets))
     cube = cache.get(key) if cache is not None else None
     if cube is None:
         cube = _cube(session, conditions, tuple(f.position for f in facets), narrowed=True)
         if cube is None:
             total, found = _count_per_facet(session, conditions, facets, kinds)
-            return total, {f.field: _listed(found[f.field], f.selected) for f in facets}
+            return total, _listed_facets(found, facets)
         if cache is not None:
             cache.put(key, cube)
     total, found = count_from_cube(cube, facets)
-    return total, {f.field: _listed(found[f.field], f.selected) for f in facets}
+    return total, _listed_facets(found, facets)
 
 
 # --- the search ----------------------------------------------------------------------------------
@@ -582,7 +585,7 @@ def _few_matches(session: Session, query: Query, kinds, facets: list[FacetField]
                    for i in range(len(facets))):
                 kept.append((sort_value, name_key, item_id))
         total, found = count_from_cube([(k, v, n) for (k, v), n in cube.items()], facets)
-    listed = {f.field: _listed(found[f.field], f.selected) for f in facets}
+    listed = _listed_facets(found, facets)
     return total, listed, tuple(item_id for _, _, item_id in _sorted(kept, query.sort))
 
 

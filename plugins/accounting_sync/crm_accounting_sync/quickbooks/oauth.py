@@ -12,6 +12,7 @@ The endpoints come from the OpenID discovery document named by the connection's
 """
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets as _secrets
@@ -69,14 +70,8 @@ def authorization_url(settings: dict, secrets: dict, redirect_uri: str, state: s
 def exchange(settings: dict, secrets: dict, redirect_uri: str, code: str, realm_id: str) -> dict:
     """The tokens for an authorization code: {"access_token", "refresh_token"}."""
     client = _client(settings, secrets, redirect_uri)
-    try:
+    with _asking(client, "Intuit refused the authorization code", "token service"):
         client.get_bearer_token(code, realm_id=realm_id)
-    except AuthClientError as exc:
-        raise OAuthError(f"Intuit refused the authorization code ({exc.status_code}): {_reason(exc)}") from None
-    except requests.RequestException as exc:
-        raise OAuthError(f"Intuit's token service could not be reached: {exc.__class__.__name__}") from None
-    finally:
-        client.close()
     if not client.refresh_token or not client.access_token:
         raise OAuthError("Intuit's answer carried no tokens")
     return {"access_token": client.access_token, "refresh_token": client.refresh_token}
@@ -87,12 +82,20 @@ def revoke(settings: dict, secrets: dict, redirect_uri: str) -> None:
     if not token:
         return
     client = _client(settings, secrets, redirect_uri)
-    try:
+    with _asking(client, "Intuit refused to revoke the token", "revocation service"):
         client.revoke(token=token)
+
+
+@contextlib.contextmanager
+def _asking(client: AuthClient, refused: str, service: str):
+    """A call to Intuit: its refusal (``refused``, with the status and reason) or an unreachable
+    ``service`` becomes an :class:`OAuthError`; the client is closed either way."""
+    try:
+        yield
     except AuthClientError as exc:
-        raise OAuthError(f"Intuit refused to revoke the token ({exc.status_code}): {_reason(exc)}") from None
+        raise OAuthError(f"{refused} ({exc.status_code}): {_reason(exc)}") from None
     except requests.RequestException as exc:
-        raise OAuthError(f"Intuit's revocation service could not be reached: {exc.__class__.__name__}") from None
+        raise OAuthError(f"Intuit's {service} could not be reached: {exc.__class__.__name__}") from None
     finally:
         client.close()
 
