@@ -15,10 +15,3 @@ def crm_extra_plugins():
     """The example plugin of the docs is loaded in every test app."""
     from crm.plugins import module_candidate
     return [module_candidate("hello", "crm_hello.plugin")]
-
-
-@pytest.fixture
-def catalog(session):
-    """Taxes, an account, a vendor, two products, a service and a bundle (see tests/catalog.py)."""
-    from tests.catalog import make_catalog
-    return make_catalog(session)

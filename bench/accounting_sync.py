@@ -2,20 +2,30 @@
 HTTP on 127.0.0.1, the real connector on python-quickbooks), then an incremental sync of
 10 changed records among them (5 changed here, 5 changed in QuickBooks).
 
-Figures: records/s and HTTP calls of the initial sync (batches of 30 writes, queries of
-1,000 reads), HTTP calls of the incremental one. The incremental sync must make a small
-constant number of calls (change data capture per entity + one batch), not a number that
-grows with the 10,000 records.
+The fake throttles as QuickBooks does (10 requests a second, 500 a minute, 40 batch requests a
+minute per company: 429 over them) on a simulated clock that the connector's pacing shares:
+nothing really waits, and the clock's time at the end is what QuickBooks' limits alone make the
+sync take ("QuickBooks-paced time"); the wall time is what the machine took.
+
+Figures: QuickBooks-paced time, wall time, records/s and HTTP calls of the initial sync (batches
+of 30 writes, queries of 1,000 reads) and the 429s it got (none: paced), HTTP calls of the
+incremental one. The incremental sync must make a small constant number of calls (change data
+capture per entity + one batch), not a number that grows with the 10,000 records.
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 from sqlalchemy import insert, select
 
 from bench import data
 from bench.common import bench_app, header, row
+
+#: where the QuickBooks fake lives: with the plugin's tests
+PLUGIN_TESTS = Path(__file__).resolve().parent.parent / "plugins" / "accounting_sync" / "tests"
 
 ACCOUNTS = 4_000
 VENDORS = 1_000
@@ -46,7 +56,7 @@ def _fill(app, tax_id: int) -> int:
     return ACCOUNTS + VENDORS + PRODUCTS + SERVICES + 2   # + the base account and vendor
 
 
-def _sync(app):
+def _sync(app, sleep):
     from crm.db import db
     from crm_accounting_sync.engine import execute_run
     from crm_accounting_sync.runner import create_run
@@ -54,7 +64,7 @@ def _sync(app):
         session = db.new_session(app)
         run = create_run(session, "qbo", background=False)
         session.commit()
-        run = execute_run(app, session, run.id)
+        run = execute_run(app, session, run.id, sleep=sleep)
         result = (run.status, run.error, run.counts)
         session.close()
         return result
@@ -72,7 +82,8 @@ def run(backend: str) -> None:
     from crm.models import Account
     from crm.services import accounts
     from crm_accounting_sync.connections import save_connection
-    from crm_accounting_sync.testing.qbo_fake import QBOFake
+    sys.path.insert(0, str(PLUGIN_TESTS))
+    from accsync_qbo_fake import QBOFake
 
     header(f"accounting sync: QuickBooks fake over HTTP ({backend})")
     with bench_app(backend, "accounting_sync") as bench:
@@ -84,25 +95,32 @@ def run(backend: str) -> None:
             with app.app_context():
                 session = db.new_session(app)
                 save_connection(session, "qbo", {"connector": "quickbooks", "settings": {
-                    "realm_id": fake.realm, "client_id": fake.client_id, "environment": fake.discovery_url,
+                    "realm_id": fake.realm, "client_id": fake.client_id, "environment": "production", "discovery_url": fake.discovery_url,
                     "api_base_url": fake.api_url, "minorversion": 75, "timeout_seconds": 60,
+                    "income_account_id": fake.account_id("Sales"),
+                    "expense_account_id": fake.account_id("Cost of Goods Sold"),
                     "entities": {e: {"direction": "none"} for e in ("quotes", "sales-orders", "purchase-orders",
                                                                        "invoices", "payments", "contacts")}},
                     "secrets": {"client_secret": fake.client_secret, "refresh_token": fake.issue_refresh_token()}})
                 session.commit()
                 session.close()
             calls = len(fake.calls)
-            started = time.perf_counter()
-            status, error, counts = _sync(app)
-            elapsed = time.perf_counter() - started
+            started, paced = time.perf_counter(), fake.clock()
+            status, error, counts = _sync(app, fake.clock.sleep)
+            elapsed, paced = time.perf_counter() - started, fake.clock() - paced
             initial_calls = len(fake.calls) - calls
             created = sum(c.get("to_remote", {}).get("created", 0) for c in counts.values())
             assert status == "done", error
             assert created == total, (created, total)
             row("initial sync: records created in QuickBooks", f"{created}")
-            row("initial sync: time", f"{elapsed:.1f} s")
-            row("initial sync: records/s", f"{created / elapsed:.0f}")
-            row("initial sync: HTTP calls", f"{initial_calls}", f"({initial_calls / created:.3f} per record)")
+            row("initial sync: QuickBooks-paced time (simulated clock)", f"{paced / 60:.1f} min",
+                f"({paced:.0f} s: 10 requests/s, 500/min, 40 batches/min)")
+            row("initial sync: wall time", f"{elapsed:.1f} s")
+            row("initial sync: records/s (wall; paced)", f"{created / elapsed:.0f}; {created / max(paced, 1):.0f}")
+            kinds = Counter(_kind(method, path) for method, path in fake.calls[calls:])
+            row("initial sync: HTTP calls", f"{initial_calls}", f"({initial_calls / created:.3f} per record: "
+                + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")")
+            row("initial sync: 429 answers (throttled)", f"{fake.throttled}")
 
             # 5 changed here (through the services: outbox), 5 changed in QuickBooks
             with app.app_context():
@@ -115,7 +133,7 @@ def run(backend: str) -> None:
                 fake.user_update("Customer", customer_id, {"Notes": "changed in QuickBooks"})
             calls = len(fake.calls)
             started = time.perf_counter()
-            status, error, counts = _sync(app)
+            status, error, counts = _sync(app, fake.clock.sleep)
             elapsed = time.perf_counter() - started
             incremental_calls = len(fake.calls) - calls
             updated = {side: sum(c.get(side, {}).get("updated", 0) for c in counts.values())

@@ -83,6 +83,7 @@ def bench_app(backend: str, name: str, plugins=None):
             url = PG_SERVER.rsplit("/", 1)[0] + "/" + dbname
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "PLUGINS": plugins,
                           "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+        app.instance_path = tmp  # its own job queue: nothing queued here reaches another worker
         migrate.upgrade_all(app)
         with app.app_context():
             session = db.new_session(app)

@@ -8,7 +8,8 @@ from decimal import Decimal
 from sqlalchemy import insert, select
 
 from crm.db import db
-from crm.models import Account, Document, Item, StockMove, Tax, Vendor, item_taxes
+from crm.models import Account, Document, Item, StockBalance, StockMove, Tax, Vendor, item_taxes
+from crm.models.stock import DEFAULT_LOCATION_ID
 
 CATEGORIES = ["Hardware", "Electrical", "Garden", "Office", "Plumbing", "Paint", "Tools", "Safety"]
 WORDS = ["steel", "brass", "cordless", "heavy", "compact", "pro", "mini", "outdoor", "quick", "smart", "eco",
@@ -58,6 +59,9 @@ def products(app, count: int, tax_id: int, *, stock: Decimal | None = None, serv
             for start in range(0, len(product_ids), 5000):
                 session.execute(insert(StockMove), [
                     {"product_id": i, "quantity": stock, "kind": "adjustment", "reason": "found", "note": "bench"}
+                    for i in product_ids[start:start + 5000]])
+                session.execute(insert(StockBalance), [   # at the default location, as the moves
+                    {"product_id": i, "location_id": DEFAULT_LOCATION_ID, "on_hand": stock, "reserved": Decimal(0)}
                     for i in product_ids[start:start + 5000]])
         session.commit()
         session.close()

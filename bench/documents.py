@@ -2,7 +2,6 @@
 -> invoice flow against Tryton's figures, totals recomputation, list speed."""
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 from bench import data
@@ -58,9 +57,16 @@ def run(backend: str) -> None:
                             ("list sales orders, page 150", "/sales-orders?page=150&per_page=50")]:
             p50, p95 = p50_p95(timed(lambda: api.get(path), repeat=30))
             row(label, f"{p50:.1f} ms", f"p95 {p95:.1f} ms (target < 50 ms)")
-        p50, p95 = p50_p95(timed(lambda: api.get("/products?q=drill&per_page=50"), repeat=30))
-        row("search 10k products by name (HTTP)", f"{p50:.1f} ms",
-            f"p95 {p95:.1f} ms; Tryton ~{TRYTON_SEARCH_MS} ms -> {TRYTON_SEARCH_MS / p50:.1f}x faster")
+        # Tryton's figure is a search of 10,000 products; ours answers the first 50 (of ~670) with
+        # their stock, taxes and components. The two other rows split the time: the same search
+        # answering one product (the search and its count), and a word nothing matches.
+        for label, path in [("search 10k products by name (HTTP)", "/products?q=drill&per_page=50"),
+                            ("  the same, answering 1 product", "/products?q=drill&per_page=1"),
+                            ("  a word no product holds", "/products?q=zzqxj&per_page=50"),
+                            ("  a SKU", "/products?q=P-004321&per_page=50")]:
+            p50, p95 = p50_p95(timed(lambda path=path: api.get(path), repeat=30))
+            row(label, f"{p50:.1f} ms",
+                f"p95 {p95:.1f} ms; Tryton ~{TRYTON_SEARCH_MS} ms -> {TRYTON_SEARCH_MS / p50:.1f}x faster")
 
 
 def _recompute(bench, ids, product_ids) -> None:

@@ -70,8 +70,7 @@ def run(backend: str) -> None:
     from crm import totals
     from crm.db import db
     from crm.services import documents
-    from crm_idca import engine
-    from crm_idca import layouts as lay
+    from crm_idca import engine, layouts as lay
 
     with bench_app(backend, "idca", plugins=["idca"]) as bench:
         ids = data.base_records(bench.app)
@@ -145,6 +144,6 @@ def run(backend: str) -> None:
             session = db.session
             document = documents.get_document(session, "sales_order", order["id"])
             p50, p95, cpu = cpu_and_wall(lambda: documents.recompute(session, document))
-            row(f"recompute the same order, layout without formulas (the core's share)", f"{p50:.2f} ms",
+            row("recompute the same order, layout without formulas (the core's share)", f"{p50:.2f} ms",
                 f"p95 {p95:.2f} ms, CPU {cpu:.2f} ms")
             session.rollback()

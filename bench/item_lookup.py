@@ -13,7 +13,7 @@ import random
 import time
 from decimal import Decimal
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, literal, select, text, update
 
 from bench import data
 from bench.common import bench_app, header, p50_p95, row, settle, timed
@@ -32,14 +32,19 @@ QUERIES = [
     ("in stock only", {"kind": "product", "in_stock": "true"}),
     ("text only, every kind", {"q": "cordless lamp"}),
     ("every kind, vendor + in stock, by price", {"vendor_id": "VENDOR", "in_stock": "true", "sort": "-unit_price"}),
+    ("price book, products by price", {"kind": "product", "sort": "unit_price", "price_book_id": "BOOK"}),
+    ("price book, one facet by name", {"kind": "product", "f1": "Garden", "price_book_id": "BOOK"}),
 ]
+#: how many items the price book lists (the most a price book may hold: crm.services.price_books.MAX_PRICES)
+BOOK_PRICES = 5_000
 
 
 def load(app, tax_id: int) -> dict:
     """The catalogue: bench/data.py's products and services, then stock on 80 % of the
     products, vendors on most, and bundles of two products each."""
     from crm.db import db
-    from crm.models import BundleComponent, Item, Vendor
+    from crm.models import BundleComponent, Item, PriceBook, PriceBookEntry, Vendor
+    from crm.models.base import Quantity
     started = time.perf_counter()
     ids = data.products(app, PRODUCTS, tax_id, services=SERVICES)
     rng = random.Random(3)
@@ -50,7 +55,8 @@ def load(app, tax_id: int) -> dict:
                                           "version": 1} for n in range(VENDORS)])
         vendor_ids = list(session.scalars(select(Vendor.id).order_by(Vendor.id)))
         # stock and vendors go through the triggers like any UPDATE of the stock ledger would
-        session.execute(text("UPDATE items SET on_hand = id % 5 WHERE kind = 'product'"))
+        one = literal(Decimal(1), Quantity)   # stored scaled on SQLite: 1 unit times an integer
+        session.execute(update(Item).where(Item.kind == "product").values(on_hand=one * (Item.id % 5)))
         session.execute(text(f"UPDATE items SET vendor_id = {vendor_ids[0]} + (id % {VENDORS}) "
                              f"WHERE kind = 'product' AND id % 7 <> 0"))
         session.execute(insert(Item), [{
@@ -64,9 +70,16 @@ def load(app, tax_id: int) -> dict:
         session.execute(insert(BundleComponent), [
             {"bundle_id": b, "component_id": c, "quantity": Decimal(q)}
             for b in bundle_ids for c, q in ((ids[(b * 7) % PRODUCTS], 1), (ids[(b * 13 + 1) % PRODUCTS], 2))])
+        book = PriceBook(name="Trade", currency="EUR", active=True, description="")
+        session.add(book)
+        session.flush()
+        session.execute(insert(PriceBookEntry), [
+            {"price_book_id": book.id, "item_id": item_id, "list_price": Decimal(rng.randrange(100, 90000)) / 100}
+            for item_id in rng.sample(ids, BOOK_PRICES)])
+        book_id = book.id
         session.commit()
         session.close()
-    return {"vendor": vendor_ids[1], "seconds": time.perf_counter() - started}
+    return {"vendor": vendor_ids[1], "book": book_id, "seconds": time.perf_counter() - started}
 
 
 def reindex(app) -> None:
@@ -81,7 +94,8 @@ def reindex(app) -> None:
 
 
 def _params(params: dict, ids: dict) -> dict:
-    return {k: (str(ids["vendor"]) if v == "VENDOR" else v) for k, v in params.items()}
+    chosen = {"VENDOR": str(ids["vendor"]), "BOOK": str(ids["book"])}
+    return {k: chosen.get(v, v) for k, v in params.items()}
 
 
 def _raw_statements(app, params: dict) -> list[tuple[str, object]]:
@@ -89,8 +103,7 @@ def _raw_statements(app, params: dict) -> list[tuple[str, object]]:
     from sqlalchemy import event
 
     from crm.db import db
-    from crm_item_lookup import schemas
-    from crm_item_lookup import search as lookup
+    from crm_item_lookup import schemas, search as lookup
     captured = []
 
     def capture(_conn, _cursor, statement, parameters, _context, _many):

@@ -1,12 +1,10 @@
 """Accounts through the API: CRUD, listing, bad input, references, roles, audit, hooks."""
 from __future__ import annotations
 
-import threading
-
 from crm import hookimpl
 from crm.models import Contact, Document
 from crm.services.audit import history
-from crm.testing import registered_plugin
+from crm.testing import at_once, registered_plugin
 
 ADDRESS = {"street": "Calle Mayor 1", "city": "Madrid", "state": "", "postal_code": "28013", "country": "ES"}
 EMPTY_ADDRESS = dict.fromkeys(ADDRESS, "")
@@ -108,7 +106,7 @@ def test_bad_input_names_the_field_and_changes_nothing(api):
     assert api.get("/accounts").json()["total"] == 0
 
     account = api.post("/accounts", json={"name": "Kept"}).json()
-    for body, field in BAD_BODIES[3:]:
+    for body, _field in BAD_BODIES[3:]:
         if "version" in body:
             continue  # a PATCH may send version (a stale one is a 409)
         r = api.patch(f"/accounts/{account['id']}", json=body)
@@ -210,28 +208,14 @@ def test_record_hooks_name_the_entity_of_every_master_data_resource(app, api):
     assert ("saved", "items", service, True) in spy.calls and ("saved", "items", service, False) in spy.calls
 
 
-def _at_once(calls):
-    """Run the calls in threads released together; their responses in order."""
-    results, barrier = [None] * len(calls), threading.Barrier(len(calls))
 
-    def run(index):
-        barrier.wait()
-        results[index] = calls[index]()
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
-def test_concurrent_patches_apply_one_after_the_other(api, api_as):
+def test_concurrent_patches_apply_one_after_the_other(api, live_api_as):
     account = api.post("/accounts", json={"name": "Busy"}).json()
-    clients = [api_as("sales") for _ in range(6)]
+    clients = [live_api_as("sales") for _ in range(6)]
     path = f"/accounts/{account['id']}"
-    same_version = _at_once([lambda c=c, i=i: c.patch(path, json={"phone": str(i), "version": 1})
+    same_version = at_once(*[lambda c=c, i=i: c.patch(path, json={"phone": str(i), "version": 1})
                              for i, c in enumerate(clients)])
     assert sorted(r.status_code for r in same_version) == [200, 409, 409, 409, 409, 409]
-    no_version = _at_once([lambda c=c, i=i: c.patch(path, json={"phone": f"x{i}"}) for i, c in enumerate(clients)])
+    no_version = at_once(*[lambda c=c, i=i: c.patch(path, json={"phone": f"x{i}"}) for i, c in enumerate(clients)])
     assert [r.status_code for r in no_version] == [200] * 6, [r.text for r in no_version]
     assert api.get(path).json()["version"] == 8

@@ -12,7 +12,7 @@ from crm.cli import cli
 from crm.db import db
 from crm.models import PluginState, Setting, User
 
-INSTALLED = {"payments", "item_lookup", "idca", "accounting_sync"}
+INSTALLED = {"payments", "item_lookup", "idca", "accounting_sync", "warehouses"}
 
 
 def _command_paths(group: click.Group, prefix: tuple = ()):
@@ -51,6 +51,7 @@ def test_the_documented_commands_exist():
     documented = {("db", "upgrade"), ("db", "pending"), ("db", "current"), ("db", "downgrade"), ("db", "revision"),
                   ("users", "create"), ("users", "list"), ("demo",), ("run",),
                   ("plugins", "list"), ("plugins", "enable"), ("plugins", "disable"), ("plugins", "purge"),
+                  ("plugins", "install"), ("plugins", "uninstall"), ("plugins", "new"),
                   ("jobs", "run-due"), ("jobs", "list")}
     assert documented <= set(COMMANDS), sorted(documented - set(COMMANDS))
 
@@ -176,7 +177,7 @@ def test_plugins_purge_refuses_without_the_typed_confirmation(app, runner):
     _seed_hello(app)
     refused = runner.invoke(["plugins", "purge", "hello"], input="no\n")
     assert refused.exit_code == 1
-    assert "This drops 2 table(s) of hello: alembic_version_hello, hello_greetings" in refused.output
+    assert "This drops 2 table(s) of hello: alembic_version_hello (1 rows), hello_greetings (1 rows)" in refused.output
     assert "Type hello to confirm" in refused.output
     assert "confirmation did not match; nothing was dropped" in refused.output
     wrong = runner.invoke(["plugins", "purge", "hello", "--confirm", "helo"])

@@ -77,7 +77,7 @@ def test_bad_input_names_the_field_and_changes_nothing(api):
     assert api.get("/contacts").json()["total"] == 0
 
     contact = api.post("/contacts", json={"last_name": "Kept", "account_id": account["id"]}).json()
-    for body, field in cases[2:]:
+    for body, _field in cases[2:]:
         assert api.patch(f"/contacts/{contact['id']}", json=body).status_code == 422, body
     assert api.get(f"/contacts/{contact['id']}").json() == contact
 

@@ -8,15 +8,27 @@ import io
 from decimal import Decimal
 
 import pypdf
-
 import pytest
 from sqlalchemy import distinct, func, inspect, select, text
 
 from crm.db import db
-from crm.models import (Account, Contact, Document, DocumentLine, Item, RecurringRun, RecurringSchedule,
-                        StatusChange, StockMove, Tax, Vendor)
+from crm.models import (
+    Account,
+    Contact,
+    Document,
+    DocumentLine,
+    Item,
+    RecurringRun,
+    RecurringSchedule,
+    StatusChange,
+    StockMove,
+    Tax,
+    Vendor,
+)
 from crm.models.auth import ROLES
 from crm.services.doctypes import DOC_TYPES
+
+pytestmark = pytest.mark.slow  # each test loads the demo business
 
 
 def load(runner):

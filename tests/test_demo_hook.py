@@ -1,10 +1,12 @@
 """Plugins add their own demo data through ``crm_demo_data``."""
+import pytest
 from sqlalchemy import func, select
 
 from crm import hookimpl
 from crm.testing import registered_plugin
 
 
+@pytest.mark.slow
 def test_plugins_load_their_demo_data_once(app, runner, session):
     from crm_hello.models import Greeting
 

@@ -73,8 +73,9 @@ def test_status_machine_refuses_with_the_allowed_transitions(api, catalog):
 
 
 def test_status_history_is_recorded(api, catalog, session):
-    from crm.models import StatusChange
     from sqlalchemy import select
+
+    from crm.models import StatusChange
     q = api.post("/quotes", json=quote_body(catalog)).json()
     api.patch(f"/quotes/{q['id']}", json={"status": "Delivered"})
     api.patch(f"/quotes/{q['id']}", json={"status": "Accepted"})

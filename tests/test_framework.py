@@ -10,7 +10,7 @@ from crm import hookimpl
 from crm.plugins import module_candidate
 from crm.testing import TEST_PASSWORD, registered_plugin
 
-INSTALLED = {"payments", "item_lookup", "idca", "accounting_sync"}
+INSTALLED = {"payments", "item_lookup", "idca", "accounting_sync", "warehouses"}
 
 
 def test_api_needs_a_token(live_server):
@@ -179,5 +179,5 @@ def test_sign_in_page_and_wrong_password(client, make_user):
 def test_plugins_admin_page_is_for_admins(client, make_user):
     make_user("sales", username="sam")
     client.post("/login", data={"username": "sam", "password": TEST_PASSWORD})
-    assert client.get("/admin/plugins").status_code == 200
+    assert client.get("/admin/plugins").status_code == 403
     assert client.post("/admin/plugins/hello/disable").status_code == 403

@@ -12,7 +12,7 @@ and ``test_plugin_hooks_have_tests``).
    nested ``def <hook>``, a module-level plugin class, function or source string
    of that test file that defines it and that the test uses, or a
    ``SpyPlugin(<hook>=...)`` answer) or calls it (``pm.hook.<hook>(...)``,
-   ``registry.call_in_order("<hook>", ...)``, ``spy.calls_of("<hook>")``). A bare
+   ``hooks.call("<hook>", ...)``, ``spy.calls_of("<hook>")``). A bare
    mention (``"<hook>" in hooks``), this file and the spy plugin do not count.
    A hook that is not tested yet must be listed in ``PENDING_HOOK_TESTS``; a
    listed hook that has a test fails too, so the list only shrinks.
@@ -34,6 +34,7 @@ import pluggy
 import pytest
 
 from crm import hookspecs
+from crm.docs_reference import hook_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_DOCS = ROOT / "docs" / "hooks"
@@ -46,9 +47,12 @@ GROUP_PAGES = {
     "lines and totals": "lines-and-totals.md",
     "items": "items.md",
     "documents and records": "documents.md",
+    "stock": "stock.md",
+    "stock locations": "stock-locations.md",
     "invoices and payments": "invoices-and-payments.md",
     "user interface": "user-interface.md",
     "jobs": "jobs.md",
+    "workflows": "workflows.md",
     "PDF": "pdf.md",
     "accounting": "accounting.md",
 }
@@ -81,25 +85,12 @@ def _spec_args(name: str) -> list[str]:
     return list(inspect.signature(HOOKS[name]).parameters)
 
 
-def _groups() -> dict[str, str]:
-    """hook name -> the group comment it sits under in crm/hookspecs.py."""
-    groups, current = {}, None
-    for line in Path(hookspecs.__file__).read_text().splitlines():
-        header = re.match(r"^# -+ (.+?) -+\s*$", line)
-        if header:
-            current = header.group(1)
-        function = re.match(r"^def (\w+)\(", line)
-        if function:
-            groups[function.group(1)] = current
-    return groups
-
-
 def test_hookspecs_module_declares_hooks_with_docstrings_under_a_known_group():
     assert len(HOOKS) >= 20, "crm.hookspecs lost its hooks?"
     functions = {n for n, f in vars(hookspecs).items()
                  if inspect.isfunction(f) and f.__module__ == hookspecs.__name__}
     assert functions == set(HOOKS), f"functions of crm.hookspecs without @hookspec: {sorted(functions - set(HOOKS))}"
-    groups = _groups()
+    groups = hook_groups()
     for name, fn in HOOKS.items():
         assert name.startswith("crm_"), name
         assert (fn.__doc__ or "").strip(), f"{name} has no docstring"
@@ -135,7 +126,7 @@ def _section(name: str) -> tuple[str, str]:
 @pytest.mark.parametrize("name", sorted(HOOKS))
 def test_every_hook_has_a_section_headed_by_its_exact_signature_in_its_group_page(name):
     page, _ = _section(name)
-    expected = GROUP_PAGES[_groups()[name]]
+    expected = GROUP_PAGES[hook_groups()[name]]
     assert page == expected, f"{name} is documented in {page}; its group's page is {expected}"
 
 
@@ -251,7 +242,7 @@ def hooks_exercised_by(source: str, hook_names) -> set[str]:
                 found.add(node.attr)                      # pm.hook.<hook>(...)
             elif isinstance(node, ast.keyword) and node.arg in hook_names:
                 found.add(node.arg)                       # SpyPlugin(<hook>=answer)
-            elif isinstance(node, ast.Call):              # call_in_order("<hook>"), spy.calls_of("<hook>")
+            elif isinstance(node, ast.Call):              # hooks.call("<hook>"), spy.calls_of("<hook>")
                 for arg in [*node.args, *(k.value for k in node.keywords)]:
                     if isinstance(arg, ast.Constant) and arg.value in hook_names:
                         found.add(arg.value)
@@ -293,7 +284,7 @@ def test_the_detector_counts_implementations_and_calls_but_not_mentions():
 
         def test_calls():
             registry.pm.hook.crm_called_hook(app=app)
-            registry.call_in_order("crm_ordered_hook", slot="x")
+            hooks.call("crm_ordered_hook", slot="x")
             SpyPlugin(crm_spied_hook=lambda: [])
 
         def test_uses_holders():
@@ -301,7 +292,7 @@ def test_the_detector_counts_implementations_and_calls_but_not_mentions():
                 install(PLUGIN_SOURCE)
 
         def helper():
-            registry.call_in_order("crm_helper_hook")
+            hooks.call("crm_helper_hook")
     ''')
     names = {"crm_jobs_hook", "crm_menu_hook", "crm_mention_hook", "crm_nested_hook", "crm_called_hook",
              "crm_ordered_hook", "crm_spied_hook", "crm_helper_hook"}

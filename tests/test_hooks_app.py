@@ -227,6 +227,7 @@ def _crm(args: list[str], env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, timeout=180)
 
 
+@pytest.mark.slow
 def test_crm_register_commands_adds_commands_to_the_crm_command_line(tmp_path, crm_database_url):
     site = tmp_path / "site"
     site.mkdir()
@@ -302,6 +303,50 @@ def test_crm_template_slot_content_comes_in_plugin_order_never_registration_orde
     dependent = [_slot_plugin("slot_a", requires=["slot_z"]), _slot_plugin("slot_z")]
     assert _slot_order(app_factory(extra=dependent)) == ["slot_z", "slot_a"]
     assert _slot_order(app_factory(extra=dependent[::-1])) == ["slot_z", "slot_a"]
+
+
+def _answering_plugin(plugin_id: str, requires=(), broken=False):
+    """A plugin whose ``crm_settings_pages`` answers its own id (``broken``: an implementation
+    with an argument the spec lacks, which pluggy refuses when it is registered)."""
+    module = types.ModuleType(f"answering_plugin_{plugin_id}")
+    module.requires = list(requires)
+
+    if broken:
+        @hookimpl
+        def crm_settings_pages(nonsense):
+            return plugin_id
+    else:
+        @hookimpl
+        def crm_settings_pages():
+            return plugin_id
+
+    module.crm_settings_pages = crm_settings_pages
+    return module_candidate(plugin_id, module)
+
+
+def test_pluggy_calls_the_plugins_in_dependency_order_whatever_the_installation_order():
+    from crm.plugins import PluginRegistry
+    plugins = [_answering_plugin("zeta"), _answering_plugin("alpha", requires=["zeta"]),
+               _answering_plugin("beta"), _answering_plugin("gamma", requires=["alpha", "beta"]),
+               _answering_plugin("delta")]
+    expected = ["beta", "delta", "zeta", "alpha", "gamma"]  # requirements first, then by id
+    for installed in (plugins, plugins[::-1], plugins[2:] + plugins[:2]):
+        registry = PluginRegistry(installed)
+        assert registry.order == expected
+        assert registry.pm.hook.crm_settings_pages() == expected  # pluggy's own call
+        registry.disabled = frozenset({"delta"})
+        assert registry.hook.crm_settings_pages() == ["beta", "zeta", "alpha", "gamma"]
+        registry.add("added", _answering_plugin("added").load())
+        assert registry.pm.hook.crm_settings_pages() == expected + ["added"]
+        registry.remove("added")
+        registry.fail("beta", "broke at start-up")
+        assert registry.pm.hook.crm_settings_pages() == ["delta", "zeta", "alpha", "gamma"]
+
+    # a requirement pluggy refuses to register takes the plugins requiring it down with it
+    registry = PluginRegistry([_answering_plugin("child", requires=["base"]), _answering_plugin("base", broken=True),
+                               _answering_plugin("other")])
+    assert registry.order == ["other"] and registry.pm.hook.crm_settings_pages() == ["other"]
+    assert "base" in registry.plugins["child"].error
 
 
 def test_crm_template_slot_receives_the_slot_name_and_context(app):

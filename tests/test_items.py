@@ -1,10 +1,10 @@
 """Products, bundles and services through the API."""
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 from crm.models import Document, DocumentLine, Item, StockMove
+from crm.testing import at_once
 
 
 def _tax(api, name="IVA 21%", rate="21", applies_to="items"):
@@ -24,20 +24,6 @@ def _set_stock(session, product_id, on_hand, reserved="0"):
     item.on_hand, item.reserved = Decimal(on_hand), Decimal(reserved)
     session.commit()
 
-
-def _at_once(calls):
-    """Run the calls in threads released together; their responses in order."""
-    results, barrier = [None] * len(calls), threading.Barrier(len(calls))
-
-    def run(index):
-        barrier.wait()
-        results[index] = calls[index]()
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_create_get_patch_delete_product(api):
@@ -105,11 +91,11 @@ def test_sku_is_unique_when_set(api):
     assert api.get("/products").json()["total"] == 3
 
 
-def test_concurrent_creates_with_one_sku_give_one_product(api, api_as, make_user):
+def test_concurrent_creates_with_one_sku_give_one_product(api, live_api_as, make_user):
     """Each refusal in its user's language: the message is written after the failed INSERT."""
     languages = ["en", "es"] * 3
-    clients = [api_as(user=make_user("purchasing", language=language)) for language in languages]
-    results = _at_once([lambda c=c, i=i: c.post("/products", json={"name": f"P{i}", "unit_price": "1", "sku": "S"})
+    clients = [live_api_as(user=make_user("purchasing", language=language)) for language in languages]
+    results = at_once(*[lambda c=c, i=i: c.post("/products", json={"name": f"P{i}", "unit_price": "1", "sku": "S"})
                         for i, c in enumerate(clients)])
     assert sorted(r.status_code for r in results) == [201, 409, 409, 409, 409, 409], [r.text for r in results]
     said = {"en": {"sku": ["already exists"]}, "es": {"sku": ["ya existe"]}}
@@ -185,7 +171,7 @@ def test_bad_product_input_names_the_field_and_changes_nothing(api):
         assert field in r.json()["error"]["fields"], (body, r.json())
     assert api.get("/products").json()["total"] == 0
     product = _product(api, "Kept", sku="K-1", tax_ids=[tax])
-    for body, field in cases[2:]:
+    for body, _field in cases[2:]:
         r = api.patch(f"/products/{product['id']}", json=body)
         assert r.status_code == 422, (body, r.text)
     assert api.get(f"/products/{product['id']}").json() == product
@@ -206,7 +192,7 @@ def test_bundle_components_and_availability(api, session):
     _set_stock(session, gadget["id"], "10", reserved="1")  # 9 available -> 9 kits
     kit = api.get(f"/products/{kit['id']}").json()
     assert (kit["on_hand"], kit["available"], kit["reserved"]) == ("3", "2", "1")
-    assert api.get(f"/products?is_bundle=true").json()["items"] == [kit]
+    assert api.get("/products?is_bundle=true").json()["items"] == [kit]
 
     r = api.patch(f"/products/{kit['id']}", json={"components": [{"product_id": gadget["id"], "quantity": "4"}],
                                                    "version": kit["version"]})

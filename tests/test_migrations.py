@@ -19,7 +19,7 @@ from crm.plugins import get_registry
 from crm.testing import database_url, is_postgres
 
 #: core and the plugins that ship migrations
-EXPECTED_TARGETS = {"core", "payments", "item_lookup", "idca", "accounting_sync", "hello"}
+EXPECTED_TARGETS = {"core", "payments", "item_lookup", "idca", "accounting_sync", "warehouses", "hello"}
 PLUGINS_WITH_MIGRATIONS = sorted(EXPECTED_TARGETS - {"core"})
 
 

@@ -3,8 +3,7 @@
 from decimal import Decimal, localcontext
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from crm import money
 from crm.money import (
@@ -204,3 +203,53 @@ def test_split_amount_properties(currency, units, parts):
     assert abs(remainder) < parts * unit
     assert remainder * amount >= 0
     assert abs(share) <= abs(last)
+
+
+# -- the other roundings ---------------------------------------------------
+@pytest.mark.parametrize("value, places, expected", [
+    ("1.23445", 4, "1.2345"), ("-1.23445", 4, "-1.2345"), ("7.5", 0, "8"), ("125", -1, "1.3E+2"),
+])
+def test_round_places_half_up(value, places, expected):
+    assert str(money.round_places(D(value), places)) == expected
+
+
+@pytest.mark.parametrize("value, expected", [("0.125", "0.12"), ("0.135", "0.14"), ("-0.125", "-0.12")])
+def test_round_half_even_ties_to_even(value, expected):
+    assert str(money.round_half_even(D(value), 2)) == expected
+
+
+@pytest.mark.parametrize("value, expected", [("1.2349", "1.234"), ("-1.2341", "-1.235"), ("2", "2.000")])
+def test_floor_quantity_never_rounds_up(value, expected):
+    assert str(money.floor_quantity(D(value))) == expected
+
+
+@pytest.mark.parametrize("quantity, per, expected", [("10", "3", 3), ("9", "3", 3), ("2.5", "0.5", 5), ("-1", "3", -1)])
+def test_whole_times_is_the_floor_of_the_quotient(quantity, per, expected):
+    assert money.whole_times(D(quantity), D(per)) == expected
+
+
+def test_scaled_integer_rounds_half_up_at_any_size():
+    assert money.scaled_integer(D("12.345"), 2) == 1235
+    assert money.scaled_integer(D("-12.345"), 2) == -1235
+    assert money.scaled_integer(D("123456789012345678901234567890123456.78"), 4) == \
+        1234567890123456789012345678901234567800
+
+
+@PROPERTY
+@given(st.decimals(allow_nan=False, allow_infinity=False), st.integers(min_value=0, max_value=4))
+def test_decimal_text_is_the_value_in_plain_digits(value, min_places):
+    text = money.decimal_text(value, min_places)
+    assert D(text) == value
+    assert "E" not in text.upper()                    # never scientific notation
+    assert not (text.startswith("-") and value == 0)  # no "-0"
+    whole, _dot, fraction = text.partition(".")
+    assert len(fraction) >= min_places
+    assert len(fraction) == min_places or not fraction.endswith("0")
+
+
+@pytest.mark.parametrize("value, min_places, expected", [
+    ("21.5000", 0, "21.5"), ("1E+2", 0, "100"), ("12.5", 2, "12.50"), ("0.1234", 2, "0.1234"),
+    ("-0.00", 0, "0"), ("-0.00", 2, "0.00"), ("-0.5", 0, "-0.5"), ("1E-7", 0, "0.0000001"),
+])
+def test_decimal_text_examples(value, min_places, expected):
+    assert money.decimal_text(D(value), min_places) == expected

@@ -95,7 +95,7 @@ class MarginPlugin:
 
     @hookimpl
     def crm_line_columns(self, doc_type, session):
-        return [LineColumn("margin", "Margin", type="money", width="20mm")] if doc_type == "quote" else []
+        return [LineColumn("margin", "Margin", type="money", editable=True, width="20mm")] if doc_type == "quote" else []
 
     @hookimpl
     def crm_pdf_context(self, session, document, context):
@@ -110,11 +110,13 @@ def test_plugins_add_columns_and_blocks(app, api, catalog):
         {"item_id": catalog.widget, "quantity": "3", "description": "Tornillería", "custom": {"margin": "23.97"}},
         {"item_id": catalog.gadget, "quantity": "2", "custom": {"margin": "not a number"}},
     ])
-    quote = api.post("/quotes", json=body).json()
-    without = pdf_text(api.get(f"/quotes/{quote['id']}/pdf"))
-    assert "Margin" not in without and "Tornillería" in without
-    with registered_plugin(app, MarginPlugin()):
+    with registered_plugin(app, MarginPlugin()):  # the plugin declares the line's "margin"
+        created = api.post("/quotes", json=body)
+        assert created.status_code == 201, created.text
+        quote = created.json()
         text = pdf_text(api.get(f"/quotes/{quote['id']}/pdf"))
+    without = pdf_text(api.get(f"/quotes/{quote['id']}/pdf"))  # the plugin gone: its column too
+    assert "Margin" not in without and "Tornillería" in without
     assert "Margin" in text and "€23.97" in text
     assert "not a number" in text  # printed as it is, never a server error
     assert "Base" in text and "Net" not in text
@@ -123,11 +125,11 @@ def test_plugins_add_columns_and_blocks(app, api, catalog):
 
 
 def test_a_column_width_is_used_only_when_it_is_a_plain_length():
-    from crm.services.pdf import column_width
-    assert column_width(LineColumn("margin", "Margin", width="20mm")) == "20mm"
-    assert column_width(LineColumn("margin", "Margin", width="12.5%")) == "12.5%"
-    assert column_width(LineColumn("margin", "Margin", width="1mm; background: url(http://evil.example/)")) == ""
-    assert column_width(LineColumn("margin", "Margin")) == ""
+    from crm.services.pdf import width_percent
+    assert width_percent("20mm", 200, 9) == 10.0
+    assert width_percent("12.5%", 200, 9) == 12.5
+    assert width_percent("1mm; background: url(http://evil.example/)", 200, 9) is None
+    assert width_percent(None, 200, 9) is None
 
 
 def test_unknown_document_is_404(api, catalog):

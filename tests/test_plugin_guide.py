@@ -7,6 +7,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "writing-plugins.md"
 
@@ -16,6 +18,7 @@ def _guide_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", section, re.S)
 
 
+@pytest.mark.slow
 def test_the_tests_of_the_plugin_guide_pass(pytester, monkeypatch):
     blocks = _guide_blocks()
     conftest = next(block for block in blocks if "def crm_extra_plugins" in block)

@@ -204,6 +204,7 @@ def test_stock_valuation_rounds_per_product_then_sums(api, scenario):
 
 def test_stock_moves_with_running_balance_over_a_period(api, scenario, session):
     from sqlalchemy import select, update
+
     from crm.models import StockMove
     c = scenario.c
     r = report(api, "stock-moves", product_id=c.widget)

@@ -9,8 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from crm import money
 from crm.totals import (
@@ -399,6 +398,7 @@ def at_precision(value, currency):
     return value == money.round_money(value, currency) and value.as_tuple().exponent == -money.currency_precision(currency)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(documents())
 def test_totals_are_the_sum_of_their_parts(doc):

@@ -16,7 +16,8 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"core": ROOT / "core" / "crm",
             **{path.name: path / f"crm_{path.name}" for path in sorted((ROOT / "plugins").iterdir())
-               if (path / "setup.cfg").exists()}}
+               if (path / "setup.cfg").exists()},
+            "hello (the example plugin)": ROOT / "docs" / "example-plugin" / "crm_hello"}
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.do"}}
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2),

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from crm.context import acting_as
-from crm.db import db
 from crm.models import ROLES, Account, Document, Item, StockMove, User
 from crm.services import documents, stock
 from crm.testing import TEST_PASSWORD
@@ -48,22 +47,6 @@ def text(html: str) -> str:
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
-@pytest.fixture
-def look(app):
-    """``look(lambda s: ...)``: read in a short session of its own (SQLite takes the write lock at
-    BEGIN, so a test must not keep a transaction open while the app handles a request)."""
-    def read(fn):
-        with app.app_context():
-            s = db.new_session(app)
-            try:
-                result = fn(s)
-                s.commit()
-                return result
-            finally:
-                s.close()
-    return read
-
-
 @pytest.fixture(autouse=True)
 def _nobody_acting():
     from crm.context import set_actor
@@ -92,6 +75,7 @@ def business(app, session, catalog):
 
 # --- every page, every role -----------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_reachable_from_the_menu_works_for_each_role(app, make_user, business, role):
     """Menu pages and the pages they link to (records, documents, forms): no server error, no
@@ -153,7 +137,7 @@ def test_account_form_shows_each_refusal_beside_its_input_then_saves(app, make_u
     edited = client.post(f"/accounts/{account.id}/edit", data={"name": "Talleres Ruiz S.L.", "version": "1",
                                                                "email": "", "active": "1"})
     assert edited.status_code == 302
-    assert "History" in html_of(client.get(f"/accounts/{account.id}"))  # the audit trail of the change
+    assert 'data-kind="changed"' in html_of(client.get(f"/accounts/{account.id}"))  # the audit trail of the change
     stale = client.post(f"/accounts/{account.id}/edit", data={"name": "Lost update", "version": "1"})
     assert stale.status_code == 422 and "changed by someone else" in html_of(stale)
     assert client.post(f"/accounts/{account.id}/delete").status_code == 302
@@ -174,6 +158,35 @@ def test_product_form_reads_decimals_typed_either_way_and_refuses_words(app, mak
     assert look(lambda s: [t.id for t in s.get(Item, hammer.id).taxes]) == [catalog.iva21]
     duplicate = client.post("/products/new", data={"name": "Other", "unit_price": "1", "sku": "H-1"})
     assert duplicate.status_code == 422 and re.search(r'id="f-sku"[^>]*aria-invalid="true"', html_of(duplicate))
+
+
+@pytest.mark.parametrize("language, typed, expected", [
+    ("en", "1,234.50", "1234.50"), ("en", "1,234", "1234"), ("en", "-1,234,567.5", "-1234567.5"),
+    ("en", "12,50", "12.50"), ("en", "1.234,50", "1234.50"),    # not English: read as Spanish writes it
+    ("es", "1.234,50", "1234.50"), ("es", "1,234", "1.234"), ("es", "-12,5", "-12.5"),
+    ("es", "1,234.50", "1234.50"),                                 # not Spanish: read as English writes it
+    ("en", "1234.5", "1234.5"), ("es", "1.234", "1.234"), ("es", ".5", "0.5"),  # as forms show numbers
+    ("es", " 1 234,50 ", "1234.50"), ("en", "1\u00a0234.50", "1234.50"),
+])
+def test_a_number_typed_in_a_form_is_read_in_the_user_s_language_first(app, language, typed, expected):
+    from flask_babel import force_locale
+
+    from crm.web.common import parse_decimal
+    with app.test_request_context("/"), force_locale(language):
+        assert parse_decimal(typed, "amount") == Decimal(expected)
+
+
+@pytest.mark.parametrize("typed", ["twelve", "1e3", "1_000", "NaN", "Infinity", "\u0661\u0662", "\uff11\uff12",
+                                   "1,2,3", "12,5.3.1", "1.2.3,4,5", "--1", "1" * 50, ",", "."])
+def test_a_form_refuses_what_is_not_a_number_in_either_language(app, typed):
+    from flask_babel import force_locale
+
+    from crm.errors import ValidationError
+    from crm.web.common import parse_decimal
+    for language in ("en", "es"):
+        with app.test_request_context("/"), force_locale(language), pytest.raises(ValidationError) as refused:
+            parse_decimal(typed, "amount")
+        assert list(refused.value.fields) == ["amount"]
 
 
 def test_bundle_price_book_and_custom_field_forms(app, make_user, look, catalog):

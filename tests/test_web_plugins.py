@@ -18,7 +18,7 @@ from crm.db import db
 from crm.models import Document, Item
 from crm.services import documents
 from crm.testing import TEST_PASSWORD, registered_plugin
-from crm.ui import LineColumn, MenuItem
+from crm.ui import ExtraTotal, LineColumn, MenuItem
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +115,39 @@ def test_line_columns_of_a_plugin_are_shown_computed_and_editable(app, make_user
         s.close()
 
 
+@pytest.mark.crm_plugins("hello")
+def test_a_plugins_extra_totals_are_shown_with_its_labels_and_types(app, make_user, session, catalog):
+    """``crm_extra_totals`` labels, types, orders and hides the totals a plugin computes; a total
+    no plugin describes shows its key humanised."""
+    class TotalsPlugin:
+        @hookimpl
+        def crm_totals_stage(self, stage, computation, document, session):
+            if stage == "document_totals":
+                subtotal = computation.totals.subtotal
+                computation.totals.extra.update(tp_half=subtotal / 2, tp_share=Decimal("12.5"),
+                                                tp_hidden=Decimal("1"), tp_unnamed_sum=Decimal("3"))
+
+        @hookimpl
+        def crm_extra_totals(self, doc_type, session, document):
+            return [ExtraTotal("tp_share", "Share of the year", type="percent"),
+                    ExtraTotal("tp_half", "Half the subtotal"), ExtraTotal("tp_hidden", "Hidden", visible=False)]
+
+    client = sign_in(app, make_user, "sales")
+    form = {"account_id": str(catalog.account), "line_key": ["n0"], "lines.n0.item_id": str(catalog.widget),
+            "lines.n0.quantity": "2", "lines.n0.unit_price": "10"}
+    with registered_plugin(app, TotalsPlugin(), "totalsplug"):
+        saved = client.post("/quotes/new", data={**form, "subject": "With totals"})
+        assert saved.status_code == 302
+        pages = {"page": html(client.get(saved.headers["Location"])),
+                 "editor": html(client.get(saved.headers["Location"] + "/edit")),
+                 "preview": html(client.post("/quotes/preview", data=form))}
+    for where, page in pages.items():
+        rows = re.findall(r'<tr class="extra"><th scope="row">([^<]*)</th><td class="num" data-total="(\w+)">([^<]*)<',
+                          page)
+        assert rows == [("Share of the year", "tp_share", "12.5 %"), ("Half the subtotal", "tp_half", "€10.00"),
+                        ("Tp unnamed sum", "tp_unnamed_sum", "€3.00")], where
+
+
 def _header(page: str, table_class: str) -> list[str]:
     import html as html_lib
     table = page.split(f'<table class="{table_class}"', 1)[1].split("</thead>", 1)[0]
@@ -200,13 +233,14 @@ def test_plugin_menu_entries_and_the_admin_plugins_page(app, make_user):
         home = html(admin.get("/"))
     assert '<a href="/spy-board" >Spy board</a>' in home or ">Spy board</a>" in home
     page = html(admin.get("/admin/plugins"))
-    assert "hello" in page and "Disable" in page and "Version" in page
+    assert "hello" in page and "Disable" in page and "What it adds" in page
     assert admin.post("/admin/plugins/hello/disable").status_code == 302
     assert ">Greetings</a>" not in html(admin.get("/"))
     assert admin.post("/admin/plugins/hello/enable").status_code == 302
     assert ">Greetings</a>" in html(admin.get("/"))
 
 
+@pytest.mark.slow
 def test_every_page_with_every_installed_plugin_answers(app, make_user, catalog, quote):
     """With all installed plugins loaded, no page linked from the menu (two levels deep) is a
     server error or a broken link, for any role."""

@@ -32,6 +32,7 @@ def wait_for(predicate, timeout=30):
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_worker_process_runs_due_jobs_and_queued_tasks(api, catalog, app, crm_database_url, tmp_path, backend):
     start = (dt.date.today() - dt.timedelta(days=2)).isoformat()

@@ -21,17 +21,22 @@ def create_app(config: dict | None = None) -> Flask:
     are not installed as distributions (tests, examples)."""
     from flask_wtf.csrf import CSRFProtect
 
+    import crm.models  # noqa: F401  (registers the core's tables)
+    import crm.services.audit  # noqa: F401  (audit trail listeners)
+    import crm.services.workflows  # noqa: F401  (the listeners that keep deleted records for the workflow rules)
     from crm import config as crm_config
     from crm.api import init_api, is_api_request
     from crm.context import set_actor
     from crm.db import core_table_names, db
     from crm.i18n import init_i18n
     from crm.jsonutil import DecimalJSONProvider
+    from crm.logs import init_request_ids
     from crm.plugins import PluginRegistry, installed_candidates
+    from crm.request_guard import init_request_guard
+    from crm.security import init_security
     from crm.ui import init_ui
     from crm.web import init_web
-    import crm.models  # noqa: F401  (registers the core's tables)
-    import crm.services.audit  # noqa: F401  (audit trail listeners)
+    from crm.web.health import PROBES
 
     instance_path = os.environ.get("CRM_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
     app = Flask(__name__, instance_path=os.path.abspath(instance_path))
@@ -44,12 +49,18 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below for pages; the API uses bearer tokens
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = crm_config.instance_secret_key(app.instance_path)
 
     db.init_app(app)
+    init_security(app)
+    init_request_ids(app)
 
     @app.before_request
     def _nobody_yet():
         set_actor(None)  # a thread serves many requests: never keep the previous user
+
+    init_request_guard(app)  # NUL characters, JSON depth and number length: refused before any view
 
     core_tables = core_table_names()
     candidates = installed_candidates() + list(app.config.get("EXTRA_PLUGINS", []))
@@ -61,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_i18n(app, [registry.plugins[p] for p in registry.order if registry.plugins[p].loaded])
     api = init_api(app)
     init_web(app)
+    _register_workflows(app, api)
     init_ui(app)
     _register_plugin_blueprints(app, api, registry)
 
@@ -68,6 +80,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.before_request
     def _plugin_state_and_csrf():
+        if request.endpoint in PROBES:
+            return  # probes answer without the database (and are GETs: no CSRF)
         # not a query per request: re-read at most every PLUGIN_STATE_MAX_AGE seconds
         # (changes made through this app's registry show at once, see PluginRegistry)
         registry.refresh_if_stale(db.session, plugin_state_max_age)
@@ -79,6 +93,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     registry.pm.hook.crm_startup(app=app)
     return app
+
+
+def _register_workflows(app, api) -> None:
+    """The workflow rules' pages and API, and the notifications' (docs/workflows.md)."""
+    from crm.api import workflows as workflows_api
+    from crm.web import workflows as workflows_web
+    api.register_blueprint(workflows_api.blp)
+    app.register_blueprint(workflows_web.bp)
+    app.register_blueprint(workflows_web.notifications_bp)
 
 
 class BoundedIntConverter(IntegerConverter):

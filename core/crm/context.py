@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from contextvars import ContextVar
 
+from sqlalchemy import inspect
+
 _actor: ContextVar[object | None] = ContextVar("crm_actor", default=None)
 
 
@@ -14,7 +16,14 @@ def current_actor():
 
 
 def current_actor_id() -> int | None:
+    """The acting user's id, read from the identity the session holds for it: it does not load
+    the user again after its session's transaction ended (another session may be writing)."""
     actor = _actor.get()
+    if actor is None:
+        return None
+    state = inspect(actor, raiseerr=False)
+    if state is not None and state.identity:
+        return state.identity[0]
     return getattr(actor, "id", None)
 
 

@@ -11,16 +11,28 @@ the contract checks rely on that convention.
 Every table has a model, except SQLite virtual tables (an FTS5 full-text index, say) and the
 shadow tables SQLite keeps for them: a migration creates them with raw SQL, and
 :func:`virtual_tables` names them so that the models/migrations comparison leaves them out.
+
+Ids are never reused. PostgreSQL's sequences never give a number twice; on SQLite an integer
+primary key takes the largest id + 1, so deleting the newest row would hand its id to the next
+one, and whatever remembered the old id (audit entries, the accounting sync's links, a plugin's
+rows) would take the new record for the deleted one. Every table of :class:`Model`'s metadata,
+and every table a migration creates or rebuilds (:func:`tables_created_by_migrations`), is
+therefore ``AUTOINCREMENT`` on SQLite (``sqlite_autoincrement=True``, set by
+:func:`_ids_never_reused`): SQLite then remembers the largest id ever given.
 """
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
+from contextvars import ContextVar
 
-from flask import Flask, g, current_app
-from sqlalchemy import MetaData, create_engine, event
+from flask import Flask, current_app, g
+from sqlalchemy import MetaData, Table, create_engine, event
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import DateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -35,6 +47,35 @@ class Model(DeclarativeBase):
     """Base class of every table, the core's and the plugins'."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+#: set while migrations run (:func:`tables_created_by_migrations`)
+_MIGRATING: ContextVar[bool] = ContextVar("crm_migrating", default=False)
+
+
+@event.listens_for(Table, "after_parent_attach")
+def _ids_never_reused(table: Table, metadata) -> None:
+    """``sqlite_autoincrement=True`` on every table of the models, and on every table built while
+    migrations run (``op.create_table``, and the copy of a table Alembic's batch mode rebuilds, as
+    SQLAlchemy does not read AUTOINCREMENT back from SQLite), unless the table says otherwise.
+    SQLite applies it to a single INTEGER primary key that is not a foreign key (a table
+    ``WITHOUT ROWID`` cannot have it); other databases ignore it."""
+    if not (metadata is Model.metadata or _MIGRATING.get()):
+        return
+    given = list(table.dialect_kwargs)  # the options set explicitly (``in`` also sees the defaults)
+    if "sqlite_autoincrement" not in given and table.dialect_options["sqlite"]["with_rowid"]:
+        table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+@contextlib.contextmanager
+def tables_created_by_migrations() -> Iterator[None]:
+    """Within the block, every new :class:`~sqlalchemy.Table` (whatever its metadata) gets
+    ``sqlite_autoincrement=True``: :func:`crm.migrate.run_env` runs migrations in it."""
+    token = _MIGRATING.set(True)
+    try:
+        yield
+    finally:
+        _MIGRATING.reset(token)
 
 
 def virtual_tables(connection) -> set[str]:
@@ -67,10 +108,63 @@ def table_owner(table_name: str, plugin_ids) -> str | None:
 
 def make_engine(url: str, **options) -> Engine:
     """An engine tuned for the backend: SQLite gets foreign keys, WAL, and
-    ``BEGIN IMMEDIATE`` so that writers queue instead of failing mid-way."""
+    ``BEGIN IMMEDIATE`` so that writers queue instead of failing mid-way. A database that
+    cannot be reached raises :class:`crm.errors.DatabaseUnavailable` (see :func:`_unavailable`)."""
+    engine = _make_engine(url, **options)
+    event.listen(engine, "handle_error", _unavailable)
+    return engine
+
+
+def _unavailable(context) -> None:
+    """``handle_error``: a connection that cannot be opened (refused, no such file or folder,
+    wrong password) or that broke (the server went away) becomes :class:`DatabaseUnavailable`.
+    A failed pre-ping is left alone: the pool opens a new connection after it."""
+    if context.is_pre_ping or not (context.connection is None or context.is_disconnect):
+        return
+    from flask_babel import gettext as _
+
+    from crm.errors import DatabaseUnavailable
+    reason = str(context.original_exception).strip().splitlines() or [type(context.original_exception).__name__]
+    where = context.engine.url.render_as_string(hide_password=True) if context.engine is not None else ""
+    raise DatabaseUnavailable(_("The database cannot be reached. Try again in a few moments; if it "
+                                "goes on, tell your administrator."),
+                              f"{where}: {reason[0]}") from context.original_exception
+
+
+class UTCDateTime(sqlite.DATETIME):
+    """SQLite's type for ``DateTime(timezone=True)`` columns: SQLite keeps no time zone, so an
+    aware moment is stored in UTC and read back aware, in UTC, as PostgreSQL gives it (SQLAlchemy
+    alone reads it back naive). ``DateTime()`` columns without a time zone are left as they are."""
+
+    def bind_processor(self, dialect):
+        process = super().bind_processor(dialect)
+        if not self.timezone:
+            return process
+
+        def bind(value):
+            if isinstance(value, dt.datetime) and value.tzinfo is not None:
+                value = value.astimezone(dt.timezone.utc)
+            return process(value) if process else value
+        return bind
+
+    def result_processor(self, dialect, coltype):
+        process = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return process
+
+        def result(value):
+            value = process(value) if process else value
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=dt.timezone.utc)
+            return value
+        return result
+
+
+def _make_engine(url: str, **options) -> Engine:
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **options)
+        engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: UTCDateTime}
 
         @event.listens_for(engine, "connect")
         def _sqlite_on_connect(dbapi_connection, _record):

@@ -35,12 +35,45 @@ from sqlalchemy.orm import Session
 
 from crm import money
 from crm.context import acting_as
-from crm.demo_data import (ACCOUNTS, BUNDLES, COMPANY_ADDRESS, COMPANY_NAME, MAINTENANCE_CONTRACT, PRODUCTS,
-                           SERVICES, SUBJECTS, TAXES, TERMS, VENDORS)
-from crm.models import (ROLES, Account, AuditEntry, Document, Item, RecurringRun, Setting, StatusChange, StockMove,
-                        Tax, User)
-from crm.services import accounts, contacts, documents, hooks, items, orders, price_books, recurring, stock, taxes
-from crm.services import vendors as vendor_service
+from crm.demo_data import (
+    ACCOUNTS,
+    BUNDLES,
+    COMPANY_ADDRESS,
+    COMPANY_NAME,
+    MAINTENANCE_CONTRACT,
+    PRODUCTS,
+    SERVICES,
+    SUBJECTS,
+    TAXES,
+    TERMS,
+    VENDORS,
+)
+from crm.models import (
+    ROLES,
+    Account,
+    AuditEntry,
+    Document,
+    Item,
+    RecurringRun,
+    Setting,
+    StatusChange,
+    StockMove,
+    Tax,
+    User,
+)
+from crm.services import (
+    accounts,
+    contacts,
+    documents,
+    hooks,
+    items,
+    orders,
+    price_books,
+    recurring,
+    stock,
+    taxes,
+    vendors as vendor_service,
+)
 from crm.services.settings import set_setting
 from crm.services.users import create_user
 

@@ -45,3 +45,14 @@ class Conflict(CRMError):
 
 class PermissionDenied(CRMError):
     code = "forbidden"
+
+
+class DatabaseUnavailable(CRMError):
+    """The database cannot be reached (refused, missing, gone away): nothing the user sent is
+    wrong, trying again later may work. ``detail`` says where and why, for the logs and the CLI."""
+
+    code = "database_unavailable"
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail

@@ -20,9 +20,13 @@ ROLE_LABELS = {"admin": _l("Administrator"), "sales": _l("Sales"), "purchasing":
                "warehouse": _l("Warehouse"), "accounting": _l("Accounting")}
 AUDIT_LABELS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted")}
 MOVE_KIND_LABELS = {"receipt": _l("Receipt"), "shipment": _l("Shipment"), "adjustment": _l("Adjustment"),
-                    "bundle_component": _l("Bundle component"), "return": _l("Return")}
+                    "bundle_component": _l("Bundle component"), "return": _l("Return"),
+                    "transfer": _l("Transfer")}
+ITEM_KIND_LABELS = {"product": _l("Product"), "service": _l("Service")}
 REASON_LABELS = {"damaged": _l("Damaged"), "lost": _l("Lost"), "found": _l("Found"),
-                 "count_correction": _l("Count correction"), "other": _l("Other")}
+                 "count_correction": _l("Count correction"), "other": _l("Other"),
+                 # the reasons of a direct invoice's own moves
+                 "invoice": _l("Invoice"), "invoice cancelled": _l("Invoice cancelled")}
 FIELD_LABELS = {
     "name": _l("Name"), "email": _l("Email"), "sku": _l("SKU"), "unit_price": _l("Unit price"),
     "quantity": _l("Quantity"), "account_id": _l("Account"), "vendor_id": _l("Vendor"),
@@ -59,3 +63,14 @@ def audit_action_label(action: str) -> str:
 
 def frequency_label(frequency: str) -> str:
     return str(FREQUENCY_LABELS.get(frequency, frequency))
+
+
+#: the labels of each kind of stored code, by the name reports and pages give the kind
+CODE_LABELS = {"status": STATUS_LABELS, "item_kind": ITEM_KIND_LABELS, "move_kind": MOVE_KIND_LABELS,
+               "reason": REASON_LABELS, "doc_type": DOC_TYPE_LABELS, "role": ROLE_LABELS}
+
+
+def code_label(kind: str, value: str) -> str:
+    """The display word of a stored ``value`` of a kind of code (``CODE_LABELS``); unknown
+    values are shown as they are."""
+    return str(CODE_LABELS[kind].get(value, value))

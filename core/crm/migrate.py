@@ -7,9 +7,17 @@ call :func:`run_env`, which limits autogenerate to the tables of its owner.
 
 ``upgrade_all`` runs the core first, then the plugins in dependency order.
 Nothing here runs when the web app starts.
+
+On SQLite, foreign keys are not enforced while migrations run and are checked before the
+commit instead (as SQLite's own procedure for rebuilding a table says): a migration that
+rebuilds a table drops it, and the drop would otherwise delete, or cascade to, the rows that
+refer to it. Every table a migration creates or rebuilds gets ``AUTOINCREMENT`` there (see
+:mod:`crm.db`); :func:`rebuild_sqlite_tables` rebuilds tables made before that.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -17,8 +25,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from flask import Flask
+from sqlalchemy import BigInteger, Integer, Numeric
 
-from crm.db import Model, db, table_owner, virtual_tables
+from crm.db import Model, db, table_owner, tables_created_by_migrations, virtual_tables
+from crm.models.base import ExactNumeric
 from crm.plugins import get_registry
 
 CORE = "core"
@@ -79,6 +89,14 @@ def _config(app: Flask, target: str, connection) -> Config:
     return cfg
 
 
+def _render_item(type_, obj, autogen_context):
+    """Autogenerate writes an :class:`ExactNumeric` column as what it is on each database."""
+    if type_ == "type" and isinstance(obj, ExactNumeric):
+        return (f"sa.Numeric(precision={obj.precision}, scale={obj.scale})"
+                f".with_variant(sa.BigInteger(), 'sqlite')")
+    return False
+
+
 def run_env() -> None:
     """The body of every ``env.py``: migrate on the connection Alembic was given."""
     from alembic import context
@@ -92,19 +110,40 @@ def run_env() -> None:
         include_object=_include_object_for(target, cfg.attributes["crm_plugin_ids"], connection.dialect.name,
                                            frozenset(virtual_tables(connection))),
         render_as_batch=True,
+        render_item=_render_item,
         compare_type=True,
     )
-    with context.begin_transaction():
+    with context.begin_transaction(), tables_created_by_migrations():
         context.run_migrations()
 
 
+@contextlib.contextmanager
+def _migration_connection(app: Flask) -> Iterator:
+    """A connection in a transaction committed at the end of the block. On SQLite, foreign keys
+    are off during the block and checked before the commit (see the module's docstring)."""
+    with db.engine(app).connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # outside a transaction, where SQLite takes it into account
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows whose foreign keys refer to nothing: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(app: Flask, target: str, revision: str = "head") -> None:
-    with db.engine(app).begin() as connection:
+    with _migration_connection(app) as connection:
         command.upgrade(_config(app, target, connection), revision)
 
 
 def downgrade(app: Flask, target: str, revision: str = "base") -> None:
-    with db.engine(app).begin() as connection:
+    with _migration_connection(app) as connection:
         command.downgrade(_config(app, target, connection), revision)
 
 
@@ -128,26 +167,147 @@ def current_revisions(app: Flask) -> dict[str, str | None]:
 
 def pending(app: Flask) -> list[str]:
     """Targets whose database revision is not their head."""
-    from alembic.script import ScriptDirectory
     current = current_revisions(app)
-    behind = []
-    for target, folder in _targets(app).items():
-        cfg = Config()
-        cfg.set_main_option("script_location", str(folder))
-        if ScriptDirectory.from_config(cfg).get_current_head() != current[target]:
-            behind.append(target)
-    return behind
+    return [target for target, head in heads(app).items() if head != current[target]]
+
+
+def heads(app: Flask) -> dict[str, str | None]:
+    """The head revision of the core and of each loaded plugin, read from their migration
+    folders once per app (they do not change while it runs; ``/readyz`` asks often)."""
+    found = app.extensions.get("crm.migration_heads")
+    if found is None:
+        from alembic.script import ScriptDirectory
+        found = {}
+        for target, folder in _targets(app).items():
+            cfg = Config()
+            cfg.set_main_option("script_location", str(folder))
+            found[target] = ScriptDirectory.from_config(cfg).get_current_head()
+        app.extensions["crm.migration_heads"] = found
+    return found
 
 
 def schema_differences(app: Flask, target: str) -> list:
-    """What autogenerate would change for ``target``: empty when models and migrations agree."""
+    """What autogenerate would change for ``target``, and (SQLite) the tables whose AUTOINCREMENT
+    differs from the model's: empty when models and migrations agree."""
     plugin_ids = list(get_registry(app).plugins)
     with db.engine(app).connect() as connection:
-        context = MigrationContext.configure(connection, opts={
-            "include_object": _include_object_for(target, plugin_ids, connection.dialect.name,
-                                                  frozenset(virtual_tables(connection))),
-            "compare_type": True})
-        return compare_metadata(context, Model.metadata)
+        include_object = _include_object_for(target, plugin_ids, connection.dialect.name,
+                                              frozenset(virtual_tables(connection)))
+        context = MigrationContext.configure(connection, opts={"include_object": include_object, "compare_type": True})
+        differences = compare_metadata(context, Model.metadata)
+        if connection.dialect.name == "sqlite":
+            owned = [t for t in Model.metadata.sorted_tables if include_object(t, t.name, "table", False, None)]
+            differences += _autoincrement_differences(connection, owned)
+        return differences
+
+
+def autoincrement_expected(table) -> bool:
+    """Whether SQLite creates ``table`` (a model's) with AUTOINCREMENT: a single INTEGER primary key
+    that is not a foreign key, on a table with ``sqlite_autoincrement`` (all of the models')."""
+    key = list(table.primary_key.columns)
+    return bool(table.dialect_options["sqlite"]["autoincrement"] and len(key) == 1
+                and issubclass(key[0].type._type_affinity, Integer) and not key[0].foreign_keys)
+
+
+def has_autoincrement(connection, table_name: str) -> bool:
+    """SQLite: whether the table was created with AUTOINCREMENT."""
+    sql = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                     (table_name,)).scalar()
+    return sql is not None and "AUTOINCREMENT" in sql.upper()
+
+
+def _autoincrement_differences(connection, tables) -> list:
+    return [("sqlite_autoincrement", table.name, autoincrement_expected(table)) for table in tables
+            if has_autoincrement(connection, table.name) != autoincrement_expected(table)]
+
+
+def rebuild_sqlite_tables(tables: dict[str, dict[str, tuple[int, int]]], *, exact: bool = True) -> None:
+    """For a migration to call: on SQLite, rebuild each of ``tables`` (``{table: {column: (precision,
+    scale)}}``, the columns being its NUMERIC ones) so that ids and amounts are stored as the models
+    say, or (``exact=False``, the downgrade) as they were before. Nothing happens on PostgreSQL.
+
+    Rebuilt with ``exact``: an INTEGER primary key becomes AUTOINCREMENT, its counter starting
+    above both the largest id in the table and the largest one the audit trail recorded for it
+    (the id of a row deleted before is not given again); each listed column holds
+    ``value * 10**scale`` as an INTEGER (:class:`crm.models.base.ExactNumeric`), converted from
+    what SQLite held (a float with decimals: rounded to the scale). Without ``exact``: no
+    AUTOINCREMENT, NUMERIC columns holding the value.
+
+    Rows, indexes and constraints stay (Alembic's batch mode copies the table), and so does every
+    trigger of the database: they are dropped for the rebuild, so that nothing fires while
+    values are converted and no trigger refers to a table while it is gone, and created again."""
+    from alembic import op
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    with sqlite_triggers_set_aside():
+        _rebuild(bind, tables, exact)
+
+
+def _rebuild(bind, tables: dict[str, dict[str, tuple[int, int]]], exact: bool) -> None:
+    from alembic import op
+    for table, columns in tables.items():
+        if exact:
+            _rescale(bind, table, columns, up=True)
+        with op.batch_alter_table(table, recreate="always",
+                                  table_kwargs={} if exact else {"sqlite_autoincrement": False}) as batch:
+            for column, (precision, scale) in columns.items():
+                numeric = Numeric(precision=precision, scale=scale)
+                batch.alter_column(column, type_=BigInteger() if exact else numeric,
+                                   existing_type=numeric if exact else BigInteger())
+        if exact:
+            _start_ids_above_used(bind, table)
+        else:
+            _rescale(bind, table, columns, up=False)
+
+
+@contextlib.contextmanager
+def sqlite_triggers_set_aside() -> Iterator[None]:
+    """For a migration to wrap what rebuilds tables on SQLite (Alembic's batch mode: adding a
+    reference, changing a column): every trigger of the database is dropped for the block, so
+    that none refers to a table while it is gone, and created again after it. Nothing happens on
+    PostgreSQL."""
+    from alembic import op
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    triggers = bind.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all()
+    for name, _sql in triggers:
+        bind.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    yield
+    for _name, sql in triggers:
+        bind.exec_driver_sql(sql)
+
+
+def _rescale(bind, table: str, columns: dict[str, tuple[int, int]], *, up: bool) -> None:
+    """Every listed column of every row to its stored integer (``up``) or back to its value, in one
+    UPDATE (CHECK constraints comparing two of them hold throughout)."""
+    if not columns:
+        return
+    if up:
+        values = [f'"{c}" = CAST(ROUND("{c}" * {10 ** s}) AS INTEGER)' for c, (_p, s) in columns.items()]
+    else:
+        values = [f'"{c}" = "{c}" / {10 ** s}.0' for c, (_p, s) in columns.items()]
+    bind.exec_driver_sql(f'UPDATE "{table}" SET {", ".join(values)}')
+
+
+def _start_ids_above_used(bind, table: str) -> None:
+    """The AUTOINCREMENT counter of ``table`` above its largest id and above the largest id the
+    audit trail (``audit_log``, entity = table name) recorded for it."""
+    if not has_autoincrement(bind, table):
+        return
+    key = next(row[1] for row in bind.exec_driver_sql(f'PRAGMA table_info("{table}")') if row[5])
+    used = [bind.exec_driver_sql(f'SELECT max("{key}") FROM "{table}"').scalar()]
+    if bind.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'").scalar():
+        used.append(bind.exec_driver_sql("SELECT max(CAST(entity_id AS INTEGER)) FROM audit_log WHERE entity = ?",
+                                         (table,)).scalar())
+    highest = max((value for value in used if value is not None), default=0)
+    if not highest:
+        return
+    if not bind.exec_driver_sql("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
+                                (highest, table)).rowcount:
+        bind.exec_driver_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, highest))
 
 
 def revision(app: Flask, target: str, message: str) -> None:

@@ -5,14 +5,26 @@ the entry-point name is its id (``[a-z][a-z0-9_]*``), used for its tables
 (``<id>_...``), its Alembic version table, its URL prefix, its templates and its
 settings. The module may declare ``requires = ["other_id", ...]``.
 
+What the administrator reads about a plugin comes from its distribution's metadata
+(:class:`PluginMetadata`: the ``Summary``, ``Author``, ``Home-page`` or first ``Project-URL``,
+``Version``), and so do the core versions it supports: its ``Requires-Dist: crm-core<spec>``
+(``install_requires = crm-core>=0.1,<0.2``). A plugin whose requirement the installed core
+does not meet is not imported: it is listed with the reason (:attr:`Plugin.incompatible`).
+
 Installed is not enabled: the enabled flag lives in the ``plugin_states`` table.
 A disabled plugin stays registered (its models exist, its data stays), but its
 hooks are not called and its endpoints and pages answer 404.
+
+Hooks run in plugin order: a plugin after every plugin it requires, otherwise by
+id. pluggy calls the plugin registered last first, so the registry registers the
+plugins in reverse plugin order and every call, ``registry.hook.<name>(...)``, is
+in plugin order.
 """
 from __future__ import annotations
 
 import graphlib
 import importlib
+import logging
 import re
 import time
 import traceback
@@ -22,6 +34,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pluggy
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,6 +45,76 @@ from crm import hookspecs
 
 ENTRY_POINT_GROUP = "crm.plugins"
 PLUGIN_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+#: the core's distribution: a plugin states the versions it supports as a requirement on it
+CORE_DISTRIBUTION = "crm-core"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PluginMetadata:
+    """What a plugin's distribution says about it (its ``setup.cfg`` / ``pyproject.toml``)."""
+
+    distribution: str = ""     # the distribution's name, what pip installs and uninstalls
+    title: str = ""            # the distribution's name without ``crm-``, humanised
+    description: str = ""      # Summary
+    author: str = ""           # Author, else Author-email
+    home_page: str = ""        # Home-page, else the first Project-URL
+    requires_core: str = ""    # the specifier of its ``crm-core`` requirement ("" = any version)
+
+    @classmethod
+    def of(cls, dist) -> PluginMetadata:
+        """Read ``dist`` (an :class:`importlib.metadata.Distribution`)."""
+        meta = dist.metadata
+        name = meta.get("Name") or ""
+        urls = [u.partition(",")[2].strip() for u in (meta.get_all("Project-URL") or [])]
+        home = meta.get("Home-page") or next((u for u in urls if u), "")
+        return cls(distribution=name, title=title_of(name), description=(meta.get("Summary") or "").strip(),
+                   author=(meta.get("Author") or meta.get("Author-email") or "").strip(),
+                   home_page=home if home.startswith(("https://", "http://")) else "",
+                   requires_core=core_requirement(dist.requires or []))
+
+
+def title_of(distribution: str) -> str:
+    """``crm-item-lookup`` -> ``Item lookup``."""
+    name = re.sub(r"^crm[-_.]", "", distribution, flags=re.I).replace("-", " ").replace("_", " ").strip()
+    return name[:1].upper() + name[1:]
+
+
+def core_requirement(requires: list[str]) -> str:
+    """The specifier of the ``crm-core`` requirement among ``requires`` (``Requires-Dist``
+    lines), those of extras left out: ``">=0.1,<0.2"``, or "" when it names no versions."""
+    for line in requires:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(requirement.name) != CORE_DISTRIBUTION:
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        return str(requirement.specifier)
+    return ""
+
+
+def core_version() -> str:
+    """The installed core's version."""
+    try:
+        return metadata.version(CORE_DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0"
+
+
+def incompatibility(requires_core: str, core: str) -> str | None:
+    """Why a plugin requiring ``crm-core<requires_core>`` cannot run on core version ``core``
+    (None: it can)."""
+    if not requires_core:
+        return None
+    try:
+        if SpecifierSet(requires_core).contains(Version(core), prereleases=True):
+            return None
+    except (InvalidSpecifier, InvalidVersion):
+        return f"its core requirement {requires_core!r} cannot be read"
+    return f"built for crm-core {requires_core}; this is crm-core {core}"
 
 
 @dataclass
@@ -41,6 +127,9 @@ class Plugin:
     requires: tuple[str, ...] = ()
     error: str | None = None
     blueprints: list = field(default_factory=list)
+    meta: PluginMetadata = field(default_factory=PluginMetadata)
+    #: (its core requirement, the installed core's version) when it was not loaded for that
+    incompatible: tuple[str, str] | None = None
 
     @property
     def loaded(self) -> bool:
@@ -71,6 +160,7 @@ class Candidate:
     id: str
     load: object  # callable returning the module
     version: str = ""
+    meta: PluginMetadata = PluginMetadata()
 
 
 def installed_candidates() -> list[Candidate]:
@@ -78,15 +168,18 @@ def installed_candidates() -> list[Candidate]:
     found = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         version = ep.dist.version if ep.dist is not None else ""
-        found.append(Candidate(ep.name, ep.load, version))
+        meta = PluginMetadata.of(ep.dist) if ep.dist is not None else PluginMetadata(title=title_of(ep.name))
+        found.append(Candidate(ep.name, ep.load, version, meta))
     return found
 
 
-def module_candidate(plugin_id: str, module: ModuleType | str, version: str = "0") -> Candidate:
-    """A plugin given directly as a module (tests, examples)."""
+def module_candidate(plugin_id: str, module: ModuleType | str, version: str = "0",
+                     meta: PluginMetadata | None = None) -> Candidate:
+    """A plugin given directly as a module (tests, examples); ``meta`` stands for the metadata
+    of the distribution it would be in."""
     def load():
         return importlib.import_module(module) if isinstance(module, str) else module
-    return Candidate(plugin_id, load, version)
+    return Candidate(plugin_id, load, version, meta or PluginMetadata(title=title_of(plugin_id)))
 
 
 class PluginRegistry:
@@ -121,11 +214,17 @@ class PluginRegistry:
         for plugin_id, cand in seen.items():
             if cand is None:
                 continue
-            plugin = Plugin(plugin_id, cand.version)
+            plugin = Plugin(plugin_id, cand.version, meta=cand.meta)
             self.plugins[plugin_id] = plugin
             problem = self._id_problem(plugin_id, core_tables)
             if problem:
                 plugin.error = problem
+                continue
+            core = core_version()
+            problem = incompatibility(cand.meta.requires_core, core)
+            if problem:  # not imported: its code may not even import on this core
+                plugin.error = problem + ": not loaded"
+                plugin.incompatible = (cand.meta.requires_core, core)
                 continue
             try:
                 plugin.module = cand.load()
@@ -135,7 +234,8 @@ class PluginRegistry:
                 continue
             modules[plugin_id] = plugin
 
-        for plugin_id in self._dependency_order(modules):
+        order = self._dependency_order(modules)
+        for plugin_id in order:  # registering checks the hook implementations against the specs
             plugin = modules[plugin_id]
             missing = [r for r in plugin.requires if not self._ok(r)]
             if missing:
@@ -146,7 +246,30 @@ class PluginRegistry:
             except Exception:
                 plugin.error = _short_traceback()
 
-        self.order = [p for p in self._dependency_order(modules) if self._ok(p)]
+        self.order = [p for p in order if self._ok(p)]
+        self._register_in_order()
+
+    def _register_in_order(self) -> None:
+        """Register the plugins again, last in :attr:`order` first: pluggy calls the plugin
+        registered last first, so every hook call then runs in plugin order (dependencies
+        before the plugins that require them), whatever the installation order."""
+        for plugin_id in self.order:
+            self.pm.unregister(name=plugin_id)
+        for plugin_id in reversed(self.order):
+            self.pm.register(self.plugins[plugin_id].module, name=plugin_id)
+
+    def add(self, plugin_id: str, plugin, version: str = "test") -> None:
+        """Register ``plugin`` (a module or object with hook implementations) as the last
+        plugin in plugin order: what tests use to add a plugin to a running app."""
+        self.plugins[plugin_id] = Plugin(plugin_id, version, module=plugin)
+        self.order.append(plugin_id)
+        self._register_in_order()
+
+    def remove(self, plugin_id: str) -> None:
+        """Undo :meth:`add`."""
+        self.pm.unregister(name=plugin_id)
+        self.plugins.pop(plugin_id, None)
+        self.order.remove(plugin_id)
 
     def _ok(self, plugin_id: str) -> bool:
         plugin = self.plugins.get(plugin_id)
@@ -212,7 +335,10 @@ class PluginRegistry:
 
     @property
     def hook(self):
-        """Hook callers that skip disabled plugins: ``registry.hook.crm_menu_items(user=u)``."""
+        """Hook callers that skip disabled plugins: ``registry.hook.crm_menu_items(user=u)``.
+        Implementations run in plugin order (see :meth:`_register_in_order`), so a result
+        that depends on order (totals stages, template slots, columns) does not depend on
+        installation; ``tryfirst``/``trylast`` move an implementation as pluggy documents."""
         if not self.disabled:
             return self.pm.hook
         key = self.disabled
@@ -222,20 +348,28 @@ class PluginRegistry:
             self._subset_cache[key] = relay
         return relay
 
-    def call_in_order(self, hook_name: str, **kwargs) -> list:
-        """Call a hook's implementations in plugin dependency order (then by id),
-        never in registration order: used where the result depends on the order."""
-        impls = {impl.plugin_name: impl for impl in getattr(self.pm.hook, hook_name).get_hookimpls()}
-        results = []
-        for plugin_id in self.enabled:
-            impl = impls.get(plugin_id)
-            if impl is None:
+    def call_contained(self, hook_name: str, **kwargs) -> tuple[list, list[str]]:
+        """Call the enabled plugins' implementations of ``hook_name`` one at a time, in plugin
+        order, containing failures: returns the answers (None left out) and the ids of the
+        plugins that raised, whose errors are logged with the plugin's id. For what a page
+        shows (template slots, menu entries, settings pages): a failing plugin must not break
+        the page. Hooks that change data are called with :attr:`hook`, so that an error
+        aborts the transaction."""
+        caller = getattr(self.hook, hook_name)
+        answers, failed = [], []
+        for impl in reversed(caller.get_hookimpls()):  # pluggy calls the last registered first
+            if impl.hookwrapper or impl.wrapper:
                 continue
-            args = {name: kwargs[name] for name in impl.argnames}
-            result = impl.function(**args)
-            if result is not None:
-                results.append(result)
-        return results
+            try:
+                answer = impl.function(*[kwargs[name] for name in impl.argnames])
+            except Exception:  # noqa: BLE001  contained: logged with the plugin's id
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name,
+                              extra={"plugin": impl.plugin_name, "hook": hook_name})
+                failed.append(impl.plugin_name)
+                continue
+            if answer is not None:
+                answers.append(answer)
+        return answers, failed
 
     def call_one(self, plugin_id: str, hook_name: str, **kwargs):
         """One plugin's answer to a hook (None if it does not implement it)."""
@@ -264,10 +398,17 @@ class PluginRegistry:
             {
                 "name": plugin_id,
                 "version": plugin.version,
+                "title": plugin.meta.title,
+                "description": plugin.meta.description,
+                "author": plugin.meta.author,
+                "home_page": plugin.meta.home_page,
+                "distribution": plugin.meta.distribution,
+                "requires_core": plugin.meta.requires_core,
                 "enabled": self.is_enabled(plugin_id),
                 "hooks": self.hooks_of(plugin_id),
                 "requires": list(plugin.requires),
                 "error": plugin.error,
+                "incompatible": plugin.incompatible is not None,
             }
             for plugin_id, plugin in sorted(self.plugins.items())
         ]

@@ -7,20 +7,34 @@ gets a copy of it: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
 PostgreSQL.
 
 Fixtures: ``app`` (choose plugins with ``@pytest.mark.crm_plugins("payments")``),
-``session``, ``live_server``, ``api`` (real HTTP with an admin token),
-``api_as(role)``, ``make_user``, ``client`` (Flask's test client), ``runner``
-(the ``crm`` command line), ``new_page`` and ``page`` (a real browser on the live
-server; :func:`sign_in`). ``registered_plugin`` registers a plugin object for
-one block of a test.
+``module_app`` (one app shared by a test module), ``session``, ``catalog`` (a small
+catalogue: :class:`Catalog`), ``live_server``, ``api`` (the API as an admin, through Flask's
+test client), ``api_as(role)``, ``live_api`` and ``live_api_as(role)`` (the same over real
+HTTP), ``make_user``, ``client`` (Flask's test client), ``runner`` (the ``crm`` command line),
+``new_page`` and ``page`` (a real browser on the live server; :func:`sign_in`).
+``registered_plugin`` registers a plugin object for one block of a test.
+
+``CRM_PLUGINS`` (a comma-separated list of ids) makes the tests run as if only those plugins
+were installed (besides ``crm_extra_plugins``): the database has only their tables, apps load
+only them, the other plugins' packages cannot be imported, and a test marked ``crm_plugins``
+with another one is skipped.
+
+Markers: ``browser`` (added to every test using ``page`` or ``new_page``), ``tryton`` (a real
+Tryton server), ``slow``; ``-m "not browser and not tryton and not slow"`` is the fast subset.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
+import re
 import shutil
+import sys
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 
@@ -31,9 +45,21 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+#: markers of the tests left out of the fast subset (``make check``)
+MARKERS = {
+    "browser": "drives Debian's chromium (added to every test using the page or new_page fixture)",
+    "tryton": "talks to a real Tryton server",
+    "slow": "takes several seconds on its own",
+}
+#: fixtures that mark the tests using them
+MARKING_FIXTURES = {"page": "browser", "new_page": "browser"}
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "crm_plugins(*ids): load only these plugins in the app fixture")
     config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (row locks, concurrency)")
+    for name, what in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {what}")
 
 
 def database_url() -> str | None:
@@ -45,7 +71,42 @@ def is_postgres() -> bool:
     return url.startswith("postgres")
 
 
+def plugins_under_test() -> list[str] | None:
+    """The plugin ids of ``CRM_PLUGINS``: tests run as if only these were installed (None: all)."""
+    listed = os.environ.get("CRM_PLUGINS")
+    return None if listed is None else [p.strip() for p in listed.split(",") if p.strip()]
+
+
+class _LeftOutPlugins:
+    """An import finder that refuses the packages of the installed plugins ``CRM_PLUGINS`` leaves
+    out, so that a test importing one fails as it would where that plugin is not installed."""
+
+    def __init__(self, packages: set[str]):
+        self.packages = packages
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.packages:
+            raise ModuleNotFoundError(f"No module named {name!r} (left out by CRM_PLUGINS)", name=name)
+        return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    listed = plugins_under_test()
+    if listed is None:
+        return
+    from importlib import metadata
+
+    from crm.plugins import ENTRY_POINT_GROUP
+    left_out = {ep.module.partition(".")[0] for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+                if ep.name not in listed}
+    sys.meta_path.insert(0, _LeftOutPlugins(left_out))
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in set(MARKING_FIXTURES) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(MARKING_FIXTURES[fixture])
     if not is_postgres():
         skip = pytest.mark.skip(reason="needs PostgreSQL: set CRM_TEST_DATABASE_URL")
         for item in items:
@@ -83,6 +144,7 @@ def crm_template_database(tmp_path_factory, crm_extra_plugins) -> TemplateDataba
     if pg:
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
+
         from crm.config import normalise_database_url
         base = make_url(normalise_database_url(pg))
         name = f"{base.database or 'crm'}_test_{_worker_suffix()}_{uuid.uuid4().hex[:6]}"
@@ -95,44 +157,117 @@ def crm_template_database(tmp_path_factory, crm_extra_plugins) -> TemplateDataba
     else:
         path = tmp_path_factory.mktemp("crm-template") / "template.db"
         template = TemplateDatabase(f"sqlite:///{path}", str(path))
-    app = create_app(_test_config(template.url, EXTRA_PLUGINS=crm_extra_plugins))
+    app = create_app(_test_config(template.url, PLUGINS=_default_plugins(crm_extra_plugins),
+                                  EXTRA_PLUGINS=crm_extra_plugins))
     migrate.upgrade_all(app)
     from crm.db import db
     db.engine(app).dispose()
     yield template
     if pg:
+        _postgres_copies.finish(make_url(template.url))
         admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
+@contextlib.contextmanager
+def database_copy(template: TemplateDatabase, folder):
+    """The URL of a new copy of the template database (a file in ``folder`` on SQLite), dropped
+    after the block. Tests get one each (``crm_database_url``); a module may share one."""
+    if template.sqlite_file:
+        path = folder / "crm.db"
+        shutil.copyfile(template.sqlite_file, path)
+        yield f"sqlite:///{path}"
+        return
+    from sqlalchemy.engine import make_url
+    source = make_url(template.url)
+    name = _postgres_copies.take(source)
+    try:
+        yield source.set(database=name).render_as_string(hide_password=False)
+    finally:
+        _postgres_copies.drop(source, name)
+
+
+class _PostgresCopies:
+    """Copies of a PostgreSQL template database, made one ahead in a thread of their own while
+    the test before runs, and dropped there after it: a copy takes a third of a second, mostly
+    spent waiting for the disk, which a test then no longer waits for."""
+
+    def __init__(self):
+        self._worker = None
+        self._ahead: dict[str, object] = {}   # template name -> Future of the next copy's name
+
+    def _run(self, fn, *args):
+        if self._worker is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="crm-test-database-copies")
+        return self._worker.submit(fn, *args)
+
+    @staticmethod
+    def _execute(source, statement: str) -> None:
+        from sqlalchemy import create_engine, text
+        admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            admin.dispose()
+
+    def _create(self, source) -> str:
+        name = f"{source.database}_{uuid.uuid4().hex[:10]}"
+        self._execute(source, f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"')
+        return name
+
+    def take(self, source) -> str:
+        ahead = self._ahead.pop(source.database, None)
+        name = ahead.result() if ahead is not None else self._create(source)
+        self._ahead[source.database] = self._run(self._create, source)
+        return name
+
+    def drop(self, source, name: str) -> None:
+        self._run(self._execute, source, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def finish(self, source) -> None:
+        """Drop the copy made ahead of ``source`` and wait for what is left to do (before the
+        template itself is dropped)."""
+        ahead = self._ahead.pop(source.database, None)
+        if ahead is not None:
+            self._execute(source, f'DROP DATABASE IF EXISTS "{ahead.result()}" WITH (FORCE)')
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
+
+
+_postgres_copies = _PostgresCopies()
+
+
 @pytest.fixture
 def crm_database_url(crm_template_database, tmp_path) -> str:
     """An empty, migrated database for this test: a copy of the template."""
-    if crm_template_database.sqlite_file:
-        path = tmp_path / "crm.db"
-        shutil.copyfile(crm_template_database.sqlite_file, path)
-        yield f"sqlite:///{path}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    template = make_url(crm_template_database.url)
-    name = f"{template.database}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(template.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
-    yield template.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with database_copy(crm_template_database, tmp_path) as url:
+        yield url
+
+
+def _default_plugins(extra) -> list[str] | None:
+    """The plugins an app loads unless told otherwise: every installed one (None), or those of
+    ``CRM_PLUGINS``, and the extra ones (``crm_extra_plugins``)."""
+    listed = plugins_under_test()
+    return None if listed is None else listed + [c.id for c in extra]
 
 
 @pytest.fixture
-def crm_plugins(request):
-    """The plugin ids to load (None: all installed), from ``@pytest.mark.crm_plugins``."""
+def crm_plugins(request, crm_extra_plugins):
+    """The plugin ids to load (None: all installed), from ``@pytest.mark.crm_plugins``; the test
+    is skipped when one of them is left out by ``CRM_PLUGINS``."""
     marker = request.node.get_closest_marker("crm_plugins")
-    return list(marker.args) if marker else None
+    if marker is None:
+        return None
+    available = _default_plugins(crm_extra_plugins)
+    missing = [p for p in marker.args if available is not None and p not in available]
+    if missing:
+        pytest.skip(f"CRM_PLUGINS={os.environ['CRM_PLUGINS']} leaves out {', '.join(missing)}, which this test loads")
+    return list(marker.args)
 
 
 @pytest.fixture
@@ -144,7 +279,8 @@ def app_factory(crm_database_url, crm_extra_plugins):
 
     def factory(plugins=None, extra=None, **config):
         candidates = list(crm_extra_plugins) if extra is None else list(extra)
-        app = create_app(_test_config(crm_database_url, PLUGINS=plugins, EXTRA_PLUGINS=candidates, **config))
+        chosen = _default_plugins(candidates) if plugins is None else plugins
+        app = create_app(_test_config(crm_database_url, PLUGINS=chosen, EXTRA_PLUGINS=candidates, **config))
         made.append(app)
         return app
 
@@ -158,6 +294,19 @@ def app(app_factory, crm_plugins):
     return app_factory(plugins=crm_plugins)
 
 
+@pytest.fixture(scope="module")
+def module_app(crm_template_database, crm_extra_plugins, tmp_path_factory):
+    """One app with every plugin, on a database of its own shared by the tests of a module
+    (for tests that make many requests on the same records)."""
+    from crm import create_app
+    from crm.db import db
+    with database_copy(crm_template_database, tmp_path_factory.mktemp("crm-module")) as url:
+        app = create_app(_test_config(url, PLUGINS=_default_plugins(crm_extra_plugins),
+                                      EXTRA_PLUGINS=list(crm_extra_plugins)))
+        yield app
+        db.engine(app).dispose()
+
+
 @pytest.fixture
 def session(app):
     """A session on the test database (commit what you want the app to see)."""
@@ -165,6 +314,101 @@ def session(app):
     s = db.new_session(app)
     yield s
     s.close()
+
+
+def in_session(app, fn):
+    """``fn(session)`` on a short session of its own, committed; what ``fn`` returns. Tests read
+    and write this way while the app serves requests: on SQLite an open transaction, even a
+    read, holds the database the app writes."""
+    from crm.db import db
+    with app.app_context():
+        s = db.new_session(app)
+        try:
+            result = fn(s)
+            s.commit()
+            return result
+        finally:
+            s.close()
+
+
+def all_at_once(count: int, call):
+    """``call(0)`` ... ``call(count - 1)``, each in a thread of its own, released together (a
+    race); their results in order. An exception of one is raised here."""
+    barrier = threading.Barrier(count)
+
+    def run(i):
+        barrier.wait()
+        return call(i)
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def at_once(*calls):
+    """The calls (no arguments), each in a thread of its own, released together; their results
+    in order (:func:`all_at_once`)."""
+    return all_at_once(len(calls), lambda i: calls[i]())
+
+
+@pytest.fixture
+def look(app):
+    """``look(lambda s: ...)``: :func:`in_session` on this test's app."""
+    return lambda fn: in_session(app, fn)
+
+
+@dataclass
+class Catalog:
+    """The ids of a small catalogue (:func:`make_catalog`)."""
+
+    iva21: int       # IVA 21%, on lines and shipping
+    iva10: int       # IVA 10%
+    iva4: int        # IVA 4%
+    ship21: int      # IVA 21% envío, on shipping only
+    account: int     # Ferretería López S.L. (Madrid), its billing address filled in
+    contact: int     # Ana López, of that account
+    vendor: int      # Suministros Norte
+    widget: int      # product W-1, 19.99, IVA 21, cost 12.00, from the vendor
+    gadget: int      # product G-1, 7.455, IVA 10, cost 3.00
+    consulting: int  # service 40.00, IVA 21
+    kit: int         # bundle KIT-1: 2 widgets + 1 gadget, 45.00, IVA 21
+
+
+def make_catalog(session) -> Catalog:
+    """Write the taxes, account, contact, vendor and items of :class:`Catalog` with ``session``
+    (committed) and return their ids."""
+    from crm.models import Account, BundleComponent, Contact, Item, Tax, Vendor
+    iva21 = Tax(name="IVA 21%", rate=Decimal("21"), applies_to="both")
+    iva10 = Tax(name="IVA 10%", rate=Decimal("10"))
+    iva4 = Tax(name="IVA 4%", rate=Decimal("4"))
+    ship21 = Tax(name="IVA 21% envío", rate=Decimal("21"), applies_to="shipping")
+    account = Account(name="Ferretería López S.L.", email="compras@lopez.example",
+                      billing_address={"street": "Calle Mayor 1", "city": "Madrid", "state": "",
+                                       "postal_code": "28013", "country": "ES"})
+    vendor = Vendor(name="Suministros Norte", address={"city": "Bilbao", "country": "ES"})
+    session.add_all([iva21, iva10, iva4, ship21, account, vendor])
+    session.flush()
+    contact = Contact(last_name="López", first_name="Ana", account_id=account.id)
+    widget = Item(kind="product", name="Widget", sku="W-1", unit_price=Decimal("19.99"),
+                  purchase_cost=Decimal("12.00"), category="Hardware", manufacturer="Acme", vendor_id=vendor.id,
+                  taxes=[iva21])
+    gadget = Item(kind="product", name="Gadget", sku="G-1", unit_price=Decimal("7.455"),
+                  purchase_cost=Decimal("3.00"), category="Hardware", manufacturer="Globex", taxes=[iva10])
+    consulting = Item(kind="service", name="Consulting hour", unit_price=Decimal("40.00"), taxes=[iva21])
+    session.add_all([contact, widget, gadget, consulting])
+    session.flush()
+    kit = Item(kind="product", name="Starter kit", sku="KIT-1", unit_price=Decimal("45.00"), is_bundle=True,
+               taxes=[iva21])
+    kit.components = [BundleComponent(component_id=widget.id, quantity=Decimal("2")),
+                      BundleComponent(component_id=gadget.id, quantity=Decimal("1"))]
+    session.add(kit)
+    session.commit()
+    return Catalog(iva21.id, iva10.id, iva4.id, ship21.id, account.id, contact.id, vendor.id, widget.id,
+                   gadget.id, consulting.id, kit.id)
+
+
+@pytest.fixture
+def catalog(session) -> Catalog:
+    """A small catalogue on the test database (:func:`make_catalog`)."""
+    return make_catalog(session)
 
 
 @pytest.fixture
@@ -211,22 +455,58 @@ def live_server(app):
     from werkzeug.serving import make_server
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a server error is logged with its traceback
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll interval: stopping the server waits for one (0.5 s by default, in every test)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
 
 
+#: ``CRM_SKIP_BROWSER=1`` skips the browser tests (said in the summary); without it, a missing browser fails them
+SKIP_BROWSER = "CRM_SKIP_BROWSER"
+
+
+def skipping_browser() -> bool:
+    return os.environ.get(SKIP_BROWSER, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _browser_or_refusal():
+    """Playwright's sync API when the browser tests can run; else the test is skipped (opted out
+    with ``CRM_SKIP_BROWSER=1``) or fails saying what is missing and how to get it."""
+    if skipping_browser():
+        pytest.skip(f"{SKIP_BROWSER}=1: browser tests skipped")
+    problem = None
+    if not os.path.exists(CHROMIUM):
+        problem = f"{CHROMIUM} is missing (browser tests use Debian's chromium, never a downloaded one)"
+    try:
+        from playwright import sync_api
+    except ImportError:
+        problem = problem or "playwright is not installed (pip install -e '.[test]')"
+    if problem:
+        pytest.fail(f"{problem}: install it (`make test` runs apt-get install chromium where it can), "
+                    f"or set {SKIP_BROWSER}=1 to skip the browser tests", pytrace=False)
+    return sync_api
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Browser tests skipped with ``CRM_SKIP_BROWSER=1`` are counted at the end of every run."""
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if SKIP_BROWSER in str(getattr(report, "longrepr", ""))]
+    if skipped or skipping_browser():
+        terminalreporter.write_sep("=", f"{len(skipped)} browser tests skipped: {SKIP_BROWSER}=1 is set",
+                                   yellow=True, bold=True)
+
+
 @pytest.fixture
 def new_page(live_server):
     """``new_page(width=1280, height=900, locale="en-GB")`` -> a Playwright page in a fresh
     context of Debian's chromium, its ``base_url`` the live server (``page.goto("/login")``).
-    Confirmation dialogs are accepted; a JavaScript error on any page fails the test. Skipped
-    when chromium or playwright is missing."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (browser tests never download one)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    Confirmation dialogs are accepted; a JavaScript error or anything the Content-Security-Policy
+    refuses on any page fails the test (:func:`watch_page`). Without chromium or playwright the
+    test fails, saying what is missing, unless ``CRM_SKIP_BROWSER=1`` skips browser tests (which
+    the summary then says, :func:`pytest_terminal_summary`)."""
+    sync_api = _browser_or_refusal()
     errors = []
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -236,13 +516,21 @@ def new_page(live_server):
                                           locale=locale)
             context.set_default_timeout(20_000)
             page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
+            watch_page(page, errors)
             page.on("dialog", lambda dialog: dialog.accept())
             return page
 
         yield make
         browser.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    assert errors == [], f"JavaScript errors or Content-Security-Policy violations: {errors}"
+
+
+def watch_page(page, errors: list) -> None:
+    """Add to ``errors`` what must fail a browser test: a JavaScript error, and a script, style or
+    anything else the Content-Security-Policy refused (Chromium reports those on the console)."""
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(f"{message.text} ({page.url})")
+            if message.type == "error" and "Content Security Policy" in message.text else None)
 
 
 @pytest.fixture
@@ -260,15 +548,29 @@ def sign_in(page, user, password: str = TEST_PASSWORD) -> None:
     page.wait_for_url(lambda url: "/login" not in url)
 
 
-class ApiClient:
-    """A small HTTP client for ``/api/v1`` with a bearer token: ``api.get("/products")``."""
+#: the address of an app called in this process (an ``.test`` name never reaches a network)
+IN_PROCESS = "http://crm.test"
 
-    def __init__(self, base_url: str, token: str | None):
+
+class ApiClient:
+    """A small HTTP client for ``/api/v1`` with a bearer token: ``api.get("/products")`` answers a
+    ``requests.Response``. Given ``app``, requests go to that app through Flask's test client
+    (no socket; ``base_url`` is then :data:`IN_PROCESS`); otherwise over HTTP to ``base_url``."""
+
+    def __init__(self, base_url: str, token: str | None, app=None):
         import requests
-        self.base = base_url.rstrip("/") + "/api/v1"
+        self.base_url = base_url.rstrip("/")
+        self.base = self.base_url + "/api/v1"
+        self.app = app
         self.http = requests.Session()
+        if app is not None:
+            self.http.mount(self.base_url + "/", InProcessAdapter(app))
         if token:
             self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def anonymous(self) -> "ApiClient":
+        """A client of the same server without a token."""
+        return ApiClient(self.base_url, None, self.app)
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else self.base + (path if path.startswith("/") else "/" + path)
@@ -292,9 +594,45 @@ class ApiClient:
         return self.request("DELETE", path, **kw)
 
 
-@pytest.fixture
-def api_as(app, live_server, make_user):
-    """``api_as("warehouse")`` -> an :class:`ApiClient` signed in with a new user of that role."""
+class InProcessAdapter:
+    """A ``requests`` transport (``Session.mount``) that hands each request to a Flask app's test
+    client, in a fresh context (as a server thread would: nothing of the caller's app context or
+    actor leaks in) and answers a ``requests.Response``."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        import io
+
+        from requests.models import Response
+        from requests.structures import CaseInsensitiveDict
+        from requests.utils import get_encoding_from_headers
+        answer = contextvars.Context().run(self._call, request)
+        response = Response()
+        response.status_code = answer.status_code
+        response.reason = answer.status.partition(" ")[2]
+        response.headers = CaseInsensitiveDict()
+        for name, value in answer.headers.items():  # repeated headers joined as over HTTP
+            response.headers[name] = f"{response.headers[name]}, {value}" if name in response.headers else value
+        response._content = answer.get_data()
+        response.raw = io.BytesIO(response._content)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.url = request.url
+        response.request = request
+        return response
+
+    def _call(self, request):
+        body = request.body or b""
+        return self.app.test_client().open(
+            request.url, method=request.method, headers=list(request.headers.items()),
+            data=body.encode() if isinstance(body, str) else body)
+
+    def close(self):
+        pass
+
+
+def _api_client_factory(app, make_user, base_url, transport_app):
     from crm.db import db
     from crm.services.users import issue_token
 
@@ -305,30 +643,262 @@ def api_as(app, live_server, make_user):
             _, plain = issue_token(s, s.merge(user))
             s.commit()
             s.close()
-        client = ApiClient(live_server, plain)
+        client = ApiClient(base_url, plain, transport_app)
         client.user = user
         return client
     return make
 
 
 @pytest.fixture
+def api_as(app, make_user):
+    """``api_as("warehouse")`` -> an :class:`ApiClient` signed in with a new user of that role
+    (or ``user=``), calling the app through Flask's test client."""
+    return _api_client_factory(app, make_user, IN_PROCESS, app)
+
+
+@pytest.fixture
 def api(api_as):
-    """An :class:`ApiClient` signed in as an admin."""
+    """An :class:`ApiClient` signed in as an admin (through Flask's test client)."""
     return api_as("admin")
+
+
+@pytest.fixture
+def live_api_as(app, live_server, make_user):
+    """:func:`api_as` over real HTTP to :func:`live_server` (requests in parallel threads or
+    processes, anything that needs a socket)."""
+    return _api_client_factory(app, make_user, live_server, None)
+
+
+@pytest.fixture
+def live_api(live_api_as):
+    """An admin's :class:`ApiClient` over real HTTP."""
+    return live_api_as("admin")
 
 
 @contextlib.contextmanager
 def registered_plugin(app, plugin, plugin_id: str = "test_plugin"):
     """Register ``plugin`` (a module or object with hook implementations) on
-    ``app`` for the duration of the block."""
-    from crm.plugins import Plugin, get_registry
+    ``app`` for the duration of the block, as the last plugin in plugin order."""
+    from crm.plugins import get_registry
     registry = get_registry(app)
-    registry.pm.register(plugin, name=plugin_id)
-    registry.plugins[plugin_id] = Plugin(plugin_id, "test", module=plugin)
-    registry.order.append(plugin_id)
+    registry.add(plugin_id, plugin)
     try:
         yield plugin
     finally:
-        registry.pm.unregister(name=plugin_id)
-        registry.plugins.pop(plugin_id, None)
-        registry.order.remove(plugin_id)
+        registry.remove(plugin_id)
+
+
+# --- edit forms: found in the URL map, submitted as a browser would ------------------------------
+
+#: words of an endpoint or URL that make a page (or a form's target) an edit form
+EDIT_WORDS = ("edit", "update", "settings")
+
+
+@dataclass(frozen=True)
+class EditForm:
+    """A page that shows a form editing something that exists (``page``: a GET rule), or the
+    target of such a form shown on another page (a POST-only rule)."""
+
+    rule: str                 # the URL rule, e.g. ``/products/<int:record_id>/edit``
+    endpoint: str
+    owner: str | None         # the plugin that owns its blueprint; None: the core
+    page: bool
+
+
+def edit_forms(app) -> list[EditForm]:
+    """Every edit form of ``app`` found in its URL map (the API and static files left out): a
+    page whose endpoint or URL says edit / update / settings, or whose URL also takes a POST
+    (the form posts back to it), except the forms of new records (endpoint ``*.new``); and a
+    POST-only rule that says edit / update / settings at a URL that is not a page."""
+    owners = app.extensions.get("crm.blueprint_owners", {})
+    rules = [r for r in app.url_map.iter_rules() if not r.rule.startswith(("/api/", "/static/"))]
+    posted = {r.rule for r in rules if "POST" in r.methods}
+    pages = {r.rule for r in rules if "GET" in r.methods}
+    found = {}
+    for r in rules:
+        words = set(re.split(r"[/_.<>:-]+", r.endpoint.rsplit(".", 1)[-1] + "/" + r.rule))
+        said = bool(words & set(EDIT_WORDS))
+        if "GET" in r.methods:
+            if r.endpoint.endswith(".new") or not (said or r.rule in posted):
+                continue
+        elif not said or r.rule in pages:
+            continue
+        owner = owners.get(r.endpoint.split(".", 1)[0]) if "." in r.endpoint else None
+        found[r.rule] = EditForm(r.rule, r.endpoint, owner, "GET" in r.methods)
+    return sorted(found.values(), key=lambda f: f.rule)
+
+
+def _tag(element) -> str:
+    return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+
+
+def _text_of(element) -> str:
+    return "".join(element.itertext())
+
+
+def _option_value(option) -> str:
+    value = option.get("value")
+    return value if value is not None else " ".join(_text_of(option).split())
+
+
+def _sanitized(kind: str, value: str) -> str:
+    """An input's value as the browser keeps it (HTML's value sanitization algorithm)."""
+    import datetime as dt
+    if kind in ("text", "search", "tel", "password", "url", "email"):
+        value = value.replace("\r", "").replace("\n", "")
+    if kind in ("url", "email"):
+        value = value.strip(" \t\n\f\r")
+    if kind == "number" and not re.fullmatch(r"-?(\d+(\.\d+)?|\.\d+)([eE][-+]?\d+)?", value):
+        return ""
+    if kind == "date":
+        try:
+            valid = bool(re.fullmatch(r"\d{4,}-\d\d-\d\d", value)) and dt.date.fromisoformat(value)
+        except ValueError:
+            valid = False
+        return value if valid else ""
+    return value
+
+
+class _Page:
+    """A parsed page: each element's ancestors, the form it belongs to, whether it is disabled."""
+
+    def __init__(self, html: str, url: str):
+        import tinyhtml5
+        self.root = tinyhtml5.parse(html)
+        self.url = url
+        self.parents = {child: parent for parent in self.root.iter() for child in parent}
+        self.by_id = {e.get("id"): e for e in self.root.iter() if e.get("id")}
+
+    def ancestors(self, element):
+        while element in self.parents:
+            element = self.parents[element]
+            yield element
+
+    def target(self, form) -> str:
+        """Where ``form`` posts: a path and query."""
+        from urllib.parse import urljoin, urlsplit
+        parts = urlsplit(urljoin(self.url, form.get("action") or self.url))
+        return parts.path + ("?" + parts.query if parts.query else "")
+
+    def owner(self, element):
+        if element.get("form") is not None:
+            return self.by_id.get(element.get("form"))
+        return next((a for a in self.ancestors(element) if _tag(a) == "form"), None)
+
+    def disabled(self, element) -> bool:
+        if element.get("disabled") is not None:
+            return True
+        child = element
+        for a in self.ancestors(element):
+            if _tag(a) == "fieldset" and a.get("disabled") is not None:
+                legend = next((c for c in a if _tag(c) == "legend"), None)
+                if legend is None or child is not legend:
+                    return True
+            child = a
+        return False
+
+    def chosen_options(self, select) -> list:
+        """The options a select submits: the selected enabled ones; a single select with none
+        selected, its first enabled option."""
+        options = [o for o in select.iter() if _tag(o) == "option"]
+        enabled = [o for o in options if o.get("disabled") is None and not any(
+            _tag(a) == "optgroup" and a.get("disabled") is not None for a in self.ancestors(o))]
+        if select.get("multiple") is not None:
+            return [o for o in enabled if o.get("selected") is not None]
+        picked = [o for o in options if o.get("selected") is not None][-1:] or enabled[:1]
+        return [o for o in picked if o in enabled]
+
+
+def form_entries(html: str, page_url: str, action: str | None = None) -> tuple[str, list[tuple[str, str]]]:
+    """The form of ``html`` that posts to ``action`` (default: back to ``page_url``) as a browser
+    submits it when its first submit button is clicked, untouched: ``(url, [(name, value), ...])``.
+
+    Follows HTML's "constructing the entry list": the controls of the form (inside it, or
+    anywhere with ``form="<its id>"``), not those in a ``<template>``, disabled ones (also by a
+    disabled fieldset) or unnamed ones; checked boxes only (value ``on`` by default); the
+    selected options of a select, and a single select with none selected submits its first
+    enabled option; values sanitized by input type; line breaks sent as CRLF."""
+    page = _Page(html, page_url)
+    wanted = page.target({"action": action} if action else {})
+    forms = [f for f in page.root.iter() if _tag(f) == "form" and (f.get("method") or "get").lower() == "post"
+             and page.target(f) == wanted]
+    if len(forms) != 1:
+        raise AssertionError(f"{len(forms)} forms post to {wanted} on {page_url}")
+    controls = [e for e in page.root.iter() if _tag(e) in ("input", "select", "textarea", "button")
+                and not any(_tag(a) == "template" for a in page.ancestors(e)) and page.owner(e) is forms[0]]
+    submitter = next((e for e in controls if not page.disabled(e) and (
+        (_tag(e) == "button" and (e.get("type") or "submit").lower() == "submit")
+        or (_tag(e) == "input" and (e.get("type") or "").lower() in ("submit", "image")))), None)
+    entries = [entry for e in controls if e.get("name") and not page.disabled(e)
+               for entry in _entries_of(page, e, submitter)]
+    crlf = [(n, v.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")) for n, v in entries]
+    return wanted, crlf
+
+
+def _entries_of(page: _Page, control, submitter) -> list[tuple[str, str]]:
+    """What a named, enabled control of the form submits."""
+    name, tag = control.get("name"), _tag(control)
+    if tag == "textarea":
+        return [(name, _text_of(control))]
+    if tag == "select":
+        return [(name, _option_value(o)) for o in page.chosen_options(control)]
+    kind = "submit" if tag == "button" else (control.get("type") or "text").lower()
+    if kind in ("checkbox", "radio"):
+        return [(name, control.get("value", "on"))] if control.get("checked") is not None else []
+    if kind in ("submit", "image", "reset", "button"):
+        return [(name, control.get("value") or "")] if control is submitter else []
+    if kind == "file":
+        return []
+    return [(name, _sanitized(kind, control.get("value") or ""))]
+
+
+def submit_unchanged(client, page_url: str, action: str | None = None):
+    """Open ``page_url`` with ``client`` (a signed-in Flask test client), submit its form that
+    posts to ``action`` untouched (see :func:`form_entries`) and return the response."""
+    from werkzeug.datastructures import MultiDict
+    page = client.get(page_url)
+    assert page.status_code == 200, f"GET {page_url} -> {page.status_code}"
+    url, entries = form_entries(page.get_data(as_text=True), page_url, action)
+    return client.post(url, data=MultiDict(entries))
+
+
+#: what saving a record changes even when nothing else does
+BOOKKEEPING = ("version", "updated_at", "updated_by_id")
+
+
+def comparable(data, ignore=BOOKKEEPING):
+    """``data`` (JSON or a row as a dict) without the bookkeeping keys, at any depth."""
+    if isinstance(data, dict):
+        return {k: comparable(v, ignore) for k, v in data.items() if k not in ignore}
+    if isinstance(data, list):
+        return [comparable(v, ignore) for v in data]
+    return data
+
+
+def check_round_trip(client, page_url: str, read, action: str | None = None) -> None:
+    """Open the edit form at ``page_url``, submit it untouched (:func:`submit_unchanged`) and
+    check that it was accepted (a redirect to a page without an error message) and that
+    ``read()`` (the record through the API or its service) gives the same before and after."""
+    before = read()
+    response = submit_unchanged(client, page_url, action)
+    text = response.get_data(as_text=True)
+    refusal = re.search(r'<div class="flash error"[^>]*>(.*?)</div>', text, re.S)
+    assert response.status_code in (302, 303), \
+        f"{page_url} saved unchanged -> {response.status_code}: {refusal.group(1).strip() if refusal else text[:500]}"
+    landing = client.get(response.headers["Location"]).get_data(as_text=True)
+    refusal = re.search(r'<div class="flash error"[^>]*>(.*?)</div>', landing, re.S)
+    assert refusal is None, f"{page_url} saved unchanged -> {refusal.group(1).strip()}"
+    changed = differences(before, read())
+    assert changed == [], f"{page_url} saved unchanged changed " + "; ".join(changed)
+
+
+def differences(before, after, path: str = "") -> list[str]:
+    """``["lines.1.tax_ids: [1, 3] -> []", ...]``: where ``after`` differs from ``before``."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [d for key in sorted(set(before) | set(after), key=str)
+                for d in differences(before.get(key, "<missing>"), after.get(key, "<missing>"),
+                                     f"{path}.{key}" if path else str(key))]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [d for index, (b, a) in enumerate(zip(before, after))
+                for d in differences(b, a, f"{path}.{index}" if path else str(index))]
+    return [] if before == after else [f"{path or '.'}: {before!r} -> {after!r}"]

@@ -86,7 +86,9 @@ duplicate), ``discount_percent``, ``discount_amount`` (also when both kinds
 are set), ``group_taxes.<j>.rate``/``.id``, ``shipping_amount``,
 ``shipping_taxes.<j>.rate``/``.id``, ``adjustment``, ``tax_mode``,
 ``currency``.
-Refused: negative quantity (zero is allowed) or unit price, both discount
+Refused: a quantity above ``money.MAX_QUANTITY``, a unit price, discount amount,
+shipping amount or adjustment (either sign) above ``money.MAX_AMOUNT``; a
+negative quantity (zero is allowed) or unit price, both discount
 kinds on one line or on the document, a discount percent outside 0..100, a
 discount amount below 0 or above the line gross (line) or the subtotal
 (document) -- compared before rounding --, a negative tax rate, the same tax
@@ -121,7 +123,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from flask_babel import gettext as _
 
@@ -278,7 +280,8 @@ class Totals:
     grand_total: Decimal
     tax_breakdown: tuple[TaxAmount, ...] = ()
     shipping_tax_breakdown: tuple[TaxAmount, ...] = ()
-    extra: dict[str, Decimal] = field(default_factory=dict)
+    #: extensions' informative totals (None: one that could not be computed)
+    extra: dict[str, Decimal | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Decimal]:
         """The eight built-in totals keyed as in the API (``TOTAL_NAMES``)."""
@@ -305,7 +308,8 @@ class Computation:
         if name not in TOTAL_NAMES:
             raise ValueError(f"unknown total {name!r}; expected one of {TOTAL_NAMES}")
         amount = money.round_money(money.to_decimal(value), self.document.currency)
-        totals = dataclasses.replace(self.totals, **{name: amount})
+        changes: dict[str, Any] = {name: amount}
+        totals = dataclasses.replace(self.totals, **changes)
         self.overridden.add(name)
         if "grand_total" not in self.overridden:
             totals = dataclasses.replace(totals, grand_total=_grand_total(totals))
@@ -348,9 +352,11 @@ def _compute_line(line: LineInput, currency: str, line_taxes: Optional["_LineTax
     line's field (``quantity``, ``taxes.0.rate``), :func:`compute` adds which line."""
     quantity = _decimal(line.quantity, "quantity")
     _check_not_negative(quantity, "quantity")
+    _check_at_most(quantity, money.MAX_QUANTITY, "quantity")
     quantity = money.round_quantity(quantity)
     unit_price = _decimal(line.unit_price, "unit_price")
     _check_not_negative(unit_price, "unit_price")
+    _check_at_most(unit_price, money.MAX_AMOUNT, "unit_price")
     gross = money.round_money(money.multiply(quantity, unit_price), currency)
     discount = _discount(line.discount_percent, line.discount_amount, gross, "line gross", currency)
     net = money.subtract(gross, discount)
@@ -421,6 +427,11 @@ def _compute_totals(doc: DocumentInput, lines: Sequence[LineResult]) -> Totals:
         breakdown = _taxes_on(taxable, doc.group_taxes, "group_taxes", currency)
     shipping = _rounded(doc.shipping_amount, "shipping_amount", currency)
     _check_not_negative(shipping, "shipping_amount")
+    _check_at_most(shipping, money.MAX_AMOUNT, "shipping_amount")
+    adjustment = _rounded(doc.adjustment, "adjustment", currency)
+    if money.out_of_bounds(adjustment, money.MAX_AMOUNT):
+        raise TotalsError("adjustment", _("must be between %(min)s and %(max)s, got %(value)s",
+                                          min=-money.MAX_AMOUNT, max=money.MAX_AMOUNT, value=adjustment))
     shipping_breakdown = _taxes_on(shipping, doc.shipping_taxes, "shipping_taxes", currency)
     totals = Totals(
         subtotal=subtotal,
@@ -429,7 +440,7 @@ def _compute_totals(doc: DocumentInput, lines: Sequence[LineResult]) -> Totals:
         tax=_sum((row.amount for row in breakdown), currency),
         shipping=shipping,
         shipping_tax=_sum((row.amount for row in shipping_breakdown), currency),
-        adjustment=_rounded(doc.adjustment, "adjustment", currency),
+        adjustment=adjustment,
         grand_total=ZERO,
         tax_breakdown=breakdown,
         shipping_tax_breakdown=shipping_breakdown,
@@ -534,6 +545,7 @@ def _discount(
     if amount is not None:
         value = _decimal(amount, "discount_amount")
         _check_not_negative(value, "discount_amount")
+        _check_at_most(value, money.MAX_AMOUNT, "discount_amount")
         if value > base:
             if base_name == "subtotal":
                 message = _("%(value)s exceeds the subtotal %(base)s", value=value, base=base)
@@ -569,6 +581,11 @@ def _rounded(value: DecimalInput, field_name: str, currency: str) -> Decimal:
 def _check_not_negative(value: Decimal, field_name: str) -> None:
     if value < ZERO:
         raise TotalsError(field_name, _("must not be negative, got %(value)s", value=value))
+
+
+def _check_at_most(value: Decimal, bound: Decimal, field_name: str) -> None:
+    if value > bound:
+        raise TotalsError(field_name, _("must be at most %(max)s, got %(value)s", max=bound, value=value))
 
 
 def _check_currency(currency: str) -> None:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from flask import g, url_for
+from flask import flash, g, url_for
 from markupsafe import Markup, escape
 
 from crm.plugins import get_registry
@@ -37,9 +37,21 @@ class LineColumn:
     choices: tuple = ()
 
 
+@dataclass(frozen=True)
+class ExtraTotal:
+    """An informative total a plugin adds to a document (``document.extra_totals[key]``),
+    as the document page and the editor show it (``crm_extra_totals``)."""
+
+    key: str
+    label: str
+    type: str = "money"      # money, number, percent
+    visible: bool = True
+
+
 def core_menu(user) -> list[MenuItem]:
-    """The core's entries, those the user's role may read (see ``crm.permissions.RULES``)."""
+    """The core's entries, those the user's role may read (see ``crm.permissions.RESOURCES``)."""
     from flask_babel import gettext as _
+
     from crm.permissions import can
     sales, purchasing, catalog, stock, admin = _("Sales"), _("Purchasing"), _("Catalog"), _("Stock"), _("Admin")
     entries = [
@@ -62,7 +74,10 @@ def core_menu(user) -> list[MenuItem]:
         ("taxes", _("Taxes"), "taxes.index", 860, admin),
         ("custom_fields", _("Custom fields"), "custom_fields.index", 870, admin),
         ("users", _("Users"), "users.index", 880, admin),
+        ("users", _("Roles"), "admin.roles", 885, admin),
         ("settings", _("Settings"), "settings.index", 890, admin),
+        (("settings", "write"), _("Workflows"), "workflows.index", 893, admin),
+        ("jobs", _("Background jobs"), "admin.jobs", 895, admin),
     ]
     items = []
     for resource, label, endpoint, order, group in entries:
@@ -84,33 +99,62 @@ def menu_items() -> list[MenuItem]:
     if user is None:
         return []
     items = core_menu(user)
-    for batch in get_registry().hook.crm_menu_items(user=user):
+    batches, _failed = get_registry().call_contained("crm_menu_items", user=user)  # a failing plugin's entries are left out
+    for batch in batches:
         items.extend(batch or [])
     return sorted((i for i in items if i.roles is None or user.role in i.roles), key=lambda i: i.order)
 
 
 def slot(name: str, **context) -> Markup:
-    """Render what enabled plugins put into the slot ``name`` of a core page."""
-    parts = get_registry().call_in_order("crm_template_slot", slot=name, context=context)
-    return Markup("\n").join(escape(p) for p in parts if p)  # plugins return Markup for HTML
+    """Render what enabled plugins put into the slot ``name`` of a core page. A plugin that
+    raises is shown as a notice in its place (the error is logged with its id)."""
+    parts, failed = get_registry().call_contained("crm_template_slot", slot=name, context=context)
+    shown = [escape(p) for p in parts if p]  # plugins return Markup for HTML
+    shown += [failure_notice(plugin_id) for plugin_id in failed]
+    return Markup("\n").join(shown)
+
+
+def failure_notice(plugin_id: str) -> Markup:
+    """What a page shows where a plugin failed to render its part."""
+    return Markup('<p class="flash error plugin-failure" role="alert" data-plugin="{}">{}</p>').format(
+        plugin_id, _failure_text(plugin_id))
+
+
+def _failure_text(plugin_id: str) -> str:
+    from flask_babel import gettext as _
+    return _("The plugin %(plugin)s could not show this part of the page; the error was logged.", plugin=plugin_id)
 
 
 #: The slots core pages offer to plugins (``slot(name, **context)``) and what their context holds.
 SLOTS = {
-    "home_panels": "home page, below the dashboard; context: none",
-    "document_panels": "document page, below the lines; context: document, doc_type",
-    "document_actions": "document page, beside the status buttons; context: document, doc_type",
-    "line_editor_toolbar": "document editor, above the lines; context: document (None when new), doc_type",
-    "record_panels": "account, contact, vendor and item pages; context: record, entity",
+    "home_panels": "home page, below the dashboard, full width; context: none",
+    "document_panels": "document page, below the lines, in the left column beside the totals (under the "
+                       "Payment received form); context: document, doc_type",
+    "document_actions": "document page, in the bar of action buttons, after the core's; context: document, doc_type",
+    "line_editor_toolbar": "document editor, in the toolbar above the lines, after Add line / Add section / "
+                           "Add note; context: document (None when new), doc_type",
+    "record_panels": "the page of an account, contact, vendor, product, service, bundle, price book, tax or "
+                     "custom field, below its details and related records, above its history; context: record, "
+                     "entity",
 }
 
 
-def line_columns(doc_type: str, session, document=None) -> list[LineColumn]:
+def line_columns(doc_type: str, session, document=None, contained: bool = False) -> list[LineColumn]:
     """The extra line columns of the enabled plugins for ``doc_type``, in plugin order, as
-    shown for ``document`` (None: a new document)."""
+    shown for ``document`` (None: a new document). ``contained`` (a page that only shows the
+    lines: the document page): a plugin that raises is left out, the page says so and the error
+    is logged with its id. Otherwise (the editor, reading a submitted form) its error stops the
+    request: an editor without a plugin's columns could save the lines without their values."""
+    registry = get_registry()
+    kwargs = {"doc_type": doc_type, "session": session, "document": document}
+    if contained:
+        batches, failed = registry.call_contained("crm_line_columns", **kwargs)
+        for plugin_id in failed:
+            flash(_failure_text(plugin_id), "error")
+    else:
+        batches = registry.hook.crm_line_columns(**kwargs)
     columns = []
-    for batch in get_registry().call_in_order("crm_line_columns", doc_type=doc_type, session=session,
-                                              document=document):
+    for batch in batches:
         columns.extend(batch or [])
     return columns
 
@@ -190,12 +234,12 @@ def _core_labels() -> dict:
             "qty_invoiced": _("Invoiced"), "qty_received": _("Received")}
 
 
-def line_table(doc_type: str, session, document=None) -> LineTable:
+def line_table(doc_type: str, session, document=None, contained: bool = False) -> LineTable:
     """The line columns of ``document`` (None: a new one) for the document page and the editor:
     the built-in columns as a plugin arranged them (hidden, relabelled, resized, moved), the
     plugins' columns, and the order columns. Without an arrangement: the core's presentation."""
     labels = _core_labels()
-    custom = line_columns(doc_type, session, document)
+    custom = line_columns(doc_type, session, document, contained=contained)
     shown_custom = [ShownColumn(c.key, c.label, builtin=False, width=_width(c.width), column=c) for c in custom]
     status = [ShownColumn(key, labels[key]) for key in STATUS_COLUMNS.get(doc_type, ())]
     arrangement = builtin_arrangement(doc_type, session, document)
@@ -229,9 +273,25 @@ def line_table(doc_type: str, session, document=None) -> LineTable:
     return LineTable(page=ordered + status, editor=editor, custom=custom, arranged=True)
 
 
+def extra_totals(doc_type: str, session, document, values: dict | None) -> list[tuple[ExtraTotal, object]]:
+    """The plugins' informative totals ``values`` (a document's ``extra_totals``, computed for
+    ``document``: None for a new one) as ``(ExtraTotal, value)`` pairs: in the order, with the
+    labels and types the plugins give (``crm_extra_totals``), hidden ones left out; a total no
+    plugin describes shows its key, humanised."""
+    values = values or {}
+    described: dict[str, ExtraTotal] = {}
+    for batch in get_registry().hook.crm_extra_totals(doc_type=doc_type, session=session, document=document):
+        for total in batch or []:
+            described.setdefault(total.key, total)
+    shown = [total for key, total in described.items() if key in values]
+    shown += [ExtraTotal(key, key.replace("_", " ").capitalize()) for key in values if key not in described]
+    return [(total, values[total.key]) for total in shown if total.visible]
+
+
 def settings_pages() -> list[SettingsPage]:
     pages = []
-    for batch in get_registry().call_in_order("crm_settings_pages"):
+    batches, _failed = get_registry().call_contained("crm_settings_pages")
+    for batch in batches:
         pages.extend(batch or [])
     return pages
 

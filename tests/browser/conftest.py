@@ -7,11 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crm.testing import CHROMIUM, CHROMIUM_ARGS
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives a real browser (Debian's chromium) with Playwright")
+from crm.testing import CHROMIUM, CHROMIUM_ARGS, watch_page
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,7 +31,8 @@ def browser():
 
 @pytest.fixture
 def new_page(browser):  # overrides crm.testing's: pages of this module share one browser
-    """``new_page(width, height, locale)`` -> a page in a fresh context; JavaScript errors fail the test."""
+    """``new_page(width, height, locale)`` -> a page in a fresh context; JavaScript errors and
+    Content-Security-Policy violations fail the test."""
     contexts, errors = [], []
 
     def make(width=1280, height=900, locale="en-GB"):
@@ -43,11 +40,11 @@ def new_page(browser):  # overrides crm.testing's: pages of this module share on
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        watch_page(page, errors)  # JavaScript errors and Content-Security-Policy violations
         page.on("dialog", lambda dialog: dialog.accept())  # the confirmations of actions
         return page
 
     yield make
     for context in contexts:
         context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    assert errors == [], f"JavaScript errors or Content-Security-Policy violations: {errors}"

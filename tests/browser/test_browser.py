@@ -1,6 +1,7 @@
 """The CRM in a real browser: a quote with three lines whose totals the server computes as
-the user types, converted into a sales order, approved, shipped and invoiced, the stock
-moving, the language switched; every page reachable from the menu for every role; the
+the user types, converted into a sales order, approved, shipped by the warehouse and invoiced,
+the stock moving, the language switched; every page reachable from the menu for every role; the
+roles page; the
 layout on a phone; screenshots for the README (``CRM_SCREENSHOTS=1`` writes them to
 ``docs/screenshots/``)."""
 from __future__ import annotations
@@ -11,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from crm.context import set_actor
 from crm.db import db
@@ -78,6 +78,7 @@ def euros(amount: Decimal) -> str:
 
 def test_quote_to_invoice_in_the_browser(app, live_server, make_user, shop, new_page):
     sales = make_user("sales", full_name="Sara Sales")
+    warehouse = make_user("warehouse", full_name="Walter Warehouse")
     admin = make_user("admin")
     page = new_page()
     sign_in(page, live_server, sales.username)
@@ -115,7 +116,7 @@ def test_quote_to_invoice_in_the_browser(app, live_server, make_user, shop, new_
     assert stored == expected["grand_total"]
     assert euros(stored) in page.locator("#doc-totals").inner_text()
 
-    # accept, convert, approve, ship part, invoice
+    # accept, convert, approve
     page.click("button:has-text('Mark as Accepted')")
     page.click("button:has-text('Create sales order')")
     page.wait_for_url(re.compile(r".*/sales-orders/\d+$"))
@@ -125,15 +126,22 @@ def test_quote_to_invoice_in_the_browser(app, live_server, make_user, shop, new_
     page.wait_for_selector("h1 .status-approved")
     assert read(app, lambda s: s.get(Item, shop.widget).reserved) == 3
 
-    page.click("a:has-text('Ship…')")
-    widget_input = page.locator("tr", has_text="Widget").locator("input.qty")
+    # the warehouse ships (sales may not: no "Ship…" for them), then sales invoices
+    assert page.locator("a:has-text('Ship…')").count() == 0
+    warehouse_page = new_page()
+    sign_in(warehouse_page, live_server, warehouse.username)
+    warehouse_page.goto(order_url)
+    warehouse_page.click("a:has-text('Ship…')")
+    widget_input = warehouse_page.locator("tr", has_text="Widget").locator("input.qty")
     widget_input.fill("2")
-    page.locator("tr", has_text="Gadget").locator("input.qty").fill("0")
-    page.locator("tr", has_text="Consulting").locator("input.qty").fill("0")
-    page.click("button:has-text('Ship')")
-    page.wait_for_url(order_url)
-    assert "Shipment recorded" in page.inner_text("main")
+    warehouse_page.locator("tr", has_text="Gadget").locator("input.qty").fill("0")
+    warehouse_page.locator("tr", has_text="Consulting").locator("input.qty").fill("0")
+    warehouse_page.click("button:has-text('Ship')")
+    warehouse_page.wait_for_url(order_url)
+    assert "Shipment recorded" in warehouse_page.inner_text("main")
+    assert warehouse_page.locator("a:has-text('Invoice…')").count() == 0
 
+    page.reload()
     page.click("a:has-text('Invoice…')")
     page.click("button:has-text('Create invoice')")
     page.wait_for_url(re.compile(r".*/invoices/\d+$"))
@@ -197,6 +205,33 @@ def test_every_page_of_the_menu_works_for_each_role(app, live_server, make_user,
                 broken.append(f"{path} links {href} -> {answer.status}")
     assert len(checked) > 10
     assert broken == []
+
+
+def test_the_admin_reads_the_roles_page_and_other_roles_cannot(app, live_server, make_user, new_page):
+    """Users -> "Roles and permissions": the matrix of roles and resources, a plugin's resource
+    under its plugin, in the admin's language; another role has no menu entry and is refused."""
+    admin = make_user("admin", language="es")
+    page = new_page()
+    sign_in(page, live_server, admin.username)
+    page.click("#sidebar a:has-text('Usuarios')")
+    page.click("a:has-text('Roles y permisos')")
+    page.wait_for_url(live_server + "/admin/roles")
+    assert page.locator("h1").inner_text() == "Roles y permisos"
+    shipments = page.locator("tr[data-resource=shipments]")
+    assert "Envíos" in shipments.locator("th").inner_text()
+    assert shipments.locator("td[data-role=warehouse]").inner_text().strip() == "Lectura y escritura"
+    assert shipments.locator("td[data-role=sales]").inner_text().strip() == "Lectura"
+    assert page.locator("tr[data-resource=users] td[data-role=warehouse]").inner_text().strip() == "Sin acceso"
+    greetings = page.locator("tbody[data-plugin=hello] tr[data-resource=hello_greetings]")  # the example plugin
+    assert greetings.locator("td[data-role=sales]").inner_text().strip() == "Lectura y escritura"
+    assert greetings.locator("td[data-role=warehouse]").inner_text().strip() == "Lectura"
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"the roles page scrolls sideways by {overflow}px"
+
+    warehouse = new_page()
+    sign_in(warehouse, live_server, make_user("warehouse").username)
+    assert warehouse.locator("#sidebar a[href='/admin/roles']").count() == 0
+    assert warehouse.goto(live_server + "/admin/roles").status == 403
 
 
 PAGES = [("dashboard", "/"), ("quotes", "/quotes/"), ("quote", "/quotes/{quote}"),

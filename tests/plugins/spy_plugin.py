@@ -68,6 +68,14 @@ class SpyPlugin:
         return self._record("crm_builtin_line_columns", doc_type=doc_type, session=session, document=document)
 
     @hookimpl
+    def crm_line_custom_keys(self, doc_type, session, document):
+        return self._record("crm_line_custom_keys", doc_type=doc_type, session=session, document=document)
+
+    @hookimpl
+    def crm_extra_totals(self, doc_type, session, document):
+        return self._record("crm_extra_totals", doc_type=doc_type, session=session, document=document)
+
+    @hookimpl
     def crm_totals_stage(self, stage, computation, document, session):
         return self._record("crm_totals_stage", stage=stage, computation=computation,
                             document=document, session=session)
@@ -86,8 +94,17 @@ class SpyPlugin:
                             created=created)
 
     @hookimpl
+    def crm_records_saved(self, session, entity, record_ids, created):
+        return self._record("crm_records_saved", session=session, entity=entity, record_ids=record_ids,
+                            created=created)
+
+    @hookimpl
     def crm_record_deleted(self, session, entity, record_id):
         return self._record("crm_record_deleted", session=session, entity=entity, record_id=record_id)
+
+    @hookimpl
+    def crm_timeline_events(self, session, entity, record_id):
+        return self._record("crm_timeline_events", session=session, entity=entity, record_id=record_id)
 
     @hookimpl
     def crm_document_validate(self, session, document, data):
@@ -101,6 +118,33 @@ class SpyPlugin:
     @hookimpl
     def crm_document_serialize(self, document, data):
         return self._record("crm_document_serialize", document=document, data=data)
+
+    # --- stock ------------------------------------------------------------------
+
+    @hookimpl
+    def crm_stock_moved(self, session, moves):
+        return self._record("crm_stock_moved", session=session, moves=moves)
+
+    @hookimpl
+    def crm_receipt_recorded(self, session, order, lines, moves):
+        return self._record("crm_receipt_recorded", session=session, order=order, lines=lines, moves=moves)
+
+    @hookimpl
+    def crm_shipment_recorded(self, session, order, lines, moves):
+        return self._record("crm_shipment_recorded", session=session, order=order, lines=lines, moves=moves)
+
+    @hookimpl
+    def crm_stock_adjusted(self, session, move):
+        return self._record("crm_stock_adjusted", session=session, move=move)
+
+    @hookimpl
+    def crm_stock_location(self, session, purpose, document, line, product_id, quantity):
+        return self._record("crm_stock_location", session=session, purpose=purpose, document=document, line=line,
+                            product_id=product_id, quantity=quantity)
+
+    @hookimpl
+    def crm_stock_available(self, session, product_ids):
+        return self._record("crm_stock_available", session=session, product_ids=product_ids)
 
     # --- invoices and payments ------------------------------------------------
 
@@ -131,11 +175,25 @@ class SpyPlugin:
     def crm_settings_pages(self):
         return self._record("crm_settings_pages")
 
+    @hookimpl
+    def crm_search_kinds(self):
+        return self._record("crm_search_kinds")
+
     # --- jobs -----------------------------------------------------------------
 
     @hookimpl
     def crm_scheduled_jobs(self):
         return self._record("crm_scheduled_jobs")
+
+    # --- workflows ------------------------------------------------------------
+
+    @hookimpl
+    def crm_workflow_triggers(self):
+        return self._record("crm_workflow_triggers")
+
+    @hookimpl
+    def crm_workflow_actions(self):
+        return self._record("crm_workflow_actions")
 
     # --- PDF ------------------------------------------------------------------
 

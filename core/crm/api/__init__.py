@@ -2,16 +2,17 @@
 one error format, OpenAPI at ``/api/v1/openapi.json``."""
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from flask_babel import gettext as _
-from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from crm.db import db
+from crm.api.openapi import CrmApi, make_api
 from crm.api.schema_messages import translate_fields
-from crm.errors import CRMError, PermissionDenied
+from crm.db import db
+from crm.errors import CRMError, DatabaseUnavailable, PermissionDenied
+from crm.logs import request_id
 from crm.permissions import NotSignedIn
 
 API_PREFIX = "/api/v1"
@@ -23,6 +24,7 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
     body = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
+    body["request_id"] = request_id()  # the id of the answer's log lines (X-Request-ID)
     response = jsonify({"error": body})
     response.status_code = status
     return response
@@ -60,11 +62,18 @@ def _flatten_messages(messages) -> dict[str, list[str]]:
     return flat
 
 
+def invalid_response(messages: dict):
+    """The API's 422 ``invalid`` answer for the messages of a marshmallow ``ValidationError``
+    (nested fields named ``lines.0.quantity``, in the user's language), as every endpoint of the
+    API answers a body or arguments its schema refuses: for a view that loads a schema itself."""
+    fields = translate_fields(_flatten_messages(messages))
+    first = next(iter(fields.items()), ("_body", ["invalid"]))
+    return error_response(422, "invalid", f"{first[0]}: {first[1][0]}", fields)
+
+
 def _handle_http_error(exc: HTTPException):
     if exc.code == 422:
-        fields = translate_fields(_flatten_messages(getattr(exc, "data", {}).get("messages")))
-        first = next(iter(fields.items()), ("_body", ["invalid"]))
-        return error_response(422, "invalid", f"{first[0]}: {first[1][0]}", fields)
+        return invalid_response(getattr(exc, "data", {}).get("messages"))
     names = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
              429: "too_many_requests"}
@@ -92,7 +101,25 @@ def _conflict(code: str, message: str):
     return render_error(409, message)
 
 
-def init_api(app: Flask) -> Api:
+def _refuse_empty_patch():
+    """A ``PATCH`` must send what to change: a JSON object with at least one member. No body,
+    ``{}`` or a body that is not JSON is refused with 422 ``nothing_to_change`` (after the
+    caller is identified and allowed: an anonymous caller is still told 401 by the view, a role
+    without the right 403)."""
+    if request.method != "PATCH" or not is_api_request() or getattr(g, "user", None) is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    allowed = getattr(getattr(getattr(view, "view_class", None), "patch", view), "crm_permission", None)
+    if isinstance(allowed, list) and g.user.role not in allowed:
+        return None
+    body = request.get_json(silent=True)
+    if body is None or body == {}:
+        message = _("nothing to change: send the fields to change as a JSON object")
+        return error_response(422, "nothing_to_change", message, {"_body": [message]})
+    return None
+
+
+def init_api(app: Flask) -> CrmApi:
     app.config.setdefault("API_TITLE", "CRM")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
@@ -104,7 +131,7 @@ def init_api(app: Flask) -> Api:
         "info": {"description": "Order management: master data, documents, stock, reports and plugins. "
                                 "Money and quantities are decimal strings."},
     })
-    api = Api(app)
+    api = make_api(app)
 
     @app.errorhandler(CRMError)
     def _crm_error(exc: CRMError):
@@ -112,6 +139,17 @@ def init_api(app: Flask) -> Api:
             return error_response(status_for(exc), exc.code, exc.message, exc.fields)
         from crm.web import render_error
         return render_error(status_for(exc), exc.message)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _database_unavailable(exc: DatabaseUnavailable):
+        current_app.logger.error("the database cannot be reached: %s", exc.detail)
+        if is_api_request():
+            response = error_response(503, exc.code, exc.message)
+        else:  # not the usual error page: its layout reads the database (the user, the company name)
+            page = current_app.jinja_env.get_template("errors/unavailable.html").render(message=exc.message)
+            response = current_app.response_class(page, 503, mimetype="text/html")
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(StaleDataError)
     def _stale(_exc):
@@ -144,15 +182,32 @@ def init_api(app: Flask) -> Api:
         if is_api_request():
             _authenticate_bearer()
 
-    from crm.api import (accounts, auth, contacts, custom_fields, items, plugins as plugins_api, price_books,
-                         taxes, vendors)
+    app.before_request(_refuse_empty_patch)
+
+    from crm.api import (
+        accounts,
+        auth,
+        contacts,
+        custom_fields,
+        items,
+        plugins as plugins_api,
+        price_books,
+        taxes,
+        vendors,
+    )
     for module in (auth, plugins_api, taxes, accounts, contacts, vendors, items, price_books, custom_fields):
         api.register_blueprint(module.blp)
-    from crm.api import documents, reports, stock
+    from crm.api import documents, email, reports, stock  # noqa: F401  email adds the documents' email routes
     for blueprint in documents.BLUEPRINTS.values():
         api.register_blueprint(blueprint)
     api.register_blueprint(stock.blp)
+    from crm.api import timeline
+    api.register_blueprint(timeline.blp)
     api.register_blueprint(reports.blp)
+    from crm.api import imports
+    api.register_blueprint(imports.blp)
+    from crm.api import mass_actions
+    api.register_blueprint(mass_actions.blp)
     return api
 
 

@@ -8,12 +8,17 @@ from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
 from crm.api.collection import as_bool, paginate
+from crm.api.fields import Integer
 from crm.api.records import Address, Custom, Email, RecordListArgs, Text, patch_schema
 from crm.api.schemas import ListOf
 from crm.db import db
 from crm.models import Account
 from crm.permissions import require
 from crm.services import accounts
+
+#: what ``GET /api/v1/accounts`` searches (``q``) and filters by (and the mass actions' ``filter``)
+SEARCH = [Account.name, Account.email, Account.phone]
+FILTERS = {"active": (Account.active, as_bool)}
 
 blp = Blueprint("api_accounts", __name__, url_prefix="/api/v1/accounts", description="Accounts (customers)")
 
@@ -34,7 +39,7 @@ class AccountSchema(Schema):
 
 
 class AccountPatchSchema(AccountSchema):
-    version = fields.Integer(metadata={"description": "the version you read; 409 if it changed"})
+    version = Integer(metadata={"description": "the version you read; 409 if it changed"})
 
 
 @blp.route("")
@@ -48,10 +53,10 @@ class Accounts(MethodView):
         ``q`` searches name, email and phone; filter: ``active``; sort: ``name``, ``email``, ``created_at``.
         """
         return paginate(db.session, select(Account), args, model=Account,
-                        search=[Account.name, Account.email, Account.phone],
+                        search=SEARCH,
                         sortable={"name": func.lower(Account.name), "email": func.lower(Account.email),
                                   "created_at": Account.created_at},
-                        filters={"active": (Account.active, as_bool)}, raw_args=request.args)
+                        filters=FILTERS, raw_args=request.args)
 
     @require("accounts", "write")
     @blp.arguments(AccountSchema)

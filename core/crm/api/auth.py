@@ -1,15 +1,15 @@
 """``/api/v1/auth/tokens``: exchange a username and password for a bearer token."""
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from crm.api.schemas import ListOf
 from crm.db import db
-from crm.errors import CRMError
 from crm.permissions import require
+from crm.security import check_credentials
 from crm.services import users
 
 blp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth", description="Sign in and API tokens")
@@ -36,10 +36,6 @@ class TokenInfo(Schema):
     revoked_at = fields.DateTime(allow_none=True)
 
 
-class InvalidCredentials(CRMError):
-    code = "invalid_credentials"
-
-
 @blp.route("/tokens")
 class Tokens(MethodView):
     @require(public=True)
@@ -50,12 +46,8 @@ class Tokens(MethodView):
     def post(self, body):
         """Create an API token (sign in)."""
         session = db.session
-        cfg = current_app.config
         try:
-            user = users.authenticate(session, body["username"], body["password"],
-                                      remote_addr=request.remote_addr or "",
-                                      limit=cfg["LOGIN_ATTEMPTS_LIMIT"],
-                                      window_seconds=cfg["LOGIN_ATTEMPTS_WINDOW_SECONDS"])
+            user = check_credentials(session, body["username"], body["password"])
         except users.TooManyAttempts as exc:
             from crm.api import error_response
             return error_response(429, exc.code, exc.message)
@@ -64,7 +56,7 @@ class Tokens(MethodView):
             from crm.api import error_response
             return error_response(401, "invalid_credentials", "wrong username or password")
         token, plain = users.issue_token(session, user, name=body["name"],
-                                         lifetime_days=cfg["TOKEN_LIFETIME_DAYS"])
+                                         lifetime_days=current_app.config["TOKEN_LIFETIME_DAYS"])
         session.commit()
         return {"id": token.id, "token": plain, "expires_at": token.expires_at}
 
@@ -73,6 +65,7 @@ class Tokens(MethodView):
     def get(self):
         """Your tokens (never the secret)."""
         from sqlalchemy import select
+
         from crm.models import ApiToken
         items = list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == g.user.id).order_by(ApiToken.id)))
         return {"items": items, "total": len(items), "page": 1, "per_page": len(items)}

@@ -9,12 +9,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from crm.api.collection import as_bool, paginate
+from crm.api.fields import Integer
 from crm.api.records import Custom, Email, Id, RecordListArgs, Text, as_id, patch_schema
 from crm.api.schemas import ListOf
 from crm.db import db
 from crm.models import Contact
 from crm.permissions import require
 from crm.services import contacts
+
+#: what ``GET /api/v1/contacts`` searches (``q``) and filters by (and the mass actions' ``filter``)
+SEARCH = [Contact.first_name, Contact.last_name, Contact.email, Contact.phone]
+FILTERS = {"account_id": (Contact.account_id, as_id), "active": (Contact.active, as_bool)}
 
 blp = Blueprint("api_contacts", __name__, url_prefix="/api/v1/contacts", description="Contacts (people)")
 
@@ -36,7 +41,7 @@ class ContactSchema(Schema):
 
 
 class ContactPatchSchema(ContactSchema):
-    version = fields.Integer(metadata={"description": "the version you read; 409 if it changed"})
+    version = Integer(metadata={"description": "the version you read; 409 if it changed"})
 
 
 @blp.route("")
@@ -52,11 +57,11 @@ class Contacts(MethodView):
         """
         stmt = select(Contact).options(joinedload(Contact.account))
         return paginate(db.session, stmt, args, model=Contact,
-                        search=[Contact.first_name, Contact.last_name, Contact.email, Contact.phone],
+                        search=SEARCH,
                         sortable={"last_name": func.lower(Contact.last_name),
                                   "first_name": func.lower(Contact.first_name),
                                   "email": func.lower(Contact.email), "created_at": Contact.created_at},
-                        filters={"account_id": (Contact.account_id, as_id), "active": (Contact.active, as_bool)},
+                        filters=FILTERS,
                         raw_args=request.args)
 
     @require("accounts", "write")

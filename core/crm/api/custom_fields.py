@@ -3,13 +3,14 @@ vendors, items and documents. Records carry the values in their ``custom`` dict.
 from __future__ import annotations
 
 from flask import request
-from flask_babel import lazy_gettext as _l
 from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from crm.api.collection import as_bool, paginate
+from crm.api.fields import Integer
 from crm.api.records import RecordListArgs, Text, as_text, clean_text
 from crm.api.schemas import ListOf
 from crm.db import db
@@ -18,6 +19,11 @@ from crm.models.catalog import CUSTOM_FIELD_ENTITIES, CUSTOM_FIELD_TYPES
 from crm.permissions import require
 from crm.services import custom_fields
 from crm.services.custom_fields import MAX_CHOICES
+
+#: what ``GET /api/v1/custom-fields`` searches (``q``) and filters by (and the mass actions' ``filter``)
+SEARCH = [CustomField.key, CustomField.label]
+FILTERS = {"entity": (CustomField.entity, as_text), "type": (CustomField.type, as_text),
+           "active": (CustomField.active, as_bool)}
 
 blp = Blueprint("api_custom_fields", __name__, url_prefix="/api/v1/custom-fields", description="Custom fields")
 
@@ -35,7 +41,7 @@ class CustomFieldSchema(Schema):
     choices = fields.List(Text(100, required=True), load_default=list, validate=validate.Length(max=MAX_CHOICES),
                           metadata={"description": "the values a select field allows"})
     required = fields.Boolean(load_default=False)
-    position = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    position = Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=1_000_000))
     active = fields.Boolean(load_default=True)
 
 
@@ -59,12 +65,11 @@ class CustomFields(MethodView):
         ``position``.
         """
         return paginate(db.session, select(CustomField), args, model=CustomField,
-                        search=[CustomField.key, CustomField.label],
+                        search=SEARCH,
                         sortable={"key": CustomField.key, "label": func.lower(CustomField.label),
                                   "position": CustomField.position},
                         default_sort=[CustomField.entity, CustomField.position, CustomField.id],
-                        filters={"entity": (CustomField.entity, as_text), "type": (CustomField.type, as_text),
-                                 "active": (CustomField.active, as_bool)},
+                        filters=FILTERS,
                         raw_args=request.args)
 
     @require("custom_fields", "write")

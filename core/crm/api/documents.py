@@ -8,25 +8,36 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Response, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, missing, post_dump, validate, validates_schema
+from marshmallow import INCLUDE, Schema, fields, missing, post_dump, validate, validates_schema
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
 from crm.api.collection import paginate
-from crm.api.fields import IdField, MoneyField, PercentField, QuantityField, Text, money_text, plain
+from crm.api.fields import (
+    ConversionRateField,
+    Date,
+    IdField,
+    Integer,
+    MoneyField,
+    PercentField,
+    QuantityField,
+    Text,
+)
 from crm.api.idempotency import create_once
+from crm.api.openapi import ErrorSchema
 from crm.api.schemas import ListArgs, ListOf
 from crm.db import db
 from crm.errors import ValidationError as DomainValidationError
 from crm.models import Document
 from crm.models.documents import TAX_MODES
 from crm.models.stock import FREQUENCIES
+from crm.money import MONEY_MIN_PLACES, decimal_text
 from crm.permissions import require
-from crm.services import documents, hooks, pdf
+from crm.services import documents, hooks, pdf_renders
 from crm.services.doctypes import DOC_TYPES, DocType
 
 TOTAL_FIELDS = {"subtotal": "subtotal", "discount": "discount_total", "taxable": "taxable", "tax": "tax_total",
@@ -40,11 +51,6 @@ class Address(Schema):
     state = Text(100)
     postal_code = Text(20)
     country = Text(100)
-
-
-class DocumentAddress(Address):
-    class Meta:
-        name = "DocumentAddress"
 
 
 def _both_discounts(data, prefix=""):
@@ -94,17 +100,6 @@ class LineOut(Schema):
     custom = fields.Dict()
 
 
-class TotalsOut(Schema):
-    subtotal = fields.String()
-    discount = fields.String()
-    taxable = fields.String()
-    tax = fields.String()
-    shipping = fields.String()
-    shipping_tax = fields.String()
-    adjustment = fields.String()
-    grand_total = fields.String()
-
-
 class Related(Schema):
     id = fields.Integer()
     number = fields.String()
@@ -113,14 +108,14 @@ class Related(Schema):
 
 
 def _totals(document: Document) -> dict:
-    return {name: money_text(getattr(document, column)) for name, column in TOTAL_FIELDS.items()}
+    return {name: decimal_text(getattr(document, column), MONEY_MIN_PLACES) for name, column in TOTAL_FIELDS.items()}
 
 
 class Recurring(Schema):
     frequency = fields.String(required=True, validate=validate.OneOf(FREQUENCIES))
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(allow_none=True)
-    payment_terms_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=3650))
+    start_date = Date(required=True)
+    end_date = Date(allow_none=True)
+    payment_terms_days = Integer(load_default=30, validate=validate.Range(min=0, max=3650))
     invoice_status = fields.String(load_default="AutoCreated",
                                    validate=validate.OneOf(("AutoCreated", "Created", "Approved", "Sent")))
     active = fields.Boolean(dump_only=True)
@@ -142,30 +137,32 @@ def _backorder(line) -> str:
     order = line.document
     if order.status != "Approved" or line.item is None or line.item.kind != "product":
         return "0"
-    return plain(max(line.quantity - line.qty_shipped - line.qty_reserved, Decimal("0")))
+    return decimal_text(max(line.quantity - line.qty_shipped - line.qty_reserved, Decimal("0")))
 
 
 def _input_fields(kind: DocType) -> dict:
     party = ({"vendor_id": IdField(required=True)} if kind.party == "vendor"
-             else {"account_id": IdField(required=True)})
+             else {"account_id": IdField(required=True),
+                   "customer_reference": Text(100, metadata={"description": "the customer's own order reference "
+                                                                           "(their purchase order number)"})})
     extra = {}
     if kind.name == "quote":
-        extra["valid_until"] = fields.Date(allow_none=True)
+        extra["valid_until"] = Date(allow_none=True)
     if kind.name in ("sales_order", "purchase_order", "invoice"):
-        extra["due_date"] = fields.Date(allow_none=True)
+        extra["due_date"] = Date(allow_none=True)
     if kind.name == "sales_order":
         extra["recurring"] = fields.Nested(Recurring, allow_none=True,
                                            metadata={"description": "invoice this order on a schedule; null stops it"})
     if kind.name == "invoice":
-        extra["invoice_date"] = fields.Date(allow_none=True)
+        extra["invoice_date"] = Date(allow_none=True)
         extra["received"] = MoneyField(metadata={"description": "kept by hand unless the payments plugin is on"})
     return {
         **party,
-        "contact_id": IdField(allow_none=True),
+        "contact_id": IdField(allow_none=True, metadata={"description": "a contact of the account (purchase "
+                                                                        "orders: one linked to no account)"}),
         "subject": Text(200),
         "currency": fields.String(validate=validate.Length(equal=3)),
-        "conversion_rate": fields.Decimal(as_string=True, validate=validate.Range(min=Decimal("0.000001"),
-                                                                                  max=Decimal("1000000"))),
+        "conversion_rate": ConversionRateField(),
         "tax_mode": fields.String(validate=validate.OneOf(TAX_MODES)),
         "group_tax_ids": fields.List(IdField(), validate=validate.Length(max=10)),
         "shipping_tax_ids": fields.List(IdField(), validate=validate.Length(max=10)),
@@ -188,11 +185,16 @@ def _input_fields(kind: DocType) -> dict:
 def _output_fields(kind: DocType) -> dict:
     line_extra = {}
     if kind.name == "sales_order":
-        line_extra = {"reserved": QuantityField(attribute="qty_reserved"), "shipped": QuantityField(attribute="qty_shipped"),
-                      "invoiced": QuantityField(attribute="qty_invoiced"),
+        line_extra = {"reserved": QuantityField(attribute="qty_reserved", metadata={
+                          "description": "held in stock for this line (approved, not shipped yet)"}),
+                      "shipped": QuantityField(attribute="qty_shipped", metadata={
+                          "description": "shipped so far (POST /sales-orders/{doc_id}/shipments)"}),
+                      "invoiced": QuantityField(attribute="qty_invoiced", metadata={
+                          "description": "on this order's invoices that are not cancelled"}),
                       "backorder": fields.Function(_backorder, metadata={"description": "approved but not reserved"})}
     elif kind.name == "purchase_order":
-        line_extra = {"received": QuantityField(attribute="qty_received")}
+        line_extra = {"received": QuantityField(attribute="qty_received", metadata={
+            "description": "received so far (POST /purchase-orders/{doc_id}/receipts)"})}
     line_schema = type(f"{_camel(kind.name)}Line", (LineOut,), line_extra)
     out = {
         "id": fields.Integer(),
@@ -201,7 +203,7 @@ def _output_fields(kind: DocType) -> dict:
         "status": fields.String(),
         "version": fields.Integer(),
         "lines": fields.List(fields.Nested(line_schema)),
-        "totals": fields.Function(_totals, metadata={"description": "decimal strings"}),
+        "totals": fields.Function(_totals, metadata={"description": "decimal strings: " + ", ".join(TOTAL_FIELDS)}),
         "extra_totals": fields.Dict(),
         "group_tax_ids": fields.Function(lambda d: [t["id"] for t in d.group_taxes or []]),
         "shipping_tax_ids": fields.Function(lambda d: [t["id"] for t in d.shipping_taxes or []]),
@@ -243,7 +245,7 @@ def build_schemas(kind: DocType):
     patch = type(f"{name}Patch", (Schema,), {
         **patch_fields,
         "status": fields.String(validate=validate.OneOf(kind.statuses)),
-        "version": fields.Integer(metadata={"description": "the version you read; 409 if it changed"}),
+        "version": Integer(metadata={"description": "the version you read; 409 if it changed"}),
         "check_discounts": validates_schema(_check_discounts),
     })
     output = type(name, (DocumentOut,), {**{k: v for k, v in inputs.items()
@@ -251,8 +253,9 @@ def build_schemas(kind: DocType):
                                     **_output_fields(kind)})
     summary_fields = {k: v for k, v in _output_fields(kind).items() if k not in ("lines", "recurring", "source")}
     summary = type(f"{name}Summary", (DocumentOut,), {
-        **{k: v for k, v in _input_fields(kind).items() if k in ("subject", "currency", "account_id", "vendor_id",
-                                                                 "due_date", "valid_until", "invoice_date")},
+        **{k: v for k, v in _input_fields(kind).items() if k in ("subject", "customer_reference", "currency",
+                                                                 "account_id", "vendor_id", "due_date", "valid_until",
+                                                                 "invoice_date")},
         **summary_fields})
     return create, patch, output, summary
 
@@ -260,17 +263,31 @@ def build_schemas(kind: DocType):
 class DocumentOut(Schema):
     """Base of the four document schemas; plugins add fields through ``crm_document_serialize``."""
 
+    class Meta:
+        unknown = INCLUDE  # described as additionalProperties: the plugins' members (never loaded)
+
     @post_dump(pass_original=True)
     def _plugin_fields(self, data, document, **_kwargs):
         hooks.call("crm_document_serialize", document=document, data=data)
         return data
 
 
+#: what a document list searches (``q``)
+LIST_SEARCH = [Document.number, Document.subject, Document.customer_reference]
+
+
+def list_filters(kind: DocType) -> dict:
+    """The equality filters of a document list (and of its mass actions' ``filter``)."""
+    party, party_column = ("vendor_id", Document.vendor_id) if kind.party == "vendor" else \
+        ("account_id", Document.account_id)
+    return {"status": (Document.status, str), party: (party_column, int),
+            "contact_id": (Document.contact_id, int), "currency": (Document.currency, str)}
+
+
 def make_blueprint(kind: DocType) -> Blueprint:
     create_schema, patch_schema, out_schema, summary_schema = build_schemas(kind)
     blp = Blueprint(f"api_{kind.name}s", __name__, url_prefix=f"/api/v1/{kind.path}",
                     description=f"{kind.label}s")
-    party_column = Document.vendor_id if kind.party == "vendor" else Document.account_id
 
     def load(session, doc_id):
         return documents.get_document(session, kind.name, doc_id)
@@ -285,14 +302,12 @@ def make_blueprint(kind: DocType) -> Blueprint:
             from sqlalchemy.orm import joinedload
             stmt = select(Document).where(Document.doc_type == kind.name).options(
                 joinedload(Document.vendor if kind.party == "vendor" else Document.account))
-            party = "vendor_id" if kind.party == "vendor" else "account_id"
-            return paginate(db.session, stmt, args, model=Document, search=[Document.number, Document.subject],
+            return paginate(db.session, stmt, args, model=Document, search=LIST_SEARCH,
                             sortable={"number": Document.number, "created_at": Document.created_at,
                                       "status": Document.status, "grand_total": Document.grand_total,
                                       "subject": Document.subject, "updated_at": Document.updated_at},
                             default_sort=[Document.id.desc()],
-                            filters={"status": (Document.status, str), party: (party_column, int),
-                                     "contact_id": (Document.contact_id, int), "currency": (Document.currency, str)},
+                            filters=list_filters(kind),
                             raw_args=request.args)
 
         @require(kind.resource, "write")
@@ -344,26 +359,40 @@ def make_blueprint(kind: DocType) -> Blueprint:
 
     blp.kind = kind
     blp.out_schema = out_schema
+    blp.patch_schema = patch_schema
     return blp
+
+
+def _copy_field():
+    return fields.Boolean(load_default=False, metadata={
+        "description": "make another copy although one was already created (else 409 already_converted)"})
+
+
+class ConversionChoice(Schema):
+    copy = _copy_field()
 
 
 class VendorChoice(Schema):
     vendor_id = IdField(required=True)
+    copy = _copy_field()
 
 
 def add_conversions() -> None:
-    """The conversion actions: quote -> sales order / invoice, sales order -> purchase order."""
+    """The conversion actions: quote -> sales order / invoice, sales order -> purchase order.
+    Each converts once per target (a sales order once per vendor) unless ``copy`` is sent."""
     quotes, orders = BLUEPRINTS["quote"], BLUEPRINTS["sales_order"]
 
     def convert(target: str):
         @require(DOC_TYPES[target].resource, "write")
+        @quotes.arguments(ConversionChoice, required=False)
         @quotes.response(201, BLUEPRINTS[target].out_schema)
-        def view(doc_id):
+        def view(body, doc_id):
             with db.transaction() as session:
                 quote = documents.get_document(session, "quote", doc_id, for_update=True)
-                return documents.convert_quote(session, quote, target)
+                return documents.convert_quote(session, quote, target, copy=bool(body and body.get("copy")))
         view.__name__ = f"quote_to_{target}"
-        view.__doc__ = f"Convert an accepted quote into a {DOC_TYPES[target].label.lower()}."
+        view.__doc__ = (f"Convert an accepted quote into a {DOC_TYPES[target].label.lower()}: once, unless "
+                        f"``copy`` is true (409 ``already_converted`` names the existing one).")
         return view
 
     quotes.route("/<int:doc_id>/sales-order", methods=["POST"])(convert("sales_order"))
@@ -374,20 +403,48 @@ def add_conversions() -> None:
     @orders.arguments(VendorChoice)
     @orders.response(201, BLUEPRINTS["purchase_order"].out_schema)
     def sales_order_to_purchase_order(body, doc_id):
-        """Order the sales order's products from a vendor, at purchase cost."""
+        """Order the sales order's products from a vendor, at purchase cost: once per vendor,
+        unless ``copy`` is true (409 ``already_converted`` names the existing one)."""
         with db.transaction() as session:
             order = documents.get_document(session, "sales_order", doc_id, for_update=True)
-            return documents.order_from_vendor(session, order, body["vendor_id"])
+            return documents.order_from_vendor(session, order, body["vendor_id"], copy=body["copy"])
 
 
 class LineQuantity(Schema):
-    line_id = IdField(required=True)
-    quantity = QuantityField(required=True)
+    """A line of the order and how much of it to receive, ship or invoice this time."""
+
+    line_id = IdField(required=True, metadata={
+        "description": "the id of an item line of this order (its `lines[].id`); a line may be named twice: "
+                       "the quantities add up"})
+    quantity = QuantityField(required=True, metadata={
+        "description": "in the line's units (bundles for a bundle line); more than 0 and at most what is left "
+                       "of the line (ordered minus received / shipped / invoiced), else 409 "
+                       "quantity_exceeds_remaining naming lines.<n>.quantity"})
 
 
 class LineQuantities(Schema):
+    """Which lines, and how much of each; no body (or no ``lines``) takes everything left."""
+
     lines = fields.List(fields.Nested(LineQuantity), validate=validate.Length(min=1, max=documents.MAX_LINES),
                         metadata={"description": "omit the body (or lines) to take everything left"})
+
+
+#: what a receipt, a shipment or an invoice of an order answers besides success
+ORDER_ACTION_ERRORS = (
+    (404, "no such order"),
+    (409, "the order is not in a status that allows it (invalid_transition), nothing is left "
+          "or a quantity is beyond what is left of its line (quantity_exceeds_remaining), "
+          "not enough stock (insufficient_stock, shipments), or a plugin refused it"),
+)
+
+
+def _documented_errors(blp: Blueprint):
+    """``alt_response`` for each of :data:`ORDER_ACTION_ERRORS` (the API's error body)."""
+    def decorate(view):
+        for status, description in reversed(ORDER_ACTION_ERRORS):
+            view = blp.alt_response(status, schema=ErrorSchema, description=description)(view)
+        return view
+    return decorate
 
 
 def add_order_actions() -> None:
@@ -401,9 +458,16 @@ def add_order_actions() -> None:
     @purchases.route("/<int:doc_id>/receipts", methods=["POST"])
     @require("receipts", "write")
     @purchases.arguments(LineQuantities, required=False)
-    @purchases.response(200, purchases.out_schema)
+    @purchases.response(200, purchases.out_schema, description="the purchase order after the receipt: each "
+                        "line's `received`, and status Received Shipment once every line is received")
+    @_documented_errors(purchases)
     def receive(body, doc_id):
-        """Receive (part of) an approved purchase order into stock."""
+        """Receive (part of) an approved purchase order into stock.
+
+        The order must be Approved or Delivered. Each line named is received by its quantity
+        (stock moves of kind receipt; a bundle line receives its components); without a body,
+        everything left. Announced to plugins as ``crm_stock_moved`` and ``crm_receipt_recorded``.
+        """
         with db.transaction() as session:
             order = documents.get_document(session, "purchase_order", doc_id, for_update=True)
             return orders.receive_purchase_order(session, order, lines_of(body))
@@ -411,9 +475,18 @@ def add_order_actions() -> None:
     @sales.route("/<int:doc_id>/shipments", methods=["POST"])
     @require("shipments", "write")
     @sales.arguments(LineQuantities, required=False)
-    @sales.response(200, sales.out_schema)
+    @sales.response(200, sales.out_schema, description="the sales order after the shipment: each line's "
+                    "`shipped` and `reserved`, and status Delivered once every line is shipped")
+    @_documented_errors(sales)
     def ship(body, doc_id):
-        """Ship (part of) an approved sales order: stock out, reservation consumed."""
+        """Ship (part of) an approved sales order: stock out, reservation consumed.
+
+        The order must be Approved. Each line named is shipped by its quantity: it consumes the
+        line's reservation first and takes any rest from what is available (stock moves of kind
+        shipment; a bundle line's components as bundle_component); services ship without a move.
+        Without a body, everything left. Announced to plugins as ``crm_stock_moved`` and
+        ``crm_shipment_recorded``.
+        """
         with db.transaction() as session:
             order = documents.get_document(session, "sales_order", doc_id, for_update=True)
             return orders.ship_sales_order(session, order, lines_of(body))
@@ -421,7 +494,8 @@ def add_order_actions() -> None:
     @sales.route("/<int:doc_id>/invoices", methods=["POST"])
     @require("invoices", "write")
     @sales.arguments(LineQuantities, required=False)
-    @sales.response(201, BLUEPRINTS["invoice"].out_schema)
+    @sales.response(201, BLUEPRINTS["invoice"].out_schema, description="the new invoice")
+    @_documented_errors(sales)
     def invoice(body, doc_id):
         """Invoice (part of) a sales order; never beyond the ordered quantity across its invoices."""
         with db.transaction() as session:
@@ -443,11 +517,22 @@ def _add_pdf_route(blp: Blueprint, kind: DocType) -> None:
                          "plugins add columns and blocks (``crm_line_columns``, ``crm_pdf_context``).",
              responses={"200": {"description": "the PDF, shown inline",
                                 "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-                        "404": {"description": f"unknown {kind.label.lower()}"}})
+                        "202": {"description": "a large PDF being rendered by a worker: ask again after "
+                                               "``Retry-After`` seconds (body: ``status``, ``cells``, "
+                                               "``progress`` and ``seconds_left``, estimates)"},
+                        "404": {"description": f"unknown {kind.label.lower()}"},
+                        "409": {"description": "``pdf_too_large``: more cells than a PDF prints; "
+                                               "``pdf_failed``: the worker could not render it (asked "
+                                               "again, it is tried again)"}})
     def document_pdf(doc_id):
         document = documents.get_document(db.session, kind.name, doc_id)
+        content = pdf_renders.document_pdf(db.session, document)
+        if isinstance(content, pdf_renders.Pending):
+            body = {"status": "rendering", "cells": content.cells, "progress": round(content.progress, 2),
+                    "seconds_left": content.seconds_left}
+            return jsonify(body), 202, {"Retry-After": str(min(5, content.seconds_left))}
         filename = secure_filename(f"{document.number}.pdf") or "document.pdf"
-        return Response(pdf.render_document_pdf(db.session, document), mimetype="application/pdf",
+        return Response(content, mimetype="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 

@@ -1,5 +1,10 @@
 """Marshmallow fields for money, quantities and rates: decimal strings out,
-strings or numbers in, never floats.
+strings or numbers in, never floats; whole numbers and dates.
+
+Numbers sent as text are ASCII digits, a sign and at most one dot
+(:func:`crm.money.parse_decimal`): ``"1_000"``, ``"1e3"``, Arabic-Indic or
+full-width digits are refused although Python would read them. Their bounds
+come from :mod:`crm.money`; dates are ``YYYY-MM-DD`` within :mod:`crm.dates`' range.
 
 Output: money keeps at least two decimals and drops trailing zeros beyond them
 (``"12.50"``, ``"0.1234"``); quantities and rates drop trailing zeros
@@ -7,40 +12,34 @@ Output: money keeps at least two decimals and drops trailing zeros beyond them
 """
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate
 
-MAX_MONEY = Decimal("999999999999.99")
-MAX_QUANTITY = Decimal("999999999")
-
-
-def plain(value: Decimal) -> str:
-    """``Decimal("21.5000")`` -> ``"21.5"``; never scientific notation."""
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"
-
-
-def money_text(value: Decimal) -> str:
-    text = plain(value)
-    whole, _sep, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
+from crm import dates, money
+from crm.money import MAX_AMOUNT, MAX_QUANTITY, MONEY_MIN_PLACES
 
 
 class _DecimalText(fields.Decimal):
-    def __init__(self, formatter, max_places: int, **kwargs):
+    def __init__(self, min_places: int, max_places: int, **kwargs):
         kwargs.setdefault("as_string", True)
         checks = kwargs.pop("validate", [])
         checks = list(checks) if isinstance(checks, (list, tuple)) else [checks]
         super().__init__(validate=[*checks, _max_places(max_places)], **kwargs)
-        self._formatter = formatter
+        self.min_places = min_places
+        self.max_places = max_places  # the OpenAPI description's pattern shows it (crm.api.openapi)
+
+    def _format_num(self, value):
+        if isinstance(value, str):
+            return money.parse_decimal(value)  # ASCII digits, sign, one dot (ValueError: "Not a valid number.")
+        return super()._format_num(value)
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return self._formatter(Decimal(value))
+        return money.decimal_text(Decimal(value), self.min_places)
 
 
 def _max_places(places: int):
@@ -51,20 +50,26 @@ def _max_places(places: int):
 
 
 def MoneyField(*, minimum: Decimal | None = Decimal("0"), **kwargs) -> fields.Decimal:
-    """An amount of money: ``"12.50"``; non-negative unless ``minimum=None``."""
-    low = minimum if minimum is not None else -MAX_MONEY
-    return _DecimalText(money_text, 4, validate=validate.Range(min=low, max=MAX_MONEY), **kwargs)
+    """An amount of money: ``"12.50"``, at most ``MAX_AMOUNT``; non-negative unless ``minimum=None``."""
+    low = minimum if minimum is not None else -MAX_AMOUNT
+    return _DecimalText(MONEY_MIN_PLACES, 4, validate=validate.Range(min=low, max=MAX_AMOUNT), **kwargs)
 
 
 def QuantityField(*, minimum: Decimal | None = Decimal("0"), **kwargs) -> fields.Decimal:
     """A quantity with up to 3 decimals: ``"2.5"``."""
     low = minimum if minimum is not None else -MAX_QUANTITY
-    return _DecimalText(plain, 3, validate=validate.Range(min=low, max=MAX_QUANTITY), **kwargs)
+    return _DecimalText(0, 3, validate=validate.Range(min=low, max=MAX_QUANTITY), **kwargs)
 
 
 def PercentField(**kwargs) -> fields.Decimal:
     """A percentage between 0 and 100: ``"21"``."""
-    return _DecimalText(plain, 4, validate=validate.Range(min=0, max=100), **kwargs)
+    return _DecimalText(0, 4, validate=validate.Range(min=0, max=money.MAX_PERCENT), **kwargs)
+
+
+def ConversionRateField(**kwargs) -> fields.Decimal:
+    """A document's conversion rate, up to 4 decimals: ``"1.0833"``."""
+    return _DecimalText(0, 4, validate=validate.Range(min=money.MIN_CONVERSION_RATE,
+                                                      max=money.MAX_CONVERSION_RATE), **kwargs)
 
 
 MAX_ID = 2**31 - 1
@@ -86,17 +91,39 @@ def _not_blank(value: str) -> None:
         raise ValidationError(_("must not be blank"))
 
 
-class _Id(fields.Integer):
+class Integer(fields.Integer):
+    """A whole number: ``7`` or ``"7"`` (ASCII digits and a sign), never ``7.5``, ``"٧"``
+    or ``"1_000"``; ``strict=True`` also refuses ``"7"``."""
+
     def _validated(self, value):
         if isinstance(value, bool) or (isinstance(value, (Decimal, float)) and value != int(value)):
             raise self.make_error("invalid")
         return super()._validated(value)
 
+    def _format_num(self, value):
+        if isinstance(value, str):
+            return money.parse_whole(value)
+        return super()._format_num(value)
+
 
 def IdField(**kwargs) -> fields.Integer:
     """A record id: a whole number (``7``, never ``7.5``) that fits the database's
     integer column; ``strict=True`` also refuses ``"7"`` (JSON bodies of master data)."""
-    return _Id(validate=validate.Range(min=1, max=MAX_ID, error=_l("not a valid id")), **kwargs)
+    return Integer(validate=validate.Range(min=1, max=MAX_ID, error=_l("not a valid id")), **kwargs)
+
+
+class Date(fields.Date):
+    """A date ``YYYY-MM-DD`` between :data:`crm.dates.MIN_DATE` and :data:`crm.dates.MAX_DATE`."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> dt.date:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            return dates.parse_date(value)
+        except dates.OutOfRange:
+            raise ValidationError(dates.range_message()) from None
+        except ValueError:
+            raise self.make_error("invalid") from None
 
 
 def Text(max_length: int = 200, *, required: bool = False, **kwargs) -> fields.String:

@@ -15,13 +15,14 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from crm.api.collection import as_bool, paginate
-from crm.api.fields import MoneyField, QuantityField, plain
+from crm.api.fields import Integer, MoneyField, QuantityField
 from crm.api.records import Custom, Id, IdsOf, RecordListArgs, Text, as_id, as_text, patch_schema
 from crm.api.schemas import ListOf
 from crm.db import db
 from crm.models import Item
+from crm.money import decimal_text
 from crm.permissions import require
-from crm.services import items
+from crm.services import items, search as item_search
 
 blp = Blueprint("api_items", __name__, url_prefix="/api/v1", description="Products (and bundles) and services")
 
@@ -32,7 +33,7 @@ def _stock(figure: str):
     """A read-only stock figure of a product (see ``crm.services.items.stock_of``)."""
     def serialize(item):
         stock = items.stock_of(item)
-        return plain(getattr(stock, figure)) if stock is not None else None
+        return decimal_text(getattr(stock, figure)) if stock is not None else None
     return fields.Function(serialize, dump_only=True, metadata={"type": "string", "readOnly": True})
 
 
@@ -68,6 +69,8 @@ class ProductSchema(ItemSchema):
     manufacturer = Text(100)
     vendor_id = Id(allow_none=True, load_default=None)
     reorder_level = QuantityField(load_default=Decimal("0"))
+    reorder_quantity = QuantityField(load_default=Decimal("0"), metadata={
+        "description": "replenishment orders up to this quantity (at least up to the reorder level)"})
     components = fields.List(fields.Nested(BundleComponentSchema), load_default=list, validate=validate.Length(max=100),
                              metadata={"description": "products in this bundle; empty for a plain product"})
     is_bundle = fields.Boolean(dump_only=True)
@@ -81,11 +84,11 @@ class ServiceSchema(ItemSchema):
 
 
 class ProductPatchSchema(ProductSchema):
-    version = fields.Integer(metadata=VERSION_DOC)
+    version = Integer(metadata=VERSION_DOC)
 
 
 class ServicePatchSchema(ServiceSchema):
-    version = fields.Integer(metadata=VERSION_DOC)
+    version = Integer(metadata=VERSION_DOC)
 
 
 SORTABLE = {"name": func.lower(Item.name), "sku": func.lower(Item.sku), "unit_price": Item.unit_price,
@@ -99,8 +102,19 @@ PRODUCT_FILTERS = {
 SERVICE_FILTERS = {"active": (Item.active, as_bool), "category": (Item.category, as_text)}
 
 
+def searched_items(kind: str, q: str | None):
+    """The statement of the items of ``kind`` and the columns ``q`` is searched in (none when the
+    full-text index already answers it: SQLite, see crm.services.search)."""
+    stmt, search = select(Item).where(Item.kind == kind), SEARCH
+    indexed = item_search.items_matching(db.session, q)
+    if indexed is not None:
+        stmt, search = stmt.where(indexed), ()
+    return stmt, search
+
+
 def _list(kind: str, args, filters):
-    page = paginate(db.session, select(Item).where(Item.kind == kind), args, model=Item, search=SEARCH,
+    stmt, search = searched_items(kind, args.get("q"))
+    page = paginate(db.session, stmt, args, model=Item, search=search,
                     sortable=SORTABLE, filters=filters, raw_args=request.args)
     items.load_details(db.session, page["items"])
     return page

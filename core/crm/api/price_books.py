@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from crm.api.collection import as_bool, paginate
-from crm.api.fields import MoneyField
+from crm.api.fields import Integer, MoneyField
 from crm.api.records import Id, RecordListArgs, Text, as_text, clean_text, patch_schema
 from crm.api.schemas import ListOf
 from crm.db import db
@@ -17,6 +17,10 @@ from crm.models import PriceBook
 from crm.permissions import require
 from crm.services import price_books
 from crm.services.price_books import MAX_PRICES
+
+#: what ``GET /api/v1/price-books`` searches (``q``) and filters by (and the mass actions' ``filter``)
+SEARCH = [PriceBook.name]
+FILTERS = {"active": (PriceBook.active, as_bool), "currency": (PriceBook.currency, as_text)}
 
 blp = Blueprint("api_price_books", __name__, url_prefix="/api/v1/price-books", description="Price books")
 
@@ -39,7 +43,7 @@ class PriceBookSchema(Schema):
 
 
 class PriceBookPatchSchema(PriceBookSchema):
-    version = fields.Integer(metadata={"description": "the version you read; 409 if it changed"})
+    version = Integer(metadata={"description": "the version you read; 409 if it changed"})
 
 
 @blp.route("")
@@ -50,9 +54,9 @@ class PriceBooks(MethodView):
     def get(self, args):
         """List price books. ``q`` searches the name; filters: ``active``, ``currency``; sort: ``name``."""
         stmt = select(PriceBook).options(selectinload(PriceBook.prices))
-        return paginate(db.session, stmt, args, model=PriceBook, search=[PriceBook.name],
+        return paginate(db.session, stmt, args, model=PriceBook, search=SEARCH,
                         sortable={"name": func.lower(PriceBook.name), "currency": PriceBook.currency},
-                        filters={"active": (PriceBook.active, as_bool), "currency": (PriceBook.currency, as_text)},
+                        filters=FILTERS,
                         raw_args=request.args)
 
     @require("catalog", "write")

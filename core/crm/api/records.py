@@ -8,15 +8,14 @@ cannot hold them) and ids beyond 32 bits.
 """
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 from marshmallow.utils import missing
 
 from crm.api.fields import IdField, Text, clean_text
 from crm.api.schemas import ListArgs
+from crm.money import parse_whole
 from crm.services.records import MAX_ID
-
 
 _email = validate.Email(error=_l("not a valid email address"))
 
@@ -89,7 +88,7 @@ class RecordListArgs(ListArgs):
 
 def as_id(value: str) -> int:
     """A filter value that must be an id."""
-    number = int(value)
+    number = parse_whole(value)
     if not 1 <= number <= MAX_ID:
         raise ValueError(value)
     return number

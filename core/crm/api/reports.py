@@ -20,9 +20,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from crm.api.fields import IdField, money_text, plain
+from crm.api.fields import Date, IdField, Integer
 from crm.api.schemas import MAX_PER_PAGE
 from crm.db import db
+from crm.labels import CODE_LABELS
+from crm.money import MONEY_MIN_PLACES, decimal_text
 from crm.permissions import require
 from crm.services import reports
 from crm.services.reports import Column, Page, Report, ReportSpec
@@ -41,11 +43,11 @@ PARAMETER_FIELDS = {
     "q": lambda: fields.String(validate=validate.Length(max=200),
                                metadata={"description": "text in the product's name or SKU"}),
     "product_id": lambda: IdField(required=True, metadata={"description": "the product whose moves to list"}),
-    "date_from": lambda: fields.Date(data_key="from", metadata={
+    "date_from": lambda: Date(data_key="from", metadata={
         "description": "first day of the period (default: 1 January of the current year)"}),
-    "date_to": lambda: fields.Date(data_key="to", metadata={
+    "date_to": lambda: Date(data_key="to", metadata={
         "description": "last day of the period, included (default: 31 December of from's year)"}),
-    "as_of": lambda: fields.Date(metadata={"description": "the day the ages are counted to (default: today)"}),
+    "as_of": lambda: Date(metadata={"description": "the day the ages are counted to (default: today)"}),
     "currency": lambda: fields.String(validate=validate.Length(equal=3), metadata={
         "description": "documents in this currency only (default: the default currency)"}),
 }
@@ -59,15 +61,18 @@ class ReportArgs(Schema):
 
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")),
                            metadata={"description": "json (default) or csv"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    per_page = fields.Integer(validate=validate.Range(min=1, max=MAX_PER_PAGE), metadata={
+    page = Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = Integer(validate=validate.Range(min=1, max=MAX_PER_PAGE), metadata={
         "description": f"rows per page (JSON default {DEFAULT_PER_PAGE}); a CSV has every row unless given"})
 
 
 class ColumnOut(Schema):
     key = fields.String()
     label = fields.String()
-    type = fields.String(metadata={"enum": ["text", "integer", "quantity", "money", "date", "datetime"]})
+    type = fields.String(metadata={"enum": ["text", "integer", "quantity", "money", "date", "datetime",
+                                            *CODE_LABELS],
+                                   "description": "how the cells are written; a kind of code (status, "
+                                                  "item_kind, ...) is written as the stored code"})
 
 
 class SectionOut(Schema):
@@ -117,8 +122,8 @@ class ReportList(Schema):
 
 # --- turning a report into JSON or CSV ------------------------------------------------------------
 
-def _decimal(text_of):
-    return lambda value: text_of(value if isinstance(value, Decimal) else Decimal(value))
+def _decimal(min_places: int):
+    return lambda value: decimal_text(value if isinstance(value, Decimal) else Decimal(value), min_places)
 
 
 def _utc_iso(moment: dt.datetime) -> str:
@@ -127,16 +132,18 @@ def _utc_iso(moment: dt.datetime) -> str:
 
 
 #: how a cell of each column type is written: decimals as strings (money with 2 decimals at
-#: least), dates ISO 8601, text as it is
-CELL_TEXT = {"money": _decimal(money_text), "quantity": _decimal(plain), "integer": int,
-             "date": dt.date.isoformat, "datetime": _utc_iso, "text": str}
+#: least), dates ISO 8601, text as it is, a stored code (a status, a kind: crm.labels.CODE_LABELS)
+#: as the code, which a client translates itself
+CELL_TEXT = {"money": _decimal(MONEY_MIN_PLACES), "quantity": _decimal(0), "integer": int,
+             "date": dt.date.isoformat, "datetime": _utc_iso, "text": str,
+             **{kind: str for kind in CODE_LABELS}}
 
 
 def json_value(value):
     """A parameter's value as JSON."""
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
-    return plain(value) if isinstance(value, Decimal) else value
+    return decimal_text(value) if isinstance(value, Decimal) else value
 
 
 def _json_rows(columns: list[Column], rows: list[dict]) -> list[dict]:

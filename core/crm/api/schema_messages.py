@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import get_locale
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 
 #: marshmallow's English (``{name}``: where it puts a value) -> the message in the user's language.
 #: The first pattern that matches wins: a message that extends another one comes before it

@@ -1,7 +1,7 @@
-"""``/api/v1/products/<id>/stock``, ``/api/v1/stock/moves``, ``/api/v1/stock/adjustments``."""
+"""``/api/v1/products/<id>/stock``, ``/api/v1/stock/moves``, ``/api/v1/stock/adjustments``,
+``/api/v1/stock/replenish``."""
 from __future__ import annotations
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -77,6 +77,60 @@ class Moves(MethodView):
                 stmt = stmt.where(getattr(StockMove, name) == args[name])
         return paginate(db.session, stmt, args, model=StockMove, default_sort=[StockMove.id.desc()],
                         sortable={"at": StockMove.id, "quantity": StockMove.quantity})
+
+
+class ReplenishSchema(Schema):
+    product_ids = fields.List(IdField(), validate=validate.Length(min=1, max=10_000), metadata={
+        "description": "only these products (default: every low product)"})
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "say what would be ordered; draft nothing"})
+
+
+class NeedSchema(Schema):
+    product_id = fields.Integer()
+    sku = fields.String(allow_none=True)
+    name = fields.String()
+    available = QuantityField(minimum=None)
+    incoming = QuantityField(minimum=None)
+    in_drafts = QuantityField(minimum=None)
+    target = QuantityField(minimum=None)
+    quantity = QuantityField(minimum=None)
+
+
+class PlannedOrderSchema(Schema):
+    vendor_id = fields.Integer()
+    purchase_order_id = fields.Integer(allow_none=True, metadata={"description": "null on a dry run"})
+    number = fields.String(allow_none=True)
+    lines = fields.List(fields.Nested(NeedSchema))
+
+
+class ReplenishmentSchema(Schema):
+    dry_run = fields.Boolean()
+    purchase_orders = fields.List(fields.Nested(PlannedOrderSchema))
+    covered = fields.List(fields.Nested(NeedSchema), metadata={"description": "low, but what is on its way covers it"})
+    without_vendor = fields.List(fields.Nested(NeedSchema), metadata={"description": "low, not ordered: no vendor"})
+
+
+@blp.route("/stock/replenish")
+class Replenish(MethodView):
+    @require("purchase_orders", "write")
+    @blp.arguments(ReplenishSchema)
+    @blp.response(200, ReplenishmentSchema)
+    def post(self, body):
+        """Draft a purchase order per vendor for the shortfall of the low products, up to each one's
+        reorder quantity (at least its reorder level), counting what is incoming and in draft orders.
+        Never approves them."""
+        from crm.services.replenishment import replenish
+        with db.transaction() as session:
+            result = replenish(session, body.get("product_ids"), dry_run=body["dry_run"])
+            orders = dict(zip(result.planned, result.orders))
+            answer = {"dry_run": result.dry_run, "covered": result.covered, "without_vendor": result.without_vendor,
+                      "purchase_orders": [{"vendor_id": vendor_id, "lines": needs,
+                                           "purchase_order_id": orders[vendor_id].id if vendor_id in orders else None,
+                                           "number": orders[vendor_id].number if vendor_id in orders else None}
+                                          for vendor_id, needs in result.planned.items()]}
+            if result.dry_run:
+                session.rollback()
+        return answer
 
 
 @blp.route("/stock/adjustments")

@@ -7,13 +7,17 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from crm.api.collection import as_bool, paginate
-from crm.api.fields import PercentField, Text
+from crm.api.fields import Integer, PercentField, Text
 from crm.api.schemas import ListArgs, ListOf
 from crm.db import db
 from crm.models import Tax
 from crm.models.catalog import TAX_APPLIES_TO
 from crm.permissions import require
 from crm.services import taxes
+
+#: what ``GET /api/v1/taxes`` searches (``q``) and filters by (and the mass actions' ``filter``)
+SEARCH = [Tax.name]
+FILTERS = {"active": (Tax.active, as_bool), "applies_to": (Tax.applies_to, str)}
 
 blp = Blueprint("api_taxes", __name__, url_prefix="/api/v1/taxes", description="Taxes")
 
@@ -31,7 +35,7 @@ class TaxPatchSchema(TaxSchema):
     class Meta:
         partial = True
 
-    version = fields.Integer(metadata={"description": "the version you read; 409 if it changed"})
+    version = Integer(metadata={"description": "the version you read; 409 if it changed"})
 
 
 @blp.route("")
@@ -42,9 +46,9 @@ class Taxes(MethodView):
     def get(self, args):
         """List taxes. Filters: ``active``, ``applies_to``."""
         from sqlalchemy import select
-        return paginate(db.session, select(Tax), args, model=Tax, search=[Tax.name],
+        return paginate(db.session, select(Tax), args, model=Tax, search=SEARCH,
                         sortable={"name": Tax.name, "rate": Tax.rate},
-                        filters={"active": (Tax.active, as_bool), "applies_to": (Tax.applies_to, str)},
+                        filters=FILTERS,
                         raw_args=request.args)
 
     @require("taxes", "write")

@@ -8,12 +8,17 @@ from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
 from crm.api.collection import as_bool, paginate
+from crm.api.fields import Integer
 from crm.api.records import Address, Custom, Email, RecordListArgs, Text, patch_schema
 from crm.api.schemas import ListOf
 from crm.db import db
 from crm.models import Vendor
 from crm.permissions import require
 from crm.services import vendors
+
+#: what ``GET /api/v1/vendors`` searches (``q``) and filters by (and the mass actions' ``filter``)
+SEARCH = [Vendor.name, Vendor.email, Vendor.phone]
+FILTERS = {"active": (Vendor.active, as_bool)}
 
 blp = Blueprint("api_vendors", __name__, url_prefix="/api/v1/vendors", description="Vendors (suppliers)")
 
@@ -32,7 +37,7 @@ class VendorSchema(Schema):
 
 
 class VendorPatchSchema(VendorSchema):
-    version = fields.Integer(metadata={"description": "the version you read; 409 if it changed"})
+    version = Integer(metadata={"description": "the version you read; 409 if it changed"})
 
 
 @blp.route("")
@@ -46,10 +51,10 @@ class Vendors(MethodView):
         ``q`` searches name, email and phone; filter: ``active``; sort: ``name``, ``email``, ``created_at``.
         """
         return paginate(db.session, select(Vendor), args, model=Vendor,
-                        search=[Vendor.name, Vendor.email, Vendor.phone],
+                        search=SEARCH,
                         sortable={"name": func.lower(Vendor.name), "email": func.lower(Vendor.email),
                                   "created_at": Vendor.created_at},
-                        filters={"active": (Vendor.active, as_bool)}, raw_args=request.args)
+                        filters=FILTERS, raw_args=request.args)
 
     @require("vendors", "write")
     @blp.arguments(VendorSchema)

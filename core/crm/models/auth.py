@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, DateTime, Index
+from sqlalchemy import DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Model
@@ -24,6 +24,9 @@ class User(Timestamps, Model):
     role: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(5), default="en")
     active: Mapped[bool] = mapped_column(default=True)
+    #: raised by signing out everywhere or changing the password: sessions and API
+    #: tokens issued under an older generation are refused
+    auth_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # Flask-Login's user protocol
     @property
@@ -63,12 +66,24 @@ class ApiToken(Model):
 
 
 class LoginAttempt(Model):
-    """Failed logins, for rate limiting."""
+    """Failed logins, for rate limiting (per username and per address)."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),)
+    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),
+                      Index("ix_login_attempts_remote_addr_at", "remote_addr", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80))
     remote_addr: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RevokedSession(Model):
+    """A browser session that was signed out: its cookie, replayed, is refused. Kept as long as
+    such a cookie could still be valid (Flask's ``PERMANENT_SESSION_LIFETIME``)."""
+
+    __tablename__ = "revoked_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -47,23 +47,36 @@ class Item(Versioned, Timestamps, Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: product or service
     kind: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(200), index=True)
+    #: the stock keeping unit, unique when given
     sku: Mapped[str | None] = mapped_column(String(100), unique=True)
+    #: the list price, before taxes
     unit_price: Mapped[Decimal] = mapped_column(Money)
+    #: what a purchase order line of it costs
     purchase_cost: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     usage_unit: Mapped[str] = mapped_column(String(30), default="")
     qty_per_unit: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("1"))
+    #: free text, used by the item search and the reports (no category table)
     category: Mapped[str] = mapped_column(String(100), default="")
     subcategory: Mapped[str] = mapped_column(String(100), default="")
     manufacturer: Mapped[str] = mapped_column(String(100), default="")
+    #: its usual supplier
     vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendors.id"), index=True)
+    #: on hand at or below it: low stock
     reorder_level: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
+    #: replenishment orders up to it (at least up to the reorder level): :mod:`crm.services.replenishment`
+    reorder_quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"), server_default="0")
     active: Mapped[bool] = mapped_column(default=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    #: a product made of its components (no stock of its own)
     is_bundle: Mapped[bool] = mapped_column(default=False)
+    #: products: the sum of the stock moves (kept by crm.services.stock)
     on_hand: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
+    #: products: held for approved sales orders
     reserved: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
+    #: custom field values (key -> value)
     custom: Mapped[dict] = mapped_column(JSON, default=dict)
 
     taxes: Mapped[list[Tax]] = relationship(secondary=item_taxes, order_by=Tax.id)
@@ -74,10 +87,6 @@ class Item(Versioned, Timestamps, Model):
     @property
     def available(self) -> Decimal:
         return self.on_hand - self.reserved
-
-    @property
-    def tracks_stock(self) -> bool:
-        return self.kind == "product" and not self.is_bundle
 
 
 #: PostgreSQL only (migration core_0003, where pg_trgm is available): trigram indexes

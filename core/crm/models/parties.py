@@ -1,7 +1,9 @@
 """Accounts (customers), contacts and vendors."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from typing import cast
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Table, Text, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Model
@@ -25,6 +27,8 @@ class Account(Versioned, Timestamps, Model):
     description: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
     custom: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: the user responsible for the customer (set on its form or by a list's "Assign")
+    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
 
     contacts: Mapped[list["Contact"]] = relationship(back_populates="account")
 
@@ -68,3 +72,28 @@ class Vendor(Versioned, Timestamps, Model):
     description: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
     custom: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+def _compact(column: str) -> str:
+    """A phone without spaces, dashes, dots and brackets."""
+    return f"replace(replace(replace(replace(replace({column}, ' ', ''), '-', ''), '.', ''), '(', ''), ')', '')"
+
+
+def search_text_index(model: type[Model], parts: list[str]) -> None:
+    """PostgreSQL only (migration core_0012, where pg_trgm is available): the global search's GIN
+    trigram index ``ix_<table>_search_trgm`` on ``lower(<parts joined by spaces>)``
+    (``crm.services.search.PG_TEXT``). Written as PostgreSQL writes it back, one concatenation
+    at a time in brackets, so that comparing the models with the database finds them equal."""
+    table = cast(Table, model.__table__)
+    expression = parts[0]
+    for part in parts[1:]:
+        expression = f"({expression} || ' ') || {part}" if expression == parts[0] else \
+            f"(({expression}) || ' ') || {part}"
+    index = Index(f"ix_{table.name}_search_trgm", literal_column(f"lower({expression})").label("search_text"),
+                  postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"})
+    table.append_constraint(index.ddl_if(dialect="postgresql"))
+
+
+search_text_index(Account, ["name", "email", "phone", _compact("phone"), "tax_id"])
+search_text_index(Contact, ["first_name", "last_name", "email", "phone", _compact("phone")])
+search_text_index(Vendor, ["name", "email", "phone", _compact("phone")])

@@ -7,8 +7,7 @@ from sqlalchemy.orm import Session
 
 from crm.models import Account, Contact, Document
 from crm.services.custom_fields import validate_custom
-from crm.services.records import (apply_changes, check_version, deleted, flush, get_or_404, refuse_if_used,
-                                  saved)
+from crm.services.records import add_record, change_record, check_version, delete_record, get_or_404, refuse_if_used
 
 ENTITY = "accounts"
 
@@ -19,21 +18,14 @@ def get_account(session: Session, account_id: int, *, for_update: bool = False) 
 
 def create_account(session: Session, data: dict) -> Account:
     data["custom"] = validate_custom(session, ENTITY, data.get("custom"))
-    account = Account(**data)
-    session.add(account)
-    flush(session)
-    saved(session, ENTITY, account, True)
-    return account
+    return add_record(session, ENTITY, Account(**data))
 
 
 def update_account(session: Session, account: Account, data: dict) -> Account:
     check_version(account, data.pop("version", None))
     if "custom" in data:
         data["custom"] = validate_custom(session, ENTITY, data["custom"], current=account.custom)
-    apply_changes(account, data)
-    flush(session)
-    saved(session, ENTITY, account, False)
-    return account
+    return change_record(session, ENTITY, account, data)
 
 
 def delete_account(session: Session, account: Account) -> None:
@@ -42,7 +34,4 @@ def delete_account(session: Session, account: Account) -> None:
         _("documents"): exists().where(Document.account_id == account.id),
         _("contacts"): exists().where(Contact.account_id == account.id),
     })
-    account_id = account.id
-    session.delete(account)
-    flush(session)
-    deleted(session, ENTITY, account_id)
+    delete_record(session, ENTITY, account)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from crm.models import AuditEntry
 IGNORED = {"updated_at", "created_at", "version", "password_hash"}
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dt.date, dt.datetime)):
@@ -26,7 +27,7 @@ def _plain(value):
     return value
 
 
-def _changes(obj) -> dict:
+def _changes(obj: object) -> dict:
     changes = {}
     for attr in inspect(obj).mapper.column_attrs:
         if attr.key in IGNORED:
@@ -40,18 +41,18 @@ def _changes(obj) -> dict:
     return changes
 
 
-def _identity(obj) -> str:
+def _identity(obj: object) -> str:
     state = inspect(obj)
     ident = state.identity or state.mapper.primary_key_from_instance(obj)
     return ",".join(str(i) for i in ident if i is not None) if ident else ""
 
 
-def _entity_name(obj) -> str:
+def _entity_name(obj: Any) -> str:
     return getattr(obj, "__audit_entity__", None) or obj.__tablename__
 
 
 @event.listens_for(Session, "before_flush")
-def _record_updates_and_deletes(session, _ctx, _instances):
+def _record_updates_and_deletes(session: Session, _ctx: object, _instances: object) -> None:
     user_id = current_actor_id()
     for obj in session.dirty:
         if getattr(obj, "__audited__", False) and session.is_modified(obj, include_collections=False):
@@ -66,7 +67,7 @@ def _record_updates_and_deletes(session, _ctx, _instances):
 
 
 @event.listens_for(Session, "after_flush")
-def _record_inserts(session, _ctx):
+def _record_inserts(session: Session, _ctx: object) -> None:
     user_id = current_actor_id()
     entries = [
         AuditEntry(user_id=user_id, action="create", entity=_entity_name(obj), entity_id=_identity(obj), changes={})
@@ -76,7 +77,7 @@ def _record_inserts(session, _ctx):
         session.add_all(entries)  # written by the next flush of this transaction
 
 
-def history(session: Session, entity: str, entity_id) -> list[AuditEntry]:
+def history(session: Session, entity: str, entity_id: object) -> list[AuditEntry]:
     from sqlalchemy import select
     return list(session.scalars(select(AuditEntry).where(AuditEntry.entity == entity,
                                                          AuditEntry.entity_id == str(entity_id))

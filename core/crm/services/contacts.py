@@ -8,8 +8,15 @@ from sqlalchemy.orm import Session, joinedload
 from crm.errors import ValidationError
 from crm.models import Account, Contact, Document
 from crm.services.custom_fields import validate_custom
-from crm.services.records import (apply_changes, check_version, deleted, find, flush, get_or_404, refuse_if_used,
-                                  saved)
+from crm.services.records import (
+    add_record,
+    change_record,
+    check_version,
+    delete_record,
+    find,
+    get_or_404,
+    refuse_if_used,
+)
 
 ENTITY = "contacts"
 
@@ -25,10 +32,7 @@ def create_contact(session: Session, data: dict) -> Contact:
     account_id = data.pop("account_id", None)
     contact = Contact(**data)
     _set_account(session, contact, account_id)
-    session.add(contact)
-    flush(session)
-    saved(session, ENTITY, contact, True)
-    return contact
+    return add_record(session, ENTITY, contact)
 
 
 def update_contact(session: Session, contact: Contact, data: dict) -> Contact:
@@ -37,10 +41,7 @@ def update_contact(session: Session, contact: Contact, data: dict) -> Contact:
         data["custom"] = validate_custom(session, ENTITY, data["custom"], current=contact.custom)
     if "account_id" in data:
         _set_account(session, contact, data.pop("account_id"))
-    apply_changes(contact, data)
-    flush(session)
-    saved(session, ENTITY, contact, False)
-    return contact
+    return change_record(session, ENTITY, contact, data)
 
 
 def delete_contact(session: Session, contact: Contact) -> None:
@@ -48,10 +49,7 @@ def delete_contact(session: Session, contact: Contact) -> None:
     refuse_if_used(session, _("contact %(name)s", name=repr(contact.full_name)), {
         _("documents"): exists().where(Document.contact_id == contact.id),
     })
-    contact_id = contact.id
-    session.delete(contact)
-    flush(session)
-    deleted(session, ENTITY, contact_id)
+    delete_record(session, ENTITY, contact)
 
 
 def _set_account(session: Session, contact: Contact, account_id: int | None) -> None:

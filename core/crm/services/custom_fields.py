@@ -8,17 +8,19 @@ unchanged or cleared with ``null``, but not changed.
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import Any, Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm import dates
 from crm.errors import Conflict, ValidationError
 from crm.models import CustomField
 from crm.models.catalog import CUSTOM_FIELD_ENTITIES, CUSTOM_FIELD_TYPES
+from crm.money import decimal_text, is_whole, parse_decimal
 from crm.services.records import apply_changes, deleted, flush, get_or_404, saved
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}\Z")
@@ -38,11 +40,13 @@ def fields_for(session: Session, entity: str, *, active_only: bool = True) -> li
 
 
 def validate_custom(session: Session, entity: str, values: dict | None, *, current: dict | None = None,
-                    field_prefix: str = "custom") -> dict:
+                    field_prefix: str = "custom", fields: list[CustomField] | None = None) -> dict:
     """Check ``values`` against the custom fields of ``entity`` and return the
     record's new ``custom`` dict (``current`` updated with ``values``).
-    Unknown keys, wrong types and missing required values are a 422 naming the field."""
-    definitions = {f.key: f for f in fields_for(session, entity)}
+    Unknown keys, wrong types and missing required values are a 422 naming the field.
+    ``fields``: the active fields of ``entity``, when the caller already read them
+    (:func:`fields_for`; a batch of records checks them once)."""
+    definitions = {f.key: f for f in (fields if fields is not None else fields_for(session, entity))}
     result = dict(current or {})
     for key, value in (values or {}).items():
         definition = definitions.get(key)
@@ -61,53 +65,74 @@ def validate_custom(session: Session, entity: str, values: dict | None, *, curre
     return result
 
 
-def _convert(definition: CustomField, value, where: str):
+def _convert(definition: CustomField, value: Any, where: str) -> Any:
     """The JSON-storable value for ``definition``: decimals and dates as ISO strings."""
     if value is None:
         return None
-    kind = definition.type
-    if kind == "text":
-        if not isinstance(value, str):
-            raise ValidationError.for_field(where, _("must be text"))
-        if len(value) > MAX_TEXT:
-            raise ValidationError.for_field(where, _("must be at most %(count)s characters", count=MAX_TEXT))
-        if "\x00" in value or not _encodable(value):
-            raise ValidationError.for_field(where, _("must be text without NUL characters or lone surrogates"))
-        return value
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            raise ValidationError.for_field(where, _("must be true or false"))
-        return value
-    if kind in ("number", "decimal"):
-        if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
-            raise ValidationError.for_field(where, _("must be a number"))
-        text = value if isinstance(value, str) else None
-        if text is not None and len(text) > 100:
-            raise ValidationError.for_field(where, _("must be a number"))
+    convert = _CONVERTERS.get(definition.type)
+    if convert is None:
+        raise ValidationError.for_field(where, _("unsupported type %(type)s", type=definition.type))
+    return convert(definition, value, where)
+
+
+def _text(definition: CustomField, value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError.for_field(where, _("must be text"))
+    if len(value) > MAX_TEXT:
+        raise ValidationError.for_field(where, _("must be at most %(count)s characters", count=MAX_TEXT))
+    if "\x00" in value or not _encodable(value):
+        raise ValidationError.for_field(where, _("must be text without NUL characters or lone surrogates"))
+    return value
+
+
+def _boolean(definition: CustomField, value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError.for_field(where, _("must be true or false"))
+    return value
+
+
+def _number(definition: CustomField, value: Any, where: str) -> int | str:
+    """A ``number`` field's whole number, a ``decimal`` field's decimal as text. A JSON number
+    with a fraction reaches here as a float (the API's request parser reads JSON that way): it
+    is taken as the digits it was written with (``repr``), as the API's decimal fields take it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise ValidationError.for_field(where, _("must be a number"))
+    try:   # text: ASCII digits, a sign and one dot (never "1_000" or "١٢")
+        if isinstance(value, float):
+            value = Decimal(repr(value))
+        number = parse_decimal(value) if isinstance(value, str) else Decimal(value)
+    except ValueError:
+        raise ValidationError.for_field(where, _("must be a number")) from None
+    if not number.is_finite() or abs(number) >= Decimal("1e15"):
+        raise ValidationError.for_field(where, _("must be a finite number below 10^15"))
+    if definition.type == "decimal":
+        return decimal_text(number)
+    if not is_whole(number):
+        raise ValidationError.for_field(where, _("must be a whole number"))
+    return int(number)
+
+
+def _date(definition: CustomField, value: Any, where: str) -> str:
+    if isinstance(value, str):
         try:
-            number = Decimal(value) if text is None else Decimal(text.strip())
-        except InvalidOperation:
-            raise ValidationError.for_field(where, _("must be a number")) from None
-        if not number.is_finite() or abs(number) >= Decimal("1e15"):
-            raise ValidationError.for_field(where, _("must be a finite number below 10^15"))
-        if kind == "number":
-            if number != number.to_integral_value():
-                raise ValidationError.for_field(where, _("must be a whole number"))
-            return int(number)
-        return format(number.normalize(), "f") if number else "0"
-    if kind == "date":
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value).isoformat()
-            except ValueError:
-                pass
-        raise ValidationError.for_field(where, _("must be a date (YYYY-MM-DD)"))
-    if kind == "select":
-        if isinstance(value, (dict, list)) or value not in (definition.choices or []):
-            raise ValidationError.for_field(where, _("must be one of: %(choices)s",
-                                                     choices=", ".join(map(str, definition.choices))))
-        return value
-    raise ValidationError.for_field(where, _("unsupported type %(type)s", type=kind))
+            return dates.parse_date(value).isoformat()
+        except dates.OutOfRange:
+            raise ValidationError.for_field(where, dates.range_message()) from None
+        except ValueError:
+            pass
+    raise ValidationError.for_field(where, _("must be a date (YYYY-MM-DD)"))
+
+
+def _select(definition: CustomField, value: Any, where: str) -> Any:
+    if isinstance(value, (dict, list)) or value not in (definition.choices or []):
+        raise ValidationError.for_field(where, _("must be one of: %(choices)s",
+                                                 choices=", ".join(map(str, definition.choices))))
+    return value
+
+
+#: how a value of each type of custom field is checked and stored
+_CONVERTERS: dict[str, Callable[[CustomField, Any, str], Any]] = {"text": _text, "boolean": _boolean, "number": _number, "decimal": _number, "date": _date,
+               "select": _select}
 
 
 def _encodable(text: str) -> bool:

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from crm.models import Document, Item
+from crm.services.receivables import due_day, overdue_invoices
 
 NOT_SALES = ("Cancelled", "Credit Invoice")
-UNPAID = ("Created", "AutoCreated", "Approved", "Sent", "Partially Paid")
 OPEN_ORDERS = ("Created", "Approved")
 ZERO = Decimal("0")
 
@@ -71,12 +71,11 @@ def dashboard(session: Session, *, today: dt.date | None = None, currency: str =
                   Item.on_hand - Item.reserved <= Item.reorder_level)
     low = list(session.scalars(select(Item).where(*low_filter).order_by(Item.on_hand - Item.reserved, Item.name)
                                .limit(8)))
-    low_count = session.scalar(select(func.count()).select_from(Item).where(*low_filter))
+    low_count = session.execute(select(func.count()).select_from(Item).where(*low_filter)).scalar_one()
 
-    overdue_filter = (Document.doc_type == "invoice", Document.status.in_(UNPAID), Document.due_date < today,
-                      Document.balance > 0)
+    overdue_filter = (*overdue_invoices(today), Document.currency == currency)
     overdue = list(session.scalars(select(Document).where(*overdue_filter).options(joinedload(Document.account))
-                                   .order_by(Document.due_date).limit(8)))
+                                   .order_by(due_day(), Document.id).limit(8)))
     overdue_count, overdue_total = session.execute(
         select(func.count(), func.coalesce(func.sum(Document.balance), 0)).where(*overdue_filter)).one()
 

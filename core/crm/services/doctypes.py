@@ -21,7 +21,7 @@ class DocType:
     initial: str
     transitions: dict[str, tuple[str, ...]]
     editable: tuple[str, ...]  # statuses in which lines and amounts may change
-    resource: str             # permission resource (crm.permissions.RULES)
+    resource: str             # permission resource (crm.permissions.RESOURCES)
     automatic: tuple[str, ...] = field(default=())  # statuses set by the system only
 
     def allowed_from(self, status: str) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ Session first, never commits, never writes.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Iterable
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -18,8 +19,8 @@ from crm.services import hooks
 from crm.services.doctypes import DOC_TYPES
 
 
-def documents_for(session: Session, *, account_id=None, vendor_id=None, contact_id=None, doc_type=None,
-                  limit: int = 20) -> list[Document]:
+def documents_for(session: Session, *, account_id: int | None = None, vendor_id: int | None = None,
+                  contact_id: int | None = None, doc_type: str | None = None, limit: int = 20) -> list[Document]:
     """The newest documents of a party (all types unless ``doc_type``)."""
     stmt = select(Document).options(joinedload(Document.account), joinedload(Document.vendor))
     if account_id is not None:
@@ -56,14 +57,15 @@ def related(session: Session, document: Document) -> list[Document]:
     return sorted(found.values(), key=lambda d: d.id)
 
 
-def documents_by_id(session: Session, ids) -> dict[int, Document]:
+def documents_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, Document]:
     ids = [i for i in ids if i is not None]
     if not ids:
         return {}
     return {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(ids)))}
 
 
-def stock_moves_of(session: Session, *, product_id=None, document_id=None, limit: int = 50) -> list[StockMove]:
+def stock_moves_of(session: Session, *, product_id: int | None = None, document_id: int | None = None,
+                   limit: int = 50) -> list[StockMove]:
     stmt = select(StockMove).options(joinedload(StockMove.product))
     if product_id is not None:
         stmt = stmt.where(StockMove.product_id == product_id)
@@ -94,11 +96,6 @@ def search_items(session: Session, q: str, *, kind: str | None = None, limit: in
     return list(session.scalars(stmt.order_by(func.lower(Item.name), Item.id).limit(limit)))
 
 
-def default_price(doc_type: str, item: Item) -> Decimal:
-    """The unit price a new line of ``item`` gets (purchase cost on purchase orders)."""
-    return item.purchase_cost if doc_type == "purchase_order" else item.unit_price
-
-
 # --- previewing the totals of an editor state -------------------------------------------------------
 
 def preview(session: Session, doc_type: str, data: dict, *, current: Document | None = None) -> Document:
@@ -123,7 +120,7 @@ def preview(session: Session, doc_type: str, data: dict, *, current: Document | 
             document.group_taxes = list(current.group_taxes or [])
             document.shipping_taxes = list(current.shipping_taxes or [])
             document.lines = [_copy_line(line) for line in current.lines]
-        documents._set_party(session, kind, document, data, keep_addresses=current is not None)
+        documents._set_party(session, kind, document, data)
         documents._set_header(session, document, data, amounts=True)
         documents._set_lines(session, kind, document, data.get("lines") or [],
                              price_book_id=data.get("price_book_id"))

@@ -13,7 +13,7 @@ from crm.models import IdempotencyKey
 MAX_KEY_LENGTH = 200
 
 
-def body_hash(body) -> str:
+def body_hash(body: object) -> str:
     canonical = json.dumps(body, sort_keys=True, default=to_jsonable, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

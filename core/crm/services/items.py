@@ -3,23 +3,53 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
+from typing import cast
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, bindparam, exists, or_, select
+from sqlalchemy import Select, Table, bindparam, exists, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from crm import money
+from crm.context import current_actor_id
 from crm.errors import Conflict, NotFound, ValidationError
-from crm.models import (BundleComponent, DocumentLine, Item, PriceBookEntry, StockMove, Tax, Vendor,
-                        item_taxes)
+from crm.models import (
+    AuditEntry,
+    BundleComponent,
+    DocumentLine,
+    Item,
+    PriceBookEntry,
+    StockMove,
+    Tax,
+    Vendor,
+    item_taxes,
+)
 from crm.models.base import utcnow
-from crm.money import CONTEXT, ZERO
-from crm.services.custom_fields import validate_custom
-from crm.services.records import (apply_changes, check_version, deleted, find, flush, refuse_if_used, saved)
+from crm.money import ZERO, whole_times
+from crm.services.custom_fields import fields_for, validate_custom
+from crm.services.records import (
+    apply_changes,
+    check_bounds,
+    check_version,
+    deleted,
+    find,
+    flush,
+    insert_rows,
+    matching,
+    new_ids,
+    refuse_if_used,
+    saved,
+    saved_many,
+)
 from crm.services.taxes import taxes_by_id
 
 ENTITY = "items"
+#: the bounds of an item's amounts and quantities (:mod:`crm.money`)
+AMOUNT_BOUNDS = {"unit_price": money.MAX_AMOUNT, "purchase_cost": money.MAX_AMOUNT,
+                 "qty_per_unit": money.MAX_QUANTITY, "reorder_level": money.MAX_QUANTITY,
+                 "reorder_quantity": money.MAX_QUANTITY}
 UNIQUE = {"sku": ("uq_items_sku", "items.sku")}
 #: what every item response needs, loaded in a few queries instead of one per item
 LOAD = (selectinload(Item.taxes),
@@ -84,12 +114,113 @@ def create_item(session: Session, kind: str, data: dict) -> Item:
     return item
 
 
+def insert_items(session: Session, kind: str, rows: list[dict]) -> list[int]:
+    """:func:`create_item` for many plain items at once (imports), returning their ids in the
+    order of ``rows``: the same checks -- bounds, custom fields, a free SKU, an existing vendor,
+    applicable taxes -- made with a few queries for the whole batch, then one ``INSERT`` for the
+    items (SQLAlchemy Core, no ORM objects), one for their taxes and one for their audit entries
+    (as :mod:`crm.services.audit` writes them), and the plugins told once
+    (:func:`crm.services.records.saved_many`: ``crm_records_saved``). Bundles (``components``)
+    are refused here: create them one by one. The first refusal raises, naming the field, and
+    nothing of the batch is written."""
+    if any(row.get("components") for row in rows):
+        raise ValidationError.for_field("components", _("create bundles one by one"))
+    if not rows:
+        return []
+    custom_fields = fields_for(session, ENTITY)
+    skus = [(row.get("sku") or "").strip() or None for row in rows]
+    wanted = [sku for sku in skus if sku is not None]
+    taken = {sku: item_id for sku, item_id in session.execute(select(Item.sku, Item.id)
+                                                              .where(matching(Item.sku, wanted, session)))}
+    vendor_ids = {row["vendor_id"] for row in rows if row.get("vendor_id") is not None}
+    vendors = set(session.scalars(select(Vendor.id).where(Vendor.id.in_(vendor_ids)))) if vendor_ids else set()
+    tax_ids = sorted({tax_id for row in rows for tax_id in row.get("tax_ids") or ()})
+    taxes_by_id(session, tax_ids, "tax_ids", applies="items")   # each one known, active, for items
+    now = utcnow()
+    values: list[dict] = []
+    row_taxes: list[list[int]] = []
+    for row, sku in zip(rows, skus):
+        data = dict(row)
+        data.pop("components", None)
+        check_bounds(data, AMOUNT_BOUNDS)
+        data["custom"] = validate_custom(session, ENTITY, data.get("custom") or {}, fields=custom_fields)
+        if sku is not None and sku in taken:
+            raise Conflict(_("sku %(sku)s is already used by item %(id)s", sku=repr(sku), id=taken[sku]),
+                           {"sku": [_("already exists")]})
+        data["sku"] = sku
+        if data.get("vendor_id") is not None and data["vendor_id"] not in vendors:
+            raise ValidationError.for_field("vendor_id", _("unknown vendor %(id)s", id=data["vendor_id"]))
+        ids = list(data.pop("tax_ids", None) or ())
+        if len(set(ids)) != len(ids):
+            raise ValidationError.for_field("tax_ids", _("the same tax is listed twice"))
+        values.append({**data, "kind": kind, "is_bundle": False, "created_at": now, "updated_at": now})
+        row_taxes.append(ids)
+        if sku is not None:
+            taken[sku] = 0
+    ids = _insert_rows(session, values)
+    links = [{"item_id": item_id, "tax_id": tax_id} for item_id, linked in zip(ids, row_taxes) for tax_id in linked]
+    insert_rows(session, item_taxes, links)
+    actor = current_actor_id()
+    insert_rows(session, cast(Table, AuditEntry.__table__), [
+        {"at": now, "user_id": actor, "action": "create", "entity": ENTITY, "entity_id": str(item_id), "changes": {}}
+        for item_id in ids])
+    saved_many(session, ENTITY, Item, ids, True)
+    return ids
+
+
+def _insert_rows(session: Session, values: list[dict]) -> list[int]:
+    """INSERT the items ``values`` (one statement per set of columns given, executemany with
+    RETURNING in the order of the rows), their ids in that order; a SKU taken meanwhile is a 409."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, row in enumerate(values):
+        groups.setdefault(tuple(sorted(row)), []).append(index)
+    ids: list[int] = [0] * len(values)
+    table = cast(Table, Item.__table__)
+    try:
+        with session.no_autoflush:
+            for indexes in groups.values():
+                rows = [values[i] for i in indexes]
+                taken = new_ids(session, table, len(rows))
+                if taken is not None:   # PostgreSQL: the ids first, then the rows as arrays
+                    insert_rows(session, table, [{**row, "id": item_id} for row, item_id in zip(rows, taken)])
+                    written = taken
+                else:
+                    # SQLite: SQLAlchemy would insert one row a statement to return the ids in the
+                    # rows' order; a multi-row INSERT inserts its rows in order and AUTOINCREMENT ids
+                    # only grow (one writer at a time), so the ids sorted are in the rows' order
+                    written = sorted(session.execute(insert(table).returning(table.c.id), rows).scalars())
+                for index, item_id in zip(indexes, written, strict=True):
+                    ids[index] = item_id
+    except IntegrityError as exc:
+        if "sku" in str(exc.orig):
+            raise Conflict(_("%(field)s: already exists", field="sku"), {"sku": [_("already exists")]}) from None
+        raise Conflict(_("the change conflicts with another change made at the same time; reload and try again")) \
+            from None
+    return ids
+
+
 def update_item(session: Session, item: Item, data: dict) -> Item:
     check_version(item, data.pop("version", None))
     _apply(session, item, data)
     flush(session, UNIQUE)
     saved(session, ENTITY, item, False)
     return item
+
+
+def change_item(session: Session, item: Item, data: dict) -> None:
+    """:func:`update_item`'s checks and changes without its flush: a refusal raises here, naming
+    the field, and leaves the item as it was. :func:`flush_changed_items` then writes many changed
+    items with one flush (imports)."""
+    check_version(item, data.pop("version", None))
+    _apply(session, item, data)
+
+
+def flush_changed_items(session: Session, changed: list[Item]) -> None:
+    """Write the items :func:`change_item` changed with one flush (an ``UPDATE`` per set of
+    changed columns, executemany; their audit entries), then tell the plugins of each."""
+    flush(session, UNIQUE)
+    for item in changed:
+        saved(session, ENTITY, item, False)
 
 
 def delete_item(session: Session, item: Item) -> None:
@@ -127,13 +258,9 @@ def stock_of(item: Item) -> Stock | None:
         return Stock(item.on_hand, item.reserved, item.on_hand - item.reserved)
     if not item.components:
         return Stock(ZERO, ZERO, ZERO)
-    on_hand = min(_whole(c.component.on_hand, c.quantity) for c in item.components)
-    available = min(_whole(c.component.on_hand - c.component.reserved, c.quantity) for c in item.components)
+    on_hand = min(whole_times(c.component.on_hand, c.quantity) for c in item.components)
+    available = min(whole_times(c.component.on_hand - c.component.reserved, c.quantity) for c in item.components)
     return Stock(on_hand, on_hand - available, available)
-
-
-def _whole(quantity: Decimal, per_bundle: Decimal) -> Decimal:
-    return CONTEXT.divide(quantity, per_bundle).to_integral_value(ROUND_FLOOR, CONTEXT)
 
 
 # --- validation -------------------------------------------------------------------
@@ -142,6 +269,7 @@ def _apply(session: Session, item: Item, data: dict) -> None:
     """Check ``data`` against the database, then change ``item``: nothing is
     flushed half-way (a refusal leaves the item as it was in the database)."""
     with session.no_autoflush:
+        check_bounds(data, AMOUNT_BOUNDS)
         if "custom" in data:
             data["custom"] = validate_custom(session, ENTITY, data["custom"], current=item.custom)
         if "sku" in data:
@@ -189,6 +317,7 @@ def _components(session: Session, bundle: Item, rows: list[dict]) -> list[tuple[
             raise ValidationError.for_field(f"{where}.product_id", _("this product is listed twice"))
         if row["quantity"] <= 0:
             raise ValidationError.for_field(f"{where}.quantity", _("must be greater than 0"))
+        check_bounds(row, {"quantity": money.MAX_QUANTITY}, where=f"{where}.")
         seen.add(product.id)
         result.append((product, row["quantity"]))
     if result and bundle.id is not None and _is_component(session, bundle.id):

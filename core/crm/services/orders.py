@@ -14,20 +14,33 @@ Rules (see ``docs/stock-and-orders.md``):
 * A direct invoice (not from a sales order) moves stock out when it leaves
   Created, and back in when it is cancelled. Invoices from a sales order never
   move stock: the order's shipments do.
+* Stock moves and reservations are at a location: the one a plugin chooses
+  (``crm_stock_location``), else the default. A sales order line keeps its
+  reservation's (``stock_location_id``), and its shipments take from there.
 * Invoicing an order never exceeds the ordered quantity across all its invoices;
   a cancelled invoice gives its quantities back.
+
+Every receipt and shipment is announced to the plugins in the same transaction, after
+its stock moves (``crm_stock_moved``): ``crm_receipt_recorded`` / ``crm_shipment_recorded``
+with the lines and quantities of this receipt or shipment.
 """
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
+from typing import Callable, NamedTuple
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.errors import Conflict, ValidationError
 from crm.labels import status_label
-from crm.models import Document, DocumentLine
-from crm.services import stock
+from crm.models import Document, DocumentLine, StockMove
+from crm.models.stock import DEFAULT_LOCATION_ID
+from crm.money import decimal_text, floor_quantity
+from crm.services import hooks, stock
 from crm.services.settings import get_setting
 
 ZERO = Decimal("0")
@@ -36,6 +49,14 @@ ISSUED_INVOICE = ("Approved", "Sent", "Partially Paid", "Paid")
 
 class QuantityBeyondLeft(Conflict):
     code = "quantity_exceeds_remaining"
+
+
+class LineQuantity(NamedTuple):
+    """A line of an order and the quantity a receipt or a shipment took of it (in the
+    line's own units: a bundle line counts bundles, its stock moves count components)."""
+
+    line: DocumentLine
+    quantity: Decimal
 
 
 def item_lines(document: Document) -> list[DocumentLine]:
@@ -96,15 +117,25 @@ def _purchase_order_status(session: Session, order: Document, old: str, new: str
 def _invoice_status(session: Session, invoice: Document, old: str, new: str) -> None:
     if moves_stock(invoice):
         if new in ISSUED_INVOICE and not invoice.stock_moved:
-            needs = [(need, ZERO) for line in item_lines(invoice) for need in stock.product_needs(line, line.quantity)]
-            stock.take_out(session, needs, invoice, reason="invoice")
+            needs = [need for line in item_lines(invoice) for need in stock.product_needs(line, line.quantity)]
+            taken = [(need, ZERO) for need in stock.located(session, "invoice", needs, invoice)]
+            stock.take_out(session, taken, invoice, reason="invoice")
             invoice.stock_moved = True
         elif new == "Cancelled" and invoice.stock_moved:
             needs = [need for line in item_lines(invoice) for need in stock.product_needs(line, line.quantity)]
-            stock.put_back(session, needs, invoice, reason="invoice cancelled")
+            stock.put_back(session, _where_taken(session, invoice, needs), invoice, reason="invoice cancelled")
             invoice.stock_moved = False
     elif new == "Cancelled":
         _give_back_invoiced(invoice)
+
+
+def _where_taken(session: Session, invoice: Document, needs: list[stock.Need]) -> list[stock.Need]:
+    """A cancelled direct invoice's needs, each back at the location its stock went out from."""
+    taken_at = {(line_id, product_id): location_id for line_id, product_id, location_id in session.execute(
+        select(StockMove.line_id, StockMove.product_id, StockMove.location_id)
+        .where(StockMove.document_id == invoice.id, StockMove.quantity < 0).order_by(StockMove.id))}
+    return [replace(need, location_id=taken_at.get((need.line.id if need.line else None, need.product_id),
+                                                   DEFAULT_LOCATION_ID)) for need in needs]
 
 
 def before_delete(session: Session, document: Document) -> None:
@@ -123,20 +154,20 @@ def reserve_order(session: Session, order: Document) -> dict[int, Decimal]:
         to_reserve = line.quantity - line.qty_shipped - line.qty_reserved
         if to_reserve > 0 and stock.product_needs(line, to_reserve):
             wanted[line] = to_reserve
-            needs.extend(stock.product_needs(line, to_reserve))
+            needs.extend(stock.product_needs(line, to_reserve, _reservation_location(session, order, line, to_reserve)))
     granted = dict(zip(range(len(needs)), stock.reserve(session, needs, allow_short=allow_short)))
     backorders, index, excess = {}, 0, []
     for line, to_reserve in wanted.items():
-        line_needs = stock.product_needs(line, to_reserve)
+        line_needs = stock.product_needs(line, to_reserve, line.stock_location_id or DEFAULT_LOCATION_ID)
         grants = [granted[index + i] for i in range(len(line_needs))]
         index += len(line_needs)
         # the line holds as many units as its scarcest product allows; the rest goes back
         got = min(grant / (need.quantity / to_reserve) for grant, need in zip(grants, line_needs))
-        got = got.quantize(Decimal("0.001"), rounding="ROUND_FLOOR")
+        got = floor_quantity(got)
         for grant, need in zip(grants, line_needs):
             keep = need.quantity / to_reserve * got
             if grant > keep:
-                excess.append(stock.Need(need.product_id, grant - keep))
+                excess.append(stock.Need(need.product_id, grant - keep, location_id=need.location_id))
         line.qty_reserved += got
         if got < to_reserve:
             backorders[line.id] = to_reserve - got
@@ -144,18 +175,31 @@ def reserve_order(session: Session, order: Document) -> dict[int, Decimal]:
     return backorders
 
 
+def _reservation_location(session: Session, order: Document, line: DocumentLine, quantity: Decimal) -> int:
+    """Where a line reserves: where it already holds stock (or last tried to), else where a
+    plugin chooses (kept on the line; None for the default location)."""
+    if line.stock_location_id is None and not line.qty_reserved and stock.locations_chosen():
+        chosen = stock.choose_location(session, "reservation", document=order, line=line,
+                                       product_id=line.item_id or 0, quantity=quantity)
+        line.stock_location_id = None if chosen == DEFAULT_LOCATION_ID else chosen
+    return line.stock_location_id or DEFAULT_LOCATION_ID
+
+
 def release_order(session: Session, order: Document) -> None:
     needs = []
     for line in item_lines(order):
         if line.qty_reserved:
-            needs.extend(stock.product_needs(line, line.qty_reserved))
+            needs.extend(stock.product_needs(line, line.qty_reserved, line.stock_location_id or DEFAULT_LOCATION_ID))
             line.qty_reserved = ZERO
+        if line.stock_location_id is not None and not line.qty_shipped:
+            line.stock_location_id = None   # holds nothing: chosen again when approved again
     stock.release(session, needs)
 
 
 # --- receipts and shipments -----------------------------------------------------------------------
 
-def _quantities(document: Document, requested: list[dict] | None, left_of, action: str) -> dict[int, Decimal]:
+def _quantities(document: Document, requested: list[dict] | None, left_of: Callable[[DocumentLine], Decimal],
+                action: str) -> dict[int, Decimal]:
     """``{line_id: quantity}`` from a request (or everything left), checked against what is left."""
     lines = {line.id: line for line in item_lines(document)}
     if requested is None:
@@ -175,7 +219,7 @@ def _quantities(document: Document, requested: list[dict] | None, left_of, actio
         chosen[line.id] = chosen.get(line.id, ZERO) + quantity
         left = left_of(line)
         if chosen[line.id] > left:
-            plain = stock._plain(left)
+            plain = decimal_text(left)
             raise QuantityBeyondLeft(_beyond_left(action, index + 1, line.item.name if line.item else "", plain),
                                      {f"lines.{index}.quantity": [_("only %(left)s left", left=plain)]})
     return chosen
@@ -213,13 +257,15 @@ def receive_purchase_order(session: Session, order: Document, requested: list[di
 
 
 def _receive(session: Session, order: Document, quantities: dict[int, Decimal]) -> None:
-    needs = []
+    needs, lines = [], []
     for line in item_lines(order):
         if line.id in quantities:
             needs.extend(stock.product_needs(line, quantities[line.id]))
             line.qty_received += quantities[line.id]
-    stock.receive(session, needs, order)
+            lines.append(LineQuantity(line, quantities[line.id]))
+    moves = stock.receive(session, stock.located(session, "receipt", needs, order), order)
     session.flush()
+    hooks.call("crm_receipt_recorded", session=session, order=order, lines=lines, moves=moves)
 
 
 def ship_sales_order(session: Session, order: Document, requested: list[dict] | None) -> Document:
@@ -238,19 +284,26 @@ def ship_sales_order(session: Session, order: Document, requested: list[dict] | 
 
 
 def _ship(session: Session, order: Document, quantities: dict[int, Decimal]) -> None:
-    moves = []
+    needs, lines = [], []
     for line in item_lines(order):
         quantity = quantities.get(line.id)
         if not quantity:
             continue
         from_reservation = min(quantity, line.qty_reserved)
         reserved_parts = {n.product_id: n.quantity for n in stock.product_needs(line, from_reservation)}
-        for need in stock.product_needs(line, quantity):
-            moves.append((need, reserved_parts.get(need.product_id, ZERO)))
+        line_needs = stock.product_needs(line, quantity)
+        if line.stock_location_id is not None or line.qty_reserved:   # from where the line reserved
+            line_needs = [replace(n, location_id=line.stock_location_id or DEFAULT_LOCATION_ID) for n in line_needs]
+        else:
+            line_needs = stock.located(session, "shipment", line_needs, order)
+        for need in line_needs:
+            needs.append((need, reserved_parts.get(need.product_id, ZERO)))
         line.qty_reserved -= from_reservation
         line.qty_shipped += quantity
-    stock.take_out(session, moves, order)
+        lines.append(LineQuantity(line, quantity))
+    moves = stock.take_out(session, needs, order)
     session.flush()
+    hooks.call("crm_shipment_recorded", session=session, order=order, lines=lines, moves=moves)
 
 
 # --- invoicing from a sales order -----------------------------------------------------------------
@@ -284,7 +337,7 @@ def _prorated_discount(order: Document, quantities: dict[int, Decimal]) -> Decim
         return ZERO
     part = sum((line.net * quantities[line.id] / line.quantity for line in item_lines(order)
                 if line.id in quantities and line.quantity), ZERO)
-    return money.round_money(order.discount_amount * part / order.subtotal, order.currency)
+    return money.round_money((order.discount_amount or ZERO) * part / order.subtotal, order.currency)
 
 
 def _give_back_invoiced(invoice: Document) -> None:
@@ -297,6 +350,5 @@ def _give_back_invoiced(invoice: Document) -> None:
             line.qty_invoiced = max(line.qty_invoiced - invoiced[line.id], ZERO)
 
 
-def _today():
-    import datetime as dt
+def _today() -> dt.date:
     return dt.date.today()

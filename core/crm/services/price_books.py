@@ -11,7 +11,16 @@ from crm.errors import Conflict, ValidationError
 from crm.models import Item, PriceBook, PriceBookEntry
 from crm.models.base import utcnow
 from crm.money import currency_precision
-from crm.services.records import (apply_changes, check_version, deleted, flush, get_or_404, saved, valid_id)
+from crm.services.records import (
+    add_record,
+    apply_changes,
+    check_version,
+    delete_record,
+    flush,
+    get_or_404,
+    saved,
+    valid_id,
+)
 
 ENTITY = "price_books"
 UNIQUE = {"name": ("uq_price_books_name", "price_books.name")}
@@ -27,10 +36,7 @@ def create_price_book(session: Session, data: dict) -> PriceBook:
     _check_unique_name(session, data["name"])
     book = PriceBook(prices=[])
     _apply(session, book, data)
-    session.add(book)
-    flush(session, UNIQUE)
-    saved(session, ENTITY, book, True)
-    return book
+    return add_record(session, ENTITY, book, UNIQUE)
 
 
 def update_price_book(session: Session, book: PriceBook, data: dict) -> PriceBook:
@@ -46,10 +52,7 @@ def update_price_book(session: Session, book: PriceBook, data: dict) -> PriceBoo
 
 def delete_price_book(session: Session, book: PriceBook) -> None:
     """Deletes the book and its prices (documents keep the prices they took)."""
-    book_id = book.id
-    session.delete(book)
-    flush(session)
-    deleted(session, ENTITY, book_id)
+    delete_record(session, ENTITY, book)
 
 
 def list_price(session: Session, price_book_id: int, item_id: int) -> Decimal | None:

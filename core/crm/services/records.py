@@ -1,20 +1,28 @@
 """Small helpers every record service uses."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any, Mapping, TypeVar
+
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import ARRAY, String, Table, any_, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.types import NullType
 
-from crm.errors import Conflict, NotFound
+from crm import money
+from crm.errors import Conflict, NotFound, ValidationError
 from crm.services import hooks
+
+Record = TypeVar("Record")
 
 #: ids are 32-bit integers on PostgreSQL: anything outside cannot exist (and must not reach the database).
 MAX_ID = 2**31 - 1
 
 
-def check_version(record, version: int | None) -> None:
+def check_version(record: Any, version: int | None) -> None:
     """Optimistic concurrency: a PATCH that sends ``version`` must match the stored one."""
     if version is not None and version != record.version:
         raise Conflict(_("this record was changed by someone else (version %(current)s, you sent %(sent)s); "
@@ -22,21 +30,32 @@ def check_version(record, version: int | None) -> None:
                        {"version": [_("stale")]}, code="stale_version")
 
 
-def apply_changes(record, data: dict) -> None:
+def check_bounds(data: dict, bounds: dict, *, where: str = "") -> None:
+    """Each ``data[name]`` given (a Decimal) lies between 0 and ``bounds[name]`` (one of the
+    bounds of :mod:`crm.money`); otherwise a ValidationError naming ``where + name``. For the
+    callers that bypass the API's schemas (the accounting sync pulls records through services)."""
+    for name, bound in bounds.items():
+        value = data.get(name)
+        if value is not None and money.out_of_bounds(value, bound, signed=False):
+            raise ValidationError.for_field(where + name, _("must be between 0 and %(max)s", max=bound))
+
+
+def apply_changes(record: object, data: dict) -> None:
     for key, value in data.items():
         setattr(record, key, value)
 
 
-def valid_id(record_id) -> bool:
+def valid_id(record_id: object) -> bool:
     return isinstance(record_id, int) and not isinstance(record_id, bool) and 1 <= record_id <= MAX_ID
 
 
-def find(session: Session, model, record_id, **options):
+def find(session: Session, model: type[Record], record_id: object, **options: Any) -> Record | None:
     """``session.get`` that answers None for ids that cannot exist instead of overflowing the database."""
     return session.get(model, record_id, **options) if valid_id(record_id) else None
 
 
-def get_or_404(session: Session, model, record_id, label: str, *, for_update: bool = False, **options):
+def get_or_404(session: Session, model: type[Record], record_id: object, label: str, *, for_update: bool = False,
+               **options: Any) -> Record:
     """The record, or a 404. ``for_update`` locks its row until the commit (PostgreSQL; SQLite
     serialises writers anyway), so that concurrent changes apply one after the other."""
     record = find(session, model, record_id, with_for_update=True if for_update else None, **options)
@@ -55,7 +74,7 @@ def refuse_if_used(session: Session, label: str, uses: dict) -> None:
                        code="in_use")
 
 
-def flush(session: Session, unique: dict[str, tuple[str, ...]] | None = None) -> None:
+def flush(session: Session, unique: Mapping[str, tuple[str, ...]] | None = None) -> None:
     """Flush, turning what a concurrent request can cause into a 409 instead of a 500:
     a unique value taken meanwhile (``unique``: field -> constraint names or
     ``table.column`` as the database reports them), a row changed meanwhile
@@ -75,11 +94,156 @@ def flush(session: Session, unique: dict[str, tuple[str, ...]] | None = None) ->
             from None
 
 
-def saved(session: Session, entity: str, record, created: bool) -> None:
-    """Tell the plugins that ``record`` was created or changed (``crm_record_saved``), before the commit."""
+def saved(session: Session, entity: str, record: object, created: bool) -> None:
+    """Tell the plugins that ``record`` was created or changed (``crm_record_saved``), before the
+    commit; inside :func:`saves_batched`, at the end of the block with the others."""
+    held = session.info.get(_HELD)
+    if held is not None:
+        held.setdefault((entity, created), {}).setdefault(type(record), []).append((getattr(record, "id", None), record))
+        return
     hooks.call("crm_record_saved", session=session, entity=entity, record=record, created=created)
 
 
-def deleted(session: Session, entity: str, record_id) -> None:
+def saved_many(session: Session, entity: str, model: type, record_ids: list[int], created: bool) -> None:
+    """Tell the plugins that the records ``record_ids`` (of ``model``) were created or changed
+    together (an import's batch), before the commit: ``crm_records_saved`` once, and
+    ``crm_record_saved`` for each record to the plugins that implement only that one (the
+    records loaded in one query, only for them). Inside :func:`saves_batched`, at its end."""
+    if not record_ids:
+        return
+    held = session.info.get(_HELD)
+    if held is not None:
+        held.setdefault((entity, created), {}).setdefault(model, []).extend((i, None) for i in record_ids)
+        return
+    _tell(session, entity, created, {model: [(i, None) for i in record_ids]})
+
+
+#: session.info key of the saves :func:`saves_batched` holds: (entity, created) -> model -> [(id, record or None)]
+_HELD = "crm.records.held_saves"
+
+
+@contextlib.contextmanager
+def saves_batched(session: Session) -> Iterator[None]:
+    """Within the block, the plugins are not told of each record saved (:func:`saved`,
+    :func:`saved_many`): at its end, once per entity and created/changed, ``crm_records_saved``
+    with their ids (and ``crm_record_saved`` per record to the plugins implementing only that).
+    Nothing is told when the block raises (its changes are meant to be rolled back). A block
+    inside another one: the outer block tells."""
+    if _HELD in session.info:
+        yield
+        return
+    held: dict = {}
+    session.info[_HELD] = held
+    try:
+        yield
+    finally:
+        session.info.pop(_HELD, None)
+    for (entity, created), by_model in held.items():
+        _tell(session, entity, created, by_model)
+
+
+def _tell(session: Session, entity: str, created: bool, by_model: dict[Any, list[tuple[Any, Any]]]) -> None:
+    ids = [record_id for pairs in by_model.values() for record_id, _record in pairs if record_id is not None]
+    if ids:
+        hooks.call("crm_records_saved", session=session, entity=entity, record_ids=ids, created=created)
+    if not hooks.wants_single_saves():
+        return
+    records: list[Any] = []
+    for model, pairs in by_model.items():
+        missing = [record_id for record_id, record in pairs if record is None and record_id is not None]
+        found: dict[Any, Any] = {}
+        if missing:
+            with session.no_autoflush:
+                for start in range(0, len(missing), 1000):
+                    found.update((r.id, r) for r in session.scalars(select(model).where(model.id.in_(missing[start:start + 1000]))))
+        records += [record if record is not None else found.get(record_id) for record_id, record in pairs]
+    hooks.call_single_saved(session, entity, [r for r in records if r is not None], created)
+
+
+def deleted(session: Session, entity: str, record_id: int) -> None:
     """Tell the plugins that a record was deleted (``crm_record_deleted``), before the commit."""
     hooks.call("crm_record_deleted", session=session, entity=entity, record_id=record_id)
+
+
+def add_record(session: Session, entity: str, record: Record,
+               unique: Mapping[str, tuple[str, ...]] | None = None) -> Record:
+    """Add a new record, flush it (:func:`flush`, with ``unique``) and tell the plugins (:func:`saved`)."""
+    session.add(record)
+    flush(session, unique)
+    saved(session, entity, record, True)
+    return record
+
+
+def change_record(session: Session, entity: str, record: Record, data: dict) -> Record:
+    """Set ``data`` on a record (:func:`apply_changes`), flush it and tell the plugins (:func:`saved`)."""
+    apply_changes(record, data)
+    flush(session)
+    saved(session, entity, record, False)
+    return record
+
+
+def delete_record(session: Session, entity: str, record: Any) -> None:
+    """Delete a record, flush, and tell the plugins (:func:`deleted`)."""
+    record_id = record.id
+    session.delete(record)
+    flush(session)
+    deleted(session, entity, record_id)
+
+
+# --- bulk writes (imports) -----------------------------------------------------------------------
+
+def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """INSERT ``rows`` (dicts of column values, each with the same keys; the columns' Python
+    defaults fill the columns no row gives) into ``table``, inside the session's transaction.
+    SQLite: one executemany. PostgreSQL: one statement whatever the number of rows, each column
+    sent as one array (``INSERT ... SELECT * FROM unnest(...)``): a multi-row ``VALUES`` with
+    thousands of placeholders costs the driver more to parse than the database to insert."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        with session.no_autoflush:
+            session.execute(insert(table), rows)
+        return
+    given = list(rows[0])
+    columns = [c for c in table.columns if c.key in given or (c.default is not None and not c.primary_key)]
+    arrays, casts = {}, []
+    for n, column in enumerate(columns):
+        process = column.type._cached_bind_processor(dialect)  # JSON -> text, as a plain bind would
+        default = column.default
+        values = []
+        for row in rows:
+            if column.key in row:
+                value = row[column.key]
+            elif default is not None and default.is_callable:
+                value = default.arg(None)  # type: ignore[attr-defined]  # SQLAlchemy wraps it: (context)
+            else:
+                value = getattr(default, "arg", None)
+            values.append(process(value) if process is not None and value is not None else value)
+        arrays[f"a{n}"] = values
+        casts.append(f"CAST(:a{n} AS {column.type.compile(dialect=dialect)}[])")
+    names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
+    statement = text(f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) "
+                     f"SELECT * FROM unnest({', '.join(casts)})")
+    with session.no_autoflush:
+        session.execute(statement, arrays)
+
+
+def new_ids(session: Session, table: Table, count: int) -> list[int] | None:
+    """PostgreSQL: ``count`` ids taken from the sequence of ``table``'s ``id`` (to insert rows
+    with :func:`insert_rows` knowing their ids), in increasing order. None on SQLite (whose
+    ``INSERT ... RETURNING`` of many rows is cheap)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    sequence = func.pg_get_serial_sequence(table.name, "id")
+    with session.no_autoflush:
+        return sorted(session.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
+
+
+def matching(column: Any, values: list, session: Session) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)`` (one parameter: a long
+    IN list costs the driver more to parse than the database to run)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    item_type = column.type if not isinstance(column.type, NullType) else String()   # an expression of text
+    return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))

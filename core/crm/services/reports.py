@@ -27,16 +27,17 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import Date, and_, case, distinct, extract, func, or_, select
+from sqlalchemy import ColumnElement, Date, Select, and_, case, distinct, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm import money
 from crm.errors import NotFound, ValidationError
 from crm.models import Account, Document, DocumentLine, Item, StockMove, Vendor
 from crm.services import stock
+from crm.services.receivables import OPEN_INVOICE_STATUSES, due_day, open_invoices
 from crm.services.settings import get_setting
 
 ZERO = Decimal("0")
@@ -47,8 +48,6 @@ OPEN_SALES_ORDER_STATUSES = ("Created", "Approved")
 OPEN_PURCHASE_ORDER_STATUSES = ("Created", "Approved", "Delivered")
 #: invoices that do not count as sales
 NOT_SALES_STATUSES = ("Cancelled", "Credit Invoice")
-#: issued invoices a customer still has to pay (with a balance above zero)
-OPEN_INVOICE_STATUSES = ("Approved", "Sent", "Partially Paid", "AutoCreated")
 #: aging buckets: key, label, and the most days past due that fall in it (None: no limit)
 AGING_BUCKETS = (("current", "Current", 0), ("days_1_30", "1-30", 30), ("days_31_60", "31-60", 60),
                  ("days_61_90", "61-90", 90), ("days_90_plus", "90+", None))
@@ -57,7 +56,8 @@ AGING_BUCKETS = (("current", "Current", 0), ("days_1_30", "1-30", 30), ("days_31
 # --- the shape of a report ------------------------------------------------------------------------
 
 class Column(NamedTuple):
-    """A column: ``type`` is text, integer, quantity, money, date or datetime."""
+    """A column: ``type`` is text, integer, quantity, money, date or datetime, or a stored code
+    shown in the reader's language: status, item_kind, move_kind or reason (CSV keeps the code)."""
 
     key: str
     label: str
@@ -80,7 +80,7 @@ class Page:
     number: int = 1
     size: int | None = None
 
-    def apply(self, stmt):
+    def apply(self, stmt: Select) -> Select:
         return stmt if self.size is None else stmt.limit(self.size).offset((self.number - 1) * self.size)
 
     def info(self, total: int) -> dict:
@@ -119,7 +119,7 @@ class ReportSpec:
 
     @property
     def description(self) -> str:
-        return inspect.getdoc(self.function).split("\n\n")[0].replace("\n", " ")
+        return (inspect.getdoc(self.function) or "").split("\n\n")[0].replace("\n", " ")
 
 
 # --- parameters -----------------------------------------------------------------------------------
@@ -165,11 +165,11 @@ def _currency(session: Session, code: str | None) -> str:
 
 # --- SQL building blocks --------------------------------------------------------------------------
 
-def _count(session: Session, stmt) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+def _count(session: Session, stmt: Select) -> int:
+    return session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
 
 
-def _paged(session: Session, stmt, page: Page) -> tuple[list, int]:
+def _paged(session: Session, stmt: Select, page: Page) -> tuple[list, int]:
     """The rows of ``stmt`` on ``page`` and the number of rows of all pages, read in one
     query (a window count) unless the page is past the last one."""
     rows = session.execute(page.apply(stmt.add_columns(func.count().over()))).all()
@@ -190,15 +190,15 @@ def _stocked_products(category: str | None = None, q: str | None = None) -> list
     return where
 
 
-def _invoice_day():
+def _invoice_day() -> ColumnElement[dt.date]:
     """An invoice's date: its ``invoice_date``, or the day it was created when it has none."""
     return func.coalesce(Document.invoice_date, func.date(Document.created_at), type_=Date)
 
 
-def _invoice_dated(first: dt.date | None, last: dt.date):
+def _invoice_dated(first: dt.date | None, last: dt.date) -> ColumnElement[bool]:
     """Invoices dated from ``first`` (None: any day) to ``last``, both included, by
     :func:`_invoice_day`; written on the plain columns so that PostgreSQL estimates it well."""
-    def within(day):
+    def within(day: Any) -> ColumnElement[bool]:
         return day <= last if first is None else day.between(first, last)
     return or_(within(Document.invoice_date),
                and_(Document.invoice_date.is_(None), within(func.date(Document.created_at))))
@@ -217,7 +217,7 @@ def _months(date_from: dt.date, date_to: dt.date) -> list[tuple[int, int]]:
     return months
 
 
-def _by_month(session: Session, stmt, date_from: dt.date, date_to: dt.date, keys: tuple[str, ...]) -> list[dict]:
+def _by_month(session: Session, stmt: Select, date_from: dt.date, date_to: dt.date, keys: tuple[str, ...]) -> list[dict]:
     """Every month of the period with the figures ``stmt`` selects (``keys``), grouped here by
     the invoice's year and month; a month without sales shows zeros."""
     day = _invoice_day()
@@ -228,7 +228,7 @@ def _by_month(session: Session, stmt, date_from: dt.date, date_to: dt.date, keys
             for y, m in _months(date_from, date_to)]
 
 
-def _or_zero(value):
+def _or_zero(value: Any) -> Any:
     return ZERO if value is None else value
 
 
@@ -274,7 +274,7 @@ def _incoming_of(session: Session, where: list | None) -> dict[int, Decimal]:
     incoming = {pid: qty for pid, qty in stock.incoming_by_product(session).items() if qty}
     if where is None:
         return incoming
-    ids, matching = list(incoming), set()
+    ids, matching = list(incoming), set[int]()
     for start in range(0, len(ids), 5000):
         matching.update(session.scalars(select(Item.id).where(*where, Item.id.in_(ids[start:start + 5000]))))
     return {pid: incoming[pid] for pid in matching}
@@ -392,7 +392,7 @@ def stock_moves(session: Session, *, product_id: int, date_from: dt.date | None 
     stock_in, stock_out = _or_zero(stock_in), _or_zero(stock_out)
     return Report(
         name="stock-moves", title=f"Stock moves: {product.name}",
-        columns=[Column("at", "Date", "datetime"), Column("kind", "Kind"), Column("reason", "Reason"),
+        columns=[Column("at", "Date", "datetime"), Column("kind", "Kind", "move_kind"), Column("reason", "Reason", "reason"),
                  Column("document", "Document"), Column("quantity", "Quantity", "quantity"),
                  Column("balance", "Balance", "quantity"), Column("note", "Note")],
         rows=rows,
@@ -419,6 +419,7 @@ def _left_per_order(session: Session, where: list, done: dict[str, object], valu
             .join(Document, Document.id == DocumentLine.document_id)
             .where(*where, DocumentLine.display_type.is_(None)))
     left: dict[int, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys([*done, "value_left"], ZERO))
+    already: list[Decimal]
     for doc_id, quantity, net, *already in session.execute(stmt.execution_options(**STREAM)):
         figures = left[doc_id]
         for key, quantity_done in zip(done, already):
@@ -431,7 +432,7 @@ def _left_per_order(session: Session, where: list, done: dict[str, object], valu
 
 
 def _open_orders(session: Session, *, name: str, title: str, doc_type: str, statuses: tuple[str, ...],
-                 party, done: dict[str, tuple[str, object]], valued: str, value_label: str, currency: str | None,
+                 party: type[Account] | type[Vendor], done: dict[str, tuple[str, object]], valued: str, value_label: str, currency: str | None,
                  page: Page) -> Report:
     currency = _currency(session, currency)
     where = [Document.doc_type == doc_type, Document.status.in_(statuses), Document.currency == currency]
@@ -450,7 +451,7 @@ def _open_orders(session: Session, *, name: str, title: str, doc_type: str, stat
                                          .where(*where)).one()
     return Report(
         name=name, title=title,
-        columns=[Column("number", "Number"), Column(party_key, party_key.title()), Column("status", "Status"),
+        columns=[Column("number", "Number"), Column(party_key, party_key.title()), Column("status", "Status", "status"),
                  Column("due_date", "Due date", "date"), Column("grand_total", "Grand total", "money"),
                  *[Column(key, label, "quantity") for key, (label, _column) in done.items()],
                  Column("value_left", value_label, "money")],
@@ -528,7 +529,7 @@ def sales_by_product(session: Session, *, date_from: dt.date | None = None, date
                          date_from, date_to, ("net",))
     return Report(
         name="sales-by-product", title="Sales by product",
-        columns=[Column("sku", "SKU"), Column("name", "Item"), Column("kind", "Kind"),
+        columns=[Column("sku", "SKU"), Column("name", "Item"), Column("kind", "Kind", "item_kind"),
                  Column("quantity", "Quantity", "quantity"), Column("invoices", "Invoices", "integer"),
                  Column("net", "Net (before document discounts)", "money")],
         rows=rows,
@@ -598,9 +599,8 @@ def invoice_aging(session: Session, *, as_of: dt.date | None = None, currency: s
     61-90 and 90+ (91 days and more). Balances are today's."""
     as_of = _as_of(as_of)
     currency = _currency(session, currency)
-    due = func.coalesce(Document.due_date, Document.invoice_date, func.date(Document.created_at), type_=Date)
-    where = [Document.doc_type == "invoice", Document.status.in_(OPEN_INVOICE_STATUSES), Document.balance > 0,
-             Document.currency == currency, _invoice_dated(None, as_of)]
+    due = due_day()
+    where = [*open_invoices(), Document.currency == currency, _invoice_dated(None, as_of)]
     bucket = case(*[(due >= as_of - dt.timedelta(days=last), key) for key, _label, last in AGING_BUCKETS[:-1]],
                   else_=AGING_BUCKETS[-1][0])
     figures = (func.count(Document.id),
@@ -653,6 +653,6 @@ def get_spec(name: str) -> ReportSpec:
     return spec
 
 
-def run(session: Session, name: str, *, page: Page = ALL, **parameters) -> Report:
+def run(session: Session, name: str, *, page: Page = ALL, **parameters: Any) -> Report:
     """Compute the report called ``name`` (404 for an unknown name)."""
     return get_spec(name).function(session, page=page, **parameters)

@@ -1,6 +1,8 @@
 """Settings stored in the database under a namespace (``core`` or a plugin id)."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from crm.models import Setting
@@ -15,7 +17,7 @@ CORE_DEFAULTS: dict[str, object] = {
 }
 
 
-def get_setting(session: Session, key: str, namespace: str = "core", default=None):
+def get_setting(session: Session, key: str, namespace: str = "core", default: Any = None) -> Any:
     row = session.get(Setting, (namespace, key))
     if row is not None:
         return row.value
@@ -24,7 +26,7 @@ def get_setting(session: Session, key: str, namespace: str = "core", default=Non
     return default
 
 
-def set_setting(session: Session, key: str, value, namespace: str = "core") -> None:
+def set_setting(session: Session, key: str, value: Any, namespace: str = "core") -> None:
     row = session.get(Setting, (namespace, key))
     if row is None:
         session.add(Setting(namespace=namespace, key=key, value=value))

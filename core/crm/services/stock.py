@@ -3,30 +3,44 @@
 conditional UPDATE statements, so that two clients can never both take the
 last unit (PostgreSQL locks the row for the UPDATE; SQLite serialises writers).
 
+Every move is at a location (:class:`crm.models.StockLocation`): the core's default one unless a
+plugin answers ``crm_stock_location``. ``stock_balances`` holds on hand and reserved per product
+and location; each change writes the product's row first (which serialises the product's stock
+changes), then its balance row, with the same condition at the location: one more statement per
+change. Summed over the locations, the balances equal the product's totals.
+
 A bundle has no stock of its own: its lines move and reserve its components
 (line quantity x component quantity). A service never has stock.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Callable, Iterable, Literal, cast, overload
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, inspect, literal, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, case, func, inspect, literal, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from crm.context import current_actor_id
 from crm.errors import Conflict, NotFound, ValidationError
-from crm.models import BundleComponent, Document, DocumentLine, Item, StockMove
+from crm.models import BundleComponent, Document, DocumentLine, Item, StockBalance, StockLocation, StockMove
 from crm.models.base import Quantity, utcnow
-from crm.models.stock import ADJUSTMENT_REASONS
+from crm.models.stock import ADJUSTMENT_REASONS, DEFAULT_LOCATION_ID
+from crm.money import MAX_QUANTITY, decimal_text, round_quantity, whole_times
+from crm.services import hooks
 from crm.services.settings import get_setting
 
 ZERO = Decimal("0")
 OPEN_PURCHASE_STATUSES = ("Approved", "Delivered")
+#: what a location is chosen for (the ``purpose`` of ``crm_stock_location``)
+PURPOSES = ("receipt", "reservation", "shipment", "invoice", "adjustment")
 
 
 class InsufficientStock(Conflict):
@@ -41,58 +55,153 @@ class Need:
     quantity: Decimal
     line: DocumentLine | None = None
     via_bundle: bool = False
+    #: the stock location it moves or reserves at
+    location_id: int = DEFAULT_LOCATION_ID
 
 
-def product_needs(line: DocumentLine, quantity: Decimal) -> list[Need]:
+def product_needs(line: DocumentLine, quantity: Decimal, location_id: int = DEFAULT_LOCATION_ID) -> list[Need]:
     """What ``quantity`` of a line's item means in stocked products: itself, a bundle's
-    components, or nothing for a service."""
+    components, or nothing for a service; at ``location_id``."""
     item = line.item
     if item is None or item.kind != "product" or quantity == 0:
         return []
     if item.is_bundle:
-        return [Need(c.component_id, quantity * c.quantity, line, True) for c in item.components]
-    return [Need(item.id, quantity, line)]
+        needs = [Need(c.component_id, quantity * c.quantity, line, True, location_id) for c in item.components]
+        if any(need.quantity > MAX_QUANTITY for need in needs):   # a move holds at most MAX_QUANTITY
+            raise ValidationError.for_field(f"lines.{line.position}.quantity", _(
+                "%(quantity)s of %(name)s need more than %(max)s of one of its products",
+                quantity=decimal_text(quantity), name=item.name, max=decimal_text(MAX_QUANTITY)))
+        return needs
+    return [Need(item.id, quantity, line, location_id=location_id)]
 
 
 def _locked_order(needs: list[Need]) -> list[Need]:
     """Touch rows in id order so concurrent transactions never deadlock."""
-    return sorted(needs, key=lambda n: n.product_id)
+    return sorted(needs, key=lambda n: (n.product_id, n.location_id))
+
+
+# --- locations ------------------------------------------------------------------------------------
+
+def locations_chosen() -> bool:
+    """Whether an enabled plugin implements ``crm_stock_location`` (without one, everything is
+    at the default location and the hook is not called)."""
+    return hooks.implemented("crm_stock_location")
+
+
+def choose_location(session: Session, purpose: str, *, document: Document | None, line: DocumentLine | None,
+                    product_id: int, quantity: Decimal) -> int:
+    """The location a plugin chooses (``crm_stock_location``) for ``purpose``, or the default."""
+    if not locations_chosen():
+        return DEFAULT_LOCATION_ID
+    answer = hooks.call_first("crm_stock_location", session=session, purpose=purpose, document=document,
+                              line=line, product_id=product_id, quantity=quantity)
+    return DEFAULT_LOCATION_ID if answer is None else checked_location(session, answer)
+
+
+def checked_location(session: Session, location_id: object) -> int:
+    """``location_id`` if it is a stock location's id, else ValidationError naming ``location_id``."""
+    return checked_location_field(session, location_id, "location_id")
+
+
+def checked_location_field(session: Session, location_id: object, field: str) -> int:
+    """``location_id`` if it is a stock location's id, else ValidationError naming ``field``."""
+    if (isinstance(location_id, int) and not isinstance(location_id, bool)
+            and session.get(StockLocation, location_id) is not None):
+        return location_id
+    raise ValidationError.for_field(field, _("unknown stock location %(id)s", id=location_id))
+
+
+def located(session: Session, purpose: str, needs: list[Need], document: Document | None) -> list[Need]:
+    """``needs`` each at the location chosen for it (``crm_stock_location``, one call per need)."""
+    if not needs or not locations_chosen():
+        return needs
+    return [replace(need, location_id=choose_location(session, purpose, document=document, line=need.line,
+                                                      product_id=need.product_id, quantity=need.quantity))
+            for need in needs]
+
+
+def location(session: Session, plugin: str, code: str, name: str = "") -> StockLocation:
+    """The stock location ``code`` of ``plugin``, made (named ``name``) if it does not exist;
+    for plugins that manage locations (a warehouse, a bin). Safe when two transactions make
+    the same one at once (the second finds the first's)."""
+    if not plugin:
+        raise ValidationError.for_field("plugin", _("a location belongs to a plugin"))
+    if not code or len(code) > 60:
+        raise ValidationError.for_field("code", _("give a code of at most 60 characters"))
+    found = session.scalar(select(StockLocation).where(StockLocation.plugin == plugin, StockLocation.code == code))
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            made = StockLocation(plugin=plugin, code=code, name=name or code)
+            session.add(made)
+    except IntegrityError:   # made meanwhile by another transaction
+        return session.scalars(select(StockLocation).where(StockLocation.plugin == plugin,
+                                                           StockLocation.code == code)).one()
+    return made
+
+
+def default_location(session: Session) -> StockLocation:
+    """The core's location (id :data:`crm.models.stock.DEFAULT_LOCATION_ID`)."""
+    found = session.get(StockLocation, DEFAULT_LOCATION_ID)
+    assert found is not None, "migration core_0018 makes the default stock location"
+    return found
+
+
+def locations(session: Session, plugin: str | None = None) -> list[StockLocation]:
+    """Every stock location (the default first), or ``plugin``'s ("" for the core's)."""
+    stmt = select(StockLocation).order_by(StockLocation.id)
+    if plugin is not None:
+        stmt = stmt.where(StockLocation.plugin == plugin)
+    return list(session.scalars(stmt))
 
 
 def _allow_negative(session: Session) -> bool:
     return bool(get_setting(session, "allow_negative_stock"))
 
 
-def _names(session: Session, ids) -> dict[int, str]:
+def _names(session: Session, ids: Iterable[int]) -> dict[int, str]:
     return dict(session.execute(select(Item.id, Item.name).where(Item.id.in_(list(ids)))).all())
 
 
 # --- moving stock ---------------------------------------------------------------------------------
 
 def _move(session: Session, need: Need, quantity: Decimal, kind: str, *, document: Document | None = None,
-          reason: str = "", note: str = "") -> None:
-    session.add(StockMove(product_id=need.product_id, quantity=quantity,
-                          kind="bundle_component" if need.via_bundle and kind in ("shipment", "return") else kind,
-                          reason=reason or (kind if need.via_bundle else ""), note=note,
-                          document_id=document.id if document is not None else None,
-                          line_id=need.line.id if need.line is not None else None, user_id=current_actor_id()))
+          reason: str = "", note: str = "") -> StockMove:
+    move = StockMove(product_id=need.product_id, quantity=quantity, location_id=need.location_id,
+                     kind="bundle_component" if need.via_bundle and kind in ("shipment", "return") else kind,
+                     reason=reason or (kind if need.via_bundle else ""), note=note,
+                     document_id=document.id if document is not None else None,
+                     line_id=need.line.id if need.line is not None else None, user_id=current_actor_id())
+    session.add(move)
+    return move
 
 
-def _change(session: Session, product_id: int, *conditions, **deltas: Decimal) -> bool:
+def _posted(session: Session, moves: list[StockMove]) -> list[StockMove]:
+    """Flush a batch of moves (their ids are set) and announce it to the plugins
+    (``crm_stock_moved``), in the caller's transaction. An empty batch is not announced."""
+    if moves:
+        session.flush()
+        hooks.call("crm_stock_moved", session=session, moves=list(moves))
+    return moves
+
+
+def _change(session: Session, product_id: int, *conditions: ColumnElement[bool], **deltas: Decimal) -> bool:
     """``UPDATE items SET <column> = <column> + <delta>, ... WHERE id = <product_id> AND
     <conditions>``: whether the row matched. The session's copy of the product is
     kept in step (see :func:`_applied`)."""
     now = utcnow()
     values = {getattr(Item, column): getattr(Item, column) + delta for column, delta in deltas.items()}
-    done = session.execute(update(Item).where(Item.id == product_id, *conditions)
-                           .values({**values, Item.updated_at: now})
-                           .execution_options(synchronize_session=False)).rowcount
+    result = session.execute(update(Item).where(Item.id == product_id, *conditions)
+                             .values({**values, Item.updated_at: now})
+                             .execution_options(synchronize_session=False))
+    done = cast(CursorResult, result).rowcount
     if done:
         _applied(session, product_id, now, deltas)
     return bool(done)
 
 
-def _applied(session: Session, product_id: int, now, deltas: dict[str, Decimal]) -> None:
+def _applied(session: Session, product_id: int, now: dt.datetime, deltas: dict[str, Decimal]) -> None:
     """Give the session's copy of a product (if it holds one) what an UPDATE of its stock
     wrote, as SQLAlchemy's "evaluate" synchronisation would: the loaded, unchanged
     figures move by ``deltas`` and ``updated_at`` is ``now``. Done here because that
@@ -108,7 +217,7 @@ def _applied(session: Session, product_id: int, now, deltas: dict[str, Decimal])
     set_committed_value(item, "updated_at", now)
 
 
-def _lock(session: Session, product_ids) -> dict[int, Decimal]:
+def _lock(session: Session, product_ids: Iterable[int]) -> dict[int, Decimal]:
     """Lock the products' rows in id order (so concurrent transactions never deadlock)
     and read what is available of each (``on_hand - reserved``)."""
     rows = session.execute(select(Item.id, Item.on_hand - Item.reserved).where(Item.id.in_(sorted(product_ids)))
@@ -133,11 +242,89 @@ def _change_many(session: Session, column: str, deltas: dict[int, Decimal]) -> N
         _applied(session, product_id, now, {column: delta})
 
 
-def receive(session: Session, needs: list[Need], document: Document) -> None:
-    """Stock in (a purchase receipt)."""
+def _balance(session: Session, need: Need, *conditions: ColumnElement[bool], **deltas: Decimal) -> bool:
+    """``UPDATE stock_balances SET <column> = <column> + <delta>, ... WHERE`` the need's product and
+    location ``AND <conditions>``: whether the row matched (the caller changed the product's
+    row first, which serialises the product's balances)."""
+    values = {getattr(StockBalance, column): getattr(StockBalance, column) + delta for column, delta in deltas.items()}
+    result = session.execute(update(StockBalance)
+                             .where(StockBalance.product_id == need.product_id,
+                                    StockBalance.location_id == need.location_id, *conditions)
+                             .values(values).execution_options(synchronize_session=False))
+    return bool(cast(CursorResult, result).rowcount)
+
+
+def _balance_add(session: Session, product_id: int, location_id: int, on_hand: Decimal = ZERO,
+                 reserved: Decimal = ZERO) -> None:
+    """Add to a product's balance at a location, making the row if it has none: one
+    ``INSERT ... ON CONFLICT DO UPDATE`` (PostgreSQL and SQLite)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(StockBalance).values(product_id=product_id, location_id=location_id,
+                                       on_hand=on_hand, reserved=reserved)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[StockBalance.product_id, StockBalance.location_id],
+        set_={StockBalance.on_hand: StockBalance.on_hand + stmt.excluded.on_hand,
+              StockBalance.reserved: StockBalance.reserved + stmt.excluded.reserved})
+    session.execute(stmt)
+
+
+def _balance_many(session: Session, column: str, deltas: dict[tuple[int, int], Decimal]) -> None:
+    """``column += delta`` for each ``(product, location)`` of ``deltas``, in one UPDATE (the
+    caller changed or locked the products' rows first)."""
+    deltas = {pair: delta for pair, delta in deltas.items() if delta}
+    if not deltas:
+        return
+    target = getattr(StockBalance, column)
+    change = case(*[(and_(StockBalance.product_id == product_id, StockBalance.location_id == location_id),
+                      literal(delta, Quantity)) for (product_id, location_id), delta in deltas.items()],
+                  else_=literal(ZERO, Quantity))
+    session.execute(update(StockBalance)
+                    .where(tuple_(StockBalance.product_id, StockBalance.location_id).in_(sorted(deltas)))
+                    .values({target: target + change}).execution_options(synchronize_session=False))
+
+
+def _lock_at(session: Session, pairs: Iterable[tuple[int, int]]) -> tuple[dict[int, Decimal], dict[tuple[int, int], Decimal]]:
+    """Lock, in one statement, the products' rows and their balance rows at the locations (in
+    product id order, each product's row before its balances', as every stock change does, so
+    concurrent transactions never deadlock) and read what is available of each product
+    (``on_hand - reserved``) and of each ``(product, location)``.
+
+    Both tables are locked so that PostgreSQL, when it waited for a row, reads the newest
+    version of both (a joined table that is not locked would be read as it was when the
+    statement started). A product without a balance at any of the locations has nothing
+    available there: it is neither read nor locked (0 available, nothing is written to it)."""
+    pairs = set(pairs)
+    product_ids = sorted({product_id for product_id, _location in pairs})
+    location_ids = sorted({location_id for _product, location_id in pairs})
+    rows = session.execute(
+        select(Item.id, StockBalance.location_id, Item.on_hand - Item.reserved,
+               StockBalance.on_hand - StockBalance.reserved)
+        .join(StockBalance, StockBalance.product_id == Item.id)
+        .where(Item.id.in_(product_ids), StockBalance.location_id.in_(location_ids))
+        .order_by(Item.id, StockBalance.location_id).with_for_update(of=[Item, StockBalance]))
+    products: dict[int, Decimal] = {}
+    at: dict[tuple[int, int], Decimal] = {}
+    for product_id, location_id, available, available_at in rows:
+        products[product_id] = available
+        at[(product_id, location_id)] = available_at
+    return products, {pair: at.get(pair, ZERO) for pair in pairs}
+
+
+def _available_at(session: Session, need: Need) -> Decimal:
+    """What is available of a need's product at its location (and in all), locked."""
+    products, at = _lock_at(session, [(need.product_id, need.location_id)])
+    return min(products.get(need.product_id, ZERO), at[(need.product_id, need.location_id)])
+
+
+def receive(session: Session, needs: list[Need], document: Document) -> list[StockMove]:
+    """Stock in (a purchase receipt), each need at its location; the moves written."""
+    moves = []
     for need in _locked_order(needs):
         _change(session, need.product_id, on_hand=need.quantity)
-        _move(session, need, need.quantity, "receipt", document=document)
+        _balance_add(session, need.product_id, need.location_id, on_hand=need.quantity)
+        moves.append(_move(session, need, need.quantity, "receipt", document=document))
+    return _posted(session, moves)
 
 
 def reserve(session: Session, needs: list[Need], *, allow_short: bool = False) -> list[Decimal]:
@@ -147,17 +334,24 @@ def reserve(session: Session, needs: list[Need], *, allow_short: bool = False) -
 
     One need: one conditional UPDATE. Several, whatever their number: one statement
     locks and reads the products (in id order), one writes the reservations. Needs are
-    granted in product id order, each from what the previous ones left."""
+    granted in product id order, each from what the previous ones left.
+
+    Each need reserves at its location: what is available there, and in all. One need: a
+    conditional UPDATE of the product, one of its balance. Several: one statement locks the
+    products and reads both figures, one writes the products, one the balances."""
     if not needs:
         return []
-    if len(needs) == 1:  # one conditional UPDATE
+    if len(needs) == 1:  # one conditional UPDATE of the product, one of its balance
         return [_reserve_one(session, needs[0], allow_short)]
-    available = _lock(session, {need.product_id for need in needs})
+    available, available_at = _lock_at(session, {(need.product_id, need.location_id) for need in needs})
     granted: dict[int, Decimal] = {}
     short: dict[int, Decimal] = {}
     taken: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for index, need in sorted(enumerate(needs), key=lambda pair: pair[1].product_id):
-        left = available.get(need.product_id, ZERO) - taken[need.product_id]
+    taken_at: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for index, need in sorted(enumerate(needs), key=lambda pair: (pair[1].product_id, pair[1].location_id)):
+        pair = (need.product_id, need.location_id)
+        left = min(available.get(need.product_id, ZERO) - taken[need.product_id],
+                   available_at[pair] - taken_at[pair])
         if left >= need.quantity:
             granted[index] = need.quantity
         else:
@@ -165,22 +359,27 @@ def reserve(session: Session, needs: list[Need], *, allow_short: bool = False) -
             short[need.product_id] = short.get(need.product_id, ZERO) + need.quantity - left
             granted[index] = min(left, need.quantity) if allow_short else ZERO
         taken[need.product_id] += granted[index]
+        taken_at[pair] += granted[index]
     if short and not allow_short:
         raise _short_error(session, short)
     _change_many(session, "reserved", taken)
+    _balance_many(session, "reserved", taken_at)
     return [granted[i] for i in range(len(needs))]
 
 
 def _reserve_one(session: Session, need: Need, allow_short: bool) -> Decimal:
     if _change(session, need.product_id, Item.on_hand - Item.reserved >= need.quantity, reserved=need.quantity):
-        return need.quantity
-    available = max(session.scalar(select(Item.on_hand - Item.reserved).where(Item.id == need.product_id)
-                                   .with_for_update()), ZERO)
+        if _balance(session, need, StockBalance.on_hand - StockBalance.reserved >= need.quantity,
+                    reserved=need.quantity):
+            return need.quantity
+        _change(session, need.product_id, reserved=-need.quantity)   # short at the location: undone
+    available = max(_available_at(session, need), ZERO)
     if not allow_short:
         raise _short_error(session, {need.product_id: need.quantity - available})
     take = min(available, need.quantity)
     if take:
         _change(session, need.product_id, reserved=take)
+        _balance(session, need, reserved=take)
     return take
 
 
@@ -190,61 +389,125 @@ def release(session: Session, needs: list[Need]) -> None:
     if not needs:
         return
     given_back: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    given_back_at: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
     for need in needs:
         given_back[need.product_id] -= need.quantity
+        given_back_at[(need.product_id, need.location_id)] -= need.quantity
     if len(given_back) > 1:  # one UPDATE of several rows: lock them in id order first
         _lock(session, given_back)
     _change_many(session, "reserved", given_back)
+    _balance_many(session, "reserved", given_back_at)
 
 
 def take_out(session: Session, needs_and_reserved: list[tuple[Need, Decimal]], document: Document, *,
-             kind: str = "shipment", reason: str = "") -> None:
+             kind: str = "shipment", reason: str = "") -> list[StockMove]:
     """Stock out: each need consumes ``reserved`` of its own reservation and takes the
     rest from what is available; refused (InsufficientStock) when that is short,
-    unless negative stock is allowed."""
+    unless negative stock is allowed. Each need takes from its location (where its
+    reservation is), checked there and in all. Returns the moves written."""
     allow_negative = _allow_negative(session)
     short: dict[int, Decimal] = {}
-    for need, from_reservation in sorted(needs_and_reserved, key=lambda p: p[0].product_id):
+    moves = []
+    for need, from_reservation in sorted(needs_and_reserved, key=lambda p: (p[0].product_id, p[0].location_id)):
         extra = need.quantity - from_reservation
         conditions = () if allow_negative else (  # never below zero, never into other orders' reservations
             Item.on_hand - need.quantity >= 0, Item.on_hand - Item.reserved >= extra)
-        if not _change(session, need.product_id, *conditions, on_hand=-need.quantity, reserved=-from_reservation):
-            available = session.scalar(select(Item.on_hand - Item.reserved).where(Item.id == need.product_id))
-            short[need.product_id] = short.get(need.product_id, ZERO) + extra - max(available, ZERO)
+        done = _change(session, need.product_id, *conditions, on_hand=-need.quantity, reserved=-from_reservation)
+        if done and allow_negative:
+            _balance_add(session, need.product_id, need.location_id, on_hand=-need.quantity,
+                         reserved=-from_reservation)
+        elif done and not _balance(session, need, StockBalance.on_hand - need.quantity >= 0,
+                                   StockBalance.on_hand - StockBalance.reserved >= extra,
+                                   on_hand=-need.quantity, reserved=-from_reservation):
+            _change(session, need.product_id, on_hand=need.quantity, reserved=from_reservation)   # undone
+            done = False
+        if not done:
+            short[need.product_id] = short.get(need.product_id, ZERO) + extra - max(_available_at(session, need), ZERO)
             continue
-        _move(session, need, -need.quantity, kind, document=document, reason=reason)
+        moves.append(_move(session, need, -need.quantity, kind, document=document, reason=reason))
     if short:
         raise _short_error(session, short)
+    return _posted(session, moves)
 
 
-def put_back(session: Session, needs: list[Need], document: Document, *, reason: str) -> None:
-    """Stock back in (a cancelled direct invoice)."""
+def put_back(session: Session, needs: list[Need], document: Document, *, reason: str) -> list[StockMove]:
+    """Stock back in (a cancelled direct invoice), each need at its location; the moves written."""
+    moves = []
     for need in _locked_order(needs):
         _change(session, need.product_id, on_hand=need.quantity)
-        _move(session, need, need.quantity, "return", document=document, reason=reason)
+        _balance_add(session, need.product_id, need.location_id, on_hand=need.quantity)
+        moves.append(_move(session, need, need.quantity, "return", document=document, reason=reason))
+    return _posted(session, moves)
+
+
+def move_between(session: Session, product_id: int, quantity: Decimal, from_location_id: int,
+                 to_location_id: int, *, document: Document | None = None, note: str = "",
+                 reason: str = "") -> list[StockMove]:
+    """Move ``quantity`` of a product from one location to another (a transfer between
+    warehouses, into or out of a plugin's "in transit" location): a pair of moves of kind
+    ``transfer``, ``-quantity`` at the source and ``+quantity`` at the destination, so the
+    product's total on hand and reserved never change.
+
+    Under the same locks as a reservation: the product's row, then the source's balance by a
+    conditional UPDATE that never takes more than is available there (on hand - reserved;
+    whatever the setting ``allow_negative_stock``), then the destination's. Two transactions
+    moving the last units of a location never both get them (PostgreSQL); a caller moving
+    several products calls this in product id order. Short: 409 ``insufficient_stock`` naming
+    ``quantity``; a bad argument: 422 naming it. Announced as ``crm_stock_moved`` (both moves)."""
+    if not isinstance(quantity, Decimal) or quantity <= 0 or quantity > MAX_QUANTITY \
+            or quantity != round_quantity(quantity):
+        raise ValidationError.for_field("quantity", _("must be a quantity above 0 and at most %(max)s, with up to "
+                                                      "3 decimals", max=decimal_text(MAX_QUANTITY)))
+    source = checked_location_field(session, from_location_id, "from_location_id")
+    target = checked_location_field(session, to_location_id, "to_location_id")
+    if source == target:
+        raise ValidationError.for_field("to_location_id", _("the stock is already there: choose another location"))
+    product = session.get(Item, product_id) if isinstance(product_id, int) else None
+    if product is None or product.kind != "product":
+        raise ValidationError.for_field("product_id", _("unknown product %(id)s", id=product_id))
+    if product.is_bundle:
+        raise ValidationError.for_field("product_id", _("a bundle has no stock of its own; move its components"))
+    _lock(session, [product_id])   # serialises the product's stock changes, as every change does
+    out = Need(product_id, quantity, location_id=source)
+    if not _balance(session, out, StockBalance.on_hand - StockBalance.reserved >= quantity, on_hand=-quantity):
+        found = balances(session, [product_id], [source]).get((product_id, source))
+        here = max(found.available, ZERO) if found is not None else ZERO
+        raise InsufficientStock(
+            _("not enough %(name)s at the source: %(available)s available, %(quantity)s asked", name=product.name,
+              available=decimal_text(here), quantity=decimal_text(quantity)),
+            {"quantity": [_("only %(available)s available there", available=decimal_text(here))]})
+    _balance_add(session, product_id, target, on_hand=quantity)
+    moves = [_move(session, out, -quantity, "transfer", document=document, reason=reason, note=note),
+             _move(session, Need(product_id, quantity, location_id=target), quantity, "transfer",
+                   document=document, reason=reason, note=note)]
+    return _posted(session, moves)
 
 
 def _short_error(session: Session, short: dict[int, Decimal]) -> InsufficientStock:
     names = _names(session, short)
-    parts = [_("%(name)s (short by %(quantity)s)", name=names.get(pid, pid), quantity=_plain(q))
+    parts = [_("%(name)s (short by %(quantity)s)", name=names.get(pid, pid), quantity=decimal_text(q))
              for pid, q in sorted(short.items())]
     return InsufficientStock(_("not enough stock: %(products)s", products="; ".join(parts)),
-                             {f"items.{pid}": [_("short by %(quantity)s", quantity=_plain(q))]
+                             {f"items.{pid}": [_("short by %(quantity)s", quantity=decimal_text(q))]
                               for pid, q in short.items()})
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 # --- adjustments ----------------------------------------------------------------------------------
 
 def adjust(session: Session, product_id: int, *, quantity: Decimal | None = None,
-           counted_quantity: Decimal | None = None, reason: str, note: str = "") -> StockMove:
-    """Correct stock: a signed ``quantity``, or the ``counted_quantity`` found on the
-    shelf (the difference is written). Negative on-hand is refused unless allowed."""
+           counted_quantity: Decimal | None = None, reason: str, note: str = "",
+           location_id: int | None = None) -> StockMove:
+    """Correct stock at a location: a signed ``quantity``, or the ``counted_quantity`` found on
+    the shelf there (the difference is written). ``location_id`` None: the location a plugin
+    chooses (``crm_stock_location``, purpose ``adjustment``), else the default. Negative
+    on-hand (at the location or in all) is refused unless allowed. Announced to the plugins
+    as ``crm_stock_moved`` then ``crm_stock_adjusted``."""
     if (quantity is None) == (counted_quantity is None):
         raise ValidationError.for_field("quantity", _("give a signed quantity or a counted_quantity, not both"))
+    for name, value in (("quantity", quantity), ("counted_quantity", counted_quantity)):
+        if value is not None and (abs(value) > MAX_QUANTITY or value != round_quantity(value)):
+            raise ValidationError.for_field(name, _("must be a quantity of at most %(max)s, with up to 3 decimals",
+                                                    max=decimal_text(MAX_QUANTITY)))
     if reason not in ADJUSTMENT_REASONS:
         raise ValidationError.for_field("reason", _("must be one of %(choices)s",
                                                     choices=", ".join(ADJUSTMENT_REASONS)))
@@ -253,23 +516,37 @@ def adjust(session: Session, product_id: int, *, quantity: Decimal | None = None
         raise ValidationError.for_field("product_id", _("unknown product %(id)s", id=product_id))
     if product.is_bundle:
         raise ValidationError.for_field("product_id", _("a bundle has no stock of its own; adjust its components"))
+    if counted_quantity is not None and counted_quantity < 0:
+        raise ValidationError.for_field("counted_quantity", _("cannot be negative"))
+    if location_id is None:
+        asked = quantity if quantity is not None else counted_quantity
+        assert asked is not None  # one of the two was given (checked above)
+        location_id = choose_location(session, "adjustment", document=None, line=None, product_id=product.id,
+                                      quantity=asked)
+    else:
+        location_id = checked_location(session, location_id)
+    on_hand_here = session.scalar(select(StockBalance.on_hand).where(
+        StockBalance.product_id == product.id, StockBalance.location_id == location_id)) or ZERO
     if counted_quantity is not None:
-        if counted_quantity < 0:
-            raise ValidationError.for_field("counted_quantity", _("cannot be negative"))
-        quantity = counted_quantity - product.on_hand
+        quantity = counted_quantity - on_hand_here
         reason = reason or "count_correction"
+    assert quantity is not None  # one of the two was given (checked above)
     if quantity == 0:
         raise ValidationError.for_field("quantity", _("nothing to adjust"))
-    if product.on_hand + quantity < 0 and not _allow_negative(session):
+    if min(product.on_hand, on_hand_here) + quantity < 0 and not _allow_negative(session):
+        after = min(product.on_hand, on_hand_here) + quantity
         raise InsufficientStock(_("%(name)s: on hand would be %(quantity)s; negative stock is not allowed",
-                                  name=product.name, quantity=_plain(product.on_hand + quantity)),
+                                  name=product.name, quantity=decimal_text(after)),
                                 {"quantity": [_("would make on hand negative")]})
     session.execute(update(Item).where(Item.id == product.id).values(on_hand=Item.on_hand + quantity))
+    _balance_add(session, product.id, location_id, on_hand=quantity)
     move = StockMove(product_id=product.id, quantity=quantity, kind="adjustment", reason=reason, note=note,
-                     user_id=current_actor_id())
+                     location_id=location_id, user_id=current_actor_id())
     session.add(move)
     session.flush()
     session.refresh(product)
+    _posted(session, [move])
+    hooks.call("crm_stock_adjusted", session=session, move=move)
     return move
 
 
@@ -283,17 +560,17 @@ class StockLevel:
     incoming: Decimal
 
 
-def incoming_by_product(session: Session, product_ids=None) -> dict[int, Decimal]:
+def incoming_by_product(session: Session, product_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
     """Quantities still to be received on approved purchase orders, components of bundles included."""
     line_left = DocumentLine.quantity - DocumentLine.qty_received
-    base = (select(DocumentLine.item_id, Item.is_bundle, func.sum(line_left))
+    base = (select(Item.id, Item.is_bundle, func.sum(line_left)).select_from(DocumentLine)
             .join(Document, Document.id == DocumentLine.document_id)
             .join(Item, Item.id == DocumentLine.item_id)
             .where(Document.doc_type == "purchase_order", Document.status.in_(OPEN_PURCHASE_STATUSES),
                    DocumentLine.display_type.is_(None), Item.kind == "product")
-            .group_by(DocumentLine.item_id, Item.is_bundle))
+            .group_by(Item.id, Item.is_bundle))
     incoming: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    bundles = {}
+    bundles: dict[int, Decimal] = {}
     for item_id, is_bundle, left in session.execute(base):
         if is_bundle:
             bundles[item_id] = left
@@ -307,11 +584,17 @@ def incoming_by_product(session: Session, product_ids=None) -> dict[int, Decimal
     return dict(incoming)
 
 
-def level(session: Session, product_id: int) -> StockLevel:
+def level(session: Session, product_id: int, location_id: int | None = None) -> StockLevel:
+    """A product's stock: in all (``location_id`` None), or at one location, where ``incoming``
+    is 0 (the core does not know where purchase orders deliver). A bundle's in bundle units."""
     product = session.scalar(select(Item).where(Item.id == product_id)
                              .options(selectinload(Item.components).selectinload(BundleComponent.component)))
     if product is None or product.kind != "product":
         raise NotFound(_("product %(id)s not found", id=product_id))
+    if location_id is not None:
+        if session.get(StockLocation, location_id) is None:
+            raise NotFound(_("stock location %(id)s not found", id=location_id))
+        return _level_at(session, product, location_id)
     if not product.is_bundle:
         incoming = incoming_by_product(session, [product.id])[product.id]
         return StockLevel(product.on_hand, product.reserved, product.on_hand - product.reserved, incoming)
@@ -324,15 +607,56 @@ def bundle_level(session: Session, bundle: Item) -> StockLevel:
         return StockLevel(ZERO, ZERO, ZERO, ZERO)
     incoming = incoming_by_product(session, [c.component_id for c in bundle.components])
 
-    def units(values):
-        return min((values(c) // c.quantity) for c in bundle.components)
+    def units(values: Callable[[BundleComponent], Decimal]) -> Decimal:
+        return min(whole_times(values(c), c.quantity) for c in bundle.components)
     return StockLevel(on_hand=units(lambda c: c.component.on_hand), reserved=ZERO,
                       available=max(units(lambda c: c.component.on_hand - c.component.reserved), ZERO),
                       incoming=units(lambda c: incoming[c.component_id]))
 
 
+def _level_at(session: Session, product: Item, location_id: int) -> StockLevel:
+    ids = [c.component_id for c in product.components] if product.is_bundle else [product.id]
+    found = balances(session, ids, [location_id])
+    figures = {pid: found.get((pid, location_id), StockLevel(ZERO, ZERO, ZERO, ZERO)) for pid in ids}
+    if not product.is_bundle:
+        return figures[product.id]
+    if not product.components:
+        return StockLevel(ZERO, ZERO, ZERO, ZERO)
+
+    def units(values: Callable[[StockLevel], Decimal]) -> Decimal:
+        return min(whole_times(values(figures[c.component_id]), c.quantity) for c in product.components)
+    return StockLevel(on_hand=units(lambda f: f.on_hand), reserved=ZERO,
+                      available=max(units(lambda f: f.available), ZERO), incoming=ZERO)
+
+
+def balances(session: Session, product_ids: Iterable[int] | None = None,
+             location_ids: Iterable[int] | None = None) -> dict[tuple[int, int], StockLevel]:
+    """``{(product_id, location_id): StockLevel}`` of the balances kept (a product that never had
+    stock at a location has none there), ``incoming`` 0; for reports and plugins, in one query."""
+    stmt = select(StockBalance.product_id, StockBalance.location_id, StockBalance.on_hand, StockBalance.reserved)
+    if product_ids is not None:
+        stmt = stmt.where(StockBalance.product_id.in_(list(product_ids)))
+    if location_ids is not None:
+        stmt = stmt.where(StockBalance.location_id.in_(list(location_ids)))
+    return {(pid, lid): StockLevel(on_hand, reserved, on_hand - reserved, ZERO)
+            for pid, lid, on_hand, reserved in session.execute(stmt)}
+
+
+def available(session: Session, product_ids: Iterable[int]) -> dict[int, Decimal]:
+    """What is available of each product for the one acting: a plugin's answer
+    (``crm_stock_available``, e.g. at the user's warehouse), else on hand - reserved in all."""
+    ids = list(product_ids)
+    answer = hooks.call_first("crm_stock_available", session=session, product_ids=ids) \
+        if hooks.implemented("crm_stock_available") else None
+    if answer is not None:
+        return {pid: answer.get(pid, ZERO) for pid in ids}
+    rows = session.execute(select(Item.id, Item.on_hand - Item.reserved).where(Item.id.in_(ids)))
+    return {pid: free for pid, free in rows}
+
+
 def verify(session: Session) -> list[str]:
-    """Differences between the cached quantities and the ledger (empty when all agree)."""
+    """Differences between the cached quantities and the ledger (empty when all agree): each
+    product's on hand and reserved, and each of its balances per location."""
     problems = []
     ledger = dict(session.execute(select(StockMove.product_id, func.sum(StockMove.quantity))
                                   .group_by(StockMove.product_id)).all())
@@ -342,20 +666,53 @@ def verify(session: Session) -> list[str]:
     for item_id, name, on_hand, cached_reserved in rows:
         expected = ledger.get(item_id) or ZERO
         if on_hand != expected:
-            problems.append(f"{name} (#{item_id}): on hand {_plain(on_hand)}, ledger says {_plain(expected)}")
+            problems.append(f"{name} (#{item_id}): on hand {decimal_text(on_hand)}, ledger says {decimal_text(expected)}")
         expected_reserved = reserved.get(item_id, ZERO)
         if cached_reserved != expected_reserved:
-            problems.append(f"{name} (#{item_id}): reserved {_plain(cached_reserved)}, "
-                            f"sales orders say {_plain(expected_reserved)}")
+            problems.append(f"{name} (#{item_id}): reserved {decimal_text(cached_reserved)}, "
+                            f"sales orders say {decimal_text(expected_reserved)}")
+    return problems + _verify_locations(session)
+
+
+def _verify_locations(session: Session) -> list[str]:
+    """Each balance against the moves at its location and the reservations held there."""
+    ledger = {(pid, lid): quantity for pid, lid, quantity in session.execute(
+        select(StockMove.product_id, StockMove.location_id, func.sum(StockMove.quantity))
+        .group_by(StockMove.product_id, StockMove.location_id))}
+    reserved = _reserved_from_orders(session, by_location=True)
+    kept = {(pid, lid): (on_hand, held) for pid, lid, on_hand, held in session.execute(
+        select(StockBalance.product_id, StockBalance.location_id, StockBalance.on_hand, StockBalance.reserved))}
+    pairs = sorted(set(ledger) | set(kept) | set(reserved))
+    if not pairs:
+        return []
+    names = _names(session, {pid for pid, _lid in pairs})
+    places = dict(session.execute(select(StockLocation.id, StockLocation.name)).all())
+    problems = []
+    for pid, lid in pairs:
+        on_hand, held = kept.get((pid, lid), (ZERO, ZERO))
+        where = f"{names.get(pid, '')} (#{pid}) at {places.get(lid, '')} (location #{lid})"
+        expected = ledger.get((pid, lid)) or ZERO
+        if on_hand != expected:
+            problems.append(f"{where}: on hand {decimal_text(on_hand)}, ledger says {decimal_text(expected)}")
+        if held != reserved.get((pid, lid), ZERO):
+            problems.append(f"{where}: reserved {decimal_text(held)}, "
+                            f"sales orders say {decimal_text(reserved.get((pid, lid), ZERO))}")
     return problems
 
 
-def _reserved_from_orders(session: Session) -> dict[int, Decimal]:
+@overload
+def _reserved_from_orders(session: Session) -> dict[int, Decimal]: ...
+@overload
+def _reserved_from_orders(session: Session, by_location: Literal[True]) -> dict[tuple[int, int], Decimal]: ...
+
+
+def _reserved_from_orders(session: Session, by_location: bool = False) -> dict:
+    """What the sales order lines hold, per product (or per product and location)."""
     lines = session.scalars(select(DocumentLine).join(Document, Document.id == DocumentLine.document_id)
                             .where(Document.doc_type == "sales_order", DocumentLine.qty_reserved > 0)
                             .options(selectinload(DocumentLine.item).selectinload(Item.components)))
-    total: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    total: dict = defaultdict(lambda: ZERO)
     for line in lines:
-        for need in product_needs(line, line.qty_reserved):
-            total[need.product_id] += need.quantity
+        for need in product_needs(line, line.qty_reserved, line.stock_location_id or DEFAULT_LOCATION_ID):
+            total[(need.product_id, need.location_id) if by_location else need.product_id] += need.quantity
     return dict(total)

@@ -1,6 +1,8 @@
 """Taxes: the rates applied to items (individual mode), documents (group mode) and shipping."""
 from __future__ import annotations
 
+from typing import Iterable
+
 from flask_babel import gettext as _
 from sqlalchemy import String, cast, exists, or_, select
 from sqlalchemy.orm import Session
@@ -65,7 +67,7 @@ def _in_use(session: Session, tax_id: int) -> bool:
     return bool(session.scalar(select(or_(on_items, on_lines, on_documents))))
 
 
-def taxes_by_id(session: Session, ids, field: str, *, applies: str = "items") -> list[Tax]:
+def taxes_by_id(session: Session, ids: Iterable[int] | None, field: str, *, applies: str = "items") -> list[Tax]:
     """The taxes with these ids, in that order; unknown or inapplicable ids are a 422 on ``field``."""
     ids = list(ids or [])
     if not ids:

@@ -7,8 +7,7 @@ from sqlalchemy.orm import Session
 
 from crm.models import Document, Item, Vendor
 from crm.services.custom_fields import validate_custom
-from crm.services.records import (apply_changes, check_version, deleted, flush, get_or_404, refuse_if_used,
-                                  saved)
+from crm.services.records import add_record, change_record, check_version, delete_record, get_or_404, refuse_if_used
 
 ENTITY = "vendors"
 
@@ -19,21 +18,14 @@ def get_vendor(session: Session, vendor_id: int, *, for_update: bool = False) ->
 
 def create_vendor(session: Session, data: dict) -> Vendor:
     data["custom"] = validate_custom(session, ENTITY, data.get("custom"))
-    vendor = Vendor(**data)
-    session.add(vendor)
-    flush(session)
-    saved(session, ENTITY, vendor, True)
-    return vendor
+    return add_record(session, ENTITY, Vendor(**data))
 
 
 def update_vendor(session: Session, vendor: Vendor, data: dict) -> Vendor:
     check_version(vendor, data.pop("version", None))
     if "custom" in data:
         data["custom"] = validate_custom(session, ENTITY, data["custom"], current=vendor.custom)
-    apply_changes(vendor, data)
-    flush(session)
-    saved(session, ENTITY, vendor, False)
-    return vendor
+    return change_record(session, ENTITY, vendor, data)
 
 
 def delete_vendor(session: Session, vendor: Vendor) -> None:
@@ -42,7 +34,4 @@ def delete_vendor(session: Session, vendor: Vendor) -> None:
         _("documents"): exists().where(Document.vendor_id == vendor.id),
         _("items"): exists().where(Item.vendor_id == vendor.id),
     })
-    vendor_id = vendor.id
-    session.delete(vendor)
-    flush(session)
-    deleted(session, ENTITY, vendor_id)
+    delete_record(session, ENTITY, vendor)

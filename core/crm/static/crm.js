@@ -34,6 +34,13 @@
     var body = document.getElementById("lines");
     var counter = 0;
     var recompute = function () { form.dispatchEvent(new Event("recompute", { bubbles: true })); };
+    // typing recomputes the totals (htmx waits for a pause: "typed ... delay"), except in the
+    // item search box, which only searches
+    form.addEventListener("input", function (event) {
+      if (!event.target.classList || !event.target.classList.contains("item-search")) {
+        form.dispatchEvent(new Event("typed"));
+      }
+    });
 
     function addRow(kind) {
       var template = document.getElementById((kind || "line") + "-template");
@@ -86,7 +93,60 @@
       mode.addEventListener("change", function () { form.setAttribute("data-tax-mode", mode.value); });
     }
     itemPicker(form, recompute);
+    partyChoices(form, recompute);
     if (body.querySelector("tr.line") && !body.querySelector("output.num:not(:empty)")) { recompute(); }
+  }
+
+  // --- the party: its contacts, and its addresses unless the user typed others ------------------
+  function partyChoices(form, recompute) {
+    var party = document.getElementById("f-party");
+    var contact = document.getElementById("f-contact");
+    var data = document.getElementById("party-addresses");
+    var url = form.getAttribute("data-party-url");
+    if (!party || !contact || !url) { return; }
+    var given = data ? JSON.parse(data.textContent) : {};  // what the current party gave
+    var ticket = 0;
+
+    function partsOf(name) {
+      var set = form.querySelector('fieldset[data-address="' + name + '"]');
+      return set ? Array.prototype.slice.call(set.querySelectorAll("input[data-part]")) : [];
+    }
+    function untouched(name) {  // blank, or still what the previous party gave
+      var before = given[name] || {};
+      return partsOf(name).every(function (input) {
+        return !input.value.trim() || input.value === (before[input.getAttribute("data-part")] || "");
+      });
+    }
+    function fill(answer) {
+      ["billing_address", "shipping_address"].forEach(function (name) {
+        if (!(name in answer)) { return; }
+        if (untouched(name)) {
+          partsOf(name).forEach(function (input) { input.value = answer[name][input.getAttribute("data-part")] || ""; });
+        }
+        given[name] = answer[name];
+      });
+      var chosen = contact.value;
+      contact.querySelectorAll("option[value]:not([value=''])").forEach(function (o) { o.remove(); });
+      (answer.contacts || []).forEach(function (c) {
+        var option = document.createElement("option");
+        option.value = String(c.id);
+        option.textContent = c.name;
+        option.selected = option.value === chosen;
+        contact.appendChild(option);
+      });
+      if (contact.value !== chosen) { contact.value = ""; }
+      recompute();
+    }
+
+    party.addEventListener("change", function () {
+      ticket += 1;
+      var mine = ticket;  // a late answer for an earlier choice is dropped
+      if (!party.value) { fill({ contacts: [] }); return; }
+      fetch(url + "?id=" + encodeURIComponent(party.value),
+            { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (answer) { if (answer && mine === ticket) { fill(answer); } });
+    });
   }
 
   // --- the item picker: a combobox whose options the server renders ----------------------------
@@ -111,8 +171,10 @@
       var ticket = (input.crmTicket || 0) + 1;  // answers that come back late are dropped
       input.crmTicket = ticket;
       var mode = form.querySelector('[name="tax_mode"]');
+      var book = form.querySelector('[name="price_book_id"]');
       var query = url + "&list=" + encodeURIComponent(list.id) + "&q=" + encodeURIComponent(input.value) +
-        "&tax_mode=" + encodeURIComponent(mode ? mode.value : "individual");
+        "&tax_mode=" + encodeURIComponent(mode ? mode.value : "individual") +
+        "&price_book_id=" + encodeURIComponent(book ? book.value : "");
       fetch(query, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
         .then(function (response) { return response.ok ? response.text() : ""; })
         .then(function (html) {

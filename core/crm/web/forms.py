@@ -4,8 +4,7 @@ UI accepts and refuses exactly what the API does, then calls the same service).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from marshmallow import ValidationError as SchemaError
@@ -30,6 +29,8 @@ class FormField:
     blank: object = None           # the value of an empty, optional input (None: leave it None)
     full_width: bool = False
     fixed: bool = False            # cannot change once the record exists (shown read-only)
+    source: str | None = None      # the record's attribute shown, when it is not ``name`` ("taxes" for tax_ids)
+    default: object = None         # what the input of a new record shows (None: empty; boxes ticked)
 
     def options(self, session) -> list:
         choices = self.choices(session) if callable(self.choices) else (self.choices or [])
@@ -42,7 +43,9 @@ class FormField:
         if self.name.startswith("custom."):
             value = (getattr(record, "custom", None) or {}).get(self.name[7:]) if record is not None else None
             return "" if value is None else value
-        value = getattr(record, self.name, None) if record is not None else None
+        if record is None and self.default is not None:
+            return self.default
+        value = getattr(record, self.source or self.name, None) if record is not None else None
         if self.type == "money":
             return money_input(value)
         if self.type in ("decimal", "quantity", "percent"):
@@ -108,25 +111,50 @@ def custom_form_fields(session, entity: str) -> list[FormField]:
     return result
 
 
-def read_custom(fields_: list[FormField], form) -> dict:
-    """The ``custom`` dict of a record from the ``custom.<key>`` inputs (blank -> None)."""
-    values = {}
+def read_custom(fields_: list[FormField], form, current: dict | None = None) -> dict:
+    """The ``custom`` dict of a record from the ``custom.<key>`` inputs (blank -> None).
+
+    A field the record has no value for (``current``) and that is left blank, or an unticked
+    box, stays without a value rather than getting ``None`` or ``False``, so a form saved
+    unchanged changes nothing. A required field left blank is refused."""
+    values, problems = {}, {}
     for f in fields_:
         key = f.name[7:]
         text = form.get(f.name, "").strip()
-        if f.type == "bool":
-            values[key] = f.name in form
-        elif f.type == "custom_number":
-            values[key] = text if text else None
-        elif f.type == "custom_decimal":
-            number = parse_decimal(text, f.name)
-            values[key] = plain(number) if number is not None else None
-        elif f.type == "date":
-            value = parse_date(text, f.name)
-            values[key] = value.isoformat() if value is not None else None
-        else:
-            values[key] = text if text else None
+        try:
+            if f.type == "bool":
+                value = f.name in form
+            elif f.type == "custom_decimal":
+                number = parse_decimal(text, f.name)
+                value = plain(number) if number is not None else None
+            elif f.type == "date":
+                day = parse_date(text, f.name)
+                value = day.isoformat() if day is not None else None
+            else:
+                value = text if text else None
+        except ValidationError as exc:
+            problems.update(exc.fields)
+            continue
+        if value is None and f.required:
+            problems[f.name] = [_("is required")]
+        elif value not in (None, False) or key in (current or {}):
+            values[key] = value
+    if problems:
+        raise ValidationError(refusal_message(problems, fields_), problems)
     return values
+
+
+def refusal_message(problems: dict[str, list[str]], fields_: list[FormField]) -> str:
+    """The message above a refused form: the field and its reason when only one is refused."""
+    if len(problems) != 1:
+        return _("Check the highlighted fields.")
+    name, reasons = next(iter(problems.items()))
+    return f"{labels_of(fields_).get(name, name)}: {reasons[0]}"
+
+
+def labels_of(fields_: list[FormField]) -> dict[str, str]:
+    """Input names -> the labels the form shows (for the messages of a refused form)."""
+    return {f.name: str(f.label) for f in fields_}
 
 
 def flatten_schema_errors(messages, prefix: str = "") -> dict[str, list[str]]:
@@ -154,6 +182,3 @@ def load(schema, raw: dict) -> dict:
         raise ValidationError(_("Check the highlighted fields.") if len(fields_) > 1
                               else f"{first[0]}: {first[1][0]}", fields_) from None
 
-
-def decimal_or_none(value) -> Decimal | None:
-    return Decimal(value) if value not in (None, "") else None

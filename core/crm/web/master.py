@@ -5,21 +5,21 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import Blueprint
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.errors import NotFound, ValidationError
-from crm.models import (Account, BundleComponent, Contact, CustomField, Item, PriceBook, PriceBookEntry, Tax,
-                        Vendor)
+from crm.models import Account, BundleComponent, Contact, CustomField, Item, PriceBook, PriceBookEntry, Tax, Vendor
 from crm.models.catalog import CUSTOM_FIELD_ENTITIES, CUSTOM_FIELD_TYPES, TAX_APPLIES_TO
-from crm.services import accounts, contacts, custom_fields, items, price_books, taxes, vendors
-from crm.services import document_queries as docq
+from crm.money import decimal_text, is_digits
+from crm.services import accounts, contacts, custom_fields, document_queries as docq, items, price_books, taxes, vendors
+from crm.services.mass_actions import EDIT_FIELDS
 from crm.web.common import parse_decimal, parse_int
 from crm.web.forms import FormField as F
 from crm.web.records import Column, Filter, Resource, register
 
+#: the pages of the master data
 BLUEPRINTS: list[Blueprint] = []
 
 def _active_filter(model) -> Filter:
@@ -38,12 +38,31 @@ def _accounts(session):
     return [(a.id, a.name) for a in session.scalars(select(Account).order_by(func.lower(Account.name)))]
 
 
+def _users(session):
+    from crm.models import User
+    return [(u.id, u.full_name or u.username) for u in session.scalars(select(User).order_by(User.username))]
+
+
+def _assigned_name(record) -> str:
+    from crm.db import db
+    from crm.models import User
+    if record.assigned_user_id is None:
+        return ""
+    user = db.session.get(User, record.assigned_user_id)
+    return (user.full_name or user.username) if user is not None else ""
+
+
+def _assigned_filter(model) -> Filter:
+    return Filter("assigned_user_id", _l("Assigned to"), _users,
+                  lambda stmt, v: stmt.where(model.assigned_user_id == int(v)))
+
+
 def _vendors(session):
     return [(v.id, v.name) for v in session.scalars(select(Vendor).order_by(func.lower(Vendor.name)))]
 
 
 def _item_taxes(session):
-    return [(t.id, f"{t.name} ({t.rate.normalize():f} %)") for t in
+    return [(t.id, f"{t.name} ({decimal_text(t.rate)} %)") for t in
             session.scalars(select(Tax).where(Tax.applies_to.in_(("items", "both"))).order_by(Tax.name))]
 
 
@@ -70,6 +89,7 @@ def _distinct(column, *where):
 def _schema(module: str, name: str, partial: bool = False):
     def make():
         import importlib
+
         from crm.api.records import patch_schema
         cls = getattr(importlib.import_module(f"crm.api.{module}"), name)
         return patch_schema(cls) if partial else cls()
@@ -93,12 +113,18 @@ ACCOUNTS = Resource(
             F("shipping_address", _l("Shipping address"), "address"),
             F("description", _l("Description"), "textarea", full_width=True), F("active", _l("Active"), "bool")],
     columns=[Column(_l("Name"), "name", "name", link=True), Column(_l("Email"), "email", "email"),
-             Column(_l("Phone"), "phone"), Column(_l("City"), lambda a: (a.billing_address or {}).get("city", "")),
-             Column(_l("Active"), "active", kind="bool")],
+             Column(_l("Phone"), "phone"),
+             Column(_l("City"), lambda a: (a.billing_address or {}).get("city", ""), key="city"),
+             Column(_l("Assigned to"), _assigned_name, key="assigned_to"),
+             Column(_l("Active"), "active", kind="bool"),
+             Column(_l("Website"), "website", shown=False), Column(_l("Tax number"), "tax_id", shown=False),
+             Column(_l("Country"), lambda a: (a.billing_address or {}).get("country", ""), key="country",
+                    shown=False),
+             Column(_l("Created"), "created_at", "created_at", kind="datetime", shown=False)],
     search=[Account.name, Account.email, Account.phone],
     sortable={"name": func.lower(Account.name), "email": func.lower(Account.email), "created_at": Account.created_at},
-    filters=[_active_filter(Account)], custom_entity="accounts", detail_context=_account_detail,
-    audit_entity="accounts")
+    filters=[_active_filter(Account), _assigned_filter(Account)], custom_entity="accounts",
+    detail_context=_account_detail, audit_entity="accounts", mass_fields=list(EDIT_FIELDS["accounts"]), assignable=True)
 _blueprint(ACCOUNTS)
 
 
@@ -114,16 +140,16 @@ CONTACTS = Resource(
             F("title", _l("Job title")), F("email", _l("Email"), "email"), F("phone", _l("Phone")),
             F("account_id", _l("Account"), "id", choices=_accounts), F("active", _l("Active"), "bool")],
     columns=[Column(_l("Name"), "full_name", "last_name", link=True),
-             Column(_l("Account"), lambda c: c.account.name if c.account else ""),
+             Column(_l("Account"), lambda c: c.account.name if c.account else "", key="account"),
              Column(_l("Email"), "email", "email"), Column(_l("Phone"), "phone"),
-             Column(_l("Active"), "active", kind="bool")],
+             Column(_l("Active"), "active", kind="bool"), Column(_l("Job title"), "title", shown=False)],
     search=[Contact.first_name, Contact.last_name, Contact.email, Contact.phone],
     sortable={"last_name": func.lower(Contact.last_name), "email": func.lower(Contact.email)},
     filters=[_active_filter(Contact),
              Filter("account_id", _l("Account"), _accounts, lambda s, v: s.where(Contact.account_id == int(v)))],
     custom_entity="contacts", label_of=lambda c: c.full_name,
     detail_context=lambda session, c: {"documents": docq.documents_for(session, contact_id=c.id)},
-    audit_entity="contacts")
+    audit_entity="contacts", mass_fields=list(EDIT_FIELDS["contacts"]))
 _blueprint(CONTACTS)
 
 
@@ -138,15 +164,15 @@ VENDORS = Resource(
             F("website", _l("Website")), F("address", _l("Address"), "address"),
             F("description", _l("Description"), "textarea", full_width=True), F("active", _l("Active"), "bool")],
     columns=[Column(_l("Name"), "name", "name", link=True), Column(_l("Email"), "email", "email"),
-             Column(_l("Phone"), "phone"), Column(_l("City"), lambda v: (v.address or {}).get("city", "")),
-             Column(_l("Active"), "active", kind="bool")],
+             Column(_l("Phone"), "phone"), Column(_l("City"), lambda v: (v.address or {}).get("city", ""), key="city"),
+             Column(_l("Active"), "active", kind="bool"), Column(_l("Website"), "website", shown=False)],
     search=[Vendor.name, Vendor.email, Vendor.phone],
     sortable={"name": func.lower(Vendor.name), "email": func.lower(Vendor.email)},
     filters=[_active_filter(Vendor)], custom_entity="vendors",
     detail_context=lambda session, v: {
         "documents": docq.documents_for(session, vendor_id=v.id),
         "products": list(session.scalars(select(Item).where(Item.vendor_id == v.id).order_by(Item.name).limit(50)))},
-    audit_entity="vendors")
+    audit_entity="vendors", mass_fields=list(EDIT_FIELDS["vendors"]))
 _blueprint(VENDORS)
 
 
@@ -192,11 +218,15 @@ PRODUCT_FIELDS = [
     F("category", _l("Category")), F("subcategory", _l("Subcategory")), F("manufacturer", _l("Manufacturer")),
     F("vendor_id", _l("Vendor"), "id", choices=_vendors),
     F("reorder_level", _l("Reorder level"), "quantity", blank=Decimal("0")),
-    F("tax_ids", _l("Taxes"), "ids", choices=_item_taxes, help=_l("Applied by default in individual tax mode")),
+    F("reorder_quantity", _l("Reorder quantity"), "quantity", blank=Decimal("0"),
+      help=_l("Replenishment orders up to it (at least up to the reorder level)")),
+    F("tax_ids", _l("Taxes"), "ids", choices=_item_taxes, help=_l("Applied by default in individual tax mode"),
+      source="taxes"),
     F("description", _l("Description"), "textarea", full_width=True), F("active", _l("Active"), "bool"),
 ]
 SERVICE_FIELDS = COMMON_ITEM_FIELDS + [
-    F("tax_ids", _l("Taxes"), "ids", choices=_item_taxes, help=_l("Applied by default in individual tax mode")),
+    F("tax_ids", _l("Taxes"), "ids", choices=_item_taxes, help=_l("Applied by default in individual tax mode"),
+      source="taxes"),
     F("description", _l("Description"), "textarea", full_width=True), F("active", _l("Active"), "bool"),
 ]
 ITEM_SORTABLE = {"name": func.lower(Item.name), "sku": func.lower(Item.sku), "unit_price": Item.unit_price,
@@ -212,7 +242,7 @@ def _components(session, form, raw, record):
     """``components.N.product_id`` / ``components.N.quantity`` rows (blank rows skipped)."""
     raw = _sku_blank(session, form, raw, record)
     rows, problems = [], {}
-    indexes = sorted({int(k.split(".")[1]) for k in form if k.startswith("components.") and k.split(".")[1].isdigit()})
+    indexes = sorted({int(k.split(".")[1]) for k in form if k.startswith("components.") and is_digits(k.split(".")[1])})
     for index in indexes:
         product = form.get(f"components.{index}.product_id", "").strip()
         quantity = form.get(f"components.{index}.quantity", "").strip()
@@ -240,8 +270,13 @@ PRODUCT_COLUMNS = [Column(_l("Name"), "name", "name", link=True), Column(_l("SKU
                    Column(_l("Category"), "category", "category"),
                    Column(_l("Unit price"), "unit_price", "unit_price", kind="money"),
                    Column(_l("On hand"), "on_hand", "on_hand", kind="quantity"),
-                   Column(_l("Available"), lambda i: i.on_hand - i.reserved, kind="quantity"),
-                   Column(_l("Active"), "active", kind="bool")]
+                   Column(_l("Available"), lambda i: i.on_hand - i.reserved, kind="quantity", key="available"),
+                   Column(_l("Active"), "active", kind="bool"),
+                   Column(_l("Subcategory"), "subcategory", shown=False),
+                   Column(_l("Manufacturer"), "manufacturer", shown=False),
+                   Column(_l("Purchase cost"), "purchase_cost", kind="money", shown=False),
+                   Column(_l("Reorder level"), "reorder_level", kind="quantity", shown=False)]
+PRODUCT_MASS_FIELDS = list(EDIT_FIELDS["products"])
 
 PRODUCTS = Resource(
     name="products", url="/products", permission="catalog", title=_l("Products"), singular=_l("Product"),
@@ -257,7 +292,7 @@ PRODUCTS = Resource(
              Filter("vendor_id", _l("Vendor"), _vendors, lambda s, v: s.where(Item.vendor_id == int(v))),
              Filter("stock", _l("Stock"), [("low", _l("Low stock"))],
                     lambda s, v: s.where(Item.on_hand - Item.reserved <= Item.reorder_level))],
-    custom_entity="items", detail_context=_item_detail, audit_entity="items")
+    custom_entity="items", detail_context=_item_detail, audit_entity="items", mass_fields=PRODUCT_MASS_FIELDS)
 _blueprint(PRODUCTS)
 
 BUNDLES = Resource(
@@ -266,17 +301,19 @@ BUNDLES = Resource(
     get=_get_kind("product", True), create=lambda s, d: items.create_item(s, "product", d),
     update=items.update_item, delete=items.delete_item,
     schema=_schema("items", "ProductSchema"), patch_schema=_schema("items", "ProductPatchSchema", True),
-    fields=[f for f in PRODUCT_FIELDS if f.name not in ("reorder_level", "qty_per_unit", "purchase_cost")]
+    fields=[f for f in PRODUCT_FIELDS if f.name not in ("reorder_level", "reorder_quantity", "qty_per_unit",
+                                                         "purchase_cost")]
     + [F("components", _l("Components"), "components")],
     columns=[Column(_l("Name"), "name", "name", link=True), Column(_l("SKU"), "sku", "sku"),
-             Column(_l("Components"), lambda i: ", ".join(f"{c.quantity.normalize():f} × {c.component.name}"
-                                                        for c in i.components)),
+             Column(_l("Components"), lambda i: ", ".join(f"{decimal_text(c.quantity)} × {c.component.name}"
+                                                        for c in i.components), key="components"),
              Column(_l("Unit price"), "unit_price", "unit_price", kind="money"),
-             Column(_l("Available"), lambda i: items.stock_of(i).available, kind="quantity"),
+             Column(_l("Available"), lambda i: items.stock_of(i).available, kind="quantity", key="available"),
              Column(_l("Active"), "active", kind="bool")],
     to_raw=_components, form_context=_component_rows,
     search=[Item.name, Item.sku, Item.description], sortable=ITEM_SORTABLE, filters=[_active_filter(Item)],
-    custom_entity="items", detail_context=_item_detail, audit_entity="items")
+    custom_entity="items", detail_context=_item_detail, audit_entity="items",
+    mass_fields=list(EDIT_FIELDS["bundles"]))
 _blueprint(BUNDLES)
 
 SERVICES = Resource(
@@ -292,7 +329,8 @@ SERVICES = Resource(
     search=[Item.name, Item.description], sortable=ITEM_SORTABLE,
     filters=[_active_filter(Item), Filter("category", _l("Category"), _distinct(Item.category, Item.kind == "service"),
                                           lambda s, v: s.where(Item.category == v))],
-    custom_entity="items", detail_context=_item_detail, audit_entity="items")
+    custom_entity="items", detail_context=_item_detail, audit_entity="items",
+    mass_fields=list(EDIT_FIELDS["services"]))
 _blueprint(SERVICES)
 
 
@@ -300,7 +338,7 @@ _blueprint(SERVICES)
 
 def _prices(session, form, raw, record):
     rows, problems = [], {}
-    indexes = sorted({int(k.split(".")[1]) for k in form if k.startswith("prices.") and k.split(".")[1].isdigit()})
+    indexes = sorted({int(k.split(".")[1]) for k in form if k.startswith("prices.") and is_digits(k.split(".")[1])})
     for index in indexes:
         item = form.get(f"prices.{index}.item_id", "").strip()
         price = form.get(f"prices.{index}.list_price", "").strip()
@@ -340,10 +378,11 @@ PRICE_BOOKS = Resource(
             F("description", _l("Description"), "textarea", full_width=True), F("active", _l("Active"), "bool"),
             F("prices", _l("List prices"), "prices")],
     columns=[Column(_l("Name"), "name", "name", link=True), Column(_l("Currency"), "currency", "currency"),
-             Column(_l("Prices"), lambda b: len(b.prices), kind="int"), Column(_l("Active"), "active", kind="bool")],
+             Column(_l("Prices"), lambda b: len(b.prices), kind="int", key="prices"),
+             Column(_l("Active"), "active", kind="bool")],
     to_raw=_prices, form_context=_price_rows, detail_context=_price_book_detail,
     search=[PriceBook.name], sortable={"name": func.lower(PriceBook.name), "currency": PriceBook.currency},
-    filters=[_active_filter(PriceBook)], audit_entity="price_books")
+    filters=[_active_filter(PriceBook)], audit_entity="price_books", mass_fields=list(EDIT_FIELDS["price_books"]))
 _blueprint(PRICE_BOOKS)
 
 
@@ -360,12 +399,12 @@ TAXES = Resource(
             F("applies_to", _l("Applies to"), "select", choices=APPLIES, blank="items"),
             F("active", _l("Active"), "bool")],
     columns=[Column(_l("Name"), "name", "name", link=True), Column(_l("Rate"), "rate", "rate", kind="percent"),
-             Column(_l("Applies to"), lambda t: dict(APPLIES).get(t.applies_to, t.applies_to)),
+             Column(_l("Applies to"), lambda t: dict(APPLIES).get(t.applies_to, t.applies_to), key="applies_to"),
              Column(_l("Active"), "active", kind="bool")],
     search=[Tax.name], sortable={"name": Tax.name, "rate": Tax.rate},
     filters=[_active_filter(Tax), Filter("applies_to", _l("Applies to"), APPLIES,
                                          lambda s, v: s.where(Tax.applies_to == v))],
-    audit_entity="taxes")
+    audit_entity="taxes", mass_fields=list(EDIT_FIELDS["taxes"]))
 _blueprint(TAXES)
 
 
@@ -403,11 +442,11 @@ CUSTOM_FIELDS = Resource(
             F("label", _l("Label"), required=True),
             F("type", _l("Type"), "select", required=True, choices=list(TYPE_LABELS.items()), fixed=True),
             F("choices", _l("Choices"), "textlist", help=_l("One per line, for choice lists")),
-            F("required", _l("Required"), "bool"), F("position", _l("Position"), "int", blank=0),
+            F("required", _l("Required"), "bool", default=False), F("position", _l("Position"), "int", blank=0),
             F("active", _l("Active"), "bool")],
     columns=[Column(_l("Label"), "label", "label", link=True), Column(_l("Key"), "key", "key"),
              Column(_l("Records"), lambda f: ENTITY_LABELS.get(f.entity, f.entity), "entity"),
-             Column(_l("Type"), lambda f: TYPE_LABELS.get(f.type, f.type)),
+             Column(_l("Type"), lambda f: TYPE_LABELS.get(f.type, f.type), key="type"),
              Column(_l("Required"), "required", kind="bool"), Column(_l("Active"), "active", kind="bool")],
     to_raw=_choices_text, label_of=lambda f: f.label,
     search=[CustomField.label, CustomField.key],
@@ -415,7 +454,7 @@ CUSTOM_FIELDS = Resource(
     default_sort=[CustomField.entity, CustomField.position, CustomField.id],
     filters=[Filter("entity", _l("Records"), list(ENTITY_LABELS.items()),
                     lambda s, v: s.where(CustomField.entity == v))],
-    audit_entity="custom_fields")
+    audit_entity="custom_fields", mass_fields=list(EDIT_FIELDS["custom_fields"]))
 _blueprint(CUSTOM_FIELDS)
 
 assert set(CUSTOM_FIELD_ENTITIES) == set(ENTITY_LABELS) and set(CUSTOM_FIELD_TYPES) == set(TYPE_LABELS)

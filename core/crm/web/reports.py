@@ -11,7 +11,7 @@ from flask_babel import format_date, gettext, lazy_gettext as _l
 from crm.db import db
 from crm.errors import CRMError, ValidationError
 from crm.permissions import require
-from crm.web.common import FormErrors, parse_date, parse_int
+from crm.web.common import FormErrors, parse_date, parse_int, whole_or
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 PER_PAGE = 50
@@ -99,13 +99,11 @@ def show(name: str):
     spec = _spec_or_404(name)
     session = db.session
     errors, report, chart = FormErrors(), None, None
-    try:
-        page = max(1, min(int(request.args.get("page", 1)), 1_000_000))
-    except ValueError:
-        page = 1
+    page = max(1, min(whole_or(request.args.get("page"), 1), 1_000_000))
     products = []
     if "product_id" in spec.parameters:
         from sqlalchemy import func, select
+
         from crm.models import Item
         products = list(session.execute(select(Item.id, Item.name).where(Item.kind == "product",
                                                                          Item.is_bundle.is_(False))

@@ -3,19 +3,22 @@ profile with their language."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, select
 
 from crm.db import db
 from crm.errors import CRMError, ValidationError
 from crm.i18n import remember_language
+from crm.labels import role_label
 from crm.models import ROLES, Sequence, User
 from crm.models.auth import LANGUAGES
 from crm.permissions import require
-from crm.services import numbering, user_queries, users
+from crm.services import numbering, user_changes, users
 from crm.services.doctypes import DOC_TYPES
 from crm.services.settings import all_settings, set_setting
-from crm.web.common import FormErrors, list_page, parse_int, truthy
+from crm.web.auth import end_session, keep_session
+from crm.web.common import FormErrors, list_page, list_query, parse_int, truthy
+from crm.web.export import ExportColumn, export_response, requested_format
 
 users_bp = Blueprint("users", __name__, url_prefix="/users")
 settings_bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -27,17 +30,31 @@ LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
 # --- users --------------------------------------------------------------------------------------
 
-@users_bp.route("/")
+#: the columns of the users page (admin/users.html), as its exports write them
+USER_COLUMNS = [
+    ExportColumn(_l("Username"), lambda u, _x: u.username), ExportColumn(_l("Name"), lambda u, _x: u.full_name),
+    ExportColumn(_l("Role"), lambda u, _x: str(role_label(u.role))),
+    ExportColumn(_l("Language"), lambda u, _x: LANGUAGE_NAMES.get(u.language, u.language)),
+    ExportColumn(_l("Active"), lambda u, _x: u.active, "bool"),
+]
+
+
+@users_bp.route("/", endpoint="index")
 @require("users")
-def index():
+def users_list():
     stmt = select(User)
     role = request.args.get("role", "")
     if role in ROLES:
         stmt = stmt.where(User.role == role)
-    page = list_page(db.session, stmt, model=User, search=[User.username, User.full_name, User.email],
-                     sortable={"username": func.lower(User.username), "role": User.role,
-                               "full_name": func.lower(User.full_name)},
-                     default_sort=[func.lower(User.username)])
+    listing = dict(model=User, search=[User.username, User.full_name, User.email],
+                   sortable={"username": func.lower(User.username), "role": User.role,
+                             "full_name": func.lower(User.full_name)},
+                   default_sort=[func.lower(User.username)])
+    fmt = requested_format()
+    if fmt:
+        return export_response(db.session, list_query(db.session, stmt, **listing), USER_COLUMNS, name="users",
+                               fmt=fmt)
+    page = list_page(db.session, stmt, **listing)
     return render_template("admin/users.html", page=page, roles=ROLES, role=role, languages=LANGUAGE_NAMES)
 
 
@@ -83,7 +100,9 @@ def edit(user_id: int):
         try:
             with db.transaction() as session:
                 user = users.get_user(session, user_id)
-                user_queries.update_user(session, user, data, acting=g.user)
+                user_changes.update_user(session, user, data, acting=g.user)
+            if user.id == g.user.id:
+                keep_session(user)  # an admin's new password of their own ends their other sessions only
             flash(_("User %(name)s was saved.", name=user.username))
             return redirect(url_for("users.index"))
         except CRMError as exc:
@@ -95,12 +114,9 @@ def edit(user_id: int):
 
 # --- settings ------------------------------------------------------------------------------------
 
-CORE_SETTINGS = ("company_name", "company_address", "default_currency", "allow_backorders", "allow_negative_stock")
-
-
-@settings_bp.route("/", methods=["GET"])
+@settings_bp.route("/", methods=["GET"], endpoint="index")
 @require("settings")
-def index():
+def settings_page():
     return _settings_page(FormErrors())
 
 
@@ -158,9 +174,9 @@ def _save_settings(session, form) -> None:
 
 # --- profile -------------------------------------------------------------------------------------
 
-@profile_bp.route("/", methods=["GET", "POST"])
+@profile_bp.route("/", methods=["GET", "POST"], endpoint="index")
 @require()
-def index():
+def profile():
     errors = FormErrors()
     if request.method == "POST":
         form = request.form
@@ -170,9 +186,10 @@ def index():
         try:
             with db.transaction() as session:
                 user = g.user
-                user_queries.update_profile(session, user, data)
+                user_changes.update_profile(session, user, data)
                 g.user = user
                 remember_language(user)
+            keep_session(user)  # a new password ends the other sessions, not this one
             from flask_babel import refresh
             refresh()
             flash(_("Your profile was saved."))
@@ -181,6 +198,17 @@ def index():
             errors = FormErrors.from_error(exc, rename=lambda k: "new_password" if k == "password" else k)
     return render_template("profile.html", errors=errors, languages=LANGUAGE_NAMES,
                            values=request.form if request.method == "POST" else None), (422 if errors else 200)
+
+
+@profile_bp.route("/sign-out-everywhere", methods=["POST"])
+@require()
+def sign_out_everywhere():
+    """End every session of the user, this one included, and revoke their API tokens."""
+    with db.transaction() as session:
+        users.end_all_sessions(session, g.user)
+    end_session()
+    flash(_("You have signed out everywhere: on every browser, and your API tokens are revoked."))
+    return redirect(url_for("auth.login"))
 
 
 __all__ = ["BLUEPRINTS", "LANGUAGES"]

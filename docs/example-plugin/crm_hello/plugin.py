@@ -1,7 +1,8 @@
 """The hooks of the example plugin. The entry point ``hello = crm_hello.plugin``
 makes this module the plugin; its id is ``hello``."""
 from flask import url_for
-from markupsafe import Markup, escape
+from flask_babel import gettext as _
+from markupsafe import Markup
 
 from crm import hookimpl
 from crm.ui import MenuItem
@@ -22,10 +23,11 @@ def crm_web_blueprints():
 
 @hookimpl
 def crm_menu_items(user):
-    return [MenuItem("Greetings", url_for("hello.index"), order=500)]
+    return [MenuItem(_("Greetings"), url_for("hello.index"), order=500)]
 
 
 @hookimpl
 def crm_template_slot(slot, context):
     if slot == "home_panels":
-        return Markup('<p class="hello-panel">{}</p>').format(escape("Hello from the example plugin!"))
+        return Markup('<section class="card hello-panel"><p>{}</p></section>').format(
+            _("Hello from the example plugin!"))

@@ -16,18 +16,18 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from crm.api.collection import paginate
+from crm.api.fields import IdField, Integer
 from crm.api.schemas import ListArgs, ListOf
 from crm.db import db
-from crm.errors import NotFound, ValidationError
+from crm.errors import ValidationError
 from crm.permissions import require
-from crm_accounting_sync import connections as conns
-from crm_accounting_sync import runner, services
+from crm_accounting_sync import connections as conns, runner, services
 from crm_accounting_sync.models import Connection, Link, Run
+from crm_accounting_sync.permissions import ACCOUNTING_SYNC
 
 blp = Blueprint("accounting_sync_api", __name__, url_prefix="/api/v1/accounting-sync",
                 description="Sync with accounting systems (QuickBooks Online, Tryton, ...)")
 
-ROLES = {"admin", "accounting"}
 
 
 class ConnectionSchema(Schema):
@@ -130,8 +130,8 @@ class RunArgs(Schema):
 
     entity = fields.String(load_default=None)
     action = fields.String(load_default=None)
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+    offset = Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
 
 
 class RunListArgs(ListArgs):
@@ -172,7 +172,7 @@ class LinkArgs(ListArgs):
     connection = fields.String(load_default=None)
     entity = fields.String(load_default=None)
     status = fields.String(load_default=None)
-    local_id = fields.Integer(load_default=None)
+    local_id = IdField(load_default=None)
     remote_id = fields.String(load_default=None)
 
 
@@ -204,17 +204,17 @@ class WebhookAnswerSchema(Schema):
 
 @blp.route("/connectors")
 class Connectors(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC)
     @blp.response(200, ConnectorSchema(many=True))
     def get(self):
         """The accounting systems that can be connected (hook ``crm_accounting_connectors``)."""
-        from crm.accounting import connector_classes
+        from crm.accounting_connectors import connector_classes
         return [cls for _name, cls in sorted(connector_classes().items())]
 
 
 @blp.route("/connections")
 class ConnectionList(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC)
     @blp.response(200, ConnectionSchema(many=True))
     def get(self):
         """Every connection (never its secrets)."""
@@ -223,13 +223,13 @@ class ConnectionList(MethodView):
 
 @blp.route("/connections/<name>")
 class Connections(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC)
     @blp.response(200, ConnectionSchema)
     def get(self, name):
         """A connection's settings (never its secrets: only which ones are set)."""
         return conns.get_connection(db.session, name)
 
-    @require(roles={"admin"})
+    @require("settings", "write")
     @blp.arguments(ConnectionSchema)
     @blp.response(200, ConnectionSchema)
     def put(self, body, name):
@@ -243,11 +243,11 @@ class Connections(MethodView):
 
 @blp.route("/connections/<name>/check")
 class ConnectionCheck(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC, "write")
     @blp.response(200, CheckSchema)
     def post(self, name):
         """Reach the accounting system with the stored credentials."""
-        from crm.accounting import SyncError
+        from crm.accounting_connectors import SyncError
         session = db.session
         connection = conns.get_connection(session, name)
         connector = conns.make_connector(connection, session)
@@ -271,9 +271,15 @@ def _run_detail(session, run: Run, args=None) -> dict:
     return data
 
 
+#: ``?sort=`` of the runs list: its listed fields (``-`` first: descending)
+RUN_SORTS = {"id": Run.id, "connection": Run.connection, "trigger": Run.trigger, "mode": Run.mode,
+             "status": Run.status, "http_calls": Run.http_calls, "created_at": Run.created_at,
+             "started_at": Run.started_at, "finished_at": Run.finished_at}
+
+
 @blp.route("/runs")
 class Runs(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC)
     @blp.arguments(RunListArgs, location="query")
     @blp.response(200, ListOf(RunSchema, "AccountingSyncRunList"))
     def get(self, args):
@@ -281,9 +287,9 @@ class Runs(MethodView):
         stmt = select(Run)
         if args.get("connection"):
             stmt = stmt.where(Run.connection == args["connection"])
-        return paginate(db.session, stmt, args, model=Run, default_sort=[Run.id.desc()])
+        return paginate(db.session, stmt, args, model=Run, default_sort=[Run.id.desc()], sortable=RUN_SORTS)
 
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC, "write")
     @blp.arguments(RunCreateSchema)
     @blp.response(201, RunDetailSchema)
     @blp.alt_response(202, schema=RunDetailSchema, description="queued for the background worker")
@@ -308,7 +314,7 @@ class Runs(MethodView):
 
 @blp.route("/runs/<int:run_id>")
 class RunDetail(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC)
     @blp.arguments(RunArgs, location="query")
     @blp.response(200, RunDetailSchema)
     def get(self, args, run_id):
@@ -321,7 +327,7 @@ class RunDetail(MethodView):
 
 @blp.route("/links")
 class Links(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC)
     @blp.arguments(LinkArgs, location="query")
     @blp.response(200, ListOf(LinkSchema, "AccountingSyncLinkList"))
     def get(self, args):
@@ -335,7 +341,7 @@ class Links(MethodView):
 
 @blp.route("/links/<int:link_id>/resolve")
 class LinkResolve(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC, "write")
     @blp.arguments(ResolveSchema)
     @blp.response(200, LinkSchema)
     def post(self, body, link_id):
@@ -346,7 +352,7 @@ class LinkResolve(MethodView):
 
 @blp.route("/links/<int:link_id>/skip")
 class LinkSkip(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC, "write")
     @blp.response(200, LinkSchema)
     def post(self, link_id):
         """Stop retrying a failed, waiting or conflicting record (until it changes again)."""
@@ -356,7 +362,7 @@ class LinkSkip(MethodView):
 
 @blp.route("/links/<int:link_id>/retry")
 class LinkRetry(MethodView):
-    @require(roles=ROLES)
+    @require(ACCOUNTING_SYNC, "write")
     @blp.response(200, LinkSchema)
     def post(self, link_id):
         """Try a failed or skipped record again on the next run."""
@@ -374,7 +380,7 @@ def signed_by_intuit(view):
     from functools import wraps
 
     from crm.api import error_response
-    from crm.models.auth import ROLES as ALL_ROLES
+    from crm.models import ROLES as ALL_ROLES
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -394,6 +400,9 @@ def signed_by_intuit(view):
 @blp.route("/webhooks/<name>")
 class Webhooks(MethodView):
     @signed_by_intuit
+    @blp.doc(security=[], parameters=[{
+        "in": "header", "name": "intuit-signature", "required": True, "schema": {"type": "string"},
+        "description": "base64 HMAC-SHA256 of the raw body with the connection's verifier token"}])
     @blp.response(200, WebhookAnswerSchema)
     def post(self, name):
         """QuickBooks webhooks (classic ``eventNotifications`` or CloudEvents), signed with the

@@ -1,6 +1,6 @@
 """Canonical records: normalising, hashing and comparing them.
 
-Both sides are compared in the CRM's shape (see :mod:`crm.accounting`): money and
+Both sides are compared in the CRM's shape (see :mod:`crm.accounting_connectors`): money and
 quantities as normalised decimal strings, dates as ISO strings. A hash of the
 normalised JSON tells whether a side changed since the last sync; the field-level
 diff drives the three-way merge.
@@ -12,7 +12,7 @@ import hashlib
 import json
 from decimal import Decimal
 
-from crm.accounting import dec, iso, to_decimal  # noqa: F401  (the canonical values live in the core)
+from crm.accounting_connectors import canonical_decimal, dec, iso  # noqa: F401  (the canonical values live in the core)
 
 
 def normalise(value):

@@ -17,11 +17,14 @@ Settings of a connection (JSON, shown back; secrets are separate and never shown
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.accounting import ENTITIES, connector_classes, settings_fields
+from crm.accounting_connectors import ENTITIES, connector_classes, settings_fields
 from crm.errors import NotFound, ValidationError
+from crm.money import is_digits
 from crm_accounting_sync import crypto
 from crm_accounting_sync.models import DIRECTIONS, POLICIES, Connection
 
@@ -50,9 +53,16 @@ def connector_class(name: str):
     return cls
 
 
+def default_direction(cls, entity: str) -> str:
+    """The direction of an entity not configured: the connector's ``default_directions`` (QuickBooks:
+    sales orders are not synced), else both ways."""
+    return (getattr(cls, "default_directions", None) or {}).get(entity, "both")
+
+
 def entity_config(connection: Connection, entity: str, supported=()) -> dict:
     cfg = dict((connection.settings or {}).get("entities", {}).get(entity) or {})
-    cfg.setdefault("direction", "both" if (not supported or entity in supported) else "none")
+    cls = connector_classes().get(connection.connector)
+    cfg.setdefault("direction", default_direction(cls, entity) if (not supported or entity in supported) else "none")
     cfg.setdefault("policy", "newest")
     return cfg
 
@@ -114,10 +124,28 @@ def validate_settings(settings: dict, cls) -> dict:
     def bad(where: str, reason: str) -> None:
         errors.setdefault(where, []).append(reason)
 
+    _check_entities(settings, cls, bad)
+    _check_mappings(settings, cls, bad)
+    maps = settings.get("value_maps") or {}
+    if not isinstance(maps, dict) or any(not isinstance(v, dict) for v in maps.values()):
+        bad("settings.value_maps", "must be an object of objects: name -> {ours: theirs}")
+    for key in ("schedule_minutes", "background_threshold"):
+        value = settings.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            bad(f"settings.{key}", "must be a whole number >= 0")
+    _check_connector_fields(settings, cls, bad)
+    if errors:
+        first = next(iter(errors))
+        raise ValidationError(f"{first}: {errors[first][0]}", errors)
+    return settings
+
+
+def _check_entities(settings: dict, cls, bad) -> None:
+    """``entities``: entity -> {direction, policy}, of the entities ``cls`` syncs."""
     entities = settings.get("entities") or {}
     if not isinstance(entities, dict):
         bad("settings.entities", "must be an object: entity -> {direction, policy}")
-        entities = {}
+        return
     for entity, cfg in entities.items():
         where = f"settings.entities.{entity}"
         if entity not in ENTITIES:
@@ -132,10 +160,14 @@ def validate_settings(settings: dict, cls) -> dict:
             bad(f"{where}.direction", f"{cls.name} does not sync {entity}")
         if cfg.get("policy", "newest") not in POLICIES:
             bad(f"{where}.policy", f"must be one of {', '.join(POLICIES)}")
+
+
+def _check_mappings(settings: dict, cls, bad) -> None:
+    """``mappings``: a list of {entity, local: custom.<key>, remote, direction, map}."""
     mappings = settings.get("mappings") or []
     if not isinstance(mappings, list):
         bad("settings.mappings", "must be a list")
-        mappings = []
+        return
     for n, m in enumerate(mappings):
         where = f"settings.mappings.{n}"
         if not isinstance(m, dict):
@@ -152,13 +184,14 @@ def validate_settings(settings: dict, cls) -> dict:
             bad(f"{where}.direction", f"must be one of {', '.join(MAPPING_DIRECTIONS)}")
         if m.get("map") is not None and not isinstance(m["map"], dict):
             bad(f"{where}.map", "must be an object: our value -> theirs")
-    maps = settings.get("value_maps") or {}
-    if not isinstance(maps, dict) or any(not isinstance(v, dict) for v in maps.values()):
-        bad("settings.value_maps", "must be an object of objects: name -> {ours: theirs}")
-    for key in ("schedule_minutes", "background_threshold"):
-        value = settings.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            bad(f"settings.{key}", "must be a whole number >= 0")
+        problem = getattr(cls, "mapping_problem", None)
+        reason = problem(m.get("entity"), m.get("remote")) if problem and isinstance(m.get("remote"), str) else None
+        if reason:
+            bad(f"{where}.remote", reason)
+
+
+def _check_connector_fields(settings: dict, cls, bad) -> None:
+    """The settings the connector declares (its setting fields), but the secrets."""
     for f in settings_fields(cls):
         if f.secret or f.name in RESERVED:
             continue
@@ -169,16 +202,12 @@ def validate_settings(settings: dict, cls) -> dict:
                 bad(where, "is required")
             continue
         if f.type == "int" and not (isinstance(value, int) and not isinstance(value, bool)
-                                    or isinstance(value, str) and value.strip().isdigit()):
+                                    or isinstance(value, str) and is_digits(value.strip())):
             bad(where, "must be a whole number")
         elif f.type == "url" and not (isinstance(value, str) and value.startswith(("http://", "https://"))):
             bad(where, "must be an http:// or https:// address")
         elif f.type == "choice" and f.choices and value not in f.choices:
             bad(where, f"must be one of {', '.join(map(str, f.choices))}")
-    if errors:
-        first = next(iter(errors))
-        raise ValidationError(f"{first}: {errors[first][0]}", errors)
-    return settings
 
 
 def make_connector(connection: Connection, session: Session, app=None):
@@ -199,7 +228,24 @@ def make_connector(connection: Connection, session: Session, app=None):
     return cls(dict(connection.settings or {}), crypto.decrypt(connection.secrets, app), save_secrets)
 
 
-OAUTH_TOKENS = ("refresh_token", "access_token")
+OAUTH_TOKENS = ("refresh_token", "access_token", "refresh_token_expires_at")
+#: a reconnect is asked for when the refresh token lapses within this many days
+RECONNECT_DAYS = 14
+
+
+def refresh_token_expiry(connection: Connection | None) -> dict | None:
+    """When the connection's refresh token lapses, and whether to reconnect now:
+    ``{"at": datetime, "days": n, "reconnect": bool}`` (``reconnect`` within :data:`RECONNECT_DAYS`),
+    None when unknown."""
+    if connection is None:
+        return None
+    text = crypto.decrypt(connection.secrets).get("refresh_token_expires_at")
+    if not text:
+        return None
+    at = dt.datetime.fromisoformat(text)
+    at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    days = (at - dt.datetime.now(dt.timezone.utc)).days
+    return {"at": at, "days": days, "reconnect": days < RECONNECT_DAYS}
 
 
 def store_consent(session: Session, name: str, tokens: dict, realm_id: str) -> Connection:

@@ -38,14 +38,27 @@ import logging
 import time
 from collections import Counter, defaultdict
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from crm.accounting import (DOCUMENT_ENTITIES, ENTITIES, AuthenticationError, MissingLink, NotFoundError,
-                            PushResult, RemoteConflict, RemoteRecord, RetryableError, SkipRecord, StaleVersionError,
-                            SyncError)
+from crm.accounting_connectors import (
+    DOCUMENT_ENTITIES,
+    ENTITIES,
+    AuthenticationError,
+    MissingLink,
+    NotFoundError,
+    PushResult,
+    RemoteConflict,
+    RemoteRecord,
+    RetryableError,
+    SkipRecord,
+    StaleVersionError,
+    SyncError,
+)
+from crm.context import acting_as
 from crm.errors import CRMError
 from crm.models.base import utcnow
+from crm.services.users import system_user
 from crm_accounting_sync import canonical
 from crm_accounting_sync.canonical import changed_fields, digest, normalise
 from crm_accounting_sync.connections import entity_config, make_connector
@@ -56,10 +69,6 @@ log = logging.getLogger(__name__)
 
 #: canonical keys shown for information only: never written to the other side
 READ_ONLY = frozenset({"number", "total", "tax", "shipping", "discount"})
-#: parents an entity's records refer to
-PARENTS = {"contacts": ("accounts",), "items": ("vendors",), "quotes": ("accounts", "contacts", "items"),
-           "sales-orders": ("accounts", "contacts", "items"), "invoices": ("accounts", "contacts", "items"),
-           "purchase-orders": ("vendors", "items"), "payments": ("invoices",)}
 SUPPRESS = "accounting_sync_suppress"
 CHUNK = 100
 ACTIONS = ("created", "updated", "deleted", "skipped", "failed")
@@ -87,7 +96,7 @@ def request_id(*parts) -> str:
 
 
 class Refs:
-    """References between the sides through the link table (see ``crm.accounting.Refs``)."""
+    """References between the sides through the link table (see ``crm.accounting_connectors.Refs``)."""
 
     def __init__(self, engine: "Engine"):
         self.engine = engine
@@ -110,8 +119,8 @@ class Refs:
 
     def value(self, map_name, value, *, reverse=False, default=None):
         table = (self.engine.settings.get("value_maps") or {}).get(map_name) or {}
-        if reverse:
-            table = {v: k for k, v in table.items()}
+        if reverse:   # several of ours mapped to one of theirs: the first of them
+            table = {v: k for k, v in reversed(list(table.items()))}
         return table.get(value, default)
 
 
@@ -134,9 +143,11 @@ class Engine:
         self.max_attempts = int(retry.get("max_attempts", 5))
         self.base_seconds = float(retry.get("base_seconds", 1.0))
         self.max_seconds = float(retry.get("max_seconds", 30))
+        self.max_throttled = int(retry.get("max_throttled", 10))
         self.mappings = [m for m in (self.settings.get("mappings") or [])]
         self._in_stale_retry = False
         self.wrote: Counter = Counter()
+        self.noted: set[tuple[str, int]] = set()   # (entity, local id) of the records in this run's log
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
@@ -157,15 +168,20 @@ class Engine:
 
     def note(self, entity, side, action, *, local_id=None, remote_id=None, label="", message="") -> None:
         self.count(entity, side, action)
+        if local_id is not None:
+            self.noted.add((entity, local_id))
         self.session.add(RunRecord(run_id=self.run.id, entity=entity, side=side, action=action, local_id=local_id,
                                    remote_id=remote_id, label=(label or "")[:200], message=message or ""))
 
     def progress(self, entity, phase, done, total) -> None:
-        self.run.progress = {"entity": entity, "phase": phase, "done": done, "total": total}
+        kept = {"interrupted": self.run.progress["interrupted"]} if "interrupted" in (self.run.progress or {}) else {}
+        self.run.progress = {"entity": entity, "phase": phase, "done": done, "total": total, **kept}
         self.run.counts = {k: {s: dict(c) for s, c in v.items()} for k, v in self.counts.items()}
 
     def checkpoint(self) -> None:
         self.run.counts = {k: {s: dict(c) for s, c in v.items()} for k, v in self.counts.items()}
+        # the heartbeat: a run said running without one for a while stopped (runner.stopped)
+        self.run.progress = {**(self.run.progress or {}), "heartbeat": utcnow().isoformat()}
         self.run.http_calls = getattr(self.connector, "http_calls", self.run.http_calls or 0)
         self.session.commit()
 
@@ -207,17 +223,28 @@ class Engine:
     # --- remote calls with retries --------------------------------------------------------------
 
     def call(self, fn, *args, **kwargs):
-        attempt, refreshed = 0, False
+        attempt, throttled, refreshed = 0, 0, False
         while True:
             try:
                 return fn(*args, **kwargs)
             except RetryableError as exc:
                 attempt += 1
+                if exc.status == 429:
+                    # throttled: wait as long as the remote asks (QuickBooks: a minute at least), not capped
+                    throttled += 1
+                    if throttled > self.max_throttled:
+                        raise RunAborted(f"{exc.message} (still throttled after {throttled - 1} waits)") from exc
+                    self.sleep(exc.retry_after if exc.retry_after is not None else self.max_seconds)
+                    continue
                 if attempt >= self.max_attempts:
                     raise RunAborted(f"{exc.message} (gave up after {attempt} attempts)") from exc
                 wait = exc.retry_after if exc.retry_after is not None else self.base_seconds * (2 ** (attempt - 1))
                 self.sleep(min(wait, self.max_seconds))
-            except AuthenticationError as exc:
+            except SyncError as exc:
+                if getattr(exc, "stop_run", False):
+                    raise RunAborted(exc.message) from exc
+                if not isinstance(exc, AuthenticationError):
+                    raise
                 if refreshed:
                     raise RunAborted(f"the accounting system refused the credentials: {exc.message}; "
                                      "connect again") from exc
@@ -269,6 +296,9 @@ class Engine:
             run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
         run.finished_at = utcnow()
         run.progress = {**(run.progress or {}), "phase": "finished"}
+        if run.status == "done" and "alert" in (self.connection.state or {}):
+            # a scheduled run's failure was told (runner.note_scheduled): a run that ends done clears it
+            self.connection.state = {k: v for k, v in self.connection.state.items() if k != "alert"}
         self.checkpoint()
         self.connector.close()
         return run
@@ -372,6 +402,7 @@ class Engine:
         side = "from_remote"
         link = self.link_by_remote(entity, rec.id)
         if link is not None and link.status == "deleted":
+            self._closed_link_changed_there(entity, link, rec)
             return
         adapter = self.locals[entity]
         if rec.deleted:
@@ -403,15 +434,7 @@ class Engine:
             return
         record = adapter.load(self.session, link.local_id) if link is not None and link.local_id else None
         if record is None:
-            matched = adapter.match(self.session, shape)
-            if matched is not None and self.link_by_local(entity, matched.id) is None:
-                record = matched
-                if link is None:
-                    link = self.new_link(entity, local_id=matched.id, remote_id=str(rec.id))
-                else:
-                    link.local_id = matched.id
-                    self.index(link)
-                link.local_state = link.remote_state = link.local_hash = link.remote_hash = None
+            record, link = self._match_local(entity, adapter, link, shape, rec)
         if record is None:
             if entity in DOCUMENT_ENTITIES and shape.get("status") == "cancelled":
                 if link is None or link.status != "skipped":
@@ -421,6 +444,27 @@ class Engine:
             self.create_local(entity, link, shape, rec)
             return
         self.merge(entity, cfg, link, record, shape, rec)
+
+    def _match_local(self, entity: str, adapter, link: Link | None, shape: dict, rec: RemoteRecord):
+        """``(record, link)``: the record here the adapter matches with the remote one, when no
+        other link holds it, linked to it from now on; else ``(None, link)``."""
+        matched = adapter.match(self.session, shape)
+        if matched is None or self.link_by_local(entity, matched.id) is not None:
+            return None, link
+        if link is None:
+            link = self.new_link(entity, local_id=matched.id, remote_id=str(rec.id))
+        else:
+            link.local_id = matched.id
+            self.index(link)
+        link.local_state = link.remote_state = link.local_hash = link.remote_hash = None
+        return matched, link
+
+    def _closed_link_changed_there(self, entity, link: Link, rec: RemoteRecord) -> None:
+        """A change there to a record whose link is closed (deleted here): not applied, said once."""
+        if not rec.deleted and rec.version != link.remote_version:
+            link.remote_version = rec.version
+            self.note(entity, "from_remote", "skipped", local_id=link.local_id, remote_id=rec.id, label=link.label,
+                      message="changed there, but its record here was deleted: not applied")
 
     def create_local(self, entity, link, shape, rec) -> None:
         side = "from_remote"
@@ -591,20 +635,30 @@ class Engine:
             return (link, None, None, None, "deleted", "deleted here")
         skip = getattr(adapter, "skip_reason", None)
         reason = skip(record) if skip else None
+        label = adapter.label(record)
         if reason:
-            if link is None:
-                self.note(entity, "to_remote", "skipped", local_id=local_id, label=adapter.label(record),
-                          message=reason)
+            self.note(entity, "to_remote", "skipped", local_id=local_id, label=label, message=reason)
             return None
         shape = self.local_shape(entity, record)
         if link is not None:
+            # every record not sent is said so in the run's log, with why (never silently; once per run)
+            said = (entity, local_id) in self.noted
             if link.status == "deleted":
+                if not said:
+                    self.note(entity, "to_remote", "failed", local_id=local_id, remote_id=link.remote_id, label=label,
+                              message=f"not sent: linked to record {link.remote_id or '-'} there, which is deleted "
+                                      f"(or was deleted here): {link.error or 'the link is closed'}")
                 return None
             if link.status == "conflict" and not link.resolution:
+                if not said:
+                    self.note(entity, "to_remote", "waiting", local_id=local_id, remote_id=link.remote_id,
+                              label=label, message=f"not sent: {link.error or 'changed on both sides'}")
                 return None
             if link.status == "ok" and link.local_hash == digest(shape) and link.remote_id is not None:
                 return None
             if link.status == "skipped" and op != "saved" and not link.pending:
+                self.note(entity, "to_remote", "skipped", local_id=local_id, remote_id=link.remote_id, label=label,
+                          message=f"not sent: skipped ({link.error or 'by a user'}); retry it to send it")
                 return None
         action = "updated" if link is not None and link.remote_id else "created"
         if link is not None and link.resolution and link.remote_id:
@@ -659,6 +713,9 @@ class Engine:
         else:
             results = self.call(self.connector.push_batch, entity, ops)
         for (link, record, shape, action, why, label), op, result in zip(items, ops, results):
+            if getattr(result.error, "stop_run", False):
+                # the remote refuses every write (QuickBooks: subscription ended): stop, saying why
+                raise RunAborted(result.error.message)
             self.after_push(entity, link, record, shape, action, why, label, op, result)
 
     def _one(self, entity, op):
@@ -682,6 +739,8 @@ class Engine:
             if action == "deleted":
                 self.wrote[entity] += 1
                 link.status, link.pending, link.error = "deleted", None, ""
+                if rec is not None and rec.version:
+                    link.remote_version = rec.version   # reading it back is not a change there
                 link.synced_at = utcnow()
                 what = "deactivated there" if entity in self.connector.deactivate_only else "deleted there"
                 self.note(entity, side, "deleted", local_id=local_id, remote_id=link.remote_id, label=label,
@@ -698,6 +757,7 @@ class Engine:
             self._synced(link, shape, remote, rec)
             self.note(entity, side, action, local_id=local_id, remote_id=rec.id if rec else None, label=label,
                       message=why)
+            self._check_totals(entity, link, shape, remote, label)
             return
         if isinstance(error, StaleVersionError) and stale_retry and not self._in_stale_retry \
                 and link is not None and link.remote_id:
@@ -721,6 +781,9 @@ class Engine:
         if link is None:
             link = self.new_link(entity, local_id=local_id)
         link.label = label
+        if isinstance(error, NotFoundError) and action == "updated" and self._still_there(entity, link):
+            # "not found" while the record is there: something it refers to is missing or inactive
+            error = SyncError(f"the accounting system refused it, though the record exists there: {error.message}")
         if isinstance(error, NotFoundError) and action != "created":
             link.status, link.pending = "deleted", None
             link.error = "deleted in the accounting system"
@@ -731,6 +794,24 @@ class Engine:
         self._fail(link, side, status, error.message)
         self.note(entity, side, status if status == "conflict" else "failed", local_id=local_id,
                   remote_id=link.remote_id, label=label, message=error.message)
+
+    def _check_totals(self, entity, link: Link, shape: dict | None, remote: dict | None, label: str) -> None:
+        """A remote that computes a document's tax itself (QuickBooks) may reach another total than
+        ours: the difference is a conflict in the run's log (and the link's note), never silence."""
+        compare = getattr(self.connector, "total_difference", None)
+        if compare is None or shape is None or remote is None:
+            return
+        why = compare(entity, shape, remote)
+        if why:
+            log.warning("accounting sync run %s: %s %s: %s", self.run.id, entity, label, why)
+            link.error = why[:2000]
+            self.note(entity, "to_remote", "conflict", local_id=link.local_id, remote_id=link.remote_id, label=label,
+                      message=why)
+
+    def _still_there(self, entity, link: Link) -> bool:
+        """Whether the remote record of ``link`` still exists (read again to confirm a "not found")."""
+        rec = self.call(self.connector.fetch, entity, link.remote_id) if link.remote_id else None
+        return rec is not None and not rec.deleted
 
 
 def _label(shape: dict) -> str:
@@ -757,6 +838,14 @@ def execute_run(app, session: Session, run_id: int, *, connector=None, sleep=tim
     connection = session.get(Connection, run.connection)
     if run.status not in ("queued",):
         return run
+    # take it: of two processes given the same queued run, one runs it
+    taken = session.execute(update(Run).where(Run.id == run_id, Run.status == "queued")
+                            .values(status="running", started_at=utcnow())
+                            .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    session.refresh(run)
+    if not taken:
+        return run
     try:
         engine = Engine(app, session, connection, run, connector=connector, sleep=sleep)
     except CRMError as exc:
@@ -764,7 +853,15 @@ def execute_run(app, session: Session, run_id: int, *, connector=None, sleep=tim
         session.commit()
         return run
     wanted = run.entities or None
-    return engine.execute(wanted)
+    with acting_as(sync_actor(session, connection)):  # what a run changes here, the sync did
+        return engine.execute(wanted)
+
+
+def sync_actor(session: Session, connection: Connection):
+    """The user a connection's runs act as: the audit trail says "QuickBooks sync", not the
+    administrator who pressed Sync now."""
+    title = connection.name.replace("_", " ").title()
+    return system_user(session, f"sync-{connection.name}", f"{title} sync")
 
 
 def pending_estimate(session: Session, connection: Connection) -> int:

@@ -2,7 +2,7 @@
 ONLY through the core's services (so validation, numbering, stock rules, audit and
 hooks apply).
 
-One :class:`crm.accounting.LocalEntity` per sync entity: the core's records (accounts,
+One :class:`crm.accounting_connectors.LocalEntity` per sync entity: the core's records (accounts,
 contacts, vendors, items, documents) here; the records of other plugins (payments)
 come from the plugin that owns them through the hook ``crm_accounting_entities``, so this
 plugin never imports another one. An entity that no enabled plugin provides is not synced.
@@ -14,8 +14,16 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from crm.accounting import LocalEntity as BaseLocalEntity
-from crm.accounting import dec, iso, local_entity_adapters, net_unit_price, to_date, to_decimal
+from crm.accounting_connectors import (
+    DOCUMENT_ENTITIES,
+    LocalEntity as BaseLocalEntity,
+    canonical_decimal,
+    dec,
+    iso,
+    local_entity_adapters,
+    net_unit_price,
+    to_date,
+)
 from crm.errors import Conflict, CRMError, NotFound, ValidationError
 from crm.models import Account, Contact, Document, Item, Tax, Vendor
 from crm.services import accounts, contacts, documents, items, vendors
@@ -24,9 +32,6 @@ from crm.services.doctypes import BY_PATH
 log = logging.getLogger(__name__)
 
 ADDRESS_KEYS = ("street", "city", "state", "postal_code", "country")
-#: the entities whose records the core owns (their adapters are here)
-CORE_ENTITIES = ("accounts", "contacts", "vendors", "items", "quotes", "sales-orders", "purchase-orders",
-                 "invoices")
 
 
 def address(value) -> dict:
@@ -139,7 +144,7 @@ class Items(LocalEntity):
     def shape(self, session, i: Item) -> dict:
         return {"kind": i.kind, "name": i.name, "sku": i.sku or "", "unit_price": dec(i.unit_price),
                 "purchase_cost": dec(i.purchase_cost), "description": i.description or "",
-                "active": bool(i.active), "custom": dict(i.custom or {})}
+                "usage_unit": i.usage_unit or "", "active": bool(i.active), "custom": dict(i.custom or {})}
 
     def create(self, session, data):
         data = self._input(data)
@@ -170,7 +175,7 @@ class Items(LocalEntity):
                               .limit(1))
 
 
-#: our statuses -> the sync status (``crm.accounting.DOCUMENT_STATUSES``); those not listed are "open"
+#: our statuses -> the sync status (``crm.accounting_connectors.DOCUMENT_STATUSES``); those not listed are "open"
 SYNC_STATUS = {
     "quote": {"Accepted": "accepted", "Rejected": "rejected"},
     "sales_order": {"Delivered": "closed", "Cancelled": "cancelled"},
@@ -254,6 +259,11 @@ class Documents(LocalEntity):
                "status": sync_status(self.kind.name, d.status), "discount_percent": dec(d.discount_percent),
                "discount_amount": dec(d.discount_amount), "tax": dec(d.tax_total + d.shipping_tax),
                "shipping": dec(d.shipping), "discount": dec(d.discount_total)}
+        # the taxes of the document (group tax mode) and of its shipping, by name, when it has some
+        if d.tax_mode == "group" and d.group_taxes:
+            out["group_taxes"] = sorted(t["name"] for t in d.group_taxes)
+        if d.shipping and d.shipping_taxes:
+            out["shipping_taxes"] = sorted(t["name"] for t in d.shipping_taxes)
         if self.kind.name == "invoice":
             out["date"] = iso(d.invoice_date)
             out["due_date"] = iso(d.due_date)
@@ -270,25 +280,28 @@ class Documents(LocalEntity):
                 continue
             if key == "date":
                 if self.kind.name == "invoice":
-                    out["invoice_date"] = _date(value)
+                    out["invoice_date"] = _date(value, "invoice_date")
             elif key == "due_date":
-                out["valid_until" if self.kind.name == "quote" else "due_date"] = _date(value)
+                name = "valid_until" if self.kind.name == "quote" else "due_date"
+                out[name] = _date(value, name)
             elif key == "lines":
                 out["lines"] = [self._line(session, row, n) for n, row in enumerate(value or [])]
             elif key in ("discount_percent", "discount_amount"):
-                out[key] = to_decimal(value)
+                out[key] = canonical_decimal(value, key)
             else:
                 out[key] = value
         return out
 
     def _line(self, session, row: dict, n: int) -> dict:
-        line = {"item_id": row.get("item_id"), "quantity": to_decimal(row.get("quantity")) or Decimal("1"),
-                "unit_price": to_decimal(row.get("unit_price")) or Decimal("0"),
+        where = f"lines.{n}."
+        line = {"item_id": row.get("item_id"),
+                "quantity": canonical_decimal(row.get("quantity"), where + "quantity") or Decimal("1"),
+                "unit_price": canonical_decimal(row.get("unit_price"), where + "unit_price") or Decimal("0"),
                 "description": row.get("description") or ""}
         if row.get("discount_percent") is not None:
-            line["discount_percent"] = to_decimal(row["discount_percent"])
+            line["discount_percent"] = canonical_decimal(row["discount_percent"], where + "discount_percent")
         if row.get("discount_amount") is not None:
-            line["discount_amount"] = to_decimal(row["discount_amount"])
+            line["discount_amount"] = canonical_decimal(row["discount_amount"], where + "discount_amount")
         if row.get("taxes") is not None:
             names = list(row["taxes"])
             found = dict(session.execute(select(Tax.name, Tax.id).where(Tax.name.in_(names))).all()) if names else {}
@@ -335,10 +348,10 @@ class Documents(LocalEntity):
             if old is not None and row.get("discount_percent") is None and row.get("discount_amount") is None \
                     and (old.discount_percent is not None or old.discount_amount is not None) \
                     and row.get("item_id") == old.item_id and row.get("unit_price") is not None:
-                same_qty = to_decimal(row.get("quantity")) == old.quantity
+                same_qty = canonical_decimal(row.get("quantity")) == old.quantity
                 if old.discount_percent is not None or same_qty:
                     net = net_unit_price(old.unit_price, old.quantity, old.discount_percent, old.discount_amount)
-                    if abs(to_decimal(row["unit_price"]) - net) <= Decimal("0.0001"):
+                    if abs(canonical_decimal(row["unit_price"]) - net) <= Decimal("0.0001"):
                         row.update(unit_price=dec(old.unit_price), discount_percent=dec(old.discount_percent),
                                    discount_amount=dec(old.discount_amount))
             out.append(row)
@@ -383,8 +396,8 @@ def local_entities(settings: dict | None = None, app=None) -> dict[str, BaseLoca
     status = settings.get("invoice_status_from_remote", "Approved")
     found: dict[str, BaseLocalEntity] = {
         "accounts": Accounts(), "contacts": Contacts(), "vendors": Vendors(), "items": Items(),
-        "quotes": Documents("quotes"), "sales-orders": Documents("sales-orders"),
-        "purchase-orders": Documents("purchase-orders"), "invoices": Documents("invoices", status or None),
+        **{entity: Documents(entity, (status or None) if entity == "invoices" else None)
+           for entity in DOCUMENT_ENTITIES},
     }
     try:
         contributed = local_entity_adapters(app)
@@ -398,4 +411,4 @@ def local_entities(settings: dict | None = None, app=None) -> dict[str, BaseLoca
     return found
 
 
-__all__ = ["local_entities", "LocalEntity", "CRMError", "NotFound", "dec", "iso", "to_decimal", "ValidationError"]
+__all__ = ["local_entities", "LocalEntity", "CRMError", "NotFound", "dec", "iso", "canonical_decimal", "ValidationError"]

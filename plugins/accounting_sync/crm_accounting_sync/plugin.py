@@ -18,6 +18,13 @@ def crm_record_saved(session, entity, record, created):
 
 
 @hookimpl
+def crm_records_saved(session, entity, record_ids, created):
+    """A batch (an import): its outbox rows in one INSERT, the connections read once."""
+    from crm_accounting_sync.outbox_batch import record_changes
+    record_changes(session, entity, record_ids, "saved")
+
+
+@hookimpl
 def crm_record_deleted(session, entity, record_id):
     from crm_accounting_sync.outbox import record_change
     record_change(session, entity, record_id, "deleted")
@@ -25,7 +32,7 @@ def crm_record_deleted(session, entity, record_id):
 
 @hookimpl
 def crm_document_status_changed(session, document, old_status, new_status):
-    """A status change is a change of the document's sync status (``crm.accounting``)."""
+    """A status change is a change of the document's sync status (``crm.accounting_connectors``)."""
     from crm.services.doctypes import DOC_TYPES
     from crm_accounting_sync.outbox import record_change
     kind = DOC_TYPES.get(getattr(document, "doc_type", None))
@@ -61,19 +68,20 @@ def crm_web_blueprints():
 @hookimpl
 def crm_menu_items(user):
     from flask import url_for
-    from crm.ui import MenuItem
     from flask_babel import gettext as _
-    if user.role not in ("admin", "accounting"):
-        return []
+
+    from crm.ui import MenuItem
+    from crm_accounting_sync.permissions import ACCOUNTING_SYNC
     return [MenuItem(_("Accounting sync"), url_for("accounting_sync.index"), order=850,
-                     roles=frozenset({"admin", "accounting"}), group=_("Admin"))]
+                     roles=ACCOUNTING_SYNC.read, group=_("Admin"))]
 
 
 @hookimpl
 def crm_settings_pages():
     from flask import url_for
-    from crm.ui import SettingsPage
     from flask_babel import gettext as _
+
+    from crm.ui import SettingsPage
     return [SettingsPage(_("Accounting sync"), url_for("accounting_sync.settings_page"))]
 
 
@@ -100,6 +108,7 @@ def crm_register_commands(cli):
     def run(connection, entities):
         """Sync a connection now, in this process, and print the counts."""
         from flask import current_app
+
         from crm.db import db
         from crm_accounting_sync.runner import create_run, run_now
         session = db.session

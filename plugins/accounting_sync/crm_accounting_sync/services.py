@@ -1,7 +1,7 @@
 """What the API and the pages do with links and runs (session first, never commit)."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from crm.errors import Conflict, NotFound, ValidationError
@@ -51,7 +51,7 @@ def retry_link(session: Session, link_id: int) -> Link:
     return link
 
 
-def links_query(filters: dict):
+def links_query(filters: dict) -> Select[Link]:
     stmt = select(Link)
     for key in ("connection", "entity", "status", "local_id", "remote_id"):
         if filters.get(key) not in (None, ""):
@@ -71,11 +71,12 @@ def get_run(session: Session, run_id: int) -> Run:
     return run
 
 
-def run_records(session: Session, run_id: int, *, entity=None, action=None, limit=500, offset=0):
+def run_records(session: Session, run_id: int, *, entity: str | None = None, action: str | None = None,
+                limit: int = 500, offset: int = 0) -> tuple[list[RunRecord], int]:
     stmt = select(RunRecord).where(RunRecord.run_id == run_id)
     if entity:
         stmt = stmt.where(RunRecord.entity == entity)
     if action:
         stmt = stmt.where(RunRecord.action == action)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     return list(session.scalars(stmt.order_by(RunRecord.id).limit(limit).offset(offset))), total

@@ -2,7 +2,7 @@
 back, with every problem reported on its field.
 
 Field names are the paths the API reports in a 422's ``fields`` (so an error lands beside its
-input): ``settings.<key>`` (the connector's own fields, :func:`crm.accounting.settings_fields`),
+input): ``settings.<key>`` (the connector's own fields, :func:`crm.accounting_connectors.settings_fields`),
 ``secrets.<key>`` (write-only, blank keeps what is stored; ``forget.<key>`` removes it),
 ``settings.entities.<entity>.direction|policy``, ``settings.schedule_minutes``,
 ``settings.background_threshold``, ``settings.mappings.<n>.entity|local|remote|direction|map|default``
@@ -11,8 +11,9 @@ Keys of the settings the form does not show (``retry``, ``initial_cutoff``, ...)
 """
 from __future__ import annotations
 
-from crm.accounting import settings_fields
-from crm_accounting_sync.connections import RESERVED
+from crm.accounting_connectors import settings_fields
+from crm.money import is_digits
+from crm_accounting_sync.connections import RESERVED, default_direction
 
 VALUE_MAPS = ("tax_codes", "payment_methods")
 MAPPING_KEYS = ("entity", "local", "remote", "direction", "map", "default")
@@ -32,7 +33,8 @@ def values_of(settings: dict, cls) -> dict:
             values["fields"][f.name] = "" if value is None else str(value)
     for entity in (cls.entities if cls else ()):
         cfg = (settings.get("entities") or {}).get(entity) or {}
-        values["entities"][entity] = {"direction": cfg.get("direction", "both"), "policy": cfg.get("policy", "newest")}
+        values["entities"][entity] = {"direction": cfg.get("direction", default_direction(cls, entity)),
+                                      "policy": cfg.get("policy", "newest")}
     for key in ("schedule_minutes", "background_threshold"):
         values[key] = "" if settings.get(key) is None else str(settings[key])
     for m in settings.get("mappings") or []:
@@ -52,6 +54,20 @@ def parse(form, cls, stored: dict) -> tuple[dict, dict, dict, dict]:
     values = values_of({}, cls)
     settings = {k: v for k, v in (stored or {}).items()
                 if k not in ("entities", "mappings", "value_maps", "schedule_minutes", "background_threshold")}
+    secrets = _read_fields(form, cls, settings, values)
+    settings["entities"] = _read_entities(form, cls, stored, values)
+    for key in ("schedule_minutes", "background_threshold"):
+        raw = form.get(f"settings.{key}", "").strip()
+        values[key] = raw
+        if raw:
+            settings[key] = int(raw) if is_digits(raw) else raw   # validation reports what is not a number
+    settings["mappings"] = _read_mappings(form, values, errors)
+    settings["value_maps"] = _read_value_maps(form, stored, values, errors)
+    return settings, secrets, values, errors
+
+
+def _read_fields(form, cls, settings: dict, values: dict) -> dict:
+    """The connector's own settings into ``settings``; returns the secrets typed (None: forget it)."""
     secrets: dict = {}
     for f in settings_fields(cls):
         if f.secret:
@@ -66,20 +82,27 @@ def parse(form, cls, stored: dict) -> tuple[dict, dict, dict, dict]:
         values["fields"][f.name] = raw
         settings.pop(f.name, None)
         if raw:
-            settings[f.name] = int(raw) if f.type == "int" and raw.isdigit() else raw
+            settings[f.name] = int(raw) if f.type == "int" and is_digits(raw) else raw
+    return secrets
+
+
+def _read_entities(form, cls, stored: dict, values: dict) -> dict:
+    """Each entity's direction and policy; a default left as shown stays unset."""
     entities = {}
+    configured = (stored or {}).get("entities") or {}
     for entity in cls.entities:
-        direction = form.get(f"settings.entities.{entity}.direction", "both")
+        default = default_direction(cls, entity)
+        direction = form.get(f"settings.entities.{entity}.direction", default)
         policy = form.get(f"settings.entities.{entity}.policy", "newest")
         values["entities"][entity] = {"direction": direction, "policy": policy}
-        entities[entity] = {"direction": direction, "policy": policy}
-    settings["entities"] = entities
-    for key in ("schedule_minutes", "background_threshold"):
-        raw = form.get(f"settings.{key}", "").strip()
-        values[key] = raw
-        if raw:
-            settings[key] = int(raw) if raw.isdigit() else raw   # validation reports what is not a number
-    mappings = []
+        if entity in configured or (direction, policy) != (default, "newest"):
+            entities[entity] = {"direction": direction, "policy": policy}
+    return entities
+
+
+def _read_mappings(form, values: dict, errors: dict[str, list[str]]) -> list[dict]:
+    """The field mappings' rows, but the removed and the empty ones."""
+    mappings: list[dict] = []
     for n in _row_numbers(form, "settings.mappings."):
         row = {k: form.get(f"settings.mappings.{n}.{k}", "").strip() for k in MAPPING_KEYS}
         if form.get(f"settings.mappings.{n}.remove") or not (row["local"] or row["remote"] or row["map"]):
@@ -99,7 +122,11 @@ def parse(form, cls, stored: dict) -> tuple[dict, dict, dict, dict]:
         if row["default"]:
             mapping["default"] = row["default"]
         mappings.append(mapping)
-    settings["mappings"] = mappings
+    return mappings
+
+
+def _read_value_maps(form, stored: dict, values: dict, errors: dict[str, list[str]]) -> dict:
+    """Each value map's pairs (ours -> theirs), both sides required, ours once."""
     maps = {}
     names = list(VALUE_MAPS) + [n for n in (stored or {}).get("value_maps", {}) if n not in VALUE_MAPS]
     for name in names:
@@ -122,8 +149,7 @@ def parse(form, cls, stored: dict) -> tuple[dict, dict, dict, dict]:
         values["value_maps"][name] = rows
         if pairs:
             maps[name] = pairs
-    settings["value_maps"] = maps
-    return settings, secrets, values, errors
+    return maps
 
 
 def _row_numbers(form, prefix: str) -> list[int]:
@@ -131,7 +157,7 @@ def _row_numbers(form, prefix: str) -> list[int]:
     for key in form.keys():
         if key.startswith(prefix):
             head = key[len(prefix):].split(".", 1)[0]
-            if head.isdigit():
+            if is_digits(head):
                 numbers.add(int(head))
     return sorted(numbers)
 

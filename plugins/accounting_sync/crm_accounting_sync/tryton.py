@@ -5,7 +5,9 @@ Settings: ``url`` (``http://host:8000/<database>/rpc/``), ``username``; secret
 ``password``. ``customer_category`` / ``supplier_category`` (party categories that tell
 customers and suppliers apart, default "Customer" / "Supplier"), ``account_category``
 (the product category with the revenue/expense accounts, default "CRM"),
-``uom`` (default "Unit"), ``payment_term`` (optional name).
+``uom`` (the unit of measure of items whose usage unit is not mapped, default "Unit"),
+``units`` (usage unit = Tryton unit pairs on top of ``tryton_settings.DEFAULT_UNITS``, "jornada = Day;
+saco = Kilogram"), ``payment_term`` (optional name).
 
 ==================  =====================  =============================================
 ours                Tryton                 notes
@@ -16,7 +18,8 @@ accounts            party.party            in the customer category; email, phon
 contacts            party.contact_mechanism  the named mechanisms of the account's party
                                            (email, phone; "other" holding the name)
 vendors             party.party            in the supplier category
-items               product.product        with its template (goods or service)
+items               product.product        with its template (goods or service), in the
+                                           unit of measure its usage unit names
 quotes              sale.sale              marked "CRM: quote" in its comment (sent from
                                            here, or quoted in Tryton); accepted ->
                                            quote + confirm, rejected -> cancel
@@ -31,7 +34,7 @@ payments            account.move.line      read from invoices' payment lines (on
 Discounts: Tryton without its discount modules has net unit prices (a line discount goes as
 the net price) and the document discount goes as product-less lines "Discount" / "Discount
 10%" (one per set of taxes). Statuses: cancelled here -> ``cancel`` there; cancelled / done
-there -> cancelled / closed here (see ``crm.accounting``).
+there -> cancelled / closed here (see ``crm.accounting_connectors``).
 
 Optimistic locking: every write sends the ``_timestamp`` read with the record;
 Tryton answers ``ConcurrencyException`` (fault 4) when it changed meanwhile, which
@@ -46,14 +49,30 @@ import re
 import socket
 import xmlrpc.client
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from proteus import config as pconfig
 
-from crm.accounting import (AuthenticationError, BaseConnector, ChangeSet, NotFoundError, RemoteConflict,
-                            RemoteRecord, RemoteValidationError, RetryableError, SkipRecord, StaleVersionError,
-                            SyncError, net_unit_price)
+from crm.accounting_connectors import (
+    DOCUMENT_ENTITIES,
+    AuthenticationError,
+    BaseConnector,
+    ChangeSet,
+    NotFoundError,
+    RemoteConflict,
+    RemoteRecord,
+    RemoteValidationError,
+    RetryableError,
+    SkipRecord,
+    StaleVersionError,
+    SyncError,
+    net_unit_price,
+)
+from crm.money import round_half_even
 from crm_accounting_sync.canonical import dec, iso
 from crm_accounting_sync.local import address
+from crm_accounting_sync.tryton_settings import units_map
+
 
 class _SessionTransport(xmlrpc.client.Transport):
     """XML-RPC with ``Authorization: Session <base64(user:id:session)>``, as Tryton's clients."""
@@ -75,7 +94,7 @@ DOC_FIELDS = ("number", "account_id", "subject", "lines", "total", "discount", "
 #: the description of the product-less lines that carry a document discount ("Discount 10%")
 DISCOUNT_LABEL = "Discount"
 DISCOUNT_RE = re.compile(r"^Discount(?: (?P<percent>\d+(?:\.\d+)?)%)?$")
-#: Tryton states -> our sync status (``crm.accounting.DOCUMENT_STATUSES``)
+#: Tryton states -> our sync status (``crm.accounting_connectors.DOCUMENT_STATUSES``)
 STATES = {"cancelled": "cancelled", "done": "closed"}
 QUOTE_STATES = {"draft": "open", "quotation": "open", "cancelled": "rejected"}   # confirmed and later: accepted
 #: what tells a quote from a sales order among Tryton's sales (both are ``sale.sale``): this line
@@ -83,7 +102,11 @@ QUOTE_STATES = {"draft": "open", "quotation": "open", "cancelled": "rejected"}  
 QUOTE_MARK = "CRM: quote"
 #: a contact's contact mechanisms, the first of these types being its "primary" one (its remote id)
 CONTACT_TYPES = ("email", "phone", "mobile", "other")
-CENT = Decimal("0.01")
+
+
+def _cents(amount: Decimal) -> Decimal:
+    """An amount to the cent, ties to even, as Tryton rounds a line's amount."""
+    return round_half_even(amount, 2)
 
 
 def _d(value) -> Decimal:
@@ -112,7 +135,8 @@ class TrytonConnector(BaseConnector):
         "accounts": ("name", "email", "phone", "website", "billing_address", "active"),
         "contacts": ("first_name", "last_name", "email", "phone", "title", "account_id", "active"),
         "vendors": ("name", "email", "phone", "website", "address", "active"),
-        "items": ("kind", "name", "sku", "unit_price", "purchase_cost", "description", "active"),
+        # usage_unit goes one way: it chooses the unit of measure of a product created in Tryton
+        "items": ("kind", "name", "sku", "unit_price", "purchase_cost", "description", "active", "usage_unit"),
         "quotes": DOC_FIELDS,
         "sales-orders": DOC_FIELDS,
         "purchase-orders": ("number", "vendor_id", "subject", "lines", "total", "discount", "discount_percent",
@@ -122,7 +146,7 @@ class TrytonConnector(BaseConnector):
     }
     deactivate_only = frozenset({"accounts", "vendors", "items"})
     settings_keys = ("url", "username", "customer_category", "supplier_category", "account_category", "uom",
-                     "payment_term")
+                     "units", "payment_term")
     secret_keys = ("password",)
     from crm_accounting_sync.tryton_settings import SETTINGS_FIELDS as settings_fields  # the settings form
     batch_size = 1
@@ -136,9 +160,15 @@ class TrytonConnector(BaseConnector):
     # -- the connection --------------------------------------------------------------------------
 
     def _url(self) -> str:
+        """Tryton's XML-RPC address of the database, ``http://host:8000/<database>/rpc/``: one given
+        as ``.../<database>/`` (which trytond answers with 405) gets its ``rpc/``."""
         url = self.settings.get("url")
         if not url:
             raise RemoteValidationError("the connection has no url (http://host:8000/<database>/rpc/)")
+        parts = urlsplit(url)
+        segments = [p for p in parts.path.split("/") if p]
+        if len(segments) == 1:
+            url = parts._replace(path=f"/{segments[0]}/rpc/").geturl()
         return url
 
     @property
@@ -181,7 +211,7 @@ class TrytonConnector(BaseConnector):
             if exc.errcode == 429 or exc.errcode >= 500:
                 raise RetryableError(f"Tryton answered {exc.errcode}", status=exc.errcode) from None
             raise RemoteValidationError(f"Tryton answered {exc.errcode}: {exc.errmsg}") from None
-        except (OSError, socket.timeout, xmlrpc.client.ProtocolError) as exc:
+        except (OSError, socket.timeout) as exc:
             raise RetryableError(f"connection to Tryton failed: {exc.__class__.__name__}", code="network") from None
 
     def _proxy(self, model: str):
@@ -582,7 +612,9 @@ class TrytonConnector(BaseConnector):
     def _product_info(self, product_id: int) -> dict:
         key = f"product-info:{product_id}"
         if key not in self._ids:
-            row = self.rpc("product.product", "read", [product_id], ["default_uom", "template.account_category"])[0]
+            row = self.rpc("product.product", "read", [product_id], ["default_uom", "default_uom.name",
+                                                                     "default_uom.digits",
+                                                                     "template.account_category"])[0]
             category = (row.get("template.") or {}).get("account_category")
             accounts = self.rpc("product.category", "read", [category], ["account_revenue", "account_expense"])[0] \
                 if category else {}
@@ -598,6 +630,7 @@ class TrytonConnector(BaseConnector):
             product = int(refs.remote("items", row.get("item_id")))
             info = self._product_info(product)
             qty = _d(row.get("quantity") or "1")
+            self._check_digits(n, qty, info)
             # Tryton (without its discount modules) has no line discount: the net unit price
             price = net_unit_price(row.get("unit_price"), qty, row.get("discount_percent"),
                                    row.get("discount_amount"))
@@ -611,10 +644,28 @@ class TrytonConnector(BaseConnector):
                 values["invoice_type"] = "out"
             account = account or info["account_revenue" if entity != "purchase-orders" else "account_expense"]
             key = tuple(sorted(taxes))
-            groups[key] = groups.get(key, Decimal("0")) + (qty * price).quantize(CENT)
+            groups[key] = groups.get(key, Decimal("0")) + _cents(qty * price)
             rows.append(values)
         rows += self._discount_lines(entity, record, groups, account, len(rows))
         return [("create", rows)] if rows else []
+
+    @staticmethod
+    def _check_digits(n: int, qty: Decimal, info: dict) -> None:
+        """A quantity with more decimals than its product's unit of measure takes is refused here,
+        naming the unit (Tryton refuses it too; rounding it would change the document)."""
+        unit = info.get("default_uom.") or {}
+        digits = unit.get("digits")
+        if digits is not None and qty != round_half_even(qty, int(digits)):
+            raise RemoteValidationError(
+                f"line {n}: the quantity {qty} has more decimals than Tryton's unit of measure "
+                f"{unit.get('name')!r} of its product takes ({digits}); map the item's usage unit to a unit "
+                "with decimals (the connection's setting units) or change the quantity", code="uom_digits")
+
+    def _uom(self, usage_unit: str | None) -> int:
+        """The Tryton unit of measure of a usage unit: the connection's ``units`` and
+        ``tryton_settings.DEFAULT_UNITS``, else its ``uom`` setting (default "Unit")."""
+        name = units_map(self.settings.get("units")).get((usage_unit or "").strip().lower())
+        return self._id_of("product.uom", name or self.settings.get("uom") or "Unit")
 
     def _discount_lines(self, entity, record, groups, account, count) -> list:
         """The document discount as product-less lines "Discount" / "Discount 10%", one per set of
@@ -629,7 +680,7 @@ class TrytonConnector(BaseConnector):
         out, left = [], total
         keys = list(groups)
         for n, key in enumerate(keys):
-            share = left if n == len(keys) - 1 else (total * groups[key] / base).quantize(CENT)
+            share = left if n == len(keys) - 1 else _cents(total * groups[key] / base)
             left -= share
             values = {"type": "line", "quantity": 1.0, "unit_price": -share, "description": label,
                       "sequence": count + n + 1, "taxes": [("add", list(key))]}
@@ -659,7 +710,7 @@ class TrytonConnector(BaseConnector):
             return self._party(record, "address", "supplier_category", "Supplier")
         if entity == "items":
             service = record.get("kind") == "service"
-            uom = self._id_of("product.uom", self.settings.get("uom") or "Unit")
+            uom = self._uom(record.get("usage_unit"))
             template = {"name": record.get("name") or "?", "type": "service" if service else "goods",
                         "list_price": _d(record.get("unit_price")), "code": record.get("sku") or None,
                         "active": bool(record.get("active", True)), "default_uom": uom, "salable": True,
@@ -671,25 +722,14 @@ class TrytonConnector(BaseConnector):
             template_changes = {k: v for k, v in template.items()
                                 if k not in ("default_uom", "sale_uom", "purchase_uom", "account_category")}
             return {"_template": template, "_product": product, "_template_changes": template_changes}
-        if entity in ("quotes", "sales-orders", "purchase-orders", "invoices"):
+        if entity in DOCUMENT_ENTITIES:
             party_entity = "vendors" if entity == "purchase-orders" else "accounts"
             party = int(refs.remote(party_entity, record.get("vendor_id" if entity == "purchase-orders"
                                                               else "account_id")))
             values = {"party": party, "description": record.get("subject") or "",
                       "lines": self._lines(entity, record, refs)}
             if entity == "invoices":
-                address_id = self._party_address(party)
-                receivable = self.rpc("party.party", "read", [party], ["account_receivable"])[0]["account_receivable"]
-                if not receivable:
-                    receivable = self.rpc("account.configuration", "read", [1],
-                                          ["default_account_receivable"])[0]["default_account_receivable"]
-                journal = self.rpc("account.journal", "search", [("type", "=", "revenue")], 0, 1, None)
-                values.update(type="out", invoice_address=address_id, account=receivable,
-                              journal=journal[0] if journal else None, reference=record.get("number") or "")
-                if record.get("date"):
-                    values["invoice_date"] = dt.date.fromisoformat(record["date"])
-                if self.settings.get("payment_term"):
-                    values["payment_term"] = self._id_of("account.invoice.payment_term", self.settings["payment_term"])
+                values.update(self._invoice_values(party, record))
             elif entity in ("quotes", "sales-orders"):
                 values.update(invoice_address=self._party_address(party), shipment_address=self._party_address(party),
                               reference=record.get("number") or "")
@@ -705,6 +745,22 @@ class TrytonConnector(BaseConnector):
         if entity == "payments":
             raise SkipRecord("payments are recorded in Tryton (paying the invoice there) and read from it")
         raise RemoteValidationError(f"Tryton does not sync {entity}")
+
+    def _invoice_values(self, party: int, record: dict) -> dict:
+        """What an invoice sends besides its party, description and lines: a customer invoice
+        to the party's invoice address and receivable account, in a revenue journal."""
+        receivable = self.rpc("party.party", "read", [party], ["account_receivable"])[0]["account_receivable"]
+        if not receivable:
+            receivable = self.rpc("account.configuration", "read", [1],
+                                  ["default_account_receivable"])[0]["default_account_receivable"]
+        journal = self.rpc("account.journal", "search", [("type", "=", "revenue")], 0, 1, None)
+        values = {"type": "out", "invoice_address": self._party_address(party), "account": receivable,
+                  "journal": journal[0] if journal else None, "reference": record.get("number") or ""}
+        if record.get("date"):
+            values["invoice_date"] = dt.date.fromisoformat(record["date"])
+        if self.settings.get("payment_term"):
+            values["payment_term"] = self._id_of("account.invoice.payment_term", self.settings["payment_term"])
+        return values
 
     def from_remote(self, entity, remote, refs):
         o = remote.data
@@ -728,13 +784,13 @@ class TrytonConnector(BaseConnector):
                     "unit_price": dec(o.get("template.list_price")), "purchase_cost": dec(o.get("cost_price")),
                     "description": o.get("description") or "",
                     "active": bool(o.get("active", True) and o.get("template.active", True))}
-        if entity in ("quotes", "sales-orders", "purchase-orders", "invoices"):
+        if entity in DOCUMENT_ENTITIES:
             lines = []
             discount, percent = Decimal("0"), None
             for li in sorted(o.get("lines") or [], key=lambda li: (li.get("sequence") or 0, li["id"])):
                 label = DISCOUNT_RE.match(li.get("description") or "") if not li.get("product") else None
                 if li.get("type") == "line" and label:
-                    discount -= (_d(li.get("unit_price")) * Decimal(repr(li.get("quantity") or 0))).quantize(CENT)
+                    discount -= _cents(_d(li.get("unit_price")) * Decimal(repr(li.get("quantity") or 0)))
                     percent = label.group("percent") or percent
                     continue
                 if li.get("type") != "line" or not li.get("product"):

@@ -5,21 +5,32 @@ settings form (listed among the admin's settings pages; see ``settings_form``), 
 "Connect to QuickBooks" (the OAuth 2 consent: connect, callback, disconnect)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
-from flask import session as flask_session
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session as flask_session,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from crm.accounting import connector_classes, settings_fields
+from crm.accounting_connectors import connector_classes, settings_fields
 from crm.db import db
 from crm.errors import CRMError
 from crm.permissions import require
-from crm_accounting_sync import connections as conns
-from crm_accounting_sync import runner, services
+from crm.security import local_path
+from crm.worker import worker_status
+from crm_accounting_sync import connections as conns, runner, services
 from crm_accounting_sync.models import Link, Run
+from crm_accounting_sync.permissions import ACCOUNTING_SYNC
 
 bp = Blueprint("accounting_sync", __name__, url_prefix="/accounting-sync", template_folder="templates")
-ROLES = {"admin", "accounting"}
 SPARE_ROWS = 2   # empty rows the settings form offers for new mappings and value map entries
 
 
@@ -50,7 +61,7 @@ def _labels() -> dict:
 
 
 @bp.route("/")
-@require(roles=ROLES)
+@require(ACCOUNTING_SYNC)
 def index():
     session = db.session
     rows = conns.list_connections(session)
@@ -58,12 +69,14 @@ def index():
     problems = dict(session.execute(select(Link.connection, func.count()).where(
         Link.status.in_(("failed", "waiting", "conflict"))).group_by(Link.connection)).all())
     supported = {name: cls.entities for name, cls in connector_classes().items()}
+    worker = worker_status(current_app) if any(r.status == "queued" for r in runs) else None
     return render_template("accounting_sync/index.html", connections=rows, runs=runs, problems=problems,
-                  supported=supported, **_labels())
+                  supported=supported, worker=worker, expiries={c.name: conns.refresh_token_expiry(c) for c in rows},
+                  **_labels())
 
 
 @bp.route("/sync", methods=["POST"])
-@require(roles=ROLES)
+@require(ACCOUNTING_SYNC, "write")
 def sync_now():
     name = request.form.get("connection", "")
     entity = request.form.get("entity") or None
@@ -77,7 +90,8 @@ def sync_now():
     app = current_app._get_current_object()
     if run.mode == "background":
         runner.enqueue_run(app, run.id)
-        flash(_("The sync runs in the background; this page shows its progress."))
+        if worker_status(app).running:  # else the run's page says that nothing will run it yet
+            flash(_("The sync runs in the background; this page shows its progress."))
     else:
         run = runner.run_now(app, db.session, run.id)
         if run.status == "failed":
@@ -88,19 +102,20 @@ def sync_now():
 
 
 @bp.route("/runs/<int:run_id>")
-@require(roles=ROLES)
+@require(ACCOUNTING_SYNC)
 def run_page(run_id: int):
     session = db.session
     run = services.get_run(session, run_id)
     entity = request.args.get("entity") or None
     action = request.args.get("action") or None
     records, total = services.run_records(session, run.id, entity=entity, action=action, limit=1000)
+    worker = worker_status(current_app) if run.status == "queued" else None
     return render_template("accounting_sync/run.html", run=run, records=records, total=total, entity=entity,
-                  action=action, **_labels())
+                  action=action, worker=worker, **_labels())
 
 
 @bp.route("/links")
-@require(roles=ROLES)
+@require(ACCOUNTING_SYNC)
 def links_page():
     session = db.session
     filters = {k: request.args.get(k) or None for k in ("connection", "entity", "status", "q")}
@@ -115,7 +130,7 @@ def links_page():
 
 
 @bp.route("/links/<int:link_id>/<action>", methods=["POST"])
-@require(roles=ROLES)
+@require(ACCOUNTING_SYNC, "write")
 def link_action(link_id: int, action: str):
     try:
         with db.transaction() as session:
@@ -132,7 +147,7 @@ def link_action(link_id: int, action: str):
                 abort(404)
     except CRMError as exc:
         flash(exc.message, "error")
-    return redirect(request.form.get("next") or url_for("accounting_sync.links_page"))
+    return redirect(local_path(request.form.get("next")) or url_for("accounting_sync.links_page"))
 
 
 def direction_labels() -> dict:
@@ -166,13 +181,63 @@ def reason_text(reason: str) -> str:
     return reason
 
 
+def remote_choices(connection, cls) -> tuple[dict, str]:
+    """The choices the connected system offers for some settings (QuickBooks: the company's
+    accounts by type), and why they could not be read ("" when they were)."""
+    from crm.accounting_connectors import SyncError
+    if connection is None or cls is None or connection.connector != cls.name or \
+            not hasattr(cls, "setting_choices") or not (connection.settings or {}).get("realm_id"):
+        return {}, ""
+    try:
+        connector = conns.make_connector(connection, db.session)
+        try:
+            return connector.setting_choices(), ""
+        finally:
+            connector.close()
+    except (SyncError, CRMError) as exc:
+        return {}, exc.message
+
+
+def field_choices(cls, values: dict, remote: dict) -> dict[str, list[tuple[str, str]]]:
+    """The options of each choice field: the connected system's (value, label) pairs, else the
+    field's own choices; the value set now is always among them."""
+    out = {}
+    for f in settings_fields(cls) if cls else ():
+        if f.type != "choice":
+            continue
+        options = list(remote.get(f.name) or [(str(c), str(c)) for c in f.choices])
+        current = values["fields"].get(f.name, "")
+        if current and current not in {value for value, _label in options}:
+            options.append((current, current))
+        out[f.name] = options
+    return out
+
+
+def value_map_choices(values: dict, remote: dict) -> dict[str, list[tuple[str, str]]]:
+    """The options of the "theirs" side of value maps the connected system lists (QuickBooks: its
+    tax codes), with the values set now kept among them."""
+    out = {}
+    for key, options in remote.items():
+        if not key.startswith("value_maps."):
+            continue
+        name = key.split(".", 1)[1]
+        options = list(options)
+        known = {value for value, _label in options}
+        for row in values["value_maps"].get(name) or []:
+            if row.get("theirs") and row["theirs"] not in known:
+                options.append((row["theirs"], row["theirs"]))
+                known.add(row["theirs"])
+        out[name] = options
+    return out
+
+
 def _valid_name(name: str) -> bool:
     return bool(name) and len(name) <= 60 and name.replace("-", "").replace("_", "").isalnum()
 
 
 @bp.route("/settings", methods=["GET", "POST"])
 @bp.route("/settings/<name>", methods=["GET", "POST"])
-@require(roles={"admin"})
+@require("settings", "write")
 def settings_page(name: str | None = None):
     from crm.errors import ValidationError
     from crm_accounting_sync import settings_form
@@ -233,7 +298,11 @@ def settings_page(name: str | None = None):
             status = 422
     field_errors = {key: [reason_text(r) for r in reasons] for key, reasons in (errors.fields if errors else {}).items()}
     secret_names = conns.secret_names(connection) if connection else []
+    choices, choices_error = remote_choices(connection, cls)
     return render_template("accounting_sync/settings.html", connection=connection, values=values, errors=errors,
+                  field_choices=field_choices(cls, values, choices), remote_choices_error=choices_error,
+                  value_map_choices=value_map_choices(values, choices),
+                  refresh_expiry=conns.refresh_token_expiry(connection),
                   field_errors=field_errors, classes=classes, cls=cls,
                   fields=settings_fields(cls) if cls else (), secret_names=secret_names,
                   connections=conns.list_connections(session), directions=direction_labels(),
@@ -265,7 +334,7 @@ def _user_id():
 
 
 @bp.route("/settings/<name>/connect", methods=["POST"])
-@require(roles={"admin"})
+@require("settings", "write")
 def oauth_connect(name: str):
     """Start the consent: to Intuit's authorization URL with a state bound to this session."""
     from crm_accounting_sync import crypto
@@ -285,10 +354,10 @@ def oauth_connect(name: str):
 
 
 @bp.route("/oauth/callback")
-@require(roles={"admin"})
+@require("settings", "write")
 def oauth_callback():
     """Intuit sends the browser back here with ``code``, ``state`` and ``realmId`` (or ``error``)."""
-    from crm.accounting import SyncError
+    from crm.accounting_connectors import SyncError
     from crm_accounting_sync import crypto
     from crm_accounting_sync.quickbooks import oauth
     pending = flask_session.pop(OAUTH_KEY, None)   # single use, whatever the answer
@@ -338,7 +407,7 @@ def oauth_callback():
 
 
 @bp.route("/settings/<name>/disconnect", methods=["POST"])
-@require(roles={"admin"})
+@require("settings", "write")
 def oauth_disconnect(name: str):
     """Revoke the tokens at Intuit and forget them here (the app's client id and secret stay)."""
     from crm_accounting_sync import crypto

@@ -3,16 +3,32 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from crm.db import db
+from crm.testing import in_session
+
+#: a test that syncs payments too: it needs the payments plugin (skipped when CRM_PLUGINS leaves it out)
+WITH_PAYMENTS = pytest.mark.crm_plugins("accounting_sync", "payments")
 
 
 def qbo_settings(fake) -> dict:
     """The settings of a connection to the QuickBooks fake ``fake``."""
-    return {"realm_id": fake.realm, "client_id": fake.client_id, "environment": fake.discovery_url,
+    return {"realm_id": fake.realm, "client_id": fake.client_id, "environment": "production", "discovery_url": fake.discovery_url,
             "api_base_url": fake.api_url, "minorversion": 75, "timeout_seconds": 2,
-            "value_maps": {"tax_codes": {"IVA 21%": "21", "IVA 10%": "10", "IVA 4%": "4"}}}
+            "income_account_id": fake.account_id("Sales"), "expense_account_id": fake.account_id("Cost of Goods Sold"),
+            "asset_account_id": fake.account_id("Inventory Asset"),
+            "value_maps": {"tax_codes": qbo_tax_codes(fake)}}
+
+
+def qbo_tax_codes(fake) -> dict:
+    """Our taxes (the test catalogue's) -> the tax codes of the fake's company (Spanish: IVA)."""
+    if fake.company().country == "US":
+        return {"IVA 21%": fake.tax_code_id("California"), "IVA 21% envío": fake.tax_code_id("California")}
+    return {"IVA 21%": fake.tax_code_id("IVA 21%"), "IVA 10%": fake.tax_code_id("IVA 10%"),
+            "IVA 4%": fake.tax_code_id("IVA 4%"), "IVA 21% envío": fake.tax_code_id("IVA 21%"),
+            "(no tax)": fake.tax_code_id("Exento")}
 
 
 def connect(app, name: str, connector: str, settings: dict | None = None, secrets: dict | None = None):
@@ -85,16 +101,8 @@ def links(app, name: str, entity: str | None = None) -> list:
         return rows
 
 
-def in_app(app, fn):
-    """Run ``fn(session)`` in an app context on a new session and commit."""
-    with app.app_context():
-        s = db.new_session(app)
-        try:
-            result = fn(s)
-            s.commit()
-            return result
-        finally:
-            s.close()
+#: ``in_app(app, fn)``: ``fn(session)`` on a short session of its own, committed
+in_app = in_session
 
 
 D = Decimal

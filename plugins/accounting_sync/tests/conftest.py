@@ -7,6 +7,13 @@ from accsync_helpers import qbo_settings  # noqa: F401  (tests import it from he
 from crm.testing import registered_plugin
 
 
+def pytest_collection_modifyitems(items):
+    """Tests on the real Tryton server are marked ``tryton`` (left out by ``make check``)."""
+    for item in items:
+        if "tryton_server" in getattr(item, "fixturenames", ()):
+            item.add_marker("tryton")
+
+
 @pytest.fixture(autouse=True)
 def _worker_runs_tasks_at_once(app):
     """Background runs execute when queued (huey's immediate mode), in the queuing thread."""
@@ -29,7 +36,7 @@ def mem(app):
 def qbo(app):
     """The QuickBooks fake served on 127.0.0.1, and a connection "qbo" to it (as after the OAuth consent)."""
     from accsync_helpers import connect
-    from crm_accounting_sync.testing.qbo_fake import QBOFake
+    from accsync_qbo_fake import QBOFake
     fake = QBOFake().start()
     connect(app, "qbo", "quickbooks", settings=qbo_settings(fake),
             secrets={"client_secret": fake.client_secret, "refresh_token": fake.issue_refresh_token(),
@@ -38,14 +45,12 @@ def qbo(app):
     fake.stop()
 
 
-
-
 @pytest.fixture(scope="session")
 def tryton_server(tmp_path_factory):
     """A real trytond (party, product, sale, purchase, account_invoice) on 127.0.0.1, for the session."""
     pytest.importorskip("trytond", reason="Tryton is an optional extra: pip install -e 'plugins/accounting_sync[tryton]'")
     pytest.importorskip("proteus", reason="Tryton is an optional extra: pip install -e 'plugins/accounting_sync[tryton]'")
-    from crm_accounting_sync.testing.tryton_server import TrytonServer, prepare
+    from accsync_tryton_server import TrytonServer, prepare
     folder = tmp_path_factory.mktemp("tryton")
     prepare(folder)
     server = TrytonServer(folder).start()
@@ -57,8 +62,9 @@ def tryton_server(tmp_path_factory):
 def tryton(app, tryton_server):
     """A connection "tryton" to the server, scoped to categories of its own (the server is shared)."""
     import uuid
+
     from accsync_helpers import connect
-    from crm_accounting_sync.testing.tryton_server import ADMIN_PASSWORD
+    from accsync_tryton_server import ADMIN_PASSWORD
     from crm_accounting_sync.tryton import TrytonConnector
     tag = uuid.uuid4().hex[:8]
     settings = {"url": tryton_server.url, "username": "admin", "customer_category": f"Customer {tag}",
@@ -78,7 +84,7 @@ def tryton(app, tryton_server):
     yield connector
     # the server is shared by the session's tests: codes of active products are unique in Tryton,
     # so this test's products go inactive (the next test pushes the same catalogue)
-    from crm.accounting import SyncError
+    from crm.accounting_connectors import SyncError
     try:
         products = connector.rpc("product.product", "search",
                                  [("template.account_category.name", "=", settings["account_category"])], 0, None,

@@ -1,8 +1,7 @@
 """The REST API, the pages, the schedule and the worker."""
 from __future__ import annotations
 
-from accsync_helpers import in_app, sync
-from accsync_helpers import qbo_settings
+from accsync_helpers import in_app, qbo_settings, sync
 from crm.models import Account
 from crm.services import accounts
 from crm.testing import TEST_PASSWORD
@@ -133,3 +132,31 @@ def test_sync_now_from_the_page(app, make_user, mem, catalog):
     response = c.post("/accounting-sync/sync", data={"connection": "mem", "entity": "accounts"})
     assert response.status_code == 302 and "/accounting-sync/runs/" in response.headers["Location"]
     assert len(mem.live("accounts")) == 1
+
+
+def test_changes_pulled_by_a_run_are_the_syncs_not_the_admins_who_started_it(app, api, mem, catalog):
+    """Sync now, pressed by an administrator over the API: the audit trail and the records
+    created from the other side name the connection's sync, never that administrator."""
+    from sqlalchemy import select
+
+    from crm.models import AuditEntry, User
+    sync(app, "mem")
+    [(rid, _)] = mem.live("accounts").items()
+    mem.put("accounts", {"email": "pulled@lopez.example"}, rid)
+    mem.put("accounts", {"name": "Cliente Nuevo", "email": "n@x.example", "active": True})
+    response = api.post("/accounting-sync/runs", json={"connection": "mem", "background": False})
+    assert response.status_code in (200, 201), response.text
+
+    def who(s):
+        actor = s.scalar(select(User).where(User.username == "sync-mem"))
+        changed = s.scalars(select(AuditEntry).where(AuditEntry.entity == "accounts",
+                                                     AuditEntry.entity_id == str(catalog.account),
+                                                     AuditEntry.action == "update")).all()
+        created = s.scalar(select(Account).where(Account.name == "Cliente Nuevo"))
+        return actor, [e.user_id for e in changed], created
+    actor, changers, created = in_app(app, who)
+    assert actor is not None and actor.full_name == "Mem sync" and not actor.active
+    assert changers and set(changers) == {actor.id}
+    assert created is not None and getattr(created, "created_by_id", actor.id) == actor.id
+    signed_in = api.post("/auth/tokens", json={"username": "sync-mem", "password": ""})
+    assert signed_in.status_code in (401, 422)  # the sync's user never signs in

@@ -9,7 +9,7 @@ from crm.testing import sign_in
 
 @pytest.fixture
 def fake():
-    from crm_accounting_sync.testing.qbo_fake import QBOFake
+    from accsync_qbo_fake import QBOFake
     fake = QBOFake().start()
     yield fake
     fake.stop()
@@ -20,7 +20,7 @@ def test_set_up_and_connect_quickbooks_in_the_browser(page, live_server, make_us
     page.goto("/accounting-sync/settings")
     page.fill("#f-name", "books")
     page.fill("#f-settings-client_id", fake.client_id)
-    page.fill("#f-settings-environment", fake.discovery_url)
+    page.fill("#f-settings-discovery_url", fake.discovery_url)
     page.fill("#f-settings-api_base_url", "not a url")
     page.select_option("#settings\\.entities\\.payments\\.direction", "from_remote")
     page.fill("#settings\\.value_maps\\.tax_codes\\.0\\.ours", "IVA 21%")

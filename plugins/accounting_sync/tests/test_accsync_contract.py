@@ -46,7 +46,7 @@ def test_outbox_is_transactional_and_remote_changes_do_not_bounce(app, mem, cata
 
 
 def test_connector_contract_is_in_the_core():
-    from crm.accounting import BaseConnector, Connector
+    from crm.accounting_connectors import BaseConnector, Connector
     from crm_accounting_sync.quickbooks import QuickBooksConnector
     from crm_accounting_sync.testing.memory import MemoryConnector
     for cls in (QuickBooksConnector, MemoryConnector):
@@ -55,3 +55,42 @@ def test_connector_contract_is_in_the_core():
             assert callable(getattr(cls, name)), name
         assert set(cls.entities) <= set(cls.fields) | {"contacts"}
     assert Connector.__doc__
+
+
+def test_an_import_queues_each_record_once_with_one_insert_a_batch(app, mem, catalog):
+    """An import tells the plugin of a batch at once (``crm_records_saved``): one outbox row per
+    imported product, written with one INSERT a batch, and the sync sends them all."""
+    import csv
+    import io
+
+    from sqlalchemy import event
+
+    from crm.models import Item
+    from crm.services import import_files, imports
+    from crm_accounting_sync.models import Outbox
+    sync(app, "mem")
+    rows = imports.BATCH + 3
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["Name", "SKU", "Unit price"], *([f"Synced {n}", f"SY-{n}", "2.5"]
+                                                                    for n in range(rows))])
+    inserts = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("INSERT INTO ACCOUNTING_SYNC_OUTBOX"):
+            inserts.append(statement)
+    event.listen(db.engine(app), "before_cursor_execute", seen)
+    try:
+        with app.app_context(), db.transaction() as s:
+            sheet = import_files.read(buffer.getvalue().encode(), "products.csv")
+            run = imports.new_run(s, "products", "products.csv")
+            imports.perform(s, run, sheet, imports.options_from(s, "products", sheet))
+    finally:
+        event.remove(db.engine(app), "before_cursor_execute", seen)
+    assert len(inserts) == 2   # two batches: one INSERT each, not one per record
+    imported = set(in_app(app, lambda s: s.scalars(select(Item.id).where(Item.sku.like("SY-%"))).all()))
+    queued = in_app(app, lambda s: s.execute(select(Outbox.connection, Outbox.entity, Outbox.local_id, Outbox.op)
+                                             .where(Outbox.entity == "items")).all())
+    assert len(imported) == rows and sorted(r.local_id for r in queued) == sorted(imported)
+    assert {(r.connection, r.op) for r in queued} == {("mem", "saved")}
+    sync(app, "mem")
+    assert {r["name"] for r in mem.live("items").values()} >= {f"Synced {n}" for n in range(rows)}

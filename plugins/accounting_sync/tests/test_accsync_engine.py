@@ -5,12 +5,13 @@ from decimal import Decimal
 
 import pytest
 
-from accsync_helpers import configure, in_app, links, sync
-from crm.accounting import (AuthenticationError, DuplicateError, RemoteValidationError, RetryableError)
-from crm.models import Account, Document, Item, Vendor
-from crm.services import accounts, documents, items, vendors
+from accsync_helpers import WITH_PAYMENTS, configure, in_app, links, sync
+from crm.accounting_connectors import AuthenticationError, DuplicateError, RemoteValidationError, RetryableError
+from crm.models import Account, Document, Vendor
+from crm.services import accounts, documents, vendors
 
 
+@WITH_PAYMENTS
 def test_initial_push_then_idempotent(app, mem, catalog):
     run = sync(app, "mem")
     assert run.status == "done", run
@@ -37,6 +38,7 @@ def test_local_change_goes_through_outbox(app, mem, catalog):
     assert remote["phone"] == "+34 600"
 
 
+@WITH_PAYMENTS
 def test_remote_change_is_applied_and_does_not_bounce(app, mem, catalog):
     sync(app, "mem")
     [(rid, _)] = mem.live("accounts").items()
@@ -127,7 +129,7 @@ def test_manual_conflict_waits_for_a_choice(app, mem, catalog):
 def test_deletions_both_ways(app, mem, catalog):
     made = in_app(app, lambda s: vendors.create_vendor(s, {"name": "Temporal"}).id)
     sync(app, "mem")
-    vlink = {l.local_id: l for l in links(app, "mem", "vendors")}[made]
+    vlink = {link.local_id: link for link in links(app, "mem", "vendors")}[made]
     in_app(app, lambda s: vendors.delete_vendor(s, s.get(Vendor, made)))
     run = sync(app, "mem")
     assert ("vendors", "to_remote", "deleted", made, vlink.remote_id) in run.actions("vendors")
@@ -150,8 +152,9 @@ def test_direction_from_remote_only_sends_nothing(app, mem, catalog):
     run = sync(app, "mem")
     assert run.count("accounts", "from_remote", "created") == 1
     assert not [c for c in mem.calls if c[0] == "push"]
-    from crm_accounting_sync.models import Outbox
     from sqlalchemy import func, select
+
+    from crm_accounting_sync.models import Outbox
     assert in_app(app, lambda s: s.scalar(select(func.count()).select_from(Outbox))) == 0
 
 
@@ -191,7 +194,7 @@ def test_faults_retry_refresh_and_keep_failures(app, mem, catalog):
     in_app(app, lambda s: retry_link(s, account_link.id))
     run = sync(app, "mem")
     assert run.count("accounts", "to_remote", "created") == 1 and run.count("contacts", "to_remote", "created") == 1
-    assert all(l.status == "ok" for l in links(app, "mem") if l.entity != "items" or l.remote_id)
+    assert all(link.status == "ok" for link in links(app, "mem") if link.entity != "items" or link.remote_id)
 
 
 def test_duplicate_is_not_retried(app, mem, catalog):
@@ -228,6 +231,7 @@ def test_stale_version_rereads_and_merges(app, mem, catalog):
     assert in_app(app, lambda s: s.get(Account, catalog.account).email) == "late@x.example"
 
 
+@WITH_PAYMENTS
 def test_documents_and_payments_both_ways(app, api, mem, catalog):
     inv = in_app(app, lambda s: documents.create_document(s, "invoice", {
         "account_id": catalog.account, "lines": [{"item_id": catalog.consulting, "quantity": Decimal("2")}]}).id)

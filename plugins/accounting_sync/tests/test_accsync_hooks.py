@@ -8,9 +8,9 @@ import itertools
 from decimal import Decimal
 from pathlib import Path
 
-from accsync_helpers import in_app, sync
+from accsync_helpers import WITH_PAYMENTS, in_app, sync
 from crm import hookimpl
-from crm.accounting import BaseConnector, ChangeSet, LocalEntity, RemoteRecord
+from crm.accounting_connectors import BaseConnector, ChangeSet, LocalEntity, RemoteRecord
 from crm.models import Document
 from crm.services import documents
 from crm.testing import registered_plugin
@@ -80,8 +80,9 @@ def test_a_third_party_connector_is_listed_can_be_connected_and_syncs(app, api, 
     assert "ledger" not in {c["name"] for c in api.get("/accounting-sync/connectors").json()}
 
 
+@WITH_PAYMENTS
 def test_payments_adapter_comes_from_the_payments_plugin(app):
-    from crm.accounting import local_entity_adapters
+    from crm.accounting_connectors import local_entity_adapters
     from crm.plugins import get_registry
     answers = [a for batch in get_registry(app).hook.crm_accounting_entities() for a in batch or ()]
     [payments] = [a for a in answers if a.entity == "payments"]
@@ -129,6 +130,7 @@ def _set_payments_enabled(app, enabled: bool) -> None:
         s.close()
 
 
+@WITH_PAYMENTS
 def test_payments_plugin_disabled_payments_are_skipped_not_a_crash(app, mem, catalog):
     inv = in_app(app, lambda s: documents.create_document(s, "invoice", {
         "account_id": catalog.account, "lines": [{"item_id": catalog.consulting, "quantity": Decimal("2")}]}).id)

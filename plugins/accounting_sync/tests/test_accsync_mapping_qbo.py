@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from accsync_helpers import in_app, links, sync
+from accsync_helpers import configure, in_app, links, sync
 from crm.models import Document
 from crm.services import documents
 
@@ -89,11 +89,13 @@ def test_document_discounts_both_ways(app, qbo, catalog):
 
 def test_a_quickbooks_percent_discount_arrives_as_a_percent(app, qbo, catalog):
     customer = qbo.user_create("Customer", {"DisplayName": "Cliente Descuento"})
-    service = qbo.user_create("Item", {"Name": "Montaje", "Type": "Service", "UnitPrice": Decimal("50")})
+    service = qbo.user_create("Item", {"Name": "Montaje", "Type": "Service",
+                                       "IncomeAccountRef": {"value": qbo.account_id("Sales")},
+                                       "UnitPrice": Decimal("50")})
     qbo.user_create("Estimate", {"CustomerRef": {"value": customer["Id"]}, "TxnStatus": "Accepted", "Line": [
         {"DetailType": "SalesItemLineDetail", "Amount": Decimal("100.00"),
          "SalesItemLineDetail": {"ItemRef": {"value": service["Id"]}, "Qty": Decimal("2"),
-                                 "UnitPrice": Decimal("50"), "TaxCodeRef": {"value": "NON"}}},
+                                 "UnitPrice": Decimal("50"), "TaxCodeRef": {"value": qbo.tax_code_id("Exento")}}},
         {"DetailType": "DiscountLineDetail", "DiscountLineDetail": {"PercentBased": True,
                                                                     "DiscountPercent": Decimal("12.5")}}]})
     run = sync(app, "qbo")
@@ -107,6 +109,7 @@ def test_a_quickbooks_percent_discount_arrives_as_a_percent(app, qbo, catalog):
 
 
 def test_statuses_both_ways(app, qbo, catalog):
+    configure(app, "qbo", entities={"sales-orders": {"direction": "both"}})
     quote_a = _make(app, catalog, "quote")
     quote_b = _make(app, catalog, "quote")
     order = _make(app, catalog, "sales_order")
@@ -143,11 +146,13 @@ def test_statuses_both_ways(app, qbo, catalog):
 
 def test_a_transaction_voided_before_it_was_synced_is_not_created_here(app, qbo, catalog):
     customer = qbo.user_create("Customer", {"DisplayName": "Cliente Anulado"})
-    service = qbo.user_create("Item", {"Name": "Visita", "Type": "Service", "UnitPrice": Decimal("30")})
+    service = qbo.user_create("Item", {"Name": "Visita", "Type": "Service",
+                                       "IncomeAccountRef": {"value": qbo.account_id("Sales")},
+                                       "UnitPrice": Decimal("30")})
     inv = qbo.user_create("Invoice", {"CustomerRef": {"value": customer["Id"]}, "Line": [
         {"DetailType": "SalesItemLineDetail", "Amount": Decimal("30.00"),
          "SalesItemLineDetail": {"ItemRef": {"value": service["Id"]}, "Qty": Decimal("1"),
-                                 "UnitPrice": Decimal("30"), "TaxCodeRef": {"value": "NON"}}}]})
+                                 "UnitPrice": Decimal("30"), "TaxCodeRef": {"value": qbo.tax_code_id("Exento")}}}]})
     qbo.user_void("Invoice", inv["Id"])
     run = sync(app, "qbo")
     assert run.status == "done", run

@@ -15,7 +15,7 @@ from crm.testing import TEST_PASSWORD
 
 @pytest.fixture
 def fake():
-    from crm_accounting_sync.testing.qbo_fake import QBOFake
+    from accsync_qbo_fake import QBOFake
     fake = QBOFake().start()
     yield fake
     fake.stop()
@@ -25,7 +25,7 @@ def fake():
 def books(app, fake):
     """A QuickBooks connection with the Intuit app's credentials, not connected yet."""
     connect(app, "books", "quickbooks",
-            settings={"client_id": fake.client_id, "environment": fake.discovery_url, "api_base_url": fake.api_url,
+            settings={"client_id": fake.client_id, "environment": "production", "discovery_url": fake.discovery_url, "api_base_url": fake.api_url,
                       "minorversion": 75, "timeout_seconds": 5},
             secrets={"client_secret": fake.client_secret})
     return "books"
@@ -79,7 +79,7 @@ def test_connect_through_the_consent_screen_then_sync_and_disconnect(app, live_s
     assert secrets["refresh_token"] in fake.refresh_tokens and secrets["access_token"] in fake.access_tokens
     assert secrets["refresh_token"] not in answer.text and secrets["access_token"] not in answer.text
     assert api.get("/accounting-sync/connections/books").json()["secrets_set"] == [
-        "access_token", "client_secret", "refresh_token"]
+        "access_token", "client_secret", "refresh_token", "refresh_token_expires_at"]
     # the tokens work, and rotate: an expired access token is refreshed, the new refresh token stored
     fake.expire_tokens()
     fake.user_create("Customer", {"DisplayName": "Made in QuickBooks"})
@@ -155,7 +155,7 @@ def test_connect_and_disconnect_need_the_csrf_token(app_factory, make_user, fake
     """With CSRF on (as in production) the buttons' forms carry the token and a post without it
     is refused; the callback is a GET protected by the state instead."""
     app = app_factory(WTF_CSRF_ENABLED=True)
-    connect(app, "books", "quickbooks", settings={"client_id": fake.client_id, "environment": fake.discovery_url},
+    connect(app, "books", "quickbooks", settings={"client_id": fake.client_id, "environment": "production", "discovery_url": fake.discovery_url},
             secrets={"client_secret": fake.client_secret})
     user = make_user("admin")
     client = app.test_client()

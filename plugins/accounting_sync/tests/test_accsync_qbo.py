@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from accsync_helpers import in_app, links, sync
+from accsync_helpers import WITH_PAYMENTS, configure, in_app, links, sync
 from crm.models import Account, Document, Item, Vendor
-from crm.services import accounts, documents, items, vendors
+from crm.services import documents
+
+#: sales orders are not synced with QuickBooks unless chosen (they would post revenue as sales receipts)
+SALES_ORDERS_TOO = {"sales-orders": {"direction": "both"}}
 
 
 def test_initial_sync_pushes_everything_and_reruns_send_nothing(app, qbo, catalog):
@@ -38,7 +41,9 @@ def _doc(app, catalog, doc_type, status=None, **extra):
     return in_app(app, make)
 
 
+@WITH_PAYMENTS
 def test_documents_and_payments_to_quickbooks(app, api, qbo, catalog):
+    configure(app, "qbo", entities=SALES_ORDERS_TOO)
     from crm.services import stock
     in_app(app, lambda s: stock.adjust(s, catalog.gadget, quantity=Decimal("50"), reason="found"))
     quote = _doc(app, catalog, "quote")
@@ -55,7 +60,7 @@ def test_documents_and_payments_to_quickbooks(app, api, qbo, catalog):
     local = in_app(app, lambda s: s.get(Document, invoice))
     assert inv["TotalAmt"] == local.grand_total and inv["DocNumber"] == local.number
     assert inv["Balance"] == local.grand_total - Decimal("50.00")
-    assert inv["Line"][0]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "21"}
+    assert inv["Line"][0]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": qbo.tax_code_id("IVA 21%")}
     assert inv["TxnDate"] == "2030-01-02"
     [est] = qbo.objects("Estimate").values()
     assert est["TotalAmt"] == in_app(app, lambda s: s.get(Document, quote).grand_total)
@@ -67,16 +72,25 @@ def test_documents_and_payments_to_quickbooks(app, api, qbo, catalog):
     assert sync(app, "qbo").total("created") == 0
 
 
+@WITH_PAYMENTS
 def test_everything_from_quickbooks(app, qbo, catalog):
+    configure(app, "qbo", entities=SALES_ORDERS_TOO)
     customer = qbo.user_create("Customer", {"DisplayName": "Cliente QBO", "PrimaryEmailAddr": {"Address": "c@q.example"},
                                             "BillAddr": {"Line1": "Main 1", "City": "Sevilla", "Country": "ES"}})
-    qbo.user_create("Customer", {"GivenName": "Luis", "FamilyName": "Q", "ParentRef": {"value": customer["Id"]}})
+    qbo.user_create("Customer", {"GivenName": "Luis", "FamilyName": "Q", "ParentRef": {"value": customer["Id"]},
+                                 "Job": True})
     vendor = qbo.user_create("Vendor", {"DisplayName": "Proveedor QBO"})
-    service = qbo.user_create("Item", {"Name": "Instalación", "Type": "Service", "UnitPrice": Decimal("80")})
-    product = qbo.user_create("Item", {"Name": "Tornillo", "Type": "NonInventory", "UnitPrice": Decimal("0.35"),
+    service = qbo.user_create("Item", {"Name": "Instalación", "Type": "Service",
+                                       "IncomeAccountRef": {"value": qbo.account_id("Sales")},
+                                       "UnitPrice": Decimal("80")})
+    product = qbo.user_create("Item", {"Name": "Tornillo", "Type": "NonInventory",
+                                       "IncomeAccountRef": {"value": qbo.account_id("Sales")},
+                                       "UnitPrice": Decimal("0.35"),
                                        "Sku": "T-9"})
 
-    def line(item, qty, price, code="21"):
+    iva21 = qbo.tax_code_id("IVA 21%")
+
+    def line(item, qty, price, code=iva21):
         return {"DetailType": "SalesItemLineDetail", "Amount": (Decimal(qty) * Decimal(price)).quantize(Decimal("0.01")),
                 "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": Decimal(qty),
                                         "UnitPrice": Decimal(price), "TaxCodeRef": {"value": code}}}
@@ -87,7 +101,8 @@ def test_everything_from_quickbooks(app, qbo, catalog):
                                      "TxnTaxDetail": {"TotalTax": Decimal("7.35")}})
     qbo.user_create("PurchaseOrder", {"VendorRef": {"value": vendor["Id"]}, "Line": [
         {"DetailType": "ItemBasedExpenseLineDetail", "Amount": Decimal("20.00"),
-         "ItemBasedExpenseLineDetail": {"ItemRef": {"value": product["Id"]}, "Qty": 100, "UnitPrice": Decimal("0.2")}}]})
+         "ItemBasedExpenseLineDetail": {"ItemRef": {"value": product["Id"]}, "Qty": 100, "UnitPrice": Decimal("0.2"),
+                                       "TaxCodeRef": {"value": qbo.tax_code_id("Exento")}}}]})
     inv = qbo.user_create("Invoice", {"CustomerRef": ref, "TxnDate": "2030-03-01", "DueDate": "2030-03-31",
                                       "Line": [line(service, "2", "80")], "TxnTaxDetail": {"TotalTax": Decimal("33.60")}})
     qbo.user_create("Payment", {"CustomerRef": ref, "TotalAmt": Decimal("193.60"), "TxnDate": "2030-03-05",
@@ -121,8 +136,8 @@ def test_deletions_both_ways_with_quickbooks(app, qbo, catalog):
     invoice = in_app(app, lambda s: documents.create_document(s, "invoice", {
         "account_id": catalog.account, "lines": [{"item_id": catalog.consulting, "quantity": Decimal("1")}]}).id)
     sync(app, "qbo")
-    vendor_link = next(l for l in links(app, "qbo", "vendors") if l.local_id == spare)
-    invoice_link = next(l for l in links(app, "qbo", "invoices") if l.local_id == invoice)
+    vendor_link = next(link for link in links(app, "qbo", "vendors") if link.local_id == spare)
+    invoice_link = next(link for link in links(app, "qbo", "invoices") if link.local_id == invoice)
     in_app(app, lambda s: vendor_service.delete_vendor(s, s.get(Vendor, spare)))
     qbo.user_delete("Invoice", invoice_link.remote_id)
     run = sync(app, "qbo")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -83,7 +82,9 @@ def test_stale_sync_token_rereads_and_merges(app, qbo, catalog):
 
 
 def test_duplicate_name_is_kept_failed_not_retried(app, qbo, catalog):
-    qbo.user_create("Customer", {"DisplayName": "Suministros Norte"})   # the same name as our vendor
+    # the same name as our vendor, and the name it would take then
+    qbo.user_create("Customer", {"DisplayName": "Suministros Norte"})
+    qbo.user_create("Customer", {"DisplayName": "Suministros Norte (vendor)"})
     run = sync(app, "qbo", ["vendors"])
     [record] = [r for r in run.records if r["entity"] == "vendors"]
     assert record["action"] == "failed" and "Duplicate Name" in record["message"]
@@ -115,7 +116,7 @@ def test_network_down_mid_run_then_the_next_run_completes(app, qbo, catalog):
     run = sync(app, "qbo", ["vendors"])
     assert run.status == "done", run
     assert len(qbo.objects("Vendor")) == 41 == len({v["DisplayName"] for v in qbo.objects("Vendor").values()})
-    assert all(l.status == "ok" for l in links(app, "qbo", "vendors"))
+    assert all(link.status == "ok" for link in links(app, "qbo", "vendors"))
     del made
 
 

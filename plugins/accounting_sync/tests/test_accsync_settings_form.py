@@ -74,7 +74,7 @@ def test_the_form_creates_a_connection_and_shows_errors_beside_the_fields(app, m
             "settings.timeout_seconds": "20", "settings.schedule_minutes": "60", "settings.api_base_url": "",
             "settings.entities.invoices.direction": "to_remote", "settings.entities.invoices.policy": "manual",
             "settings.entities.quotes.direction": "none",
-            "settings.mappings.0.entity": "accounts", "settings.mappings.0.remote": "CustomField:Region",
+            "settings.mappings.0.entity": "invoices", "settings.mappings.0.remote": "CustomField:Region",
             "settings.mappings.0.map": "north = N\r\nsouth = S", "settings.mappings.0.default": "N",
             "settings.value_maps.tax_codes.0.theirs": "21", "settings.value_maps.payment_methods.0.ours": "Cash",
             "settings.value_maps.payment_methods.0.theirs": "1", "enabled": "1"}
@@ -87,7 +87,7 @@ def test_the_form_creates_a_connection_and_shows_errors_beside_the_fields(app, m
     assert settings["timeout_seconds"] == 20 and settings["schedule_minutes"] == 60 and "api_base_url" not in settings
     assert settings["entities"]["invoices"] == {"direction": "to_remote", "policy": "manual"}
     assert settings["entities"]["quotes"]["direction"] == "none"
-    assert settings["mappings"] == [{"entity": "accounts", "local": "custom.region", "remote": "CustomField:Region",
+    assert settings["mappings"] == [{"entity": "invoices", "local": "custom.region", "remote": "CustomField:Region",
                                      "direction": "both", "map": {"north": "N", "south": "S"}, "default": "N"}]
     assert settings["value_maps"] == {"tax_codes": {"IVA 21%": "21"}, "payment_methods": {"Cash": "1"}}
     assert got["entities"]["invoices"] == {"direction": "to_remote", "policy": "manual"}

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from accsync_helpers import in_app, links, sync
-from crm.models import Account, Document, Item, Vendor
-from crm.services import accounts, documents, vendors
+from crm.models import Account, Document
+from crm.services import accounts, documents
 
 pytest.importorskip("trytond", reason="Tryton is an optional extra: pip install -e 'plugins/accounting_sync[tryton]'")
 
@@ -50,8 +50,8 @@ def test_optimistic_locking_is_a_stale_version(app, tryton, catalog):
     in_app(app, lambda s: accounts.update_account(s, s.get(Account, catalog.account), {"phone": "+34 9"}))
     # changed in Tryton after our read: the _timestamp we send is stale
     tryton.rpc("party.party", "write", [int(link.remote_id)], {"name": "Cambiado en Tryton"})
-    from crm_accounting_sync.models import Connection
     from crm.db import db
+    from crm_accounting_sync.models import Connection
 
     def forget_cursor(s):   # as if the change had happened after this run read the changes
         row = s.get(Connection, "tryton")
@@ -94,7 +94,7 @@ def test_sales_purchases_invoices_both_ways_and_posted_invoices_are_conflicts(ap
     assert link.status == "conflict"
     # a sale created in Tryton comes here
     party = int(links(app, "tryton", "accounts")[0].remote_id)
-    product = int(next(l for l in links(app, "tryton", "items") if l.local_id == catalog.consulting).remote_id)
+    product = int(next(link for link in links(app, "tryton", "items") if link.local_id == catalog.consulting).remote_id)
     unit = tryton._id_of("product.uom", "Unit")
     tryton.rpc("sale.sale", "create", [{"party": party, "invoice_address": tryton._party_address(party),
                                         "shipment_address": tryton._party_address(party), "description": "Desde Tryton",

@@ -83,7 +83,7 @@ def test_quotes_both_ways_apart_from_sales_orders(app, tryton, catalog):
     assert sale["total_amount"] == Decimal("96.80")
     # a sale quoted in Tryton is a quote here (not a sales order), and stays one when confirmed there
     party = int(links(app, "tryton", "accounts")[0].remote_id)
-    product = int(next(l for l in links(app, "tryton", "items") if l.local_id == catalog.consulting).remote_id)
+    product = int(next(link for link in links(app, "tryton", "items") if link.local_id == catalog.consulting).remote_id)
     [theirs] = tryton.rpc("sale.sale", "create", [{
         "party": party, "invoice_address": tryton._party_address(party),
         "shipment_address": tryton._party_address(party), "description": "Presupuesto Tryton",
@@ -117,7 +117,7 @@ def test_quotes_both_ways_apart_from_sales_orders(app, tryton, catalog):
     sync(app, "tryton", ["quotes"])
     in_app(app, lambda s: documents.change_status(s, s.get(Document, other), "Rejected"))
     run = sync(app, "tryton", ["quotes"])
-    other_id = int(next(l for l in links(app, "tryton", "quotes") if l.local_id == other).remote_id)
+    other_id = int(next(link for link in links(app, "tryton", "quotes") if link.local_id == other).remote_id)
     assert tryton.rpc("sale.sale", "read", [other_id], ["state"])[0]["state"] == "cancelled", run
     # Tryton invoiced the two sales it confirmed (invoice method "order"): those invoices come here
     run = sync(app, "tryton")

@@ -20,6 +20,7 @@ ITEMS = 90        # items made in QuickBooks
 
 def test_a_big_sync_runs_in_a_worker_process(app, api, qbo, crm_database_url, tmp_path):
     app.config["QUEUE_IMMEDIATE"] = False            # this test has a real worker
+    qbo.real_clock()                                 # the worker paces on the real clock
     app.extensions.pop("crm.huey", None)
     app.instance_path = str(tmp_path)                # the queue file the worker reads
 
@@ -29,9 +30,10 @@ def test_a_big_sync_runs_in_a_worker_process(app, api, qbo, crm_database_url, tm
     in_app(app, make_accounts)
     for n in range(THERE):
         qbo.user_create("Customer", {"DisplayName": f"There {n:03}", "PrimaryEmailAddr": {"Address": f"t{n}@x.es"}})
+    sales = qbo.account_id("Sales")
     for n in range(ITEMS):
         qbo.user_create("Item", {"Name": f"Service {n:03}", "Type": "Service", "UnitPrice": 10 + n,
-                                 "IncomeAccountRef": {"value": "1"}})
+                                 "IncomeAccountRef": {"value": sales}})
     env = {**os.environ, "CRM_DATABASE_URL": crm_database_url, "CRM_INSTANCE_PATH": str(tmp_path),
            "CRM_SECRET_KEY": app.config["SECRET_KEY"],              # the key of the stored secrets
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "docs" / "example-plugin")])}

@@ -5,15 +5,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from crm.api.fields import Integer
 from crm.db import db
 from crm.permissions import require
 from crm_idca import layouts as lay
 from crm_idca.models import Layout
 
 blp = Blueprint("idca_api", __name__, url_prefix="/api/v1/idca", description="Line-item columns and totals")
-
-DOC_TYPES = ("quotes", "sales-orders", "purchase-orders", "invoices")
-
 
 class IdcaDefault(Schema):
     class Meta:
@@ -44,7 +42,7 @@ class IdcaColumn(Schema):
     formula = fields.String(allow_none=True, validate=validate.Length(max=5000),
                             metadata={"description": "a line formula (see the plugin's README)"})
     default = fields.Nested(IdcaDefault, allow_none=True)
-    decimals = fields.Integer(allow_none=True, metadata={"description": "0-6; money: the currency's"})
+    decimals = Integer(allow_none=True, metadata={"description": "0-6; money: the currency's"})
     choices = fields.List(fields.String(validate=validate.Length(max=lay.MAX_LABEL)), allow_none=True,
                           validate=validate.Length(max=lay.MAX_CHOICES))
 
@@ -62,7 +60,7 @@ class IdcaTotal(Schema):
     type = fields.String(allow_none=True, validate=validate.OneOf(lay.TOTAL_TYPES))
     formula = fields.String(allow_none=True, validate=validate.Length(max=5000),
                             metadata={"description": "a totals formula: totals and sum(column)"})
-    decimals = fields.Integer(allow_none=True)
+    decimals = Integer(allow_none=True)
 
 
 class IdcaLayoutIn(Schema):
@@ -73,7 +71,7 @@ class IdcaLayoutIn(Schema):
                           validate=validate.Length(max=lay.MAX_COLUMNS + len(lay.BUILTIN_COLUMNS)))
     totals = fields.List(fields.Nested(IdcaTotal), load_default=list,
                          validate=validate.Length(max=lay.MAX_TOTALS + 8))
-    version = fields.Integer(allow_none=True, metadata={"description": "the version you read; 409 if it changed"})
+    version = Integer(allow_none=True, metadata={"description": "the version you read; 409 if it changed"})
 
 
 class IdcaLayout(Schema):
@@ -100,14 +98,14 @@ def _out(path: str, layout: Layout | None) -> dict:
 class Layouts(MethodView):
     @require()
     @blp.response(200, IdcaLayout)
-    def get(self, doc_type):
+    def get(self, doc_type: str) -> dict:
         """The layout of a document type: its columns (built-in and custom) and totals."""
         return _out(doc_type, lay.current_layout(db.session, lay.doc_type_of(doc_type)))
 
     @require("settings", "write")
     @blp.arguments(IdcaLayoutIn)
     @blp.response(200, IdcaLayout)
-    def put(self, body, doc_type):
+    def put(self, body: dict, doc_type: str) -> dict:
         """Replace the layout (admins). Every formula is checked; the version goes up by one.
         Documents in their editable statuses follow the new layout on their next save; issued
         documents keep the version they were computed with."""

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 
+from crm.models import Document
 from crm.ui import LineColumn
-from crm_idca import engine
-from crm_idca import layouts as lay
+from crm_idca import engine, layouts as lay
 from crm_idca.models import DocumentLayout
 
 #: what a cell that could not be computed prints as
 ERROR_CELL = "#ERR"
 
 
-def serialize(document, data: dict) -> None:
+def serialize(document: Document, data: dict) -> None:
     """Full documents (with lines) get ``"idca": {"layout_version", "live", "total_errors"}``:
     the layout version the document was computed with, whether it still follows the current
     layout, and the custom totals that could not be computed (their value is null)."""
@@ -23,7 +23,7 @@ def serialize(document, data: dict) -> None:
     session = object_session(document)
     if session is None:
         return
-    row = session.get(DocumentLayout, document.id)
+    row = None if getattr(document, engine.UNBOUND_ATTR, False) else session.get(DocumentLayout, document.id)
     data["idca"] = {"layout_version": row.layout_version if row is not None else None,
                     "live": engine.is_live(document),
                     "total_errors": dict(row.total_errors or {}) if row is not None else {}}
@@ -61,7 +61,15 @@ def builtin_arrangement(layout: lay.CompiledLayout | None) -> dict | None:
     return arrangement
 
 
-def pdf_context(session, document, context: dict) -> None:
+def extra_totals(layout: lay.CompiledLayout | None) -> list:
+    """What ``crm_extra_totals`` answers for ``layout``: its custom totals, in its order."""
+    from crm.ui import ExtraTotal
+    if layout is None:
+        return []
+    return [ExtraTotal(t.key, t.label, type=t.type, visible=t.visible) for t in layout.totals if not t.builtin]
+
+
+def pdf_context(session: Session, document: Document, context: dict) -> None:
     """Apply the document's layout to the PDF: built-in columns hidden, relabelled, moved and
     resized; custom columns (of the version an issued document was computed with) in the
     layout's order; totals relabelled or hidden and custom totals with their labels and types."""
@@ -94,7 +102,7 @@ def pdf_context(session, document, context: dict) -> None:
     _totals(layout, document, context)
 
 
-def _totals(layout: lay.CompiledLayout, document, context: dict) -> None:
+def _totals(layout: lay.CompiledLayout, document: Document, context: dict) -> None:
     builtin = {t.key: t for t in layout.totals if t.builtin}
     rows = []
     for row in context.get("totals") or []:

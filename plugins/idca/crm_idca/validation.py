@@ -4,11 +4,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from crm.errors import ValidationError
-from crm_idca import engine
-from crm_idca import layouts as lay
+from crm.models import Document
+from crm_idca import engine, layouts as lay
 
 
-def validate_document(session: Session, document, data: dict) -> None:
+def validate_document(session: Session, document: Document, data: dict) -> None:
     """Refuse (422, ``lines.<i>.custom.<key>``) a value of an editable column that does not fit
     its type: a number column gets a number, a date column a date, a select column one of its
     choices, a text column text of at most 2000 characters. Values sent for computed columns

@@ -7,25 +7,29 @@ import contextlib
 from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from crm.db import db
 from crm.errors import CRMError
 from crm.models import Document, DocumentLine, Item
+from crm.money import decimal_text, is_digits
 from crm.permissions import require
-from crm.services.doctypes import BY_PATH, DOC_TYPES
+from crm.services.doctypes import BY_PATH, DOC_TYPES, DocType
 from crm.totals import TOTAL_NAMES
-from crm_idca import engine
-from crm_idca import layouts as lay
+from crm.web.common import read_document_form
+from crm_idca import engine, layouts as lay
 
 bp = Blueprint("idca", __name__, url_prefix="/idca", template_folder="templates")
 
-PATHS = ("quotes", "sales-orders", "purchase-orders", "invoices")
+PATHS = tuple(BY_PATH)
 
 
-def _kind(path: str):
+def _kind(path: str) -> DocType:
     kind = BY_PATH.get(path)
     if kind is None or path not in PATHS:
         abort(404)
@@ -36,13 +40,13 @@ def _kind(path: str):
 
 @bp.route("/layouts/")
 @require("settings", "write")
-def index():
+def index() -> ResponseReturnValue:
     return redirect(url_for("idca.layout", path=PATHS[0]))
 
 
 @bp.route("/layouts/<path>", methods=["GET"])
 @require("settings", "write")
-def layout(path: str):
+def layout(path: str) -> ResponseReturnValue:
     kind = _kind(path)
     stored = lay.current_layout(db.session, kind.name)
     data = ({"columns": stored.columns, "totals": stored.totals, "version": stored.version} if stored is not None
@@ -52,7 +56,7 @@ def layout(path: str):
 
 @bp.route("/layouts/<path>", methods=["POST"])
 @require("settings", "write")
-def save(path: str):
+def save(path: str) -> ResponseReturnValue:
     kind = _kind(path)
     data, rows = read_form(request.form)
     try:
@@ -67,7 +71,7 @@ def save(path: str):
 
 @bp.route("/layouts/<path>/preview", methods=["POST"])
 @require("settings", "write")
-def preview(path: str):
+def preview(path: str) -> ResponseReturnValue:
     """The posted (unsaved) layout checked and applied to a sample document, as HTML for htmx."""
     kind = _kind(path)
     data, rows = read_form(request.form)
@@ -82,17 +86,17 @@ def preview(path: str):
     return render_template("idca/_preview.html", errors=None, sample=sample)
 
 
-def _field_errors(exc: CRMError, rows) -> list[tuple[str, str]]:
+def _field_errors(exc: CRMError, rows: dict) -> list[tuple[str, str]]:
     """Messages with the row they belong to: ``("Column margin · formula", "unknown name ...")``."""
-    out = []
+    out: list[tuple[str, str]] = []
     for name, messages in (exc.fields or {"": [exc.message]}).items():
         out.extend((_where(name, rows), message) for message in messages)
     return out
 
 
-def _where(name: str, rows) -> str:
+def _where(name: str, rows: dict) -> str:
     parts = name.split(".")
-    if len(parts) >= 2 and parts[0] in ("columns", "totals") and parts[1].isdigit():
+    if len(parts) >= 2 and parts[0] in ("columns", "totals") and is_digits(parts[1]):
         entries = rows[parts[0]]
         index = int(parts[1])
         key = entries[index].get("key") if index < len(entries) else ""
@@ -101,12 +105,12 @@ def _where(name: str, rows) -> str:
     return name
 
 
-def _page(kind, path, data, rows, errors):
+def _page(kind: DocType, path: str, data: dict, rows: dict, errors: CRMError | None) -> str:
     field_errors = {}
     if errors is not None:
         for name, messages in (errors.fields or {}).items():
             parts = name.split(".")
-            if len(parts) >= 2 and parts[0] in ("columns", "totals") and parts[1].isdigit():
+            if len(parts) >= 2 and parts[0] in ("columns", "totals") and is_digits(parts[1]):
                 index = int(parts[1])
                 entries = rows[parts[0]]
                 if index < len(entries):
@@ -138,12 +142,14 @@ def rows_from_layout(data: dict) -> dict:
             "default_source": default.get("source", ""),
             "default_value": default.get("value") if default.get("source") == "value" else default.get("field", ""),
             "decimals": "" if entry.get("decimals") is None else str(entry["decimals"]),
-            "choices": ", ".join(entry.get("choices") or [])})
+            "choices": "\n".join(entry.get("choices") or [])})
     by_key = {entry.get("key"): entry for entry in data.get("totals") or []}
     totals = []
     for index, entry in enumerate(e for e in data.get("totals") or [] if e.get("key") not in TOTAL_NAMES):
         totals.append(_total_row(f"t{index}", entry, builtin=False))
-    for name in TOTAL_NAMES:
+    # the built-in ones the layout changes in its order (saving keeps it), then the others
+    stored = [e.get("key") for e in data.get("totals") or [] if e.get("key") in TOTAL_NAMES]
+    for name in stored + [n for n in TOTAL_NAMES if n not in stored]:
         totals.append(_total_row(f"b{name}", by_key.get(name) or {"key": name}, builtin=True))
     return {"columns": columns, "totals": totals}
 
@@ -157,9 +163,9 @@ def _total_row(row: str, entry: dict, *, builtin: bool) -> dict:
             "decimals": "" if entry.get("decimals") is None else str(entry["decimals"])}
 
 
-def read_form(form) -> tuple[dict, dict]:
+def read_form(form: MultiDict) -> tuple[dict, dict]:
     """The posted settings form -> (layout data for the service, the rows to show again)."""
-    rows = {"columns": [], "totals": []}
+    rows: dict[str, list[dict]] = {"columns": [], "totals": []}
     columns, totals = [], []
     for row in form.getlist("column_row")[:lay.MAX_COLUMNS + len(lay.BUILTIN_COLUMNS) + 5]:
         p = f"columns.{row}."
@@ -179,7 +185,7 @@ def read_form(form) -> tuple[dict, dict]:
         entry = {"key": key, "label": values["label"].strip(), "visible": values["visible"],
                  "width": values["width"] or None, "type": values["type"], "editable": values["editable"],
                  "formula": values["formula"].strip() or None, "decimals": _int_or_text(values["decimals"]),
-                 "choices": [c.strip() for c in values["choices"].split(",") if c.strip()] or None}
+                 "choices": [c.strip() for c in values["choices"].splitlines() if c.strip()] or None}
         source = values["default_source"]
         if source == "value":
             entry["default"] = {"source": "value", "value": values["default_value"]}
@@ -207,18 +213,18 @@ def read_form(form) -> tuple[dict, dict]:
     # the service reports errors by position in the lists it gets: keep rows aligned with them
     custom_totals = [t for t in totals if t["key"] not in TOTAL_NAMES]
     builtin_totals = [t for t in totals if t["key"] in TOTAL_NAMES]
-    data = {"columns": columns, "totals": custom_totals + builtin_totals}
+    data: dict = {"columns": columns, "totals": custom_totals + builtin_totals}
     version = form.get("version", "")
-    if version.isdigit():
+    if is_digits(version):
         data["version"] = int(version)
     rows["totals"] = _aligned(rows["totals"], data["totals"])
     return data, rows
 
 
-def _int_or_text(value: str):
+def _int_or_text(value: str) -> int | str | None:
     if value == "":
         return None
-    return int(value) if value.isdigit() else value
+    return int(value) if is_digits(value) else value
 
 
 def _aligned(rows: list[dict], entries: list[dict]) -> list[dict]:
@@ -235,7 +241,7 @@ def _aligned(rows: list[dict], entries: list[dict]) -> list[dict]:
 
 # --- the sample document of the preview -------------------------------------------------------
 
-def sample_document(session, doc_type: str, compiled: lay.CompiledLayout) -> dict:
+def sample_document(session: Session, doc_type: str, compiled: lay.CompiledLayout) -> dict:
     """The newest document of the type (or a made-up one from the first items) computed with the
     posted layout, never saved: ``{"document", "columns", "rows", "totals", "extra", "currency"}``."""
     from crm.services import documents
@@ -249,7 +255,7 @@ def sample_document(session, doc_type: str, compiled: lay.CompiledLayout) -> dic
     rows = []
     for line in document.lines:
         if line.display_type is None:
-            result = results.get(id(line))
+            result = results[id(line)]
             values = {"item": line.item.name if line.item is not None else "", "description": line.description,
                       "quantity": result.quantity, "unit_price": result.unit_price, "discount": result.discount,
                       "net": result.net, "tax": result.tax, "total": result.total, **result.custom}
@@ -258,7 +264,7 @@ def sample_document(session, doc_type: str, compiled: lay.CompiledLayout) -> dic
             rows.append({"type": line.display_type, "text": line.description, "values": dict(line.custom or {}),
                          "errors": {}})
     shown = [c for c in compiled.columns if c.visible]
-    totals = computation.totals
+    totals = engine.totals_of(computation)
     labels = {t.key: t for t in compiled.totals}
     builtin_rows = []
     for name in TOTAL_NAMES:
@@ -276,7 +282,7 @@ def sample_document(session, doc_type: str, compiled: lay.CompiledLayout) -> dic
             "extra": extra_rows, "currency": document.currency}
 
 
-def _transient_copy(session, doc_type: str, source: Document | None) -> Document:
+def _transient_copy(session: Session, doc_type: str, source: Document | None) -> Document:
     from crm.services.settings import get_setting
     kind = DOC_TYPES[doc_type]
     document = Document(doc_type=doc_type, status=kind.initial, number=source.number if source else "SAMPLE",
@@ -312,7 +318,7 @@ def _transient_copy(session, doc_type: str, source: Document | None) -> Document
         price = item.purchase_cost if doc_type == "purchase_order" else item.unit_price
         line = DocumentLine(position=position, item_id=item.id, quantity=Decimal(position + 1), unit_price=price,
                             discount_percent=Decimal("10") if position == 2 else None,
-                            taxes=[{"id": t.id, "name": t.name, "rate": str(t.rate.normalize())}
+                            taxes=[{"id": t.id, "name": t.name, "rate": decimal_text(t.rate)}
                                    for t in (item.taxes if item.id is not None else []) if t.active],
                             description="", custom={})
         line.item = item
@@ -326,29 +332,29 @@ def _transient_copy(session, doc_type: str, source: Document | None) -> Document
 
 @bp.route("/editor/<doc_type>/subtotals", methods=["POST"])
 @require()
-def editor_subtotals(doc_type: str):
+def editor_subtotals(doc_type: str) -> str:
     """The running subtotals of the line editor's current (unsaved) state, as HTML for htmx."""
     kind = DOC_TYPES.get(doc_type)
     if kind is None:
         abort(404)
-    from crm.permissions import can
     from flask import g
+
+    from crm.permissions import can
     if not can(g.get("user"), kind.resource, "write"):
         abort(403)
     session = db.session
     subtotals = []
     try:
         from crm.services import document_queries as docq
-        from crm.web.documents import validated
         doc_id = request.form.get("doc_id", "")
         current = None
-        if doc_id.isdigit():
+        if is_digits(doc_id):
             from crm.services.documents import get_document
             current = get_document(session, kind.name, int(doc_id))
-        data, _keys = validated(session, kind, request.form, patch=current is not None)
+        data = read_document_form(session, kind.name, request.form, patch=current is not None)
         document = docq.preview(session, kind.name, data, current=current)
         subtotals = subtotal_rows(document)
-    except (CRMError, ImportError, ValueError):
+    except (CRMError, ValueError):
         subtotals = []
     finally:
         session.rollback()
@@ -356,7 +362,7 @@ def editor_subtotals(doc_type: str):
                            currency=request.form.get("currency") or "EUR")
 
 
-def subtotal_rows(document) -> list[dict]:
+def subtotal_rows(document: Document) -> list[dict]:
     """``[{"label", "amount", "sums": {column label: value}}]`` of the document's subtotal rows."""
     labels = {}
     with contextlib.suppress(Exception):
@@ -373,13 +379,14 @@ def subtotal_rows(document) -> list[dict]:
     return rows
 
 
-def slot(name: str, context: dict):
+def slot(name: str, context: dict) -> Markup | None:
     """What the plugin adds to the core's document pages."""
     doc_type = context.get("doc_type")
     if doc_type not in DOC_TYPES:
         return None
-    from crm.permissions import can
     from flask import g
+
+    from crm.permissions import can
     if name == "line_editor_toolbar":
         if not can(g.get("user"), DOC_TYPES[doc_type].resource, "write"):
             return None

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from idca_helpers import order_body
 from crm.testing import sign_in
+from idca_helpers import order_body
+
 
 def test_admin_adds_a_formula_column_and_a_user_sees_it_on_a_quote(new_page, live_server, make_user, api, catalog):
     from playwright.sync_api import expect

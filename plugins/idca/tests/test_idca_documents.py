@@ -112,9 +112,12 @@ def test_editable_values_defaults_and_formulas_over_them(api, catalog, put_layou
 @pytest.mark.parametrize("custom, field, message", [
     ({"kg_unit": "abc"}, "lines.1.custom.kg_unit", "must be a number"),
     ({"kg_unit": True}, "lines.1.custom.kg_unit", "must be a number"),
-    ({"kg_unit": "1e20"}, "lines.1.custom.kg_unit", "must be below 10^15"),
+    ({"kg_unit": "1" + "0" * 20}, "lines.1.custom.kg_unit", "must be below 10^15"),
+    ({"kg_unit": "1e3"}, "lines.1.custom.kg_unit", "must be a number"),
+    ({"kg_unit": "\u0661\u0662"}, "lines.1.custom.kg_unit", "must be a number"),
     ({"pack": "crate"}, "lines.1.custom.pack", "must be one of: box, pallet"),
     ({"ship_by": "31/12/2027"}, "lines.1.custom.ship_by", "must be a date (YYYY-MM-DD)"),
+    ({"ship_by": "9999-12-31"}, "lines.1.custom.ship_by", "must be between 1900-01-01 and 2999-12-31"),
     ({"remark": "x" * 2001}, "lines.1.custom.remark", "at most 2000 characters"),
     ({"remark": ["a"]}, "lines.1.custom.remark", "must be text"),
 ])
@@ -126,6 +129,27 @@ def test_editable_values_are_validated_by_type(api, catalog, put_layout, weights
     assert response.status_code == 422, response.text
     assert any(message in m for m in response.json()["error"]["fields"][field])
     assert api.get("/sales-orders").json()["total"] == 0
+
+
+def test_money_values_stay_within_the_largest_amount_of_the_core(api, catalog, put_layout):
+    """An amount typed in a money column is at most crm.money.MAX_AMOUNT; a money cell or a
+    custom money total computed beyond crm.money.MAX_TOTAL is a per-cell error, never stored."""
+    put_layout("quotes", [
+        {"key": "fee", "label": "Fee", "type": "money", "editable": True},
+        {"key": "big", "label": "Big", "type": "money", "formula": "net * 100000000000"}],
+        [{"key": "big_total", "label": "Big total", "formula": "sum(big) + 999999999999"},
+         {"key": "fees", "label": "Fees", "formula": "sum(fee) * 1000000000000"}])
+    line = {"item_id": catalog.widget, "quantity": "1"}
+    refused = api.post("/quotes", json={"account_id": catalog.account,
+                                        "lines": [{**line, "custom": {"fee": "1000000000000"}}]})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["fields"] == {"lines.0.custom.fee": ["must be at most 999999999999.99"]}
+    quote = api.post("/quotes", json={"account_id": catalog.account, "lines": [{**line, "custom": {"fee": "1.00"}}]})
+    assert quote.status_code == 201, quote.text
+    custom = quote.json()["lines"][0]["custom"]
+    assert custom["big"] is None and custom["errors"] == {"big": "number too large"}   # 19.99 x 10^11
+    assert quote.json()["extra_totals"]["fees"] is None                                # 10^12
+    assert quote.json()["idca"]["total_errors"]["fees"] == "number too large"
 
 
 def test_computed_values_sent_back_are_ignored(api, catalog, margin_layout):
@@ -222,6 +246,35 @@ def test_a_replacement_that_cannot_be_computed_refuses_the_save(api, catalog, pu
     assert response.status_code == 422
     assert response.json()["error"]["fields"] == {
         "totals.grand_total": ["Grand total cannot be computed with the layout's formula: division by zero"]}
+
+
+@pytest.mark.parametrize("path, total, message", [
+    # 148.25 - 1000: a total to pay below zero
+    ("invoices", {"key": "grand_total", "label": "Total to pay", "formula": "grand_total - 1000"},
+     "Total to pay: the layout's formula makes the grand total negative (-851.75)"),
+    # an IRPF-like deduction larger than what is owed, through a part of the grand total
+    ("invoices", {"key": "adjustment", "label": "Withholding", "formula": "-(subtotal * 2)"},
+     "Withholding: the layout's formula makes the grand total negative (-99.51)"),
+    ("quotes", {"key": "tax", "label": "Tax", "formula": "0 - tax"},
+     "Tax: the layout's formula makes it negative (-24.37)"),
+    ("quotes", {"key": "shipping", "label": "Shipping", "formula": "subtotal * 10000000000"},
+     "Shipping: the layout's formula makes it 1238800000000.00, more than the largest amount 999999999999.99"),
+])
+def test_a_replacement_that_makes_a_total_negative_or_too_large_refuses_the_save(api, catalog, put_layout, path,
+                                                                                  total, message):
+    put_layout(path, [], [total])
+    response = api.post(f"/{path}", json=order_body(catalog))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"] == {f"totals.{total['key']}": [message]}
+    assert api.get(f"/{path}").json()["total"] == 0
+
+
+def test_a_replacement_may_keep_a_grand_total_the_document_makes_negative(api, catalog, put_layout):
+    """A negative adjustment typed on the document is the core's business, not the formula's."""
+    put_layout("invoices", [], [{"key": "shipping", "formula": "shipping"}])
+    response = api.post("/invoices", json=order_body(catalog, adjustment="-200.00"))
+    assert response.status_code == 201, response.text
+    assert response.json()["totals"]["grand_total"] == "-51.75"
 
 
 def test_builtin_totals_in_totals_formulas_read_the_engine_values(api, catalog, put_layout):
@@ -382,6 +435,7 @@ def test_a_layout_written_by_hand_never_breaks_documents(api, catalog, app, put_
     """A row put in the table without the API (or before idca_0002): checked against the current
     custom fields when it is first used; an invalid one is logged and ignored."""
     from sqlalchemy import text
+
     from crm.db import db
     assert api.post("/custom-fields", json={"entity": "items", "key": "weight", "label": "Weight",
                                             "type": "decimal"}).status_code == 201

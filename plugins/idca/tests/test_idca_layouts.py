@@ -168,6 +168,17 @@ def test_every_bad_formula_is_reported_at_once(api):
     assert set(fields) == {"columns.0.formula", "columns.1.formula", "totals.0.formula"}
 
 
+def test_every_circular_reference_is_reported_at_once(api):
+    response = api.put("/idca/layouts/sales-orders", json={"columns": [
+        {"key": "a", "label": "A", "type": "number", "formula": "b"},
+        {"key": "b", "label": "B", "type": "number", "formula": "a"},
+        {"key": "c", "label": "C", "type": "number", "formula": "c + 1"},
+        {"key": "d", "label": "D", "type": "number", "formula": "a + b + c"},     # reads the cycles, is in none
+    ]})
+    assert response.json()["error"]["fields"] == {"columns.0.formula": ["circular reference: a -> b -> a"],
+                                                  "columns.2.formula": ["circular reference: c -> c"]}
+
+
 def test_item_and_document_custom_fields_are_known_by_type(api, put_layout):
     assert api.post("/custom-fields", json={"entity": "items", "key": "weight", "label": "Weight",
                                             "type": "decimal"}).status_code == 201
@@ -200,6 +211,7 @@ def test_openapi_names_the_plugin_schemas(api):
 
 def test_the_current_version_is_read_once_per_transaction(app, session, put_layout):
     from sqlalchemy import text
+
     from crm_idca import layouts
     put_layout("quotes", MARGIN_COLUMNS)
     with app.app_context():

@@ -2,11 +2,14 @@
 to the core's document editor and document page."""
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
+
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from idca_helpers import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
 from crm.testing import TEST_PASSWORD
+from idca_helpers import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
 
 
 @pytest.fixture
@@ -248,58 +251,59 @@ def table_header(page: str, table_class: str = "list lines") -> list[str]:
     return [html_lib.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
 
 
+class _EditorForm(HTMLParser):
+    """The fields of the document editor's form as a browser posts them (``<template>`` rows left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields, self.in_form, self.template, self.select, self.textarea = MultiDict(), False, 0, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and a.get("id") == "doc-form":
+            self.in_form = True
+        if not self.in_form:
+            return
+        if tag == "template":
+            self.template += 1
+        if self.template:
+            return
+        if tag == "input" and a.get("name"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.fields.add(a["name"], a.get("value") or "")
+        elif tag == "select":
+            self.select = [a.get("name"), None, None]   # name, first option, selected option
+        elif tag == "option" and self.select is not None:
+            value = a.get("value") or ""
+            self.select[1] = value if self.select[1] is None else self.select[1]
+            if "selected" in a:
+                self.select[2] = value
+        elif tag == "textarea" and a.get("name"):
+            self.textarea = [a["name"], ""]
+
+    def handle_endtag(self, tag):
+        if tag == "template" and self.template:
+            self.template -= 1
+        elif tag == "select" and self.select is not None:
+            name, first, chosen = self.select
+            if name and not self.template:
+                self.fields.add(name, chosen if chosen is not None else (first or ""))
+            self.select = None
+        elif tag == "textarea" and self.textarea is not None:
+            self.fields.add(*self.textarea)
+            self.textarea = None
+        elif tag == "form" and self.in_form:
+            self.in_form = False
+
+    def handle_data(self, data):
+        if self.textarea is not None:
+            self.textarea[1] += data
+
+
 def form_fields(page: str) -> MultiDict:
     """What a browser posts for the document editor of ``page`` (``<template>`` rows left out)."""
-    from html.parser import HTMLParser
-
-    class Reader(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.fields, self.in_form, self.template, self.select, self.textarea = MultiDict(), False, 0, None, None
-
-        def handle_starttag(self, tag, attrs):
-            a = dict(attrs)
-            if tag == "form" and a.get("id") == "doc-form":
-                self.in_form = True
-            if not self.in_form:
-                return
-            if tag == "template":
-                self.template += 1
-            if self.template:
-                return
-            if tag == "input" and a.get("name"):
-                if a.get("type") in ("checkbox", "radio") and "checked" not in a:
-                    return
-                self.fields.add(a["name"], a.get("value") or "")
-            elif tag == "select":
-                self.select = [a.get("name"), None, None]   # name, first option, selected option
-            elif tag == "option" and self.select is not None:
-                value = a.get("value") or ""
-                self.select[1] = value if self.select[1] is None else self.select[1]
-                if "selected" in a:
-                    self.select[2] = value
-            elif tag == "textarea" and a.get("name"):
-                self.textarea = [a["name"], ""]
-
-        def handle_endtag(self, tag):
-            if tag == "template" and self.template:
-                self.template -= 1
-            elif tag == "select" and self.select is not None:
-                name, first, chosen = self.select
-                if name and not self.template:
-                    self.fields.add(name, chosen if chosen is not None else (first or ""))
-                self.select = None
-            elif tag == "textarea" and self.textarea is not None:
-                self.fields.add(*self.textarea)
-                self.textarea = None
-            elif tag == "form" and self.in_form:
-                self.in_form = False
-
-        def handle_data(self, data):
-            if self.textarea is not None:
-                self.textarea[1] += data
-
-    reader = Reader()
+    reader = _EditorForm()
     reader.feed(page)
     return reader.fields
 
@@ -405,3 +409,27 @@ def test_without_an_arrangement_or_with_the_plugin_disabled_the_core_columns_com
     assert table_header(editor, "list line-editor") == ["Order", "Item", "Quantity", "Unit price", "Discount",
                                                         "Taxes", "Net", "Total", "Remove"]
     assert 'id="lines.e0.discount"' in editor
+
+
+def test_custom_totals_show_their_labels_types_and_visibility_on_the_page_and_in_the_editor(
+        web_as, api, put_layout, catalog):
+    put_layout("sales-orders", MARGIN_COLUMNS, MARGIN_TOTALS + [
+        {"key": "margin_rate", "label": "Margin rate", "type": "percent",
+         "formula": "round(sum(margin) / subtotal * 100, 2)"},
+        {"key": "secret", "label": "Hidden figure", "visible": False, "formula": "sum(margin) * 2"}])
+    order = api.post("/sales-orders", json=order_body(catalog)).json()
+    assert set(order["extra_totals"]) == {"margin_total", "margin_rate", "secret"}
+    admin = web_as("sales")
+    form = editor_form(catalog, [{"item_id": str(catalog.widget), "quantity": "3", "discount": "10",
+                                  "discount_kind": "percent"}])
+    shown = {"page": admin.get(f"/sales-orders/{order['id']}").get_data(as_text=True),
+             "editor": admin.get(f"/sales-orders/{order['id']}/edit").get_data(as_text=True),
+             "preview": admin.post("/sales-orders/preview", data=form).get_data(as_text=True)}
+    for where, html in shown.items():
+        totals = html[html.index('id="doc-totals"'):]
+        rows = re.findall(r'<tr class="extra"><th scope="row">([^<]*)</th><td class="num" data-total="(\w+)">([^<]*)<',
+                          totals)
+        assert [(label, key) for label, key, _value in rows] == [("Total margin", "margin_total"),
+                                                                 ("Margin rate", "margin_rate")], where
+        assert rows[0][2].startswith("€") and rows[1][2].endswith(" %"), (where, rows)
+        assert "Hidden figure" not in totals and ">margin_total<" not in totals, where

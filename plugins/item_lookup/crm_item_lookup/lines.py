@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from crm.errors import ValidationError
-from crm.models import Document
+from crm.models import Document, DocumentLine
 from crm.services import documents
 
 _LINE_FIELD = re.compile(r"^lines\.(\d+)(\..*)?$")
 
 
-def _kept(line) -> dict:
+def _kept(line: DocumentLine) -> dict:
     """An existing line as ``update_document`` keeps it unchanged: its id (and kind of row)."""
     if line.display_type is not None:
         return {"id": line.id, "display_type": line.display_type}
@@ -33,16 +34,21 @@ def _new(row: dict) -> dict:
     return line
 
 
-def append_items(session: Session, document: Document, rows: list[dict], *, version: int | None = None) -> Document:
+def append_items(session: Session, document: Document, rows: list[dict], *, version: int | None = None,
+                 price_book_id: int | None = None) -> Document:
     """Append one line per row (``item_id``, ``quantity``, optional ``unit_price``) to ``document``.
-    A bundle is one line; the core's stock rules move its components. Errors about the new
-    lines name them ``items.<n>.<field>``."""
+    A row without a unit price takes the core's default price (``documents.default_price``: the
+    purchase cost on a purchase order, else its list price in the price book ``price_book_id``
+    where the book lists it, else its unit price). A bundle is one line; the core's stock rules
+    move its components. Errors about the new lines name them ``items.<n>.<field>``."""
     if not rows:
         raise ValidationError.for_field("items", _("give at least one item"))
     kept = [_kept(line) for line in document.lines]
-    data = {"lines": kept + [_new(row) for row in rows]}
+    data: dict[str, Any] = {"lines": kept + [_new(row) for row in rows]}
     if version is not None:
         data["version"] = version
+    if price_book_id is not None:
+        data["price_book_id"] = price_book_id
     try:
         return documents.update_document(session, document, data)
     except ValidationError as exc:

@@ -6,14 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from marshmallow import Schema, fields, pre_load, validate, validates
-from marshmallow import ValidationError as SchemaValidationError
+from marshmallow import Schema, ValidationError as SchemaValidationError, fields, pre_load, validate, validates
 
-from crm.api.fields import IdField, MoneyField, PercentField, QuantityField
-from crm.api.records import clean_text
+from crm.api.fields import IdField, Integer, MoneyField, PercentField, QuantityField, clean_text
+from crm.services.doctypes import DOC_TYPES
 from crm.services.documents import MAX_LINES
-from crm_item_lookup import search as lookup
-from crm_item_lookup import settings as lookup_settings
+from crm_item_lookup import search as lookup, settings as lookup_settings
 
 SORT_CHOICES = [s for name in lookup.SORTS for s in (name, "-" + name)]
 
@@ -41,13 +39,21 @@ class ItemLookupSearchArgs(Schema):
     bundles_only = fields.Boolean(load_default=False)
     letter = fields.String(load_default=None, validate=validate.OneOf(lookup.LETTERS),
                            metadata={"description": "names starting with this letter; # for anything else"})
-    sort = fields.String(load_default="name", validate=validate.OneOf(SORT_CHOICES))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=lookup.MAX_PER_PAGE))
+    sort = fields.String(load_default="name", validate=validate.OneOf(SORT_CHOICES),
+                         metadata={"description": "unit_price: by the price shown (with a price book, its list price "
+                                                  "for the items it lists)"})
+    price_book_id = IdField(load_default=None, metadata={
+        "description": "show (and sort by) this active price book's list prices: each item's price is its list price "
+                       "in the book where the book lists it, else its unit price"})
+    doc_type = fields.String(load_default="quote", validate=validate.OneOf(list(DOC_TYPES)), metadata={
+        "description": "the kind of document the prices are for: on a purchase order an item's price is its "
+                       "purchase cost"})
+    page = Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = Integer(load_default=50, validate=validate.Range(min=1, max=lookup.MAX_PER_PAGE))
     facets = fields.Boolean(load_default=True, metadata={"description": "false: skip total and facet counts"})
 
     @pre_load
-    def _drop_empty(self, data, **_kwargs):
+    def _drop_empty(self, data: dict, **_kwargs: object) -> dict:
         """``?kind=&letter=`` (an empty form field) means "not given"."""
         return {key: data[key] for key in data if data[key] not in ("", None)}
 
@@ -59,7 +65,8 @@ def to_query(args: dict) -> lookup.Query:
         vendor_id=args.get("vendor_id"), in_stock=args.get("in_stock", False),
         include_inactive=args.get("include_inactive", False), bundles_only=args.get("bundles_only", False),
         letter=args.get("letter"), sort=args.get("sort") or "name", page=args.get("page", 1),
-        per_page=args.get("per_page", 50), with_facets=args.get("facets", True))
+        per_page=args.get("per_page", 50), with_facets=args.get("facets", True),
+        price_book_id=args.get("price_book_id"), doc_type=args.get("doc_type") or "quote")
 
 
 class ItemLookupTax(Schema):
@@ -75,6 +82,13 @@ class ItemLookupItem(Schema):
     sku = fields.String(allow_none=True)
     unit_price = MoneyField()
     purchase_cost = MoneyField()
+    price = MoneyField(metadata={"description": "the unit price a new line of the item takes on the document kind "
+                                                "asked (doc_type): the purchase cost on a purchase order, else its "
+                                                "list price in the price book asked where the book lists it, else "
+                                                "its unit price"})
+    list_price = MoneyField(allow_none=True, metadata={"description": "its list price in the price book asked; null "
+                                                                      "when the book does not list it or none was "
+                                                                      "asked"})
     usage_unit = fields.String()
     category = fields.String()
     subcategory = fields.String()
@@ -151,16 +165,20 @@ class ItemLookupLineIn(Schema):
     item_id = IdField(required=True)
     quantity = QuantityField(load_default=Decimal("1"), metadata={"description": "above 0; default 1"})
     unit_price = MoneyField(allow_none=True, load_default=None,
-                            metadata={"description": "defaults to the item's price (purchase cost on purchase "
-                                                     "orders)"})
+                            metadata={"description": "defaults to the item's list price in the price book given "
+                                                     "(price_book_id) where it lists the item, else its unit price; "
+                                                     "the purchase cost on purchase orders"})
     discount_percent = PercentField(allow_none=True, load_default=None)
 
     @validates("quantity")
-    def _above_zero(self, value, **_kwargs):
+    def _above_zero(self, value: Decimal, **_kwargs: object) -> None:
         if value <= 0:
             raise SchemaValidationError(_("must be above 0"))
 
 
 class ItemLookupLinesIn(Schema):
     items = fields.List(fields.Nested(ItemLookupLineIn), required=True, validate=validate.Length(min=1, max=MAX_LINES))
-    version = fields.Integer(metadata={"description": "the document version you read; 409 if it changed"})
+    version = Integer(metadata={"description": "the document version you read; 409 if it changed"})
+    price_book_id = IdField(allow_none=True, load_default=None, metadata={
+        "description": "the active price book new lines without a unit_price take their price from (a document "
+                       "keeps no price book: the core's document PATCH takes it the same way)"})

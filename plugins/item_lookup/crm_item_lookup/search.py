@@ -27,23 +27,48 @@ How it stays fast on 100,000+ items (figures in the README and ``bench/item_look
   word a quoted phrase, case folded); a word of one or two characters is tested with ``instr()``
   on the entries the others left (on every entry when there are no others).
 - The page's items are read with three prebuilt statements, as tuples.
+- With a price book, the page's prices are read from the book's primary key (the items it lists
+  take its price: the core's ``documents.default_price``); sorted by price, the page merges two
+  reads each cut at the page's end: the book's entries by their list price, and the first
+  entries by unit price less those the book lists. Without a price book nothing of this runs.
 """
 from __future__ import annotations
 
 import functools
+import heapq
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
+from typing import Any, NamedTuple
 
+from cachetools import LRUCache
 from flask import current_app, has_app_context
-from sqlalchemy import (and_, bindparam, case, column, false, func, literal, literal_column, not_, or_, select, table,
-                        true, union_all)
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import BindParameter, ColumnElement, UnaryExpression
+from sqlalchemy.sql.selectable import ScalarSelect, Select
 
-from crm.api.fields import money_text, plain
-from crm.models import BundleComponent, Item, Tax, Vendor, item_taxes
-from crm.money import CONTEXT, ZERO
+from crm.models import BundleComponent, Item, PriceBookEntry, Tax, Vendor, item_taxes
+from crm.money import MONEY_MIN_PLACES, ZERO, decimal_text, whole_times
+from crm.services import documents
 from crm.services.items import LOAD
 from crm_item_lookup import settings as lookup_settings, sync
 from crm_item_lookup.models import FACET_VALUE_LENGTH, Count, Entry, FacetCount, State
@@ -67,6 +92,13 @@ TRIGRAM = 3
 #: SQLite's full-text index (a virtual table: no model), as far as a query needs it
 TEXT_INDEX = table(sync.TEXT_TABLE, column("rowid"), column(sync.TEXT_TABLE))
 
+#: the kinds of entry a request covers (:func:`kinds_for`)
+Kinds = tuple[str, ...]
+#: entries per kind and values of the facets: ``[(kind, (value of each facet), count)]``
+Cube = list[tuple[str, tuple, int]]
+#: the total, and each facet's counts per value
+FacetCounts = tuple[int, dict[str, Counter[str]]]
+
 
 @dataclass
 class Query:
@@ -84,6 +116,14 @@ class Query:
     page: int = 1
     per_page: int = 50
     with_facets: bool = True
+    #: the price book whose prices the items are shown with (and sorted by, by price)
+    price_book_id: int | None = None
+    #: the kind of document the prices are for (a purchase order takes the purchase cost)
+    doc_type: str = "quote"
+
+    @property
+    def by_book_price(self) -> bool:
+        return self.price_book_id is not None and self.sort.lstrip("-") == "unit_price"
 
 
 @dataclass
@@ -158,10 +198,10 @@ class _Columns:
         self._table = Entry.__table__
         self._hide = hide
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> ColumnElement:
         column = self._table.c[name]
         if name in self._hide or "*" in self._hide:
-            return literal_column(f"+{self._table.name}.{name}", type_=column.type)
+            return literal_column(f"+{Entry.__tablename__}.{name}", type_=column.type)
         return column
 
 
@@ -202,7 +242,7 @@ def _escape_like(text: str) -> str:
 def base_conditions(session: Session, query: Query, kinds: tuple[str, ...]) -> list:
     """Every filter that is not a facet selection."""
     e = _Columns(_hidden(session, query))
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if not kinds:
         return [false()]
     if set(kinds) != set(ALL_KINDS):
@@ -227,7 +267,8 @@ def base_conditions(session: Session, query: Query, kinds: tuple[str, ...]) -> l
     return conditions
 
 
-def selection_condition(facet: FacetField, kinds: tuple[str, ...], columns=None):
+def selection_condition(facet: FacetField, kinds: Kinds,
+                        columns: _Columns | _Unindexed | None = None) -> ColumnElement[bool]:
     e = columns if columns is not None else Entry.__table__.c
     condition = getattr(e, f"f{facet.position}").in_(facet.selected)
     if set(facet.kinds) != set(kinds):
@@ -251,31 +292,27 @@ def _order(sort: str) -> list:
 # --- counting ------------------------------------------------------------------------------------
 
 class CubeCache:
-    """Cubes of one app, least recently used dropped first; thread-safe."""
+    """Cubes of one app, least recently used dropped first (cachetools' ``LRUCache``, which is
+    not thread-safe on its own: a lock guards it); counts its hits and misses."""
 
     def __init__(self, size: int = CACHE_SIZE):
-        self.size = size
         self.settings: dict = {}   # generation -> settings snapshot
-        self._data: OrderedDict = OrderedDict()
+        self._data: LRUCache = LRUCache(maxsize=size)
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key):
+    def get(self, key: Hashable) -> Any:
         with self._lock:
             value = self._data.get(key)
             if value is not None:
-                self._data.move_to_end(key)
                 self.hits += 1
             else:
                 self.misses += 1
             return value
 
-    def put(self, key, value) -> None:
+    def put(self, key: Hashable, value: object) -> None:
         with self._lock:
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
@@ -293,7 +330,7 @@ def generation(session: Session) -> int:
     return session.scalar(select(State.generation).where(State.id == 1)) or 0
 
 
-def _cube(session: Session, conditions: list, positions: tuple[int, ...], *, narrowed: bool = False):
+def _cube(session: Session, conditions: list, positions: tuple[int, ...], *, narrowed: bool = False) -> Cube | None:
     """[(kind, (f_p for p in positions), count)], or None when it would have more than CUBE_LIMIT rows.
     ``narrowed``: the conditions select few entries through an index (vendor, letter, text); on
     SQLite the grouping is then hidden from the index chooser, which would otherwise walk the
@@ -313,16 +350,16 @@ def _cube(session: Session, conditions: list, positions: tuple[int, ...], *, nar
     return [(row[0], tuple(row[1:-1]), row[-1]) for row in rows]
 
 
-def _cube_key(query: Query, kinds, facets: list[FacetField]):
+def _cube_key(query: Query, kinds: Kinds, facets: list[FacetField]) -> tuple:
     return (kinds, query.include_inactive, query.vendor_id, query.in_stock, query.letter,
             " ".join(query.q.split()[:MAX_TERMS]),
             tuple((f.position, f.field, f.kinds) for f in facets))
 
 
-def count_from_cube(cube, facets: list[FacetField]) -> tuple[int, dict[str, Counter]]:
+def count_from_cube(cube: Cube, facets: list[FacetField]) -> FacetCounts:
     """The total under every selection, and each facet's counts under the others' selections."""
     total = 0
-    counts = {f.field: Counter() for f in facets}
+    counts: dict[str, Counter[str]] = {f.field: Counter() for f in facets}
     selections = [set(f.selected) for f in facets]
     shares = [set(f.kinds) for f in facets]
     for kind, values, n in cube:
@@ -334,16 +371,17 @@ def count_from_cube(cube, facets: list[FacetField]) -> tuple[int, dict[str, Coun
         if misses > 1:
             continue
         for i, facet in enumerate(facets):
-            if own[i] is not None and (misses == 0 or not matches[i]):
-                counts[facet.field][own[i]] += n
+            value = own[i]
+            if value is not None and (misses == 0 or not matches[i]):
+                counts[facet.field][value] += n
     return total, counts
 
 
-def _count_per_facet(session: Session, conditions: list, facets: list[FacetField], kinds):
+def _count_per_facet(session: Session, conditions: list, facets: list[FacetField], kinds: Kinds) -> FacetCounts:
     """The slow path, for facets with very many values: one COUNT and one GROUP BY per facet."""
     selected = {f.position: selection_condition(f, kinds) for f in facets if f.selected}
-    total = session.scalar(select(func.count()).select_from(Entry).where(*conditions, *selected.values()))
-    counts = {}
+    total = session.scalar(select(func.count()).select_from(Entry).where(*conditions, *selected.values())) or 0
+    counts: dict[str, Counter[str]] = {}
     c = Entry.__table__.c
     for facet in facets:
         column = c[f"f{facet.position}"]
@@ -355,7 +393,7 @@ def _count_per_facet(session: Session, conditions: list, facets: list[FacetField
     return total, counts
 
 
-def _listed(counts: Counter, selected: list[str]) -> dict[str, int]:
+def _listed(counts: Counter[str], selected: list[str]) -> dict[str, int]:
     """The values with matches (the most frequent if there are very many; selected ones kept),
     in alphabetical order."""
     kept = dict(counts.most_common(MAX_FACET_VALUES)) if len(counts) > MAX_FACET_VALUES else dict(counts)
@@ -365,7 +403,7 @@ def _listed(counts: Counter, selected: list[str]) -> dict[str, int]:
     return {value: kept[value] for value in sorted(kept, key=lambda v: (v.casefold(), v)) if kept[value] > 0}
 
 
-def _listed_facets(found: dict[str, Counter], facets: list[FacetField]) -> dict[str, dict[str, int]]:
+def _listed_facets(found: dict[str, Counter[str]], facets: list[FacetField]) -> dict[str, dict[str, int]]:
     return {f.field: _listed(found[f.field], f.selected) for f in facets}
 
 
@@ -373,18 +411,18 @@ def _from_counts(query: Query) -> bool:
     return query.vendor_id is None and not query.letter and not query.q.strip()
 
 
-def _selection_key(facets: list[FacetField]):
+def _selection_key(facets: list[FacetField]) -> tuple:
     return tuple((f.position, tuple(sorted(f.selected))) for f in facets)
 
 
-def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetField]):
+def _from_count_table(session: Session, query: Query, kinds: Kinds, facets: list[FacetField]) -> FacetCounts:
     """(total, {field: Counter}) from the count tables, in one statement: a UNION ALL of the total
     and one GROUP BY per facet, each under the other facets' selections. On SQLite a part without
     any selection to apply reads ``item_lookup_facet_counts`` (a few dozen rows per kind); the
     others read ``item_lookup_counts`` (a few thousand rows, narrowed by the selections).
     PostgreSQL (no ``item_lookup_facet_counts`` there) reads ``item_lookup_counts`` once: see
     :func:`_grouping_sets`."""
-    def base(t):
+    def base(t: ReadOnlyColumnCollection) -> list[ColumnElement[bool]]:
         conditions = [t.kind_key.in_(kinds), t.n > 0]
         if not query.include_inactive:
             conditions.append(t.active == true())
@@ -416,10 +454,14 @@ def _from_count_table(session: Session, query: Query, kinds, facets: list[FacetF
     return _read_parts(session, parts, facets)
 
 
-def _read_parts(session: Session, parts: list, facets: list[FacetField]):
+def _no_counts(facets: list[FacetField]) -> dict[str, Counter[str]]:
+    return {f.field: Counter() for f in facets}
+
+
+def _read_parts(session: Session, parts: list, facets: list[FacetField]) -> FacetCounts:
     """(total, {field: Counter}) from the UNION ALL of ``parts``: rows (0, '', total) and
     (facet's index from 1, value, count)."""
-    total, found = 0, {f.field: Counter() for f in facets}
+    total, found = 0, _no_counts(facets)
     for facet, value, n in session.execute(union_all(*parts)):
         if facet == 0:
             total = int(n or 0)
@@ -428,10 +470,10 @@ def _read_parts(session: Session, parts: list, facets: list[FacetField]):
     return total, found
 
 
-def _selections(t, facets: list[FacetField], kinds) -> dict:
+def _selections(t: ReadOnlyColumnCollection, facets: list[FacetField], kinds: Kinds) -> dict[int, ColumnElement[bool]]:
     """{facet position: its selection's condition on the counts table ``t``}, a facet that only
     some of the kinds have applying to those kinds only."""
-    chosen = {}
+    chosen: dict[int, ColumnElement[bool]] = {}
     for f in facets:
         if f.selected:
             condition = t[f"f{f.position}"].in_(f.selected)
@@ -440,7 +482,7 @@ def _selections(t, facets: list[FacetField], kinds) -> dict:
     return chosen
 
 
-def _grouping_sets(session: Session, query: Query, kinds, facets: list[FacetField], base: list):
+def _grouping_sets(session: Session, query: Query, kinds: Kinds, facets: list[FacetField], base: list) -> FacetCounts:
     """PostgreSQL: the same counts from ``item_lookup_counts`` in one pass, ``GROUPING SETS`` of
     the total and each facet, each with its own ``FILTER`` (the other facets' selections)."""
     t = Count.__table__.c
@@ -453,7 +495,7 @@ def _grouping_sets(session: Session, query: Query, kinds, facets: list[FacetFiel
         sums.append(func.sum(t.n).filter(and_(column != "", t.kind_key.in_(f.kinds), *others)))
     sets = func.grouping_sets(literal_column("()"), *columns)
     stmt = (select(*[func.grouping(c) for c in columns], *columns, *sums).where(*base).group_by(sets))
-    total, found = 0, {f.field: Counter() for f in facets}
+    total, found = 0, _no_counts(facets)
     k = len(facets)
     for row in session.execute(stmt):
         grouped = [i for i in range(k) if row[i] == 0]   # GROUPING() is 0 for the set's own column
@@ -467,7 +509,8 @@ def _grouping_sets(session: Session, query: Query, kinds, facets: list[FacetFiel
     return total, found
 
 
-def _from_entries(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list):
+def _from_entries(session: Session, query: Query, kinds: Kinds, facets: list[FacetField],
+                  conditions: list) -> FacetCounts:
     """(total, {field: Counter}) straight from the entries a vendor or a letter narrows down to, in
     one statement: the total and one GROUP BY per facet under the other facets' selections (each
     the facet's most frequent values and its selected ones). On SQLite the grouping is hidden from
@@ -492,11 +535,12 @@ def _from_entries(session: Session, query: Query, kinds, facets: list[FacetField
     return _read_parts(session, parts, facets)
 
 
-def counts(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list, stamp: int):
+def counts(session: Session, query: Query, kinds: Kinds, facets: list[FacetField], conditions: list,
+           stamp: int) -> tuple[int, dict[str, dict[str, int]]]:
     """(total, {field: {value: count}}) for the request; ``stamp``: the generation read before."""
     cache = cache_for_app()
     if kinds and (_from_counts(query) or not query.q.strip()):
-        key = (stamp, "table" if _from_counts(query) else "entries", _cube_key(query, kinds, facets),
+        key: tuple = (stamp, "table" if _from_counts(query) else "entries", _cube_key(query, kinds, facets),
                _selection_key(facets))
         answer = cache.get(key) if cache is not None else None
         if answer is None:
@@ -522,7 +566,10 @@ def counts(session: Session, query: Query, kinds, facets: list[FacetField], cond
 # --- the search ----------------------------------------------------------------------------------
 
 def search(session: Session, query: Query) -> Result:
-    """One page of items matching ``query``, with the total and the facet counts."""
+    """One page of items matching ``query``, with the total and the facet counts; refuses an
+    unknown or inactive price book (``price_book_id``)."""
+    if query.price_book_id is not None:
+        documents.usable_price_book(session, query.price_book_id)
     stamp = generation(session)  # read before anything is counted: cached counts are never older
     snap = config_for(session, stamp)
     kinds = kinds_for(query.kind, query.bundles_only)
@@ -532,9 +579,9 @@ def search(session: Session, query: Query) -> Result:
     total, facet_counts, page_ids = None, {}, None
     if query.q.strip() and kinds:
         # a text search's matches in order, with its counts, are cached like counts (every change
-        # of what they depend on raises the generation), except sorted by available: the stock
-        # moves without raising it
-        cache = cache_for_app() if query.sort.lstrip("-") != "available" else None
+        # of what they depend on raises the generation), except sorted by available or by a price
+        # book's prices: the stock and the price books change without raising it
+        cache = cache_for_app() if query.sort.lstrip("-") != "available" and not query.by_book_price else None
         key = (stamp, "text", _cube_key(query, kinds, facets), _selection_key(facets), query.sort)
         found = cache.get(key) if cache is not None else None
         if found is None:
@@ -551,17 +598,21 @@ def search(session: Session, query: Query) -> Result:
         if query.with_facets:
             total, facet_counts = counts(session, query, kinds, facets, conditions, stamp)
         page_ids = page(session, conditions + selections, query.sort, query.per_page,
-                        (query.page - 1) * query.per_page)
-    return Result(items=page_rows(session, page_ids, facets, snap), total=total, page=query.page,
+                        (query.page - 1) * query.per_page, price_book_id=query.price_book_id)
+    return Result(items=page_rows(session, page_ids, facets, snap, doc_type=query.doc_type,
+                                  price_book_id=query.price_book_id), total=total, page=query.page,
                   per_page=query.per_page, facets=facet_counts, fields=facets, settings=snap)
 
 
-def _few_matches(session: Session, query: Query, kinds, facets: list[FacetField], conditions: list):
+def _few_matches(session: Session, query: Query, kinds: Kinds, facets: list[FacetField],
+                 conditions: list) -> tuple[int, dict[str, dict[str, int]], tuple[int, ...]] | None:
     """A text search read once: (total, facets, every matching id in order), or None when it matches
     more than SMALL_SET entries (then the SQL path counts and pages)."""
     c = Entry.__table__.c
-    sort_column = {"name": c.name_key, "sku": c.sku, "unit_price": c.unit_price, "available": c.available,
+    sort_column: ColumnElement = {"name": c.name_key, "sku": c.sku, "unit_price": c.unit_price, "available": c.available,
                    "kind": c.kind_key}[query.sort.lstrip("-")]
+    if query.price_book_id is not None and query.by_book_price:
+        sort_column = func.coalesce(_book_price(query.price_book_id), c.unit_price)
     stmt = (select(c.item_id, c.kind_key, c.name_key, sort_column, c.f1, c.f2, c.f3)
             .where(*conditions, *_relevant(session, facets, kinds)).limit(SMALL_SET + 1))
     rows = session.execute(stmt).all()
@@ -595,11 +646,11 @@ class _Unindexed:
     index and tests the facet selections on those rows only, rather than AND-ing bitmaps of the
     facets index (walking every entry of the kind when a selection is not on its first column)."""
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> ColumnElement:
         return func.coalesce(Entry.__table__.c[name], "")
 
 
-def _relevant(session: Session, facets: list[FacetField], kinds) -> list:
+def _relevant(session: Session, facets: list[FacetField], kinds: Kinds) -> list:
     """Only entries that miss at most one facet selection count anywhere (a facet's counts apply
     every other selection): with two or three selections, that leaves the others out early."""
     columns = _Unindexed() if session.get_bind().dialect.name == "postgresql" else _Columns(frozenset({"*"}))
@@ -620,10 +671,55 @@ def _sorted(rows: list[tuple], sort: str) -> list[tuple]:
     return present + missing
 
 
-def page(session: Session, conditions: list, sort: str, limit: int, offset: int = 0) -> list[int]:
+def page(session: Session, conditions: list, sort: str, limit: int, offset: int = 0, *,
+         price_book_id: int | None = None) -> list[int]:
+    """The ids of one page; sorted by price with a price book, by the price shown (see
+    :func:`_page_by_book_price`)."""
+    if price_book_id is not None and sort.lstrip("-") == "unit_price":
+        return _page_by_book_price(session, conditions, sort, limit, offset, price_book_id)
     c = Entry.__table__.c
     stmt = select(c.item_id).where(*conditions).order_by(*_order(sort)).limit(limit).offset(offset)
     return list(session.scalars(stmt))
+
+
+def _book_price(price_book_id: int) -> ScalarSelect:
+    """The entry's list price in the price book (NULL when the book does not list it): one probe of
+    the book's primary key."""
+    p, c = PriceBookEntry.__table__.c, Entry.__table__.c
+    return (select(p.list_price).where(p.price_book_id == price_book_id, p.item_id == c.item_id)
+            .scalar_subquery())
+
+
+def _page_by_book_price(session: Session, conditions: list, sort: str, limit: int, offset: int,
+                        price_book_id: int) -> list[int]:
+    """A page sorted by the price shown with a price book: the book's list price for the items it
+    lists, the unit price for the others. Rather than sorting every entry by a computed price, two
+    reads, each ordered and cut at the page's end, are merged: the entries the book lists (read
+    from the book's primary key), and the others: the first entries by unit price, as the search
+    reads them without a book, less those the book lists (probed in its primary key; read further
+    in the rare case the book holds too many of them)."""
+    c, p = Entry.__table__.c, PriceBookEntry.__table__.c
+    descending = sort.startswith("-")
+
+    def ordered(price: ColumnElement) -> list[UnaryExpression]:
+        return [key.desc() if descending else key.asc() for key in (price, c.name_key, c.item_id)]
+
+    end = offset + limit
+    listed = (select(p.list_price, c.name_key, c.item_id).select_from(PriceBookEntry.__table__)
+              .join(Entry.__table__, and_(p.price_book_id == price_book_id, p.item_id == c.item_id))
+              .where(*conditions).order_by(*ordered(p.list_price)).limit(end))
+    others: list[tuple] = []
+    want = 2 * end
+    while True:
+        first = session.execute(select(c.unit_price, c.name_key, c.item_id).where(*conditions)
+                                .order_by(*ordered(c.unit_price)).limit(want)).all()
+        in_book = documents.price_book_prices(session, price_book_id, [row[2] for row in first])
+        others = [tuple(row) for row in first if row[2] not in in_book]
+        if len(others) >= end or len(first) < want:
+            break
+        want *= 4
+    rows = heapq.merge([tuple(row) for row in session.execute(listed)], others[:end], reverse=descending)
+    return [item_id for _, _, item_id in list(rows)[offset:end]]
 
 
 def load_items(session: Session, ids: list[int]) -> list[Item]:
@@ -634,11 +730,11 @@ def load_items(session: Session, ids: list[int]) -> list[Item]:
 
 
 @functools.cache
-def _page_statements():
+def _page_statements() -> tuple[Select, Select, Select]:
     """The three statements of :func:`page_rows`, built once (with expanding id lists): their cache
     keys are computed once, not per request."""
     i, vendor, bc = Item.__table__.c, Vendor.__table__.c, BundleComponent.__table__.c
-    ids = bindparam("ids", expanding=True)
+    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
     items = (select(i.id, i.kind, i.is_bundle, i.name, i.sku, i.unit_price, i.purchase_cost, i.usage_unit,
                     i.category, i.subcategory, i.manufacturer, i.vendor_id, i.active, i.on_hand, i.reserved,
                     i.custom, vendor.name)
@@ -651,26 +747,36 @@ def _page_statements():
     return items, taxes, bundles
 
 
-def page_rows(session: Session, ids: list[int], facets: list[FacetField],
-              snap: lookup_settings.Snapshot) -> list[dict]:
+class _Priced(NamedTuple):
+    """What the core's ``documents.default_price`` reads of an item."""
+
+    id: int
+    unit_price: Decimal
+    purchase_cost: Decimal
+
+
+def page_rows(session: Session, ids: list[int], facets: list[FacetField], snap: lookup_settings.Snapshot, *,
+              doc_type: str = "quote", price_book_id: int | None = None) -> list[dict]:
     """The page's items as JSON-ready dicts (money and quantities as decimal strings), read with
     three plain queries (rows as tuples): items with their vendor's name, their active taxes,
-    bundles' components."""
+    bundles' components; with a price book, a fourth: the book's prices of the page's items.
+    ``price`` is what a new line of the item on a ``doc_type`` takes (the core's rule)."""
     if not ids:
         return []
     items_sql, taxes_sql, bundles_sql = _page_statements()
     items = {row[0]: row for row in session.execute(items_sql, {"ids": ids}).all()}
+    book = documents.price_book_prices(session, price_book_id, ids)
     taxes: dict[int, list] = {}
     rates: dict = {}
     for item_id, tax_id, name, rate in session.execute(taxes_sql, {"ids": ids}).all():
         if rate not in rates:
-            rates[rate] = plain(rate)
+            rates[rate] = decimal_text(rate)
         taxes.setdefault(item_id, []).append({"id": tax_id, "name": name, "rate": rates[rate]})
     bundle_ids = [row[0] for row in items.values() if row[1] == "product" and row[2]]
     bundles: dict[int, Decimal] = {}
     if bundle_ids:
         for bundle_id, per_bundle, on_hand, reserved in session.execute(bundles_sql, {"ids": bundle_ids}).all():
-            whole = CONTEXT.divide(on_hand - reserved, per_bundle).to_integral_value(ROUND_FLOOR, CONTEXT)
+            whole = whole_times(on_hand - reserved, per_bundle)
             bundles[bundle_id] = min(bundles.get(bundle_id, whole), whole)
     picture_key = _picture_key(snap)
     wanted = [(f.field, f.field[len(lookup_settings.CUSTOM_PREFIX):] if f.field.startswith(
@@ -684,23 +790,26 @@ def page_rows(session: Session, ids: list[int], facets: list[FacetField],
          manufacturer, vendor_id, active, on_hand, reserved, custom, vendor_name) = row
         kind = "service" if item_kind == "service" else ("bundle" if is_bundle else "product")
         if kind == "product":
-            available = plain(on_hand - reserved)
+            available = decimal_text(on_hand - reserved)
         elif kind == "bundle":
-            available = plain(bundles.get(item_id, ZERO))
+            available = decimal_text(bundles.get(item_id, ZERO))
         else:
             available = None
         custom = custom or {}
         fields = {}
-        for field_name, custom_key, column in wanted:
+        for field_name, custom_key, builtin in wanted:
             if custom_key is not None:
                 value = custom.get(custom_key)
                 fields[field_name] = None if value is None else str(value)
             else:
-                fields[field_name] = (row[column] if column is not None else None) or None
+                fields[field_name] = (row[builtin] if builtin is not None else None) or None
         own_taxes = taxes.get(item_id, [])
+        price = documents.default_price(doc_type, _Priced(item_id, unit_price, purchase_cost), book)
         result.append({
             "id": item_id, "kind": kind, "name": name, "sku": sku,
-            "unit_price": money_text(unit_price), "purchase_cost": money_text(purchase_cost),
+            "unit_price": decimal_text(unit_price, MONEY_MIN_PLACES),
+            "purchase_cost": decimal_text(purchase_cost, MONEY_MIN_PLACES), "price": decimal_text(price, MONEY_MIN_PLACES),
+            "list_price": decimal_text(book[item_id], MONEY_MIN_PLACES) if item_id in book else None,
             "usage_unit": usage_unit, "category": category, "subcategory": subcategory,
             "manufacturer": manufacturer, "fields": fields, "vendor_id": vendor_id, "vendor_name": vendor_name,
             "available": available, "active": active, "tax_ids": [t["id"] for t in own_taxes], "taxes": own_taxes,
@@ -737,9 +846,3 @@ def quick_search(session: Session, q: str, kind: str | None, limit: int) -> list
     kinds = kinds_for(kind, False)
     ids = page(session, base_conditions(session, query, kinds), "name", limit)
     return load_items(session, ids)
-
-
-def kind_of(item: Item) -> str:
-    if item.kind == "service":
-        return "service"
-    return "bundle" if item.is_bundle else "product"

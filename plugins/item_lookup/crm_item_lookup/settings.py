@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,8 +23,6 @@ from crm.errors import ValidationError
 from crm.models import CustomField
 from crm.services.settings import all_settings, set_setting
 from crm_item_lookup import sync
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from crm_item_lookup.models import FacetFields
 
 NAMESPACE = "item_lookup"
@@ -58,7 +57,7 @@ class Field:
     builtin: bool
 
 
-def _custom_fields(session: Session, types=CUSTOM_TYPES) -> dict[str, CustomField]:
+def _custom_fields(session: Session, types: tuple[str, ...] = CUSTOM_TYPES) -> dict[str, CustomField]:
     stmt = (select(CustomField).where(CustomField.entity == "items", CustomField.active.is_(True),
                                       CustomField.type.in_(types))
             .order_by(CustomField.position, CustomField.id))
@@ -72,11 +71,7 @@ def available_fields(session: Session) -> list[Field]:
     return fields
 
 
-def field_labels(session: Session) -> dict[str, str]:
-    return {f.name: f.label for f in available_fields(session)}
-
-
-def canonical(name: str, custom: dict[str, CustomField]) -> str | None:
+def canonical(name: object, custom: dict[str, CustomField]) -> str | None:
     """``category`` -> ``category``; ``custom.color`` or ``color`` -> ``custom.color`` (an active text
     or select custom field of items); anything else -> None."""
     if not isinstance(name, str):
@@ -92,7 +87,7 @@ def canonical(name: str, custom: dict[str, CustomField]) -> str | None:
 def facet_config(session: Session) -> dict[str, list[str | None]]:
     """The configured facet fields of each kind, by position (``[f1, f2, f3]``, None where unset)."""
     rows = {row.kind_key: row for row in session.scalars(select(FacetFields))}
-    config = {}
+    config: dict[str, list[str | None]] = {}
     for kind in KINDS:
         row = rows.get(kind)
         config[kind] = [row.f1, row.f2, row.f3] if row is not None else [None, None, None]
@@ -112,7 +107,8 @@ class Snapshot:
     cached by the search for as long as ``item_lookup_state.generation`` does not change: saving
     settings and changing custom fields raise it)."""
 
-    facets: dict            # kind -> effective fields by position (see effective_facets)
+    facets: dict            # kind -> the fields still usable, by position: a custom field deactivated
+                            # or deleted since it was chosen is None until the admin picks another
     custom_labels: dict     # custom.<key> -> label
     values: dict            # as load() returns them
 
@@ -136,14 +132,6 @@ def snapshot(session: Session) -> Snapshot:
     effective = {kind: [f if f is not None and canonical(f, custom) == f else None for f in fields]
                  for kind, fields in config.items()}
     return Snapshot(effective, {CUSTOM_PREFIX + k: f.label for k, f in custom.items()}, values)
-
-
-def effective_facets(session: Session) -> dict[str, list[str | None]]:
-    """Per kind, the facet fields still usable by position: a custom field deactivated or
-    deleted since it was chosen is left out (None) until the admin picks another."""
-    custom = _custom_fields(session)
-    return {kind: [f if f is not None and canonical(f, custom) == f else None for f in fields]
-            for kind, fields in facet_config(session).items()}
 
 
 # --- changing -------------------------------------------------------------------------------------
@@ -172,7 +160,7 @@ def save(session: Session, values: dict) -> dict:
     return load(session)
 
 
-def _switches(switches) -> list[str]:
+def _switches(switches: object) -> list[str]:
     if not isinstance(switches, list):
         raise ValidationError.for_field("switches", _("must be a list"))
     for index, name in enumerate(switches):
@@ -184,7 +172,7 @@ def _switches(switches) -> list[str]:
     return [name for name in SWITCHES if name in switches]
 
 
-def _picture_field(name, custom) -> str | None:
+def _picture_field(name: object, custom: dict[str, CustomField]) -> str | None:
     if name in (None, ""):
         return None
     texts = {k: f for k, f in custom.items() if f.type == "text"}
@@ -195,7 +183,7 @@ def _picture_field(name, custom) -> str | None:
     return found
 
 
-def _facets(facets, custom) -> dict[str, list[str]]:
+def _facets(facets: object, custom: dict[str, CustomField]) -> dict[str, list[str]]:
     if not isinstance(facets, dict):
         raise ValidationError.for_field("facets", _("must map product, service and bundle to lists of fields"))
     result = {}

@@ -40,7 +40,7 @@ SQLite cannot guard a trigger like that: see :func:`uninstall` and the README.
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from crm_item_lookup.models import FACET_VALUE_LENGTH
 
@@ -304,11 +304,11 @@ END $body$""",
 
 # --- installing, removing, rebuilding ---------------------------------------------------------------
 
-def _dialect(connection) -> str:
+def _dialect(connection: Connection) -> str:
     return connection.dialect.name
 
 
-def install(connection) -> None:
+def install(connection: Connection) -> None:
     """Create the triggers (replacing any there are). On SQLite they keep ``item_lookup_facet_counts``
     (from migration item_lookup_0002 on: see :func:`facet_counts_kept`) and the full-text index
     (from item_lookup_0003 on) too."""
@@ -320,7 +320,7 @@ def install(connection) -> None:
         connection.execute(text(statement))
 
 
-def uninstall(connection) -> None:
+def uninstall(connection: Connection) -> None:
     """Drop the triggers and functions (the tables stay)."""
     if _dialect(connection) == "sqlite":
         for name in SQLITE_TRIGGERS:
@@ -334,11 +334,11 @@ def uninstall(connection) -> None:
         connection.execute(text(f"DROP FUNCTION IF EXISTS {name}() CASCADE"))
 
 
-def _exists(connection, table: str) -> bool:
-    return connection.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": table}).scalar()
+def _exists(connection: Connection, table: str) -> bool:
+    return bool(connection.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": table}).scalar())
 
 
-def facet_counts_kept(connection) -> bool:
+def facet_counts_kept(connection: Connection) -> bool:
     """Whether the triggers keep ``item_lookup_facet_counts``: on SQLite, once the table exists.
     Not on PostgreSQL: a row trigger adding 1 to one of a few dozen rows per entry rewrites each of
     them thousands of times in a bulk import's transaction, and every update walks the versions the
@@ -347,23 +347,23 @@ def facet_counts_kept(connection) -> bool:
     return _dialect(connection) == "sqlite" and _has_table(connection, "item_lookup_facet_counts")
 
 
-def text_index_kept(connection) -> bool:
+def text_index_kept(connection: Connection) -> bool:
     """Whether the entries have SQLite's full-text index (PostgreSQL has a trigram index instead)."""
     return _dialect(connection) == "sqlite" and _has_table(connection, TEXT_TABLE)
 
 
-def _has_table(connection, table: str) -> bool:
+def _has_table(connection: Connection, table: str) -> bool:
     if _dialect(connection) == "sqlite":
         return connection.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = :t"),
-                                  {"t": table}).scalar() > 0
+                                  {"t": table}).scalar_one() > 0
     return bool(_exists(connection, table))
 
 
-def bump(connection) -> None:
+def bump(connection: Connection) -> None:
     connection.execute(text("UPDATE item_lookup_state SET generation = generation + 1 WHERE id = 1"))
 
 
-def rebuild(connection, kind_key: str | None = None) -> None:
+def rebuild(connection: Connection, kind_key: str | None = None) -> None:
     """Recompute the entries (all, or those of one kind) from ``items``, drop orphans, count
     them again, and invalidate cached counts. Used by the migration, after a facet field
     changes, and by ``crm item-lookup reindex``."""
@@ -379,7 +379,7 @@ def rebuild(connection, kind_key: str | None = None) -> None:
     bump(connection)
 
 
-def flush_deferred(connection) -> None:
+def flush_deferred(connection: Connection) -> None:
     """PostgreSQL: run the lookup's triggers queued by this transaction now (not at commit)."""
     if _dialect(connection) != "postgresql":
         return
@@ -392,7 +392,7 @@ def flush_deferred(connection) -> None:
         connection.execute(text(f"SET CONSTRAINTS {', '.join(names)} DEFERRED"))
 
 
-def compact(engine) -> None:
+def compact(engine: Engine) -> None:
     """PostgreSQL: VACUUM the lookup's tables (after a bulk import the counts table holds a dead
     row version per imported item until then; SQLite updates in place)."""
     if engine.dialect.name != "postgresql":
@@ -401,7 +401,7 @@ def compact(engine) -> None:
         connection.execute(text("VACUUM ANALYZE item_lookup_counts, item_lookup_entries"))
 
 
-def recount(connection) -> None:
+def recount(connection: Connection) -> None:
     """Count the entries per group (and per facet value) from scratch (the triggers keep the counts
     from then on)."""
     flush_deferred(connection)  # changes already queued would otherwise count twice

@@ -12,25 +12,36 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_from_directory,
-                   url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from marshmallow import ValidationError as SchemaError
 from markupsafe import Markup
+from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
-from crm.api import error_response, status_for
-from crm.api.documents import BLUEPRINTS as DOCUMENT_BLUEPRINTS
-from crm.api.schema_messages import translate_fields
+from crm.api import error_response, invalid_response, status_for
+from crm.api.schemas import document_schema
 from crm.db import db
 from crm.errors import CRMError
-from crm.models import Vendor
+from crm.models import Document, PriceBook, Vendor
 from crm.permissions import can, require
 from crm.services import documents
-from crm.services.doctypes import DOC_TYPES
-from crm_item_lookup import lines, schemas
-from crm_item_lookup import search as lookup
-from crm_item_lookup import settings
+from crm.services.doctypes import DOC_TYPES, DocType
+from crm_item_lookup import lines, schemas, search as lookup, settings
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"picker.js": "text/javascript", "picker.css": "text/css"}
@@ -43,7 +54,7 @@ json_bp = Blueprint("item_lookup_json", __name__, url_prefix="/item-lookup/json"
 
 @bp.route("/assets/<name>")
 @require()
-def asset(name: str):
+def asset(name: str) -> Response:
     if name not in ASSETS:
         abort(404)
     response = send_from_directory(STATIC, name, mimetype=ASSETS[name], max_age=3600)
@@ -52,7 +63,7 @@ def asset(name: str):
 
 # --- settings page -------------------------------------------------------------------------------
 
-def _form_values(form) -> dict:
+def _form_values(form: MultiDict) -> dict:
     facets = {kind: [v for v in (form.get(f"facets.{kind}.{n}", "") for n in range(settings.MAX_FACETS)) if v]
               for kind in settings.KINDS}
     return {"facets": facets, "default_kind": form.get("default_kind", "product"),
@@ -63,7 +74,7 @@ def _form_values(form) -> dict:
 
 @bp.route("/settings", methods=["GET", "POST"])
 @require("settings", "write")
-def settings_page():
+def settings_page() -> ResponseReturnValue:
     session = db.session
     errors = None
     values = settings.load(session)
@@ -93,18 +104,15 @@ def switch_labels() -> dict:
 
 # --- JSON for the picker -------------------------------------------------------------------------
 
-def _json_error(exc: CRMError):
+def _json_error(exc: CRMError) -> ResponseReturnValue:
     return error_response(status_for(exc), exc.code, exc.message, exc.fields)
 
 
-def _schema_error(exc: SchemaError):
-    fields = translate_fields({key: (value if isinstance(value, list) else [str(value)])
-                               for key, value in exc.messages.items()})
-    first = next(iter(fields.items()), ("_body", ["invalid"]))
-    return error_response(422, "invalid", f"{first[0]}: {first[1][0]}", fields)
+def _schema_error(exc: SchemaError) -> ResponseReturnValue:
+    return invalid_response(exc.normalized_messages())
 
 
-def _query_args(args) -> dict:
+def _query_args(args: MultiDict) -> dict:
     data = {}
     for key in args:
         data[key] = args.getlist(key) if key in ("f1", "f2", "f3") else args.get(key)
@@ -113,29 +121,32 @@ def _query_args(args) -> dict:
 
 @json_bp.route("/items")
 @require("catalog")
-def items():
+def items() -> ResponseReturnValue:
     session = db.session
     try:
         args = schemas.ItemLookupSearchArgs().load(_query_args(request.args))
     except SchemaError as exc:
         return _schema_error(exc)
     from crm_item_lookup.api import run_search
-    return run_search(session, args)
+    try:
+        return run_search(session, args)
+    except CRMError as exc:
+        return _json_error(exc)
 
 
 @json_bp.route("/vendors")
 @require("vendors")
-def vendors():
+def vendors() -> Response:
     rows = db.session.execute(select(Vendor.id, Vendor.name).where(Vendor.active.is_(True))
                               .order_by(func.lower(Vendor.name)).limit(1000)).all()
     return jsonify({"items": [{"id": vid, "name": name} for vid, name in rows]})
 
 
-def _add_lines_view(kind):
-    out_schema = DOCUMENT_BLUEPRINTS[kind.name].out_schema
+def _add_lines_view(kind: DocType) -> None:
+    out_schema = document_schema(kind.name)
 
     @require(kind.resource, "write")
-    def add_lines(doc_id: int):
+    def add_lines(doc_id: int) -> ResponseReturnValue:
         try:
             body = schemas.ItemLookupLinesIn().load(request.get_json(silent=True) or {})
         except SchemaError as exc:
@@ -143,7 +154,8 @@ def _add_lines_view(kind):
         try:
             with db.transaction() as session:
                 document = documents.get_document(session, kind.name, doc_id, for_update=True)
-                lines.append_items(session, document, body["items"], version=body.get("version"))
+                lines.append_items(session, document, body["items"], version=body.get("version"),
+                                   price_book_id=body.get("price_book_id"))
         except CRMError as exc:
             return _json_error(exc)
         return jsonify(out_schema().dump(document))
@@ -161,10 +173,11 @@ for _kind in DOC_TYPES.values():
 _ids = itertools.count(1)
 
 
-def picker_html(*, mode: str, doc_type: str, document=None) -> Markup:
+def picker_html(*, mode: str, doc_type: str, document: Document | None = None) -> Markup:
     """The button, the dialog and the configuration of one picker. ``mode`` ``editor``: the chosen
-    items become rows of the core's line editor (saved with the document); ``document``: they are
-    appended to the saved document at once (``POST .../lines``) and the page reloads."""
+    items become rows of the core's line editor (saved with the document), priced from the
+    editor's price book; ``document``: they are appended to the saved document at once
+    (``POST .../lines``) and the page reloads, priced from the price book chosen in the picker."""
     session = db.session
     values = settings.load(session)
     kind = DOC_TYPES[doc_type]
@@ -174,7 +187,7 @@ def picker_html(*, mode: str, doc_type: str, document=None) -> Markup:
         "searchUrl": url_for("item_lookup_json.items"),
         "vendorsUrl": url_for("item_lookup_json.vendors") if can(g.user, "vendors") else None,
         "addUrl": (url_for(f"item_lookup_json.add_{doc_type}_lines", doc_id=document.id)
-                   if mode == "document" else None),
+                   if mode == "document" and document is not None else None),
         "onDocument": sorted({line.item_id for line in document.lines if line.item_id})
         if document is not None else [],
         "defaultKind": values["default_kind"],
@@ -187,7 +200,16 @@ def picker_html(*, mode: str, doc_type: str, document=None) -> Markup:
     uid = f"il-picker-{next(_ids)}"
     return Markup(render_template("item_lookup/picker.html", uid=uid, config=config, mode=mode, kind=kind,
                          switches=values["switches"], switch_labels=switch_labels(), kind_labels=kind_labels(),
-                         letters=lookup.LETTERS))
+                         letters=lookup.LETTERS, price_books=_price_books(session, mode, doc_type)))
+
+
+def _price_books(session: Session, mode: str, doc_type: str) -> list[PriceBook]:
+    """The price books the picker of a saved document offers (as the line editor does: the active
+    ones, not on purchase orders, which take the purchase cost). In the line editor the picker
+    follows the editor's own price book."""
+    if mode != "document" or doc_type == "purchase_order":
+        return []
+    return list(session.scalars(select(PriceBook).where(PriceBook.active.is_(True)).order_by(PriceBook.name)))
 
 
 def strings() -> dict:

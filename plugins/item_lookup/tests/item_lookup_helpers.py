@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from crm.models import BundleComponent, CustomField, Item, Tax, Vendor
+from crm.models import BundleComponent, CustomField, Item, StockBalance, Tax, Vendor
+from crm.models.stock import DEFAULT_LOCATION_ID
 
 
 @dataclass
@@ -55,6 +56,9 @@ def make_shop(session) -> Shop:
                     usage_unit="hour" if kind == "service" else "unit", description=f"The {name.lower()}.")
         session.add(item)
         session.flush()
+        if kind == "product":  # the core keeps stock per location too: all of it at the default one
+            session.add(StockBalance(product_id=item.id, location_id=DEFAULT_LOCATION_ID, on_hand=item.on_hand,
+                                     reserved=item.reserved))
         ids[name] = item.id
     for name, (sku, cat, sub, man, price, parts) in BUNDLES.items():
         bundle = Item(kind="product", name=name, sku=sku, category=cat, subcategory=sub, manufacturer=man,

@@ -2,9 +2,11 @@
 ``live_server``: from a sales order's page, filter by two facets, tick in-stock only, enter
 quantities, add the items in one action and see them on the order with its totals (also on
 the demo data, four items); switch kinds, pick a letter, sort by a column, tick and untick a row,
-add all rows shown; and from the line editor, with the keyboard."""
+add all rows shown; and from the line editor, with the keyboard; with a price book (the line
+editor's, or one chosen in a saved document's picker) the rows show and add the book's price."""
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from crm.db import db
 from crm.models import Account
 from crm.testing import sign_in
+
 
 @pytest.fixture
 def order_id(shop, rest, app) -> int:
@@ -87,7 +90,7 @@ def test_add_items_to_a_sales_order_from_facets_and_in_stock_only(page, shop, re
     lines.wait_for()
     assert "Drill kit" in lines.inner_text()
     order = rest.get(f"/sales-orders/{order_id}").get_json()
-    assert [(l["item_name"], l["quantity"], l["unit_price"]) for l in order["lines"]] == [
+    assert [(line["item_name"], line["quantity"], line["unit_price"]) for line in order["lines"]] == [
         ("Delta hammer", "1", "15.00"), ("Alpha drill", "2", "89.90"), ("Drill kit", "3", "140.00")]
     # 15.00 + 179.80 + 420.00 = 614.80; tax 21 % per line 3.15 + 37.76 + 88.20 = 129.11
     assert order["totals"]["subtotal"] == "614.80" and order["totals"]["grand_total"] == "743.91"
@@ -115,8 +118,64 @@ def test_the_line_editor_with_the_keyboard(page, shop, rest, order_id, make_user
     with page.expect_navigation():
         page.click('.form-actions button[type="submit"]')
     order = rest.get(f"/sales-orders/{order_id}").get_json()
-    assert [(l["item_name"], l["quantity"]) for l in order["lines"]] == [("Delta hammer", "1"), ("Epsilon bulb", "12")]
+    assert [(line["item_name"], line["quantity"]) for line in order["lines"]] == [("Delta hammer", "1"), ("Epsilon bulb", "12")]
     assert Decimal(order["totals"]["grand_total"]) == Decimal("53.00")
+
+
+@pytest.fixture
+def trade_book(shop, rest) -> int:
+    """A price book listing Alpha drill at 80.00 (its unit price is 89.90); the bulb is not in it."""
+    response = rest.post("/price-books", json={"name": "Trade", "currency": "EUR", "prices": [
+        {"item_id": shop.ids["Alpha drill"], "list_price": "80.00"}]})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()["id"]
+
+
+def _pick(page, dialog, search: str, name: str, price: str) -> None:
+    """Search ``search``, see ``name`` priced ``price`` (waiting for it), tick it."""
+    from playwright.sync_api import expect
+    dialog.locator(".il-q").fill(search)
+    row = _row(dialog, name)
+    expect(row.locator(".il-price")).to_have_value(price)
+    row.locator(".il-tick").check()
+
+
+def test_the_line_editor_with_a_price_book_fills_the_books_price(page, shop, rest, order_id, trade_book, make_user):
+    from playwright.sync_api import expect
+    sign_in(page, make_user("sales"))
+    page.goto(f"/sales-orders/{order_id}/edit")
+    page.select_option("#f-price_book", str(trade_book))           # the editor's price book
+    page.click("button[data-il-open]")
+    dialog = page.locator("dialog.il-dialog[open]")
+    _pick(page, dialog, "alpha", "Alpha drill", "80.00")           # the book's price
+    _pick(page, dialog, "bulb", "Epsilon bulb", "2.40")            # not in the book: its unit price
+    page.keyboard.press("Control+Enter")
+    dialog.wait_for(state="hidden")
+    rows = page.locator("#lines tr.line")
+    expect(rows.nth(1).locator("input.item-search")).to_have_value("Alpha drill (A-1)")
+    expect(rows.nth(1).locator("input.price")).to_have_value("80.00")
+    expect(rows.nth(2).locator("input.price")).to_have_value("2.40")
+    with page.expect_navigation():
+        page.click('.form-actions button[type="submit"]')
+    order = rest.get(f"/sales-orders/{order_id}").get_json()
+    assert [(line["item_name"], line["unit_price"]) for line in order["lines"]] == [
+        ("Delta hammer", "15.00"), ("Alpha drill", "80.00"), ("Epsilon bulb", "2.40")]
+
+
+def test_a_saved_documents_picker_with_a_price_book_adds_the_books_price(page, shop, rest, order_id, trade_book,
+                                                                           make_user):
+    from playwright.sync_api import expect
+    dialog = _open_picker(page, make_user("sales"), f"/sales-orders/{order_id}")
+    alpha = _row(dialog, "Alpha drill")
+    expect(alpha.locator(".il-price")).to_have_value("89.90")      # no price book: the unit price
+    alpha.locator(".il-tick").check()
+    dialog.locator(".il-book").select_option(str(trade_book))
+    expect(alpha.locator(".il-price")).to_have_value("80.00")      # the ticked row takes the book's price
+    with page.expect_navigation():
+        dialog.locator(".il-add").click()
+    order = rest.get(f"/sales-orders/{order_id}").get_json()
+    assert [(line["item_name"], line["unit_price"]) for line in order["lines"]] == [
+        ("Delta hammer", "15.00"), ("Alpha drill", "80.00")]
 
 
 def _shown(dialog) -> list[str]:
@@ -161,7 +220,7 @@ def test_kinds_letters_sorting_the_toggle_and_add_all_shown(page, shop, rest, or
     with page.expect_navigation():
         dialog.locator(".il-add-shown").click()         # both rows shown, each with its quantity
     order = rest.get(f"/sales-orders/{order_id}").get_json()
-    assert sorted((l["item_name"], l["quantity"]) for l in order["lines"]) == [
+    assert sorted((line["item_name"], line["quantity"]) for line in order["lines"]) == [
         ("Delta hammer", "1"), ("Delta hammer", "1"), ("Drill kit", "2")]
 
 
@@ -197,3 +256,24 @@ def test_the_demo_flow_four_items_from_category_manufacturer_and_in_stock(page, 
     assert Decimal(after["totals"]["grand_total"]) > Decimal(before["totals"]["grand_total"])
     page.wait_for_selector(f"text={next(iter(chosen))}")
     assert f"{Decimal(after['totals']['grand_total']):,.2f}" in page.inner_text("body")   # en: 1,234.56
+
+
+def test_the_results_table_fits_a_1440_pixel_screen_with_readable_sort_headers(page, shop, order_id, make_user):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    _open_picker(page, make_user("sales"), f"/sales-orders/{order_id}")
+    page.wait_for_selector("dialog.il-dialog tbody tr[data-id]")
+    if os.environ.get("CRM_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["CRM_SCREENSHOTS"], "item-lookup-1440.png"))
+    headers = page.evaluate("""() => [...document.querySelectorAll('dialog.il-dialog thead th')].map(th => {
+        const button = th.querySelector('button') || th;
+        return [th.textContent.trim(), getComputedStyle(button).color, getComputedStyle(th).backgroundColor];
+    })""")
+    assert headers
+    for label, color, background in headers:
+        assert color != background and color != "rgb(255, 255, 255)", (label, color, background)
+    wrap = page.evaluate("""() => { const w = document.querySelector('dialog.il-dialog .il-table-wrap');
+        const d = document.querySelector('dialog.il-dialog').getBoundingClientRect();
+        const last = [...w.querySelectorAll('thead th')].pop().getBoundingClientRect();
+        return [w.scrollWidth, w.clientWidth, last.right, d.right]; }""")
+    scroll_width, client_width, last_right, dialog_right = wrap
+    assert scroll_width <= client_width and last_right <= dialog_right, wrap  # the price column is not cut

@@ -38,7 +38,7 @@ def test_items_are_appended_in_one_call_with_totals_by_the_core(shop, rest, orde
     document = response.get_json()
     assert document["id"] == order["id"] and document["version"] == order["version"] + 1
     lines = document["lines"]
-    assert [(l["display_type"], l["item_name"], l["quantity"], l["unit_price"]) for l in lines] == [
+    assert [(line["display_type"], line["item_name"], line["quantity"], line["unit_price"]) for line in lines] == [
         ("section", None, "0", "0.00"),
         (None, "Delta hammer", "1", "15.00"),
         (None, "Alpha drill", "2", "89.90"),          # the item's price when none is given
@@ -47,7 +47,7 @@ def test_items_are_appended_in_one_call_with_totals_by_the_core(shop, rest, orde
     assert lines[0]["id"] == order["lines"][0]["id"] and lines[1]["id"] == order["lines"][1]["id"]
     assert lines[1]["discount_percent"] == "10"       # existing lines keep everything
     assert lines[0]["description"] == "Tools"
-    assert all(l["tax_ids"] == [shop.iva21] for l in lines[1:])  # the items' taxes
+    assert all(line["tax_ids"] == [shop.iva21] for line in lines[1:])  # the items' taxes
     # 13.50 + 179.80 + 140.00 + 82.50 = 415.80; 21 % tax rounded per line:
     # 2.84 + 37.76 + 29.40 + 17.33 = 87.33
     assert document["totals"]["subtotal"] == "415.80"

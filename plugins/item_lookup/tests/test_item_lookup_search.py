@@ -272,7 +272,8 @@ def test_item_fields(shop, find):
     item = next(i for i in find(kind="product", q="alpha")["items"])
     assert item == {
         "id": shop.ids["Alpha drill"], "kind": "product", "name": "Alpha drill", "sku": "A-1",
-        "unit_price": "89.90", "purchase_cost": "44.95", "usage_unit": "unit", "category": "Tools",
+        "unit_price": "89.90", "purchase_cost": "44.95", "price": "89.90", "list_price": None,
+        "usage_unit": "unit", "category": "Tools",
         "subcategory": "Power", "manufacturer": "Bosch",
         "fields": {"category": "Tools", "subcategory": "Power", "manufacturer": "Bosch"},
         "vendor_id": shop.norte, "vendor_name": "Norte Suministros", "available": "5", "active": True,

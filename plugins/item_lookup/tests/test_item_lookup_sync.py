@@ -109,6 +109,19 @@ def test_identical_counts_come_from_the_cache(shop, find, app):
     assert cache.hits == hits + 4
 
 
+def test_the_count_cache_drops_the_least_recently_used_counts_first():
+    from crm_item_lookup.search import CubeCache
+    cache = CubeCache(size=2)
+    cache.put("tools", 1)
+    cache.put("lamps", 2)
+    assert cache.get("tools") == 1                        # used: now the most recent
+    cache.put("drills", 3)                                # one too many: "lamps" goes
+    assert (cache.get("lamps"), cache.get("tools"), cache.get("drills")) == (None, 1, 3)
+    assert (cache.hits, cache.misses) == (3, 1)
+    cache.clear()
+    assert cache.get("tools") is None
+
+
 def test_a_cached_text_search_follows_the_catalogue(shop, rest, find):
     assert find(q="zzz")["total"] == 0
     rest.patch(f"/products/{shop.ids['Beta drill']}", json={"name": "Beta zzz drill"})

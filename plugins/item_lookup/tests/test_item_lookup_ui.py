@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-
 from crm.db import db
+from crm.plugins import get_registry
 from crm.services import document_queries
 from crm.services.plugin_admin import set_enabled
-from crm.plugins import get_registry
-
 
 
 def _config(html: str) -> dict:

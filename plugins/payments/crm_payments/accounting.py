@@ -1,10 +1,10 @@
 """Payments in the accounting sync (hook ``crm_accounting_entities``).
 
 The accounting sync plugin reaches the payments of invoices through this adapter (the
-contract :class:`crm.accounting.LocalEntity`), never by importing this plugin: with the
+contract :class:`crm.accounting_connectors.LocalEntity`), never by importing this plugin: with the
 payments plugin disabled there is no adapter, and payments are simply not synced.
 
-Canonical payment (see :mod:`crm.accounting`): ``invoice_id``, ``account_id`` (read-only:
+Canonical payment (see :mod:`crm.accounting_connectors`): ``invoice_id``, ``account_id`` (read-only:
 the invoice's), ``amount``, ``date``, ``method`` (the payment type's name), ``reference``.
 Only money received is sent (statuses that count as received and are not refunds); a
 payment from the accounting system is recorded with the default counting status (Paid).
@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from crm.accounting import LocalEntity, dec, iso, to_date
+from crm.accounting_connectors import LocalEntity, dec, iso, to_date
 from crm.errors import Conflict, ValidationError
 from crm_payments import services
 from crm_payments.models import Payment, PaymentStatus

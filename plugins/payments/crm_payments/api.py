@@ -7,13 +7,13 @@ an invoice's payments, calculator and schedule (paths fixed by the API contract)
 from __future__ import annotations
 
 from flask import request
-from flask_babel import gettext as _
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError as SchemaError, fields, validate
 
 from crm.api.collection import paginate
-from crm.api.fields import IdField, MoneyField, PercentField, Text
+from crm.api.fields import MAX_ID, Date, IdField, Integer, MoneyField, PercentField, Text
 from crm.api.idempotency import create_once
 from crm.api.schemas import ListArgs, ListOf
 from crm.db import db
@@ -21,6 +21,7 @@ from crm.errors import ValidationError
 from crm.permissions import require
 from crm_payments import services
 from crm_payments.models import INTERVALS, Credit, Payment, PaymentMethod, PaymentStatus
+from crm_payments.permissions import PAYMENTS
 
 blp = Blueprint("payments_api", __name__, url_prefix="/api/v1/payments",
                 description="Payments: statuses, types, credit, summary (payments plugin)")
@@ -41,6 +42,8 @@ class NameOrId(fields.Field):
             raise SchemaError(_("give a name or an id"))
         if isinstance(value, str) and len(value) > 60:
             raise SchemaError(_("at most 60 characters"))
+        if isinstance(value, int) and not 1 <= value <= MAX_ID:
+            raise SchemaError(_("not a valid id"))
         return value
 
 
@@ -56,9 +59,12 @@ class PaymentsStatusSchema(Schema):
                                         metadata={"description": "payments in it add to the invoice's received"})
     is_refund = fields.Boolean(load_default=False, metadata={"description": "subtracts from received (counts too)"})
     is_scheduled = fields.Boolean(load_default=False, metadata={"description": "an installment not paid yet"})
-    position = fields.Integer(load_default=None, validate=validate.Range(min=0, max=10000))
+    is_failure = fields.Boolean(load_default=False,
+                                metadata={"description": "a failed payment: never counts; announced as failed"})
+    position = Integer(load_default=None, validate=validate.Range(min=0, max=10000))
     active = fields.Boolean(load_default=True)
-    code = fields.String(dump_only=True, metadata={"description": "set on built-in rows (credit)"})
+    code = fields.String(dump_only=True, allow_none=True,
+                         metadata={"description": "set on built-in rows (credit, failed); null on the others"})
 
 
 class PaymentsStatusPatchSchema(PaymentsStatusSchema):
@@ -72,9 +78,10 @@ class PaymentsMethodSchema(Schema):
 
     id = fields.Integer(dump_only=True)
     name = Text(60, required=True)
-    position = fields.Integer(load_default=None, validate=validate.Range(min=0, max=10000))
+    position = Integer(load_default=None, validate=validate.Range(min=0, max=10000))
     active = fields.Boolean(load_default=True)
-    code = fields.String(dump_only=True)
+    code = fields.String(dump_only=True, allow_none=True,
+                         metadata={"description": "set on built-in rows (credit); null on the others"})
 
 
 class PaymentsMethodPatchSchema(PaymentsMethodSchema):
@@ -83,36 +90,36 @@ class PaymentsMethodPatchSchema(PaymentsMethodSchema):
 
 
 def _all(model):
-    items = list(db.session.scalars(services._ordered(model)))
+    items = list(db.session.scalars(services.ordered(model)))
     return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
 
 
 @blp.route("/statuses")
 class Statuses(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @blp.response(200, ListOf(PaymentsStatusSchema, "PaymentsStatusList"))
     def get(self):
-        """Payment statuses and whether each counts as received, is a refund, is scheduled."""
+        """Payment statuses and whether each counts as received, is a refund, is scheduled, is a failure."""
         return _all(PaymentStatus)
 
-    @require(roles={"admin"})
+    @require("settings", "write")
     @blp.arguments(PaymentsStatusSchema)
     @blp.response(201, PaymentsStatusSchema)
     def post(self, body):
-        """Add a status (admin). A refund status must count as received; a scheduled one must not."""
+        """Add a status (admin). A refund status must count as received; a scheduled or failure one must not."""
         with db.transaction() as session:
             return services.create_status(session, body)
 
 
 @blp.route("/statuses/<int:status_id>")
 class StatusById(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @blp.response(200, PaymentsStatusSchema)
     def get(self, status_id):
         """One status."""
         return services.get_status(db.session, status_id)
 
-    @require(roles={"admin"})
+    @require("settings", "write")
     @blp.arguments(PaymentsStatusPatchSchema(partial=True))
     @blp.response(200, PaymentsStatusSchema)
     def patch(self, body, status_id):
@@ -120,7 +127,7 @@ class StatusById(MethodView):
         with db.transaction() as session:
             return services.update_status(session, services.get_status(session, status_id), _sent(body))
 
-    @require(roles={"admin"})
+    @require("settings", "write")
     @blp.response(204)
     def delete(self, status_id):
         """Delete a status no payment uses (409 otherwise: deactivate it)."""
@@ -130,13 +137,13 @@ class StatusById(MethodView):
 
 @blp.route("/methods")
 class Methods(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @blp.response(200, ListOf(PaymentsMethodSchema, "PaymentsMethodList"))
     def get(self):
         """Payment types (methods)."""
         return _all(PaymentMethod)
 
-    @require(roles={"admin"})
+    @require("settings", "write")
     @blp.arguments(PaymentsMethodSchema)
     @blp.response(201, PaymentsMethodSchema)
     def post(self, body):
@@ -147,13 +154,13 @@ class Methods(MethodView):
 
 @blp.route("/methods/<int:method_id>")
 class MethodById(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @blp.response(200, PaymentsMethodSchema)
     def get(self, method_id):
         """One payment type."""
         return services.get_method(db.session, method_id)
 
-    @require(roles={"admin"})
+    @require("settings", "write")
     @blp.arguments(PaymentsMethodPatchSchema(partial=True))
     @blp.response(200, PaymentsMethodSchema)
     def patch(self, body, method_id):
@@ -161,7 +168,7 @@ class MethodById(MethodView):
         with db.transaction() as session:
             return services.update_method(session, services.get_method(session, method_id), _sent(body))
 
-    @require(roles={"admin"})
+    @require("settings", "write")
     @blp.response(204)
     def delete(self, method_id):
         """Delete a payment type no payment uses (409 otherwise: deactivate it)."""
@@ -196,7 +203,7 @@ class PaymentsPaymentSchema(Schema):
     account_id = fields.Function(lambda p: p.invoice.account_id)
     currency = fields.Function(lambda p: p.invoice.currency)
     amount = MoneyField(metadata={"description": "the amount applied to the invoice"})
-    date = fields.Date()
+    date = Date()
     method = fields.Function(lambda p: p.method.name if p.method else None)
     method_id = fields.Integer(allow_none=True)
     status = fields.Function(lambda p: p.status.name)
@@ -204,9 +211,10 @@ class PaymentsPaymentSchema(Schema):
     counts_as_received = fields.Function(lambda p: p.status.counts_as_received)
     is_refund = fields.Function(lambda p: p.status.is_refund)
     is_scheduled = fields.Function(lambda p: p.status.is_scheduled)
+    is_failure = fields.Function(lambda p: p.status.is_failure)
     overdue = fields.Function(lambda p: services.is_overdue(p),
                               metadata={"description": "scheduled and its date has passed"})
-    overdue_since = fields.Date(allow_none=True, metadata={"description": "when the overdue job noticed it"})
+    overdue_since = Date(allow_none=True, metadata={"description": "when the overdue job noticed it"})
     reference = fields.String()
     note = fields.String()
     schedule_id = fields.Integer(allow_none=True)
@@ -227,7 +235,7 @@ class PaymentsPaymentInSchema(Schema):
         name = "PaymentsPaymentIn"
 
     amount = MoneyField(required=True, metadata={"description": "more than 0, at the currency's precision"})
-    date = fields.Date(load_default=None, metadata={"description": "default: today"})
+    date = Date(load_default=None, metadata={"description": "default: today"})
     method = NameOrId(load_default=None, allow_none=True, metadata={"description": "a payment type: name or id"})
     status = NameOrId(load_default=None, allow_none=True,
                       metadata={"description": "name or id; default: the first active status counting as received"})
@@ -242,13 +250,13 @@ class PaymentsPaymentPatchSchema(Schema):
         name = "PaymentsPaymentPatch"
 
     amount = MoneyField()
-    date = fields.Date()
+    date = Date()
     method = NameOrId(allow_none=True)
     status = NameOrId()
     reference = fields.String(validate=validate.Length(max=100))
     note = fields.String(validate=validate.Length(max=2000))
     excess_as_credit = fields.Boolean()
-    version = fields.Integer(metadata={"description": "the version you read; 409 if it changed"})
+    version = Integer(metadata={"description": "the version you read; 409 if it changed"})
 
 
 class PaymentsListArgs(ListArgs):
@@ -263,8 +271,8 @@ class PaymentsListArgs(ListArgs):
     overdue = fields.Boolean(metadata={"description": "scheduled payments past their date"})
     scheduled = fields.Boolean()
     counted = fields.Boolean(metadata={"description": "statuses that count as received (refunds too)"})
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
+    date_from = Date(data_key="from")
+    date_to = Date(data_key="to")
 
 
 PAYMENT_SORT = {"date": Payment.date, "amount": Payment.amount, "created_at": Payment.created_at,
@@ -288,7 +296,7 @@ def _list_payments(args: dict, invoice_id: int | None = None):
 
 @blp.route("")
 class Payments(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @blp.arguments(PaymentsListArgs, location="query")
     @blp.response(200, ListOf(PaymentsPaymentSchema, "PaymentsPaymentList"))
     def get(self, args):
@@ -300,13 +308,13 @@ class Payments(MethodView):
 
 @blp.route("/<int:payment_id>")
 class PaymentById(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @blp.response(200, PaymentsPaymentSchema)
     def get(self, payment_id):
         """One payment."""
         return services.get_payment(db.session, payment_id)
 
-    @require("invoices", "write")
+    @require(PAYMENTS, "write")
     @blp.arguments(PaymentsPaymentPatchSchema)
     @blp.response(200, PaymentsPaymentSchema)
     def patch(self, body, payment_id):
@@ -316,7 +324,7 @@ class PaymentById(MethodView):
         with db.transaction() as session:
             return services.update_payment(session, payment_id, body)
 
-    @require("invoices", "write")
+    @require(PAYMENTS, "write")
     @blp.response(204)
     def delete(self, payment_id):
         """Delete a payment; the invoice is recomputed (back to its status before payments when none counts)."""
@@ -326,7 +334,7 @@ class PaymentById(MethodView):
 
 @invoices_blp.route("/<int:invoice_id>/payments")
 class InvoicePayments(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @invoices_blp.arguments(PaymentsListArgs, location="query")
     @invoices_blp.response(200, ListOf(PaymentsPaymentSchema, "PaymentsInvoicePaymentList"))
     def get(self, args, invoice_id):
@@ -334,7 +342,7 @@ class InvoicePayments(MethodView):
         services.get_invoice(db.session, invoice_id)
         return _list_payments(args, invoice_id)
 
-    @require("invoices", "write")
+    @require(PAYMENTS, "write")
     @invoices_blp.arguments(PaymentsPaymentInSchema)
     @invoices_blp.response(201, PaymentsPaymentSchema)
     @invoices_blp.doc(parameters=IDEMPOTENCY_DOC)
@@ -384,7 +392,7 @@ class PaymentsCalculatorSchema(Schema):
 
 @invoices_blp.route("/<int:invoice_id>/payment-calculator")
 class Calculator(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @invoices_blp.arguments(PaymentsCalculatorArgs, location="query")
     @invoices_blp.response(200, PaymentsCalculatorSchema)
     def get(self, args, invoice_id):
@@ -404,8 +412,8 @@ class PaymentsScheduleInSchema(Schema):
     class Meta:
         name = "PaymentsScheduleIn"
 
-    installments = fields.Integer(required=True, validate=validate.Range(min=1, max=services.MAX_INSTALLMENTS))
-    first_date = fields.Date(required=True)
+    installments = Integer(required=True, validate=validate.Range(min=1, max=services.MAX_INSTALLMENTS))
+    first_date = Date(required=True)
     interval = fields.String(load_default="monthly", validate=validate.OneOf(INTERVALS))
     method = NameOrId(load_default=None, allow_none=True)
     note = Text(2000)
@@ -421,7 +429,7 @@ class PaymentsScheduleSchema(Schema):
     invoice_id = fields.Integer()
     amount = MoneyField()
     installments = fields.Integer()
-    first_date = fields.Date()
+    first_date = Date()
     interval = fields.String()
     created_at = fields.DateTime()
     payments = fields.List(fields.Nested(PaymentsPaymentSchema))
@@ -429,7 +437,7 @@ class PaymentsScheduleSchema(Schema):
 
 @invoices_blp.route("/<int:invoice_id>/payment-schedule")
 class Schedule(MethodView):
-    @require("invoices", "write")
+    @require(PAYMENTS, "write")
     @invoices_blp.arguments(PaymentsScheduleInSchema)
     @invoices_blp.response(201, PaymentsScheduleSchema)
     @invoices_blp.doc(parameters=IDEMPOTENCY_DOC)
@@ -489,13 +497,13 @@ class PaymentsCreditApplySchema(Schema):
 
     invoice_id = IdField(required=True)
     amount = MoneyField(load_default=None, metadata={"description": "default: as much as credit and balance allow"})
-    date = fields.Date(load_default=None)
+    date = Date(load_default=None)
     note = Text(2000)
 
 
 @blp.route("/credits")
 class Credits(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @blp.arguments(PaymentsCreditArgs, location="query")
     @blp.response(200, ListOf(PaymentsCreditSchema, "PaymentsCreditList"))
     def get(self, args):
@@ -512,7 +520,7 @@ class Credits(MethodView):
 
 @blp.route("/credits/<int:credit_id>")
 class CreditById(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @blp.response(200, PaymentsCreditSchema)
     def get(self, credit_id):
         """One credit and where it was applied."""
@@ -521,7 +529,7 @@ class CreditById(MethodView):
 
 @blp.route("/credits/<int:credit_id>/apply")
 class CreditApply(MethodView):
-    @require("invoices", "write")
+    @require(PAYMENTS, "write")
     @blp.arguments(PaymentsCreditApplySchema)
     @blp.response(201, PaymentsPaymentSchema)
     @blp.doc(parameters=IDEMPOTENCY_DOC)
@@ -539,8 +547,8 @@ class PaymentsSummaryArgs(Schema):
     class Meta:
         name = "PaymentsSummaryArgs"
 
-    date_from = fields.Date(data_key="from", load_default=None)
-    date_to = fields.Date(data_key="to", load_default=None)
+    date_from = Date(data_key="from", load_default=None)
+    date_to = Date(data_key="to", load_default=None)
 
 
 class PaymentsCurrencySummarySchema(Schema):
@@ -570,16 +578,16 @@ class PaymentsSummarySchema(Schema):
     class Meta:
         name = "PaymentsSummary"
 
-    date_from = fields.Date(data_key="from", allow_none=True, attribute="from")
-    date_to = fields.Date(data_key="to", allow_none=True, attribute="to")
-    today = fields.Date()
+    date_from = Date(data_key="from", allow_none=True, attribute="from")
+    date_to = Date(data_key="to", allow_none=True, attribute="to")
+    today = Date()
     currencies = fields.List(fields.Nested(PaymentsCurrencySummarySchema))
     by_month = fields.List(fields.Nested(PaymentsMonthSchema))
 
 
 @blp.route("/summary")
 class Summary(MethodView):
-    @require("invoices")
+    @require(PAYMENTS)
     @blp.arguments(PaymentsSummaryArgs, location="query")
     @blp.response(200, PaymentsSummarySchema)
     def get(self, args):

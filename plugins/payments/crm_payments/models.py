@@ -1,8 +1,10 @@
 """The payments plugin's tables (all prefixed ``payments_``).
 
 * ``payments_statuses`` / ``payments_methods``: the admin-managed lists. A status says
-  whether a payment in it counts as received, is a refund (subtracts), or is a scheduled
-  installment. ``code`` marks the built-in rows the plugin itself needs (``credit``).
+  whether a payment in it counts as received, is a refund (subtracts), is a scheduled
+  installment, or is a failure (a payment attempt that failed: it never counts, and a payment
+  recorded with or changed to it is announced as ``failed``). ``code`` marks the built-in rows
+  the plugin itself needs (``credit``, ``failed``).
 * ``payments_payments``: many payments per invoice.
 * ``payments_schedules``: a split of a balance into installments (scheduled payments).
 * ``payments_credits`` / ``payments_credit_applications``: customer credit from an
@@ -21,6 +23,8 @@ from crm.models.base import Money, Timestamps, Versioned, utcnow
 
 #: ``code`` of the built-in status and method used when customer credit is applied
 CREDIT = "credit"
+#: ``code`` of the built-in status of a failed payment ("Failed")
+FAILED = "failed"
 INTERVALS = ("weekly", "monthly", "quarterly")
 
 
@@ -35,6 +39,8 @@ class PaymentStatus(Model):
     counts_as_received: Mapped[bool] = mapped_column(default=False)
     is_refund: Mapped[bool] = mapped_column(default=False)
     is_scheduled: Mapped[bool] = mapped_column(default=False)
+    #: a failed payment attempt (a bounced check, a declined card): never counts as received
+    is_failure: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
     code: Mapped[str | None] = mapped_column(String(30), unique=True)

@@ -35,9 +35,11 @@ def crm_web_blueprints():
 def crm_menu_items(user):
     from flask import url_for
     from flask_babel import gettext as _
+
     from crm.permissions import can
     from crm.ui import MenuItem
-    if not can(user, "invoices"):
+    from crm_payments.permissions import PAYMENTS
+    if not can(user, PAYMENTS):
         return []
     return [MenuItem(_("Payments"), url_for("payments.index"), order=29, group=_("Sales")),
             MenuItem(_("Payments summary"), url_for("payments.summary"), order=30, group=_("Sales"))]
@@ -47,6 +49,7 @@ def crm_menu_items(user):
 def crm_settings_pages():
     from flask import url_for
     from flask_babel import gettext as _
+
     from crm.ui import SettingsPage
     return [SettingsPage(_("Payment statuses"), url_for("payments.statuses")),
             SettingsPage(_("Payment types"), url_for("payments.methods"))]
@@ -87,3 +90,36 @@ def crm_accounting_entities():
     """Payments for the accounting sync (the adapter ``crm_payments.accounting.PaymentsEntity``)."""
     from crm_payments.accounting import accounting_entities
     return accounting_entities()
+
+
+@hookimpl
+def crm_timeline_events(session, entity, record_id):
+    """An invoice's payments on its activity timeline: amount, status, method, reference, note."""
+    if entity != "documents":
+        return None
+    from flask_babel import format_currency, gettext as _
+    from sqlalchemy import select
+
+    from crm.models import Document
+    from crm_payments.models import Payment
+    rows = session.execute(select(Payment, Document.currency).join(Document, Document.id == Payment.invoice_id)
+                           .where(Payment.invoice_id == record_id).order_by(Payment.id))
+    return [{"at": payment.created_at, "kind": "payment", "source": "payments", "user_id": payment.created_by_id,
+             "title": _("Payment of %(amount)s (%(status)s)", amount=format_currency(payment.amount, currency),
+                        status=payment.status.name),
+             "text": " · ".join(part for part in (payment.method.name if payment.method else "", payment.reference,
+                                                  payment.note) if part)}
+            for payment, currency in rows]
+
+
+@hookimpl
+def crm_workflow_triggers():
+    """Workflow rules on invoices may start when a payment is recorded, when a payment fails (it
+    is recorded with, or changed to, a failure status), each once per payment, or when an
+    installment falls overdue (the core fires them from ``crm_payment_event``)."""
+    from flask_babel import lazy_gettext as _l
+
+    from crm.services.workflows import WorkflowTrigger
+    return [WorkflowTrigger("payment_recorded", "invoices", _l("A payment is recorded")),
+            WorkflowTrigger("payment_failed", "invoices", _l("A payment fails")),
+            WorkflowTrigger("payment_overdue", "invoices", _l("An installment falls overdue"))]

@@ -6,29 +6,29 @@ with a flash message saying what happened or why it was refused.
 """
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext, pgettext
+from flask_babel import gettext as _, lazy_gettext as _l, lazy_pgettext, pgettext
 from markupsafe import Markup
 from sqlalchemy import select
 
 from crm import money
-from crm.api.collection import paginate
 from crm.db import db
 from crm.errors import CRMError, ValidationError
 from crm.models import Document
+from crm.money import decimal_text, is_digits
 from crm.permissions import can, require
+from crm.security import local_path
+from crm.web.common import list_page, list_query, parse_date, parse_decimal, parse_int
+from crm.web.export import export_response, requested_format
+from crm.web.lists import ListColumn, default_view_redirect, export_columns_of, list_state
 from crm_payments import services
-from crm_payments.models import INTERVALS, Payment
+from crm_payments.models import CREDIT, INTERVALS, Payment
+from crm_payments.permissions import PAYMENTS
 
 bp = Blueprint("payments", __name__, url_prefix="/payments", template_folder="templates")
 
-PER_PAGE = 25
 #: the seeded statuses and types, so that they are translated where shown (in the context
 #: "payment": a payment is "Pagado" where an invoice is "Pagada")
 SEED_LABELS = (lazy_pgettext("payment", "Paid"), lazy_pgettext("payment", "Pending"),
@@ -52,50 +52,10 @@ def _payments_label(name):
 
 # --- reading forms -------------------------------------------------------------------------------
 
-def parse_decimal(text: str | None, field: str, *, required: bool = False) -> Decimal | None:
-    """``"12,50"``, ``"12.50"``, ``"1.234,50"`` or ``"1,234.50"`` -> Decimal; never a float."""
-    text = (text or "").strip().replace("\u00a0", "").replace(" ", "")
-    if not text:
-        if required:
-            raise ValidationError.for_field(field, _("is required"))
-        return None
-    if "," in text and "." in text:
-        text = text.replace(".", "").replace(",", ".") if text.rfind(",") > text.rfind(".") else text.replace(",", "")
-    elif "," in text:
-        text = text.replace(",", ".")
-    try:
-        value = Decimal(text) if len(text) <= 40 else None
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite():
-        raise ValidationError.for_field(field, _("must be a number"))
-    return value
-
-
-def parse_date(text: str | None, field: str) -> dt.date | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError.for_field(field, _("must be a date (YYYY-MM-DD)")) from None
-
-
-def parse_int(text: str | None, field: str) -> int | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise ValidationError.for_field(field, _("must be a whole number")) from None
-
-
 def _ref(text: str | None):
     """A status or method id from a select (``""`` -> None)."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() else (text or None)
+    return int(text) if is_digits(text) else (text or None)
 
 
 def _payment_form(form, *, for_update: bool = False) -> dict:
@@ -128,8 +88,8 @@ def _invoice_url(invoice_id: int, **args) -> str:
 
 
 def _back(invoice_id: int | None = None):
-    target = request.form.get("next") or request.args.get("next")
-    if target and target.startswith("/") and not target.startswith("//"):
+    target = local_path(request.form.get("next") or request.args.get("next"))
+    if target:
         return redirect(target)
     if invoice_id is not None:
         return redirect(_invoice_url(invoice_id))
@@ -147,7 +107,7 @@ def invoice_panel(invoice: Document) -> Markup:
     session = db.session
     user = g.get("user")
     payments = services.payments_of(session, invoice.id)
-    statuses = [s for s in services.list_statuses(session, active_only=True) if s.code is None]
+    statuses = [s for s in services.list_statuses(session, active_only=True) if s.code != CREDIT]
     methods = [m for m in services.list_methods(session, active_only=True) if m.code is None]
     credits = [c for c in services.list_credits(session, account_id=invoice.account_id, open_only=True)
                if c.currency == invoice.currency] if invoice.account_id else []
@@ -160,7 +120,7 @@ def invoice_panel(invoice: Document) -> Markup:
     html = render_template(
         "payments/_panel.html", invoice=invoice, payments=payments, statuses=statuses, methods=methods,
         credits=credits, calc=calc, payable=invoice.status in services.PAYABLE,
-        can_write=can(user, "invoices", "write"), today=services.today(), intervals=INTERVALS,
+        can_write=can(user, PAYMENTS, "write"), today=services.today(), intervals=INTERVALS,
         interval_labels=INTERVAL_LABELS, prefill=prefill, default_status=_default_status_id(session),
         is_overdue=services.is_overdue, open_scheduled=[p for p in payments if p.status.is_scheduled],
         presets=services.PRESETS, calc_basis=request.args.get("payments_basis") or "balance",
@@ -176,7 +136,7 @@ def _default_status_id(session):
 
 
 @bp.route("/invoices/<int:invoice_id>/calculator")
-@require("invoices")
+@require(PAYMENTS)
 def calculator(invoice_id: int):
     """The calculator of the payment form: percent of the total or the balance, rounded
     by the server. htmx gets the amount input back; a plain form goes back to the invoice
@@ -201,20 +161,15 @@ def calculator(invoice_id: int):
                         "exceeds_balance": result["exceeds_balance"]})
     if request.headers.get("HX-Request"):
         return render_template("payments/_amount_input.html", value=str(amount),
-                               note=_("%(percent)s %% of the %(basis)s", percent=_plain(percent),
+                               note=_("%(percent)s %% of the %(basis)s", percent=decimal_text(percent),
                                       basis=_("total") if basis == "total" else _("balance")),
                                warn=result["exceeds_balance"])
     return redirect(_invoice_url(invoice_id, payments_amount=str(amount), payments_basis=basis,
-                                 payments_percent=_plain(percent)))
-
-
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+                                 payments_percent=decimal_text(percent)))
 
 
 @bp.route("/invoices/<int:invoice_id>/add", methods=["POST"])
-@require("invoices", "write")
+@require(PAYMENTS, "write")
 def add(invoice_id: int):
     try:
         data = _payment_form(request.form)
@@ -245,7 +200,7 @@ def _invoice_of_payment(payment_id: int) -> int:
 
 
 @bp.route("/<int:payment_id>/edit", methods=["POST"])
-@require("invoices", "write")
+@require(PAYMENTS, "write")
 def edit(payment_id: int):
     invoice_id = _invoice_of_payment(payment_id)
     try:
@@ -259,7 +214,7 @@ def edit(payment_id: int):
 
 
 @bp.route("/<int:payment_id>/mark-paid", methods=["POST"])
-@require("invoices", "write")
+@require(PAYMENTS, "write")
 def mark_paid(payment_id: int):
     """The quick action of a scheduled (or pending) payment: paid today, in the default
     received status."""
@@ -278,7 +233,7 @@ def mark_paid(payment_id: int):
 
 
 @bp.route("/<int:payment_id>/delete", methods=["POST"])
-@require("invoices", "write")
+@require(PAYMENTS, "write")
 def delete(payment_id: int):
     invoice_id = _invoice_of_payment(payment_id)
     try:
@@ -291,7 +246,7 @@ def delete(payment_id: int):
 
 
 @bp.route("/invoices/<int:invoice_id>/schedule", methods=["POST"])
-@require("invoices", "write")
+@require(PAYMENTS, "write")
 def schedule(invoice_id: int):
     try:
         data = {"installments": parse_int(request.form.get("installments"), "installments"),
@@ -309,7 +264,7 @@ def schedule(invoice_id: int):
 
 
 @bp.route("/credits/<int:credit_id>/apply", methods=["POST"])
-@require("invoices", "write")
+@require(PAYMENTS, "write")
 def apply_credit(credit_id: int):
     invoice_id = parse_int(request.form.get("invoice_id"), "invoice_id")
     if invoice_id is None:
@@ -326,21 +281,57 @@ def apply_credit(credit_id: int):
 
 # --- the payments list ------------------------------------------------------------------------------
 
+#: the payments list's sort keys, its order when none is asked for, and its columns (as the
+#: page shows them and its exports write them: a refund's amount is negative)
+SORTABLE = {"date": Payment.date, "amount": Payment.amount}
+DEFAULT_SORT = [Payment.date.desc(), Payment.id.desc()]
+#: the columns of the payments list (the column chooser, saved views and exports use them)
+COLUMNS = [
+    ListColumn("date", _l("Date"), lambda p, _x: p.date, "date", sort="date"),
+    ListColumn("invoice", _l("Invoice"), lambda p, _x: p.invoice.number),
+    ListColumn("account", _l("Account"), lambda p, _x: p.invoice.account.name if p.invoice.account else ""),
+    ListColumn("amount", _l("Amount"), lambda p, _x: -p.amount if p.status.is_refund else p.amount, "money",
+               sort="amount"),
+    ListColumn("status", _l("Status"), lambda p, _x: label(p.status.name)),
+    ListColumn("method", _l("Type"), lambda p, _x: label(p.method.name) if p.method else ""),
+    ListColumn("reference", _l("Reference"), lambda p, _x: p.reference),
+    ListColumn("note", _l("Note"), lambda p, _x: p.note, shown=False),
+]
+
+
 @bp.route("/")
-@require("invoices")
+@require(PAYMENTS)
 def index():
+    """The payments list: its filters, search (``?q=``), sort and pages, chosen columns and saved
+    views; ``?export=csv`` or ``xlsx`` answers every payment it lists, in the columns shown."""
     session = db.session
-    args = request.args
+    opened = default_view_redirect("payments.index")
+    if opened is not None:
+        return opened
+    filters, errors = _list_filters(request.args)
+    stmt = services.payments_query(filters)
+    listing = dict(model=Payment, sortable=SORTABLE, default_sort=DEFAULT_SORT)
+    fmt = requested_format()
+    if fmt:
+        return export_response(session, list_query(session, stmt, **listing), export_columns_of(COLUMNS),
+                               name="payments", fmt=fmt)
+    return render_template("payments/index.html", page=list_page(session, stmt, **listing), errors=errors,
+                           args=request.args, state=list_state("payments.index", COLUMNS),
+                           statuses=services.list_statuses(session), methods=services.list_methods(session),
+                           is_overdue=services.is_overdue)
+
+
+def _list_filters(args) -> tuple[dict, list[str]]:
+    """The filters of the payments list asked for in ``args``, and what was wrong in them."""
     filters: dict = {}
     errors = []
     for key in ("status", "method"):
         value = args.get(key)
-        if value and value.isdigit():
+        if value and is_digits(value):
             filters[f"{key}_id"] = int(value)
-    if args.get("invoice_id", "").isdigit():
-        filters["invoice_id"] = int(args["invoice_id"])
-    if args.get("account_id", "").isdigit():
-        filters["account_id"] = int(args["account_id"])
+    for key in ("invoice_id", "account_id"):
+        if is_digits(args.get(key, "")):
+            filters[key] = int(args[key])
     if args.get("overdue") in ("1", "true", "on"):
         filters["overdue"] = True
     if args.get("scheduled") in ("1", "true", "on"):
@@ -351,36 +342,13 @@ def index():
     except CRMError as exc:
         errors.append(exc.message)
     filters["q"] = args.get("q")
-    sort = args.get("sort") or None
-    try:
-        page_no = max(1, int(args.get("page", "1")))
-    except ValueError:
-        page_no = 1
-    try:
-        page = paginate(session, services.payments_query(filters), {"page": page_no, "per_page": PER_PAGE,
-                                                                    "sort": sort, "q": None},
-                        model=Payment, sortable={"date": Payment.date, "amount": Payment.amount},
-                        default_sort=[Payment.date.desc(), Payment.id.desc()])
-    except CRMError as exc:
-        errors.append(exc.message)
-        page = paginate(session, services.payments_query(filters), {"page": 1, "per_page": PER_PAGE, "q": None},
-                        model=Payment, default_sort=[Payment.date.desc(), Payment.id.desc()])
-    pages = max(1, -(-page["total"] // PER_PAGE))
-    return render_template("payments/index.html", page=page, pages=pages, errors=errors, args=args,
-                           statuses=services.list_statuses(session), methods=services.list_methods(session),
-                           is_overdue=services.is_overdue, page_url=_page_url)
-
-
-def _page_url(**changes) -> str:
-    args = request.args.to_dict()
-    args.update({k: v for k, v in changes.items()})
-    return url_for("payments.index", **{k: v for k, v in args.items() if v not in (None, "")})
+    return filters, errors
 
 
 # --- the business summary ---------------------------------------------------------------------------
 
 @bp.route("/summary")
-@require("invoices")
+@require(PAYMENTS)
 def summary():
     errors = []
     try:
@@ -404,7 +372,7 @@ def _flag(form, name: str) -> bool:
 
 
 @bp.route("/settings/statuses", methods=["GET"])
-@require(roles={"admin"})
+@require("settings", "write")
 def statuses():
     session = db.session
     counts = _uses(session, Payment.status_id)
@@ -412,7 +380,7 @@ def statuses():
 
 
 @bp.route("/settings/statuses", methods=["POST"])
-@require(roles={"admin"})
+@require("settings", "write")
 def status_create():
     form = request.form
     try:
@@ -420,6 +388,7 @@ def status_create():
             status = services.create_status(session, {
                 "name": form.get("name", ""), "counts_as_received": _flag(form, "counts_as_received"),
                 "is_refund": _flag(form, "is_refund"), "is_scheduled": _flag(form, "is_scheduled"),
+                "is_failure": _flag(form, "is_failure"),
                 "position": parse_int(form.get("position"), "position"), "active": True})
         flash(_("Status %(name)s added.", name=status.name))
     except CRMError as exc:
@@ -428,7 +397,7 @@ def status_create():
 
 
 @bp.route("/settings/statuses/<int:status_id>", methods=["POST"])
-@require(roles={"admin"})
+@require("settings", "write")
 def status_update(status_id: int):
     form = request.form
     try:
@@ -437,6 +406,7 @@ def status_update(status_id: int):
             services.update_status(session, status, {
                 "name": form.get("name", status.name), "counts_as_received": _flag(form, "counts_as_received"),
                 "is_refund": _flag(form, "is_refund"), "is_scheduled": _flag(form, "is_scheduled"),
+                "is_failure": _flag(form, "is_failure"),
                 "position": parse_int(form.get("position"), "position"), "active": _flag(form, "active")})
         flash(_("Status %(name)s saved.", name=status.name))
     except CRMError as exc:
@@ -445,7 +415,7 @@ def status_update(status_id: int):
 
 
 @bp.route("/settings/statuses/<int:status_id>/delete", methods=["POST"])
-@require(roles={"admin"})
+@require("settings", "write")
 def status_delete(status_id: int):
     try:
         with db.transaction() as session:
@@ -457,7 +427,7 @@ def status_delete(status_id: int):
 
 
 @bp.route("/settings/types", methods=["GET"])
-@require(roles={"admin"})
+@require("settings", "write")
 def methods():
     session = db.session
     counts = _uses(session, Payment.method_id)
@@ -465,7 +435,7 @@ def methods():
 
 
 @bp.route("/settings/types", methods=["POST"])
-@require(roles={"admin"})
+@require("settings", "write")
 def method_create():
     form = request.form
     try:
@@ -479,7 +449,7 @@ def method_create():
 
 
 @bp.route("/settings/types/<int:method_id>", methods=["POST"])
-@require(roles={"admin"})
+@require("settings", "write")
 def method_update(method_id: int):
     form = request.form
     try:
@@ -495,7 +465,7 @@ def method_update(method_id: int):
 
 
 @bp.route("/settings/types/<int:method_id>/delete", methods=["POST"])
-@require(roles={"admin"})
+@require("settings", "write")
 def method_delete(method_id: int):
     try:
         with db.transaction() as session:

@@ -11,8 +11,8 @@ import re
 import pytest
 
 from crm.testing import sign_in
-
 from payments_helpers import invoice_state
+
 
 @pytest.fixture
 def page(new_page):
@@ -86,7 +86,7 @@ def test_deposit_with_the_calculator_then_three_monthly_installments_paid_one_by
 def test_quick_edit_and_the_full_balance_shortcut(page, live_server, api, make_user, make_invoice):
     from playwright.sync_api import expect
     inv = make_invoice(total="200.00", status="Approved")
-    sign_in(page, make_user("sales"))
+    sign_in(page, make_user("accounting"))
     page.goto(f"{live_server}/invoices/{inv}")
     page.click('#payments-calculator button.preset[value="25"]')
     expect(page.locator("#payments-amount")).to_have_value("50.00")

@@ -8,7 +8,6 @@ import pytest
 
 from payments_helpers import days_ago, invoice_state
 
-
 # --- calculator ---------------------------------------------------------------------------------------
 
 def test_calculator_percent_of_total_and_of_balance_rounded_half_up(api, make_invoice):
@@ -96,6 +95,41 @@ def test_paying_the_installments_one_by_one_reaches_paid(api, make_invoice):
         assert invoice_state(api, inv) == state
 
 
+def _open_installments(api, inv):
+    return [(p["reference"], p["amount"]) for p in api.get("/payments", params={"invoice_id": inv}).json()["items"]
+            if p["status"] == "Scheduled"]
+
+
+@pytest.mark.parametrize("pay", ["payment", "credit"])
+def test_installments_follow_a_payment_or_a_credit_received_outside_the_schedule(api, make_invoice, catalog, pay):
+    inv = make_invoice(total="100.00", status="Sent")
+    schedule = api.post(f"/invoices/{inv}/payment-schedule", json={"installments": 3, "first_date": "2027-01-15"})
+    installments = [p["id"] for p in schedule.json()["payments"]]
+    if pay == "payment":
+        assert api.post(f"/invoices/{inv}/payments", json={"amount": "40.00"}).status_code == 201
+    else:
+        donor = make_invoice(total="10.00", status="Sent")
+        api.post(f"/invoices/{donor}/payments", json={"amount": "50.00", "excess_as_credit": True})
+        credit = api.get(f"/payments/credits?account_id={catalog.account}").json()["items"][0]["id"]
+        assert api.post(f"/payments/credits/{credit}/apply", json={"invoice_id": inv, "amount": "40.00"}) \
+            .status_code == 201
+    # 60.00 is owed: the last installment shrank from 33.34 to 0 and went, the second from 33.33 to 26.67
+    assert sorted(_open_installments(api, inv)) == [("1/3", "33.33"), ("2/3", "26.67")]
+    for payment, state in zip(installments, [("73.33", "26.67", "Partially Paid"), ("100.00", "0.00", "Paid")]):
+        r = api.patch(f"/payments/{payment}", json={"status": "Paid"})   # "Mark paid", one by one
+        assert r.status_code == 200, r.text
+        assert invoice_state(api, inv) == state
+
+
+def test_installments_grow_back_when_a_payment_is_deleted(api, make_invoice):
+    inv = make_invoice(total="100.00", status="Sent")
+    api.post(f"/invoices/{inv}/payment-schedule", json={"installments": 2, "first_date": "2027-01-15"})
+    paid = api.post(f"/invoices/{inv}/payments", json={"amount": "20.00"}).json()["id"]
+    assert sorted(_open_installments(api, inv)) == [("1/2", "50.00"), ("2/2", "30.00")]
+    assert api.delete(f"/payments/{paid}").status_code in (200, 204)
+    assert sorted(_open_installments(api, inv)) == [("1/2", "50.00"), ("2/2", "50.00")]
+
+
 def test_a_second_schedule_needs_replace(api, make_invoice):
     inv = make_invoice(total="100.00")
     body = {"installments": 2, "first_date": "2027-01-01"}
@@ -126,6 +160,24 @@ def test_nothing_to_schedule_and_bad_input(api, make_invoice):
     assert api.get(f"/invoices/{inv}/payments").json()["total"] == 0
 
 
+@pytest.mark.parametrize("body, field, message", [
+    # the last of 120 quarterly installments would fall in 3029
+    ({"installments": 120, "interval": "quarterly", "first_date": "2999-01-31"}, "installments",
+     "the last one would fall on 3028-10-31, after 2999-12-31"),
+    # a schedule crossing year 9999 was a server error
+    ({"installments": 3, "interval": "monthly", "first_date": "9999-11-30"}, "first_date",
+     "must be between 1900-01-01 and 2999-12-31"),
+    ({"installments": 3, "interval": "weekly", "first_date": "0001-01-01"}, "first_date",
+     "must be between 1900-01-01 and 2999-12-31"),
+])
+def test_a_schedule_whose_dates_leave_the_accepted_range_is_refused(api, make_invoice, body, field, message):
+    inv = make_invoice(total="1000.00")
+    refused = api.post(f"/invoices/{inv}/payment-schedule", json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["fields"] == {field: [message]}
+    assert api.get(f"/invoices/{inv}/payments").json()["total"] == 0
+
+
 def test_schedule_is_idempotent(api, make_invoice):
     inv = make_invoice(total="100.00")
     headers = {"Idempotency-Key": "schedule-1"}
@@ -153,8 +205,8 @@ def test_overdue_scheduled_payments_are_listed(api, make_invoice):
 
 
 def test_the_job_marks_overdue_payments_once_and_fires_the_event_once(app, api, make_invoice, runner):
-    from crm.testing import registered_plugin
     from crm import hookimpl
+    from crm.testing import registered_plugin
     events = []
 
     class Reminders:

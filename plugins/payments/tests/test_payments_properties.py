@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from crm.db import db
 from crm.errors import CRMError
 from crm.services import documents
 from crm_payments import services
-
 from payments_helpers import create_invoice
 
 TOTAL = Decimal("100.00")
@@ -67,6 +67,7 @@ def _check(app, invoice_id: int, model: dict, status_before: str) -> None:
             session.close()
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(ops=st.lists(operations, max_size=10))
 @example(ops=[("add", Decimal("60.00"), "Paid"), ("add", Decimal("20.00"), "Refunded"),   # refund accepted

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from payments_helpers import invoice_state
+from payments_helpers import invoice_state, signed_in
 
 
 def _by_name(api, what):
@@ -12,11 +12,13 @@ def _by_name(api, what):
 
 def test_the_seeded_statuses_types_and_their_flags(api):
     statuses = _by_name(api, "statuses")
-    flags = {name: (s["counts_as_received"], s["is_refund"], s["is_scheduled"]) for name, s in statuses.items()}
-    assert flags == {"Paid": (True, False, False), "Pending": (False, False, False),
-                     "Scheduled": (False, False, True), "Failed": (False, False, False),
-                     "Refunded": (True, True, False), "Credit": (True, False, False)}
+    flags = {name: (s["counts_as_received"], s["is_refund"], s["is_scheduled"], s["is_failure"])
+             for name, s in statuses.items()}
+    assert flags == {"Paid": (True, False, False, False), "Pending": (False, False, False, False),
+                     "Scheduled": (False, False, True, False), "Failed": (False, False, False, True),
+                     "Refunded": (True, True, False, False), "Credit": (True, False, False, False)}
     assert statuses["Credit"]["code"] == "credit" and statuses["Paid"]["code"] is None
+    assert statuses["Failed"]["code"] == "failed"
     assert set(_by_name(api, "methods")) == {"Cash", "Check", "Credit card", "Bank transfer", "Direct debit",
                                              "Credit"}
 
@@ -37,6 +39,8 @@ def test_admin_creates_renames_and_deletes_an_unused_status(api):
 @pytest.mark.parametrize("body, field", [
     ({"name": "Refund only", "is_refund": True}, "is_refund"),
     ({"name": "Odd", "is_scheduled": True, "counts_as_received": True}, "is_scheduled"),
+    ({"name": "Bounced", "is_failure": True, "counts_as_received": True}, "is_failure"),
+    ({"name": "Missed", "is_failure": True, "is_scheduled": True}, "is_failure"),
     ({"name": ""}, "name"),
     ({}, "name"),
 ])
@@ -71,6 +75,11 @@ def test_the_builtin_credit_status_and_method_cannot_be_deleted_or_changed(api):
     credit = _by_name(api, "statuses")["Credit"]
     assert api.delete(f"/payments/statuses/{credit['id']}").status_code == 409
     assert api.patch(f"/payments/statuses/{credit['id']}", json={"counts_as_received": False}).status_code == 409
+    failed = _by_name(api, "statuses")["Failed"]
+    assert api.delete(f"/payments/statuses/{failed['id']}").status_code == 409
+    assert api.patch(f"/payments/statuses/{failed['id']}", json={"is_failure": False}).status_code == 409
+    renamed = api.patch(f"/payments/statuses/{failed['id']}", json={"name": "Rejected by the bank"})
+    assert renamed.status_code == 200 and renamed.json()["is_failure"] is True
     method = _by_name(api, "methods")["Credit"]
     assert api.delete(f"/payments/methods/{method['id']}").status_code == 409
 
@@ -105,3 +114,19 @@ def test_a_new_counting_status_counts_and_a_new_refund_status_subtracts(api, mak
     api.post(f"/invoices/{inv}/payments", json={"amount": "70.00", "status": "Cleared"})
     api.post(f"/invoices/{inv}/payments", json={"amount": "15.00", "status": "Chargeback"})
     assert invoice_state(api, inv) == ("55.00", "45.00", "Partially Paid")
+
+
+def test_a_failed_payment_does_not_count_and_its_status_is_offered_on_the_invoice(api, make_invoice, client,
+                                                                                  make_user):
+    inv = make_invoice(total="100.00")
+    declined = api.post("/payments/statuses", json={"name": "Declined card", "is_failure": True})
+    assert declined.status_code == 201 and declined.json()["is_failure"] is True
+    for status in ("Failed", "Declined card"):
+        made = api.post(f"/invoices/{inv}/payments", json={"amount": "60.00", "status": status})
+        assert made.status_code == 201 and made.json()["is_failure"] is True, made.text
+    assert invoice_state(api, inv) == ("0.00", "100.00", "Approved")
+    in_use = api.patch(f"/payments/statuses/{declined.json()['id']}", json={"is_failure": False})
+    assert in_use.status_code == 409 and in_use.json()["error"]["code"] == "status_in_use"
+    signed_in(client, make_user("accounting"))
+    panel = client.get(f"/invoices/{inv}").get_data(as_text=True)
+    assert f'<option value="{_by_name(api, "statuses")["Failed"]["id"]}" >Failed</option>' in panel

@@ -86,7 +86,7 @@ def test_an_overpayment_in_the_form_is_refused_with_the_balance(web_as, make_inv
 
 def test_the_calculator_fills_the_amount(web_as, make_invoice):
     inv = make_invoice(total="48.41")
-    client = web_as("sales")
+    client = web_as("accounting")
     # without JavaScript: back to the invoice page with the amount filled in
     r = client.get(f"/payments/invoices/{inv}/calculator?basis=total&custom=50")
     assert r.status_code == 302 and "payments_amount=24.21" in r.headers["Location"]

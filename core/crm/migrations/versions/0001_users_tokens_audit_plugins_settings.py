@@ -4,9 +4,8 @@ Revision ID: core_0001
 Revises: 
 Create Date: 2026-11-28 03:50:36.525596
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'core_0001'
 down_revision = None

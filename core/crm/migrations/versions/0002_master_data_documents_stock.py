@@ -4,9 +4,8 @@ Revision ID: core_0002
 Revises: core_0001
 Create Date: 2026-11-28 03:55:20.066239
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'core_0002'
 down_revision = 'core_0001'

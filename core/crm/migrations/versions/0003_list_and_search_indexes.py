@@ -16,9 +16,8 @@ Create Date: 2026-11-28 06:00:00.000000
 """
 import logging
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'core_0003'
 down_revision = 'core_0002'

@@ -1,11 +1,13 @@
 """QuickBooks Online, on python-quickbooks (API calls) and intuit-oauth (OAuth 2).
 
 Settings: ``realm_id`` (the company), ``client_id``, ``redirect_uri``, ``environment``
-("production", "sandbox", or the URL of an OpenID discovery document, as intuit-oauth
-takes it), ``api_base_url`` (default: Intuit's production or sandbox URL),
+("production" or "sandbox", a choice), ``discovery_url`` (an OpenID discovery document instead of
+Intuit's: a local fake's), ``api_base_url`` (default: Intuit's production or sandbox URL),
 ``minorversion`` (75), ``timeout_seconds`` (30), ``item_type`` for products
-("NonInventory" or "Inventory"), ``income_account_id``, ``expense_account_id``,
-``asset_account_id``. Secrets: ``client_secret``, ``refresh_token`` (rotated: every
+("NonInventory" or "Inventory"), ``income_account_id`` (an Income account: every item),
+``expense_account_id`` (Cost of Goods Sold or Expense: products), ``asset_account_id`` (Other
+Current Asset: Inventory products); items are refused until the ones they need are set (the
+settings form lists the company's accounts of those types: :meth:`setting_choices`). Secrets: ``client_secret``, ``refresh_token`` (rotated: every
 refresh stores the new one, encrypted), ``access_token``, ``webhook_verifier_token``.
 
 What maps to what:
@@ -19,22 +21,36 @@ contacts       Customer      sub-customers of their account's customer (``Parent
 vendors        Vendor
 items          Item          services -> ``Service``, products -> ``item_type``
 quotes         Estimate
-sales-orders   SalesReceipt
+sales-orders   SalesReceipt  not synced unless chosen (a sales receipt posts revenue: with the
+                             invoice too it would count twice)
 purchase-      PurchaseOrder lines ``ItemBasedExpenseLineDetail``
 orders
-invoices       Invoice       ``TxnTaxDetail.TotalTax`` = our tax (QuickBooks' totals then
-                             agree with ours), shipping as a ``SHIPPING_ITEM_ID`` line
+invoices       Invoice       shipping as a ``SHIPPING_ITEM_ID`` line
 payments       Payment       applied to the invoice (``LinkedTxn``)
 ============== ============= ===========================================================
 
 Discounts: a line discount becomes a net ``UnitPrice`` (QuickBooks has none per line); the
 document discount is a ``DiscountLineDetail`` line, ``PercentBased`` with ``DiscountPercent``
-or an ``Amount``. Statuses (``crm.accounting``'s sync status): a quote's is the estimate's
+or an ``Amount``. Statuses (``crm.accounting_connectors``'s sync status): a quote's is the estimate's
 ``TxnStatus``; a cancelled invoice or sales order is voided there (and a voided one is cancelled
 here); a purchase order closed or cancelled here is ``POStatus`` Closed.
 
-Value maps of the connection: ``tax_codes`` (our tax name -> TaxCode id; default
-"TAX"/"NON"), ``payment_methods`` (our method name -> PaymentMethod id).
+Taxes: QuickBooks computes a transaction's tax itself; our tax is never sent. The company's country
+(``CompanyInfo.Country``) decides the model: a non-US company gets a ``TaxCodeRef`` (one of its
+TaxCodes) on every line, the shipping line too, and ``GlobalTaxCalculation`` TaxExcluded; a US
+company ``TAX``/``NON`` on lines and the transaction's rate as ``TxnTaxDetail.TxnTaxCodeRef`` (one
+per transaction; purchases carry none). The value map ``tax_codes`` gives the code of each of our
+taxes (several on one line: "A + B"; lines without tax: "(no tax)"); a document with a tax not
+mapped to one of the company's active codes is failed naming the tax (nothing is made up). After
+a write, a total QuickBooks computed that is not ours is a conflict in the run's log
+(:meth:`total_difference`). ``payment_methods``: our method name -> PaymentMethod id.
+
+Limits and faults: requests are paced within QuickBooks' limits per company (:class:`Pacer`: 10 a
+second, 500 a minute, 40 batch requests a minute); a 429 waits a minute at least; 401 and 403
+bodies are read in either case (``fault``/``Fault``); a 403 (3100: sandbox and production mixed
+up) is a :class:`SetupError` that stops the run saying what to check; 6190 (subscription ended)
+stops the run; 6140 (a document number used there) and 6240 (a name used there) are duplicates,
+a name being retried once made unique ("Name (vendor)"...).
 Custom fields: a mapping's ``remote`` is ``CustomField:<Name>`` (transaction custom
 fields, StringValue) or a dotted path into the QuickBooks object (``Notes``,
 ``PrimaryPhone.FreeFormNumber``).
@@ -47,21 +63,39 @@ import hashlib
 import hmac
 import json
 import os
+import threading
+import time
+from collections import deque
+from decimal import Decimal
 from urllib.parse import urlsplit
-from decimal import ROUND_HALF_UP, Decimal
 
 import requests
+from flask_babel import lazy_gettext as N_
 from intuitlib.client import AuthClient
 from intuitlib.exceptions import AuthClientError
-from quickbooks import QuickBooks
-from quickbooks import exceptions as qbe
+from quickbooks import QuickBooks, exceptions as qbe
 
-from crm.accounting import (AuthenticationError, BaseConnector, ChangeSet, DuplicateError, NotFoundError,
-                            PushResult, RemoteConflict, RemoteRecord, RemoteValidationError, RetryableError,
-                            SkipRecord, StaleVersionError, SyncError)
+from crm.accounting_connectors import (
+    DOCUMENT_ENTITIES,
+    AuthenticationError,
+    BaseConnector,
+    ChangeSet,
+    DuplicateError,
+    NotFoundError,
+    PushResult,
+    RemoteConflict,
+    RemoteRecord,
+    RemoteValidationError,
+    RetryableError,
+    SkipRecord,
+    StaleVersionError,
+    SyncError,
+)
+from crm.money import is_digits, round_places
 from crm_accounting_sync.canonical import dec, iso
 from crm_accounting_sync.jsonnum import dumps
 from crm_accounting_sync.local import address
+from crm_accounting_sync.quickbooks.oauth import discovery, refresh_expiry
 
 PRODUCTION = "https://quickbooks.api.intuit.com/v3"
 SANDBOX = "https://sandbox-quickbooks.api.intuit.com/v3"
@@ -69,20 +103,51 @@ TYPES = {"accounts": "Customer", "contacts": "Customer", "vendors": "Vendor", "i
          "quotes": "Estimate", "sales-orders": "SalesReceipt", "purchase-orders": "PurchaseOrder",
          "invoices": "Invoice", "payments": "Payment"}
 NAMES = ("Customer", "Vendor", "Item")
-DOCS = ("quotes", "sales-orders", "purchase-orders", "invoices")
+#: the account references of an item, per item type -> the setting holding each
+ITEM_ACCOUNTS = {"Service": {"IncomeAccountRef": "income_account_id"},
+                 "NonInventory": {"IncomeAccountRef": "income_account_id", "ExpenseAccountRef": "expense_account_id"},
+                 "Inventory": {"IncomeAccountRef": "income_account_id", "ExpenseAccountRef": "expense_account_id",
+                               "AssetAccountRef": "asset_account_id"}}
+#: the account types (AccountType) each account setting takes, as QuickBooks requires per reference
+ACCOUNT_TYPES = {"income_account_id": ("Income", "Other Income"),
+                 "expense_account_id": ("Cost of Goods Sold", "Expense"),
+                 "asset_account_id": ("Other Current Asset",)}
+ACCOUNT_SETTING_LABELS = {"income_account_id": "the income account", "expense_account_id": "the expense account",
+                          "asset_account_id": "the inventory asset account"}
+#: references of a written object to names (which may be inactive there)
+REF_TYPES = {"CustomerRef": "Customer", "VendorRef": "Vendor", "ParentRef": "Customer", "IncomeAccountRef": "Account",
+             "ExpenseAccountRef": "Account", "AssetAccountRef": "Account"}
+#: a US company's line tax codes (taxable or not); the rate is the transaction's TxnTaxCodeRef
+US_LINE_CODES = ("TAX", "NON")
+#: the key of the tax_codes value map for lines without tax
+NO_TAX = "(no tax)"
+#: the id of a payment's part applied to one of its invoices: "<payment id>#<invoice id>"
+PART = "#"
 CDC_LIMIT = 1000
 PAGE = 1000
 CDC_DAYS = 29          # QuickBooks keeps 30 days of changes; one day of margin
-CENT = Decimal("0.01")
 DOC_FIELDS = ("number", "account_id", "due_date", "subject", "lines", "total", "tax", "shipping", "discount",
-              "discount_percent", "discount_amount", "status")
+              "discount_percent", "discount_amount", "status", "group_taxes", "shipping_taxes")
 #: our sync status of a quote <-> an estimate's TxnStatus
 ESTIMATE_STATUS = {"open": "Pending", "accepted": "Accepted", "rejected": "Rejected", "closed": "Closed",
                    "cancelled": "Rejected"}
 ESTIMATE_STATUS_BACK = {"Pending": "open", "Accepted": "accepted", "Rejected": "rejected", "Closed": "closed"}
 #: transactions that QuickBooks voids (kept with zero amounts) instead of cancelling
 VOIDABLE = {"invoices": "Invoice", "sales-orders": "SalesReceipt"}
-CONFLICT_CODES = {"6140", "6190", "6210", "6480", "6540"}   # closed period, linked / deposited transactions
+CONFLICT_CODES = {"6210", "6480", "6540"}   # closed period, linked / deposited transactions
+#: the longest Title QuickBooks takes (a name's honorific)
+TITLE_MAX = 16
+#: where QuickBooks has custom fields (CustomField): transactions, not names
+CUSTOM_FIELD_ENTITIES = ("quotes", "sales-orders", "purchase-orders", "invoices")
+#: a name's DisplayName made unique when another customer, vendor or employee has it (6240)
+NAME_SUFFIX = {"accounts": "customer", "vendors": "vendor"}
+
+
+class SubscriptionEnded(RemoteValidationError):
+    """QuickBooks 6190: the company's subscription ended (or was cancelled). Nothing can be written
+    there: the run stops saying so (``stop_run``) instead of failing every record."""
+
+    stop_run = True
 
 
 def json_body(value) -> str:
@@ -113,14 +178,81 @@ def _ref(value) -> dict:
     return {"value": str(value)}
 
 
+def _display_name(name: str) -> str:
+    """A DisplayName QuickBooks takes: no ":" (it separates a sub-customer from its parent there)."""
+    return (name or "").replace(":", "-").strip()[:500]
+
+
+#: QuickBooks' limits per company (realm): (requests, seconds, batch requests only)
+LIMITS = {"second": (10, 1.0, False), "minute": (500, 60.0, False), "batch": (40, 60.0, True)}
+#: after a 429 QuickBooks wants at least a minute of quiet
+THROTTLE_WAIT = 60.0
+
+
+class Pacer:
+    """Keeps one connection's requests within QuickBooks' limits (:data:`LIMITS`: 10 a second and
+    500 a minute per company, 40 batch requests a minute), waiting before a request that would
+    go over. ``clock`` (seconds, monotonic) and ``sleep`` are injectable: a simulated clock paces
+    without waiting (the tests and the benchmark)."""
+
+    def __init__(self, clock=time.monotonic, sleep=time.sleep):
+        self.clock, self.sleep = clock, sleep
+        self.sent: dict[str, deque] = {name: deque() for name in LIMITS}
+        self.waited = 0.0
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, realm: str, clock=time.monotonic, sleep=time.sleep) -> "Pacer":
+        """The pacer of company ``realm`` in this process (on this clock): the limits are the
+        company's, shared by every connection and run to it here."""
+        with _PACERS_LOCK:
+            key = (str(realm), clock)
+            if key not in _PACERS:
+                _PACERS[key] = cls(clock, sleep)
+            return _PACERS[key]
+
+    def wait(self, batch: bool = False) -> None:
+        with self.lock:
+            self._wait(batch)
+
+    def _wait(self, batch: bool) -> None:
+        while True:
+            now = self.clock()
+            delay = 0.0
+            for name, (count, seconds, only_batch) in LIMITS.items():
+                if only_batch and not batch:
+                    continue
+                times = self.sent[name]
+                while times and times[0] <= now - seconds:
+                    times.popleft()
+                if len(times) >= count:
+                    delay = max(delay, times[0] + seconds - now)
+            if delay <= 0:
+                break
+            delay += 0.001    # past the window's edge
+            self.sleep(delay)
+            self.waited += delay
+        for name, (_count, _seconds, only_batch) in LIMITS.items():
+            if batch or not only_batch:
+                self.sent[name].append(now)
+
+
+_PACERS: dict[tuple, Pacer] = {}
+_PACERS_LOCK = threading.Lock()
+
+
 class _Client(QuickBooks):
-    """python-quickbooks' client with a timeout, a call counter, and transport errors
-    and 429/5xx answers turned into the sync contract's retryable errors."""
+    """python-quickbooks' client with a timeout, a call counter, the pacing of requests within
+    QuickBooks' limits, and transport errors and 429/5xx answers turned into the sync contract's
+    retryable errors."""
 
     timeout = 30
     calls = 0
+    pacer: Pacer | None = None
 
     def process_request(self, request_type, url, headers="", params="", data=""):
+        if self.pacer is not None:
+            self.pacer.wait(batch=urlsplit(url).path.rstrip("/").endswith("/batch"))
         type(self).calls += 1
         self.calls_made = getattr(self, "calls_made", 0) + 1
         if self.session is None:
@@ -133,14 +265,60 @@ class _Client(QuickBooks):
             raise RetryableError(f"QuickBooks did not answer in {self.timeout}s", code="timeout") from exc
         except requests.ConnectionError as exc:
             raise RetryableError(f"connection to QuickBooks lost: {exc.__class__.__name__}", code="network") from exc
+        if response.status_code in (401, 403):
+            raise _access_error(response)
         if response.status_code == 429:
+            # QuickBooks' throttle: at least a minute before the next try (more if it says so)
             after = response.headers.get("Retry-After")
-            raise RetryableError("QuickBooks throttled the request (429)", status=429, code="429",
-                                 retry_after=float(after) if after and after.isdigit() else None)
+            wait = max(THROTTLE_WAIT, float(after) if after and is_digits(after) else 0.0)
+            raise RetryableError("QuickBooks throttled the request (429: over its limit of requests per minute "
+                                 "for the company)", status=429, code="429", retry_after=wait)
         if response.status_code >= 500:
             raise RetryableError(f"QuickBooks answered {response.status_code}", status=response.status_code,
                                  code=str(response.status_code))
         return response
+
+
+class SetupError(RemoteValidationError):
+    """QuickBooks refuses the connection itself (403): retrying cannot help, someone has to change the
+    setup; the run stops (``stop_run``) saying what to check."""
+
+    stop_run = True
+
+
+def _fault_of(response) -> tuple[str, str, str]:
+    """(code, message, detail) of a QuickBooks error body: ``Fault``/``Error`` or, on 401 and 403,
+    ``fault``/``error`` in lower case (and ``Message``/``message``...)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.text[:200], ""
+    fault = (body.get("Fault") or body.get("fault") or {}) if isinstance(body, dict) else {}
+    errors = fault.get("Error") or fault.get("error") or [{}]
+    first = errors[0] if isinstance(errors, list) and errors else {}
+    code = str(first.get("code") or first.get("Code") or "")
+    return (code, str(first.get("Message") or first.get("message") or ""),
+            str(first.get("Detail") or first.get("detail") or ""))
+
+
+def _access_error(response) -> SyncError:
+    """401: the access token (refreshed once by the engine); 403: a setup to fix, never retried.
+    QuickBooks 3100 (ApplicationAuthorizationFailed) is mostly a sandbox company called on the
+    production host or the other way round."""
+    code, message, detail = _fault_of(response)
+    said = "; ".join(x for x in (message, detail) if x)
+    if response.status_code == 401:
+        return AuthenticationError(f"QuickBooks refused the access token (401{', ' + code if code else ''}): {said}",
+                                   code=code or "401", status=401)
+    if code == "3100":
+        return SetupError(
+            "QuickBooks refused access to the company (403, code 3100: the app is not authorized for it). Check "
+            "the connection's environment: a sandbox company needs 'sandbox' (and the app's development keys), a "
+            "real company 'production' (and its production keys); check that realm_id is the company that was "
+            f"connected, and connect again if the app was disconnected there. ({said})", code=code, status=403)
+    return SetupError(f"QuickBooks refused access (403{', code ' + code if code else ''}): the user who connected "
+                      f"may not be an administrator of the company, or the app lacks the accounting scope; "
+                      f"connect again as an administrator. ({said})", code=code or "403", status=403)
 
 
 def translate(exc: Exception) -> SyncError:
@@ -164,6 +342,13 @@ def translate(exc: Exception) -> SyncError:
             return StaleVersionError(text, code=code)
         if code == "6240":
             return DuplicateError(text, code=code)
+        if code == "6140":
+            return DuplicateError(f"QuickBooks already has a document with this number (6140 duplicate document "
+                                  f"number): {text}", code=code)
+        if code == "6190":
+            return SubscriptionEnded("QuickBooks refused to write: the company's subscription has ended or was "
+                                     f"cancelled (6190). Renew it in QuickBooks (Account and settings > Billing "
+                                     f"& subscription), then sync again. {text}", code=code)
         if code == "610":
             return NotFoundError(text, code=code)
         if code in CONFLICT_CODES:
@@ -211,6 +396,40 @@ def webhook_events(payload) -> list[dict]:
     return events
 
 
+def _discount_and_shipping_to(entity: str, record: dict) -> list[dict]:
+    """A document's discount and shipping as QuickBooks lines after its item lines."""
+    lines: list[dict] = []
+    if entity == "purchase-orders":
+        return lines    # no discount line on a purchase order (see _spread_discount), no shipping
+    if record.get("discount_percent") is not None and _d(record["discount_percent"]):
+        # QuickBooks computes the amount from the percent (of the lines before it)
+        lines.append({"DetailType": "DiscountLineDetail", "Amount": _d(record.get("discount")),
+                      "DiscountLineDetail": {"PercentBased": True,
+                                             "DiscountPercent": _d(record["discount_percent"])}})
+    elif record.get("discount") and _d(record["discount"]):
+        lines.append({"DetailType": "DiscountLineDetail", "Amount": _d(record["discount"]),
+                      "DiscountLineDetail": {"PercentBased": False}})
+    if record.get("shipping") and _d(record["shipping"]):
+        lines.append({"DetailType": "SalesItemLineDetail", "Amount": _d(record["shipping"]),
+                      "SalesItemLineDetail": {"ItemRef": _ref("SHIPPING_ITEM_ID")}})
+    return lines
+
+
+def _spread_discount(lines: list[dict], discount: Decimal, detail_type: str) -> None:
+    """A purchase order takes no discount line in QuickBooks: the document discount lowers each
+    line's net unit price in proportion to its amount (QuickBooks then computes the same total, to
+    a cent or two that the total comparison reports)."""
+    subtotal = sum((line["Amount"] for line in lines), Decimal("0"))
+    if not discount or not subtotal:
+        return
+    factor = (subtotal - discount) / subtotal
+    for line in lines:
+        detail = line[detail_type]
+        qty = detail["Qty"] or Decimal("1")
+        detail["UnitPrice"] = round_places(line["Amount"] * factor / qty, 4)
+        line["Amount"] = round_places(qty * detail["UnitPrice"], 2)
+
+
 class QuickBooksConnector(BaseConnector):
     name = "quickbooks"
     label = "QuickBooks Online"
@@ -225,22 +444,35 @@ class QuickBooksConnector(BaseConnector):
         "quotes": DOC_FIELDS,
         "sales-orders": DOC_FIELDS,
         "purchase-orders": ("number", "vendor_id", "due_date", "subject", "lines", "total", "tax", "discount",
-                            "status"),
+                            "status", "group_taxes"),
         "invoices": DOC_FIELDS + ("date",),
         "payments": ("invoice_id", "account_id", "amount", "date", "method", "reference"),
     }
     deactivate_only = frozenset({"accounts", "contacts", "vendors", "items"})
-    settings_keys = ("realm_id", "client_id", "redirect_uri", "environment", "api_base_url", "minorversion",
+    #: sales orders become sales receipts (cash sales), which post revenue: with the invoices that
+    #: follow them synced too, revenue would count twice. Not synced unless chosen.
+    default_directions = {"sales-orders": "none"}
+    entity_notes = {"sales-orders": N_("Not synced by default: QuickBooks would get them as sales receipts (cash "
+                                       "sales), which post revenue; with their invoices synced too it counts "
+                                       "twice. Choose a direction only if you do not invoice your sales orders.")}
+    settings_keys = ("realm_id", "client_id", "redirect_uri", "environment", "discovery_url", "api_base_url",
+                     "minorversion",
                      "timeout_seconds", "item_type", "income_account_id", "expense_account_id", "asset_account_id")
     secret_keys = ("client_secret", "refresh_token", "access_token", "webhook_verifier_token")
     from crm_accounting_sync.quickbooks.settings import SETTINGS_FIELDS as settings_fields  # the settings form
     batch_size = 30
+    #: the clock and sleep of the pacing (:class:`Pacer`); the tests' fake and the benchmark
+    #: put a simulated clock here
+    clock = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
 
     def __init__(self, settings, secrets, save_secrets=None):
         super().__init__(settings, secrets, save_secrets)
         self._qb = None
         self._auth = None
         self._cdc_cache: dict[tuple, dict] = {}
+        self._company_info: dict | None = None
+        self._tax_codes: dict[str, dict] | None = None
         self.http_calls = 0
 
     # -- clients ---------------------------------------------------------------------------------
@@ -263,7 +495,7 @@ class QuickBooksConnector(BaseConnector):
                 self.http_calls += 1
                 self._auth = AuthClient(self.settings["client_id"], self.secrets["client_secret"],
                                         self.settings.get("redirect_uri") or "http://localhost/callback",
-                                        self.settings.get("environment") or "production",
+                                        discovery(self.settings),
                                         access_token=self.secrets.get("access_token") or None,
                                         refresh_token=self.secrets.get("refresh_token") or None,
                                         realm_id=self.realm)
@@ -300,9 +532,11 @@ class QuickBooksConnector(BaseConnector):
             base = self._base_url()
             qb.api_url_v3 = qb.sandbox_api_url_v3 = base
             qb.timeout = float(self.settings.get("timeout_seconds") or 30)
+            qb.pacer = Pacer.of(self.realm, type(self).clock, type(self).sleep)
             self._qb = qb
             if auth.refresh_token != before or auth.access_token != self.secrets.get("access_token"):
-                self.save_secrets({"refresh_token": auth.refresh_token, "access_token": auth.access_token})
+                self.save_secrets({"refresh_token": auth.refresh_token, "access_token": auth.access_token,
+                                   "refresh_token_expires_at": refresh_expiry(auth)})
         return self._qb
 
     def refresh_auth(self) -> None:
@@ -312,7 +546,8 @@ class QuickBooksConnector(BaseConnector):
             auth.refresh(refresh_token=self.secrets.get("refresh_token") or auth.refresh_token)
         except (AuthClientError, requests.RequestException) as exc:
             raise translate(exc) from exc
-        self.save_secrets({"refresh_token": auth.refresh_token, "access_token": auth.access_token})
+        self.save_secrets({"refresh_token": auth.refresh_token, "access_token": auth.access_token,
+                           "refresh_token_expires_at": refresh_expiry(auth)})
         if self._qb is not None:
             self._qb._start_session()
 
@@ -329,7 +564,14 @@ class QuickBooksConnector(BaseConnector):
             self.http_calls += getattr(qb, "calls_made", 0) - before
 
     def check(self) -> dict:
-        data = self._do(lambda qb: qb.get(f"{qb.api_url}/company/{self.realm}/companyinfo/{self.realm}"))
+        try:
+            data = self._do(lambda qb: qb.get(f"{qb.api_url}/company/{self.realm}/companyinfo/{self.realm}"))
+        except AuthenticationError:
+            if not self.secrets.get("refresh_token"):
+                raise       # not connected: nothing to refresh
+            # the access token expired (an hour): refresh it once, as a run does
+            self.refresh_auth()
+            data = self._do(lambda qb: qb.get(f"{qb.api_url}/company/{self.realm}/companyinfo/{self.realm}"))
         info = data.get("CompanyInfo") or {}
         return {"ok": True, "company": info.get("CompanyName"), "realm_id": self.realm}
 
@@ -382,7 +624,7 @@ class QuickBooksConnector(BaseConnector):
             stamp_now = _stamp(now - dt.timedelta(seconds=1))
             rows = self._query_all(entity_type)
             records = [self._record(entity_type, o) for o in rows if self._belongs(entity, o)]
-            return ChangeSet(records, stamp_now, complete=True)
+            return ChangeSet(self._per_invoice(entity, records), stamp_now, complete=True)
         key = (entity_type, cursor)
         data = self._cdc_cache.get(key)
         if data is None:
@@ -398,16 +640,50 @@ class QuickBooksConnector(BaseConnector):
             deleted = [o for o in rows if o.get("status") == "Deleted"]
             rows = self._query_all(entity_type, f"MetaData.LastUpdatedTime > '{cursor}'") + deleted
         records = [self._record(entity_type, o) for o in rows if self._belongs(entity, o)]
-        return ChangeSet(records, next_cursor)
+        return ChangeSet(self._per_invoice(entity, records), next_cursor)
 
     def fetch(self, entity: str, remote_id: str) -> RemoteRecord | None:
         entity_type = TYPES[entity]
+        whole = str(remote_id).split(PART)[0]
         try:
-            data = self._do(lambda qb: qb.get_single_object(entity_type, remote_id))
+            data = self._do(lambda qb: qb.get_single_object(entity_type, whole))
         except NotFoundError:
             return None
         obj = data.get(entity_type)
-        return self._record(entity_type, obj) if obj else None
+        if not obj:
+            return None
+        found = [r for r in self._per_invoice(entity, [self._record(entity_type, obj)]) if r.id == str(remote_id)]
+        return found[0] if found else None
+
+    def _per_invoice(self, entity: str, records: list[RemoteRecord]) -> list[RemoteRecord]:
+        """A QuickBooks payment applied to several invoices is one payment here per invoice: the
+        first keeps the payment's id, the others are "<id>#<invoice id>", each with its own line
+        and amount (``TotalAmt``)."""
+        if entity != "payments":
+            return records
+        out = []
+        for rec in records:
+            lines = [line for line in rec.data.get("Line") or []
+                     if any(t.get("TxnType") == "Invoice" for t in line.get("LinkedTxn") or [])]
+            if rec.deleted or len(lines) < 2:
+                out.append(rec)
+                continue
+            for n, line in enumerate(lines):
+                invoice = next(t.get("TxnId") for t in line["LinkedTxn"] if t.get("TxnType") == "Invoice")
+                data = {**rec.data, "Line": [line], "TotalAmt": line.get("Amount"), "_whole": rec.data}
+                out.append(RemoteRecord(id=rec.id if n == 0 else f"{rec.id}{PART}{invoice}", version=rec.version,
+                                        updated_at=rec.updated_at, data=data))
+        return out
+
+    def _refuse_split_payment(self, entity: str, remote_id) -> None:
+        """A payment applied to several invoices there is changed there only (writing one of its parts
+        would undo the others' applications)."""
+        if entity != "payments" or remote_id is None:
+            return
+        current = self.fetch(entity, remote_id)
+        if PART in str(remote_id) or (current is not None and "_whole" in current.data):
+            raise RemoteValidationError("this payment is part of a QuickBooks payment applied to several invoices: "
+                                        "change or delete it in QuickBooks (its changes come here)")
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -421,6 +697,7 @@ class QuickBooksConnector(BaseConnector):
 
     def push(self, entity, payload, remote_id, remote_version, *, request_id):
         entity_type = TYPES[entity]
+        self._refuse_split_payment(entity, remote_id)
         payload = dict(payload)
         void = payload.pop("_void", False)
         if void and remote_id is not None:
@@ -431,15 +708,42 @@ class QuickBooksConnector(BaseConnector):
             if _voided(current.data):
                 return current
             return self._void(entity, current.id, current.version, request_id)
-        body = json_body(self._write_body(entity, payload, remote_id, remote_version))
-        if remote_id is None:
-            data = self._do(lambda qb: qb.create_object(entity_type, body, request_id=request_id))
-        else:
-            data = self._do(lambda qb: qb.update_object(entity_type, body, request_id=request_id))
+        try:
+            data = self._write(entity, payload, remote_id, remote_version, request_id)
+        except NotFoundError as exc:
+            raise self._not_found(entity, payload, remote_id, exc) from exc
+        except DuplicateError as exc:
+            renamed = self._renamed(entity, payload, exc)
+            if renamed is None:
+                raise
+            data = self._write(entity, renamed, remote_id, remote_version, f"{request_id[:30]}-named")
         record = self._record(entity_type, data[entity_type])
         if void:   # created cancelled: void it at once
             record = self._void(entity, record.id, record.version, request_id)
         return record
+
+    def _write(self, entity, payload: dict, remote_id, remote_version, request_id) -> dict:
+        entity_type = TYPES[entity]
+        body = json_body(self._write_body(entity, payload, remote_id, remote_version))
+        if remote_id is None:
+            return self._do(lambda qb: qb.create_object(entity_type, body, request_id=request_id))
+        return self._do(lambda qb: qb.update_object(entity_type, body, request_id=request_id))
+
+    def _renamed(self, entity, payload: dict, error: DuplicateError) -> dict | None:
+        """A DisplayName is unique across QuickBooks' customers, vendors and employees (6240): a
+        customer that is also a vendor, or two contacts of the same name at different companies,
+        are told apart there: "Name (vendor)", "Name (customer)", "Ana López (Parent company)".
+        None: not a name of ours that another one holds (the error stands)."""
+        if error.code != "6240" or not payload.get("DisplayName"):
+            return None
+        suffix = NAME_SUFFIX.get(entity)
+        if entity == "contacts":
+            parent = (payload.get("ParentRef") or {}).get("value")
+            found = self.fetch("accounts", parent) if parent else None
+            suffix = (found.data.get("DisplayName") if found else None) or suffix
+        if not suffix or payload["DisplayName"].endswith(f" ({suffix})"):
+            return None
+        return {**payload, "DisplayName": _display_name(f"{payload['DisplayName']} ({suffix})")}
 
     def _void(self, entity, remote_id, remote_version, request_id) -> RemoteRecord:
         """Invoices: ``operation=void``; sales receipts: ``operation=update&include=void`` (sparse)."""
@@ -458,6 +762,7 @@ class QuickBooksConnector(BaseConnector):
         entity_type = TYPES[entity]
         if entity_type in NAMES:
             return self.push(entity, {"Active": False}, remote_id, remote_version, request_id=request_id)
+        self._refuse_split_payment(entity, remote_id)
         body = json_body({"Id": str(remote_id), "SyncToken": str(remote_version or "0")})
         data = self._do(lambda qb: qb.delete_object(entity_type, body, request_id=request_id))
         obj = data.get(entity_type) or {"Id": remote_id, "status": "Deleted"}
@@ -465,6 +770,8 @@ class QuickBooksConnector(BaseConnector):
 
     def push_batch(self, entity, ops):
         voids = {n for n, op in enumerate(ops) if not op.get("delete") and (op.get("payload") or {}).get("_void")}
+        if entity == "payments":   # a change of a payment there is checked against its parts first (push)
+            voids |= {n for n, op in enumerate(ops) if op.get("remote_id") is not None}
         if not voids:
             return self._push_batch(entity, ops)
         # a void is a request of its own (not a batch operation)
@@ -501,11 +808,68 @@ class QuickBooksConnector(BaseConnector):
             if answer is None:
                 results.append(PushResult(error=RetryableError("QuickBooks gave no answer for this batch item")))
             elif "Fault" in answer:
-                results.append(PushResult(error=self._fault_error(answer["Fault"])))
+                error = self._fault_error(answer["Fault"])
+                if isinstance(error, NotFoundError) and not _op.get("delete"):
+                    error = self._not_found(entity, _op["payload"], _op.get("remote_id"), error)
+                renamed = self._renamed(entity, _op["payload"], error) \
+                    if isinstance(error, DuplicateError) and not _op.get("delete") else None
+                if renamed is not None:
+                    try:
+                        obj = self._write(entity, renamed, _op.get("remote_id"), _op.get("remote_version"),
+                                          f"{_op['request_id'][:30]}-named")[entity_type]
+                        results.append(PushResult(record=self._record(entity_type, obj)))
+                    except SyncError as again:
+                        results.append(PushResult(error=again))
+                    continue
+                results.append(PushResult(error=error))
             else:
                 obj = answer.get(entity_type) or {}
                 results.append(PushResult(record=self._record(entity_type, obj)))
         return results
+
+    def _not_found(self, entity, payload: dict, remote_id, error: NotFoundError) -> SyncError:
+        """QuickBooks answers 610 "Object Not Found" both for a record deleted there and for a write
+        that refers to an inactive customer, vendor, item, account or tax code (without saying which).
+        Read the record, then what it refers to: only a record that is gone is "not found"."""
+        if remote_id is not None and self.fetch(entity, remote_id) is None:
+            return error
+        inactive = self._inactive_refs(payload)
+        if inactive:
+            return RemoteValidationError(f"QuickBooks refused it: {', '.join(inactive)} "
+                                         f"{'is' if len(inactive) == 1 else 'are'} inactive there (make "
+                                         f"{'it' if len(inactive) == 1 else 'them'} active in QuickBooks, then retry)",
+                                         code="610")
+        return RemoteValidationError(f"QuickBooks refused it ({error.message}); the record itself exists there",
+                                     code="610")
+
+    def _inactive_refs(self, payload: dict) -> list[str]:
+        """The names ``payload`` refers to that are inactive in QuickBooks, as "Customer 'Name' (id 5)"."""
+        refs: dict[tuple[str, str], None] = {}
+
+        def add(kind, ref):
+            if isinstance(ref, dict) and ref.get("value") not in (None, "", "SHIPPING_ITEM_ID"):
+                refs[(kind, str(ref["value"]))] = None
+        for key, kind in REF_TYPES.items():
+            add(kind, payload.get(key))
+        add("TaxCode", (payload.get("TxnTaxDetail") or {}).get("TxnTaxCodeRef"))
+        for line in payload.get("Line") or []:
+            detail = line.get(line.get("DetailType") or "") or {}
+            add("Item", detail.get("ItemRef"))
+            add("TaxCode", detail.get("TaxCodeRef"))
+        found = []
+        for kind, ref in refs:
+            if kind == "TaxCode" and ref in ("TAX", "NON"):
+                continue
+            try:
+                obj = self._do(lambda qb, kind=kind, ref=ref: qb.get_single_object(kind, ref)).get(kind) or {}
+            except NotFoundError:
+                found.append(f"{kind} {ref} (not found)")
+                continue
+            except RemoteValidationError:
+                continue
+            if obj.get("Active", True) in (False, "false"):
+                found.append(f"{kind} '{obj.get('DisplayName') or obj.get('Name') or ref}' (id {ref})")
+        return found
 
     def _fault_error(self, fault: dict) -> SyncError:
         try:
@@ -516,8 +880,19 @@ class QuickBooksConnector(BaseConnector):
 
     # -- custom fields ---------------------------------------------------------------------------
 
+    @classmethod
+    def mapping_problem(cls, entity, remote: str) -> str | None:
+        """Why a custom-field mapping cannot work with QuickBooks (None: it can): CustomField exists
+        on transactions only."""
+        if remote.startswith("CustomField:") and entity not in CUSTOM_FIELD_ENTITIES:
+            return ("QuickBooks has custom fields (CustomField:<Name>) on transactions only: quotes, sales "
+                    "orders, purchase orders and invoices")
+        return None
+
     def get_custom(self, entity, remote, path):
         if path.startswith("CustomField:"):
+            if entity not in CUSTOM_FIELD_ENTITIES:
+                raise RemoteValidationError(self.mapping_problem(entity, path) or "")
             name = path.split(":", 1)[1]
             for field in remote.data.get("CustomField") or []:
                 if field.get("Name") == name:
@@ -527,6 +902,8 @@ class QuickBooksConnector(BaseConnector):
 
     def set_custom(self, entity, payload, path, value):
         if path.startswith("CustomField:"):
+            if entity not in CUSTOM_FIELD_ENTITIES:
+                raise RemoteValidationError(self.mapping_problem(entity, path) or "")
             name = path.split(":", 1)[1]
             fields = [f for f in payload.get("CustomField") or [] if f.get("Name") != name]
             definition = (self.settings.get("custom_field_ids") or {}).get(name, str(len(fields) + 1))
@@ -540,7 +917,7 @@ class QuickBooksConnector(BaseConnector):
 
     def to_remote(self, entity, record, refs, current=None):
         if entity == "accounts":
-            return {"DisplayName": record.get("name", ""), "CompanyName": record.get("name", ""),
+            return {"DisplayName": _display_name(record.get("name", "")), "CompanyName": record.get("name", ""),
                     "PrimaryEmailAddr": {"Address": record.get("email", "")},
                     "PrimaryPhone": {"FreeFormNumber": record.get("phone", "")},
                     "WebAddr": {"URI": record.get("website", "")},
@@ -552,32 +929,31 @@ class QuickBooksConnector(BaseConnector):
                 raise SkipRecord("QuickBooks keeps contacts as sub-customers of their account: this contact has "
                                  "no account")
             full = " ".join(x for x in (record.get("first_name"), record.get("last_name")) if x)
-            return {"DisplayName": full, "GivenName": record.get("first_name", ""),
-                    "FamilyName": record.get("last_name", ""), "Title": record.get("title", ""),
+            # a sub-customer: Job true with its parent; QuickBooks' Title holds 16 characters at most
+            return {"DisplayName": _display_name(full), "GivenName": record.get("first_name", ""),
+                    "FamilyName": record.get("last_name", ""), "Title": (record.get("title") or "")[:TITLE_MAX],
                     "PrimaryEmailAddr": {"Address": record.get("email", "")},
                     "PrimaryPhone": {"FreeFormNumber": record.get("phone", "")},
-                    "ParentRef": _ref(refs.remote("accounts", record["account_id"])), "Job": False,
+                    "ParentRef": _ref(refs.remote("accounts", record["account_id"])), "Job": True,
                     "BillWithParent": True, "Active": bool(record.get("active", True))}
         if entity == "vendors":
-            return {"DisplayName": record.get("name", ""), "CompanyName": record.get("name", ""),
+            return {"DisplayName": _display_name(record.get("name", "")), "CompanyName": record.get("name", ""),
                     "PrimaryEmailAddr": {"Address": record.get("email", "")},
                     "PrimaryPhone": {"FreeFormNumber": record.get("phone", "")},
                     "WebAddr": {"URI": record.get("website", "")}, "BillAddr": _addr_to(record.get("address")),
                     "Active": bool(record.get("active", True))}
         if entity == "items":
             service = record.get("kind") == "service"
+            kind = "Service" if service else (self.settings.get("item_type") or "NonInventory")
+            accounts = self._item_accounts(kind)
             out = {"Name": (record.get("name") or "").replace(":", "-")[:100], "Sku": record.get("sku", ""),
                    "Description": record.get("description", ""), "UnitPrice": _d(record.get("unit_price")),
                    "PurchaseCost": _d(record.get("purchase_cost")), "Active": bool(record.get("active", True)),
-                   "Type": "Service" if service else (self.settings.get("item_type") or "NonInventory"),
-                   "IncomeAccountRef": _ref(self.settings.get("income_account_id") or "1")}
-            if not service:
-                out["ExpenseAccountRef"] = _ref(self.settings.get("expense_account_id") or "2")
-                if out["Type"] == "Inventory":
-                    out.update(TrackQtyOnHand=True, QtyOnHand=Decimal("0"), InvStartDate="2000-01-01",
-                               AssetAccountRef=_ref(self.settings.get("asset_account_id") or "3"))
+                   "Type": kind, **{ref: _ref(value) for ref, value in accounts.items()}}
+            if kind == "Inventory":
+                out.update(TrackQtyOnHand=True, QtyOnHand=Decimal("0"), InvStartDate="2000-01-01")
             return out
-        if entity in DOCS:
+        if entity in DOCUMENT_ENTITIES:
             return self._doc_to(entity, record, refs)
         if entity == "payments":
             invoice = refs.remote("invoices", record.get("invoice_id"))
@@ -591,48 +967,146 @@ class QuickBooksConnector(BaseConnector):
             return out
         raise RemoteValidationError(f"QuickBooks does not sync {entity}")
 
+    def _item_accounts(self, kind: str) -> dict:
+        """The account references an item of ``kind`` needs, from the connection's settings; a missing
+        one refuses the item, naming the setting (QuickBooks has no default account to fall back on)."""
+        needed = ITEM_ACCOUNTS[kind]
+        missing = [key for key in needed.values() if not self.settings.get(key)]
+        if missing:
+            raise RemoteValidationError(
+                f"QuickBooks needs {kind} items' accounts: choose {', '.join(ACCOUNT_SETTING_LABELS[k] for k in missing)} "
+                f"({', '.join(missing)}) in the connection's settings")
+        return {ref: str(self.settings[key]) for ref, key in needed.items()}
+
+    def setting_choices(self) -> dict[str, list[tuple[str, str]]]:
+        """The choices of the account settings: the company's active accounts of the right types,
+        as (id, "Name (type)"); and of the value map ``tax_codes`` (``value_maps.tax_codes``): its
+        active tax codes (a US company's rates, not TAX/NON), as (id, name)."""
+        rows = self._query_all("Account", "Active = true")
+        out = {}
+        for key, types in ACCOUNT_TYPES.items():
+            out[key] = [(str(a["Id"]), f"{a.get('FullyQualifiedName') or a.get('Name')} ({a.get('AccountType')})")
+                        for a in rows if a.get("AccountType") in types]
+        out["value_maps.tax_codes"] = [(code, str(c.get("Name") or code)) for code, c in self.tax_codes().items()
+                                       if c.get("Active", True) not in (False, "false") and code not in US_LINE_CODES]
+        return out
+
+    # -- taxes -----------------------------------------------------------------------------------
+
+    def company_info(self) -> dict:
+        """The company's ``CompanyInfo`` (read once per connector: once per run)."""
+        if self._company_info is None:
+            data = self._do(lambda qb: qb.get(f"{qb.api_url}/company/{self.realm}/companyinfo/{self.realm}"))
+            self._company_info = data.get("CompanyInfo") or {}
+        return self._company_info
+
+    def is_us(self) -> bool:
+        """A US company (TAX/NON line codes, one sales tax rate per transaction); every other
+        country's lines carry one of the company's TaxCodes."""
+        return str(self.company_info().get("Country") or "").upper() in ("US", "USA")
+
+    def tax_codes(self) -> dict[str, dict]:
+        """The company's tax codes, active or not, by id (read once per connector)."""
+        if self._tax_codes is None:
+            self._tax_codes = {str(c["Id"]): c for c in self._query_all("TaxCode")}
+        return self._tax_codes
+
+    def _tax_code(self, names: list | tuple, refs, where: str) -> str:
+        """The QuickBooks TaxCode id our taxes ``names`` map to (``tax_codes``: one tax name, several
+        joined with " + ", or ``(no tax)``); an unmapped tax, or a code the company does not have or
+        has made inactive, refuses the document naming it."""
+        key = " + ".join(sorted(names)) if names else NO_TAX
+        code = refs.value("tax_codes", key)
+        if code is None:
+            raise RemoteValidationError(
+                f"{where}: the tax {key!r} has no QuickBooks tax code: map it to one of the company's tax codes "
+                f"in the connection's settings (value map tax_codes)", code="tax_code")
+        found = self.tax_codes().get(str(code))
+        if found is None or str(code) in US_LINE_CODES:
+            raise RemoteValidationError(f"{where}: the tax {key!r} is mapped to {code!r}, which is not a tax code "
+                                        f"of the QuickBooks company: map it to one of its tax codes", code="tax_code")
+        if found.get("Active", True) in (False, "false"):
+            raise RemoteValidationError(f"{where}: the tax {key!r} is mapped to the tax code {found.get('Name')!r} "
+                                        f"(id {code}), which is inactive in QuickBooks", code="610")
+        return str(code)
+
+    def _line_taxes(self, record: dict, row: dict) -> list:
+        """A line's taxes: its own, else (group tax mode) the document's group taxes."""
+        return list(row.get("taxes") or []) or list(record.get("group_taxes") or [])
+
+    def _taxes_to(self, entity, record: dict, refs, out: dict) -> None:
+        """The taxes of a document as QuickBooks takes them; it computes the tax itself (our
+        ``TotalTax`` is never sent: the total it computes is compared with ours after the write).
+
+        Non-US company: each item line (and the shipping line) a ``TaxCodeRef`` mapped from its taxes,
+        ``GlobalTaxCalculation`` TaxExcluded (our prices exclude tax). US company: lines TAX or NON,
+        and the one tax of the transaction as ``TxnTaxDetail.TxnTaxCodeRef`` (purchases carry no sales
+        tax there)."""
+        kind = "ItemBasedExpenseLineDetail" if entity == "purchase-orders" else "SalesItemLineDetail"
+        item_lines = [line for line in out["Line"] if line.get("DetailType") == kind]
+        rows = list(record.get("lines") or [])
+        if not self.is_us():
+            for n, (line, row) in enumerate(zip(item_lines, rows), 1):
+                line[kind]["TaxCodeRef"] = _ref(self._tax_code(self._line_taxes(record, row), refs, f"line {n}"))
+            for line in item_lines[len(rows):]:   # the shipping line
+                line[kind]["TaxCodeRef"] = _ref(self._tax_code(record.get("shipping_taxes") or [], refs, "shipping"))
+            out["GlobalTaxCalculation"] = "TaxExcluded"
+            return
+        if entity == "purchase-orders":
+            return
+        taxed = {" + ".join(sorted(t)) : t for t in (self._line_taxes(record, row) for row in rows) if t}
+        if record.get("shipping_taxes"):
+            taxed[" + ".join(sorted(record["shipping_taxes"]))] = record["shipping_taxes"]
+        if len(taxed) > 1:
+            raise RemoteValidationError(f"a US QuickBooks company takes one sales tax per transaction; this one has "
+                                        f"{', '.join(sorted(taxed))}", code="tax_code")
+        for line, row in zip(item_lines, rows):
+            line[kind]["TaxCodeRef"] = _ref("TAX" if self._line_taxes(record, row) else "NON")
+        for line in item_lines[len(rows):]:
+            line[kind]["TaxCodeRef"] = _ref("TAX" if record.get("shipping_taxes") else "NON")
+        if taxed:
+            [names] = taxed.values()
+            out["TxnTaxDetail"] = {"TxnTaxCodeRef": _ref(self._tax_code(names, refs, "sales tax"))}
+
+    def total_difference(self, entity: str, local: dict, remote: dict) -> str | None:
+        """QuickBooks computes a document's tax: when its total differs from ours, what to log."""
+        if entity not in DOCUMENT_ENTITIES or remote.get("status") == "cancelled":
+            return None
+        ours, theirs = local.get("total"), remote.get("total")
+        if ours is None or theirs is None or _d(ours) == _d(theirs):
+            return None
+        return (f"QuickBooks computed a total of {theirs} (its tax {remote.get('tax') or '0'}); ours is {ours} "
+                f"(tax {local.get('tax') or '0'}): check the tax codes mapped to our taxes and the rounding")
+
+    def _line_to(self, entity, row: dict, refs, detail_type: str) -> dict:
+        """A document's item line as a QuickBooks line of ``detail_type``."""
+        qty, price = _d(row.get("quantity") or "1"), _d(row.get("unit_price"))
+        gross = qty * price
+        discount = Decimal("0")
+        if row.get("discount_percent") is not None:
+            discount = gross * _d(row["discount_percent"]) / 100
+        elif row.get("discount_amount") is not None:
+            discount = _d(row["discount_amount"])
+        if discount:
+            # QuickBooks has no line discount: the net unit price (Amount = Qty * UnitPrice must hold)
+            price = round_places((gross - discount) / qty, 4) if qty else price
+        detail = {"ItemRef": _ref(refs.remote("items", row.get("item_id"))), "Qty": qty, "UnitPrice": price}
+        return {"DetailType": detail_type, "Amount": round_places(qty * price, 2),
+                "Description": row.get("description", ""), detail_type: detail}
+
     def _doc_to(self, entity, record, refs) -> dict:
         detail_type = "ItemBasedExpenseLineDetail" if entity == "purchase-orders" else "SalesItemLineDetail"
-        lines = []
-        for row in record.get("lines") or []:
-            qty, price = _d(row.get("quantity") or "1"), _d(row.get("unit_price"))
-            gross = qty * price
-            discount = Decimal("0")
-            if row.get("discount_percent") is not None:
-                discount = gross * _d(row["discount_percent"]) / 100
-            elif row.get("discount_amount") is not None:
-                discount = _d(row["discount_amount"])
-            if discount:
-                # QuickBooks has no line discount: the net unit price (Amount = Qty * UnitPrice must hold)
-                price = ((gross - discount) / qty).quantize(Decimal("0.0001"), ROUND_HALF_UP) if qty else price
-            detail = {"ItemRef": _ref(refs.remote("items", row.get("item_id"))), "Qty": qty, "UnitPrice": price}
-            if entity != "purchase-orders":
-                taxes = row.get("taxes") or []
-                code = refs.value("tax_codes", taxes[0]) if taxes else None
-                detail["TaxCodeRef"] = _ref(code or ("TAX" if taxes else "NON"))
-            lines.append({"DetailType": detail_type, "Amount": (qty * price).quantize(CENT, ROUND_HALF_UP),
-                          "Description": row.get("description", ""), detail_type: detail})
-        if record.get("discount_percent") is not None and _d(record["discount_percent"]) and \
-                entity != "purchase-orders":
-            # QuickBooks computes the amount from the percent (of the lines before it)
-            lines.append({"DetailType": "DiscountLineDetail", "Amount": _d(record.get("discount")),
-                          "DiscountLineDetail": {"PercentBased": True,
-                                                 "DiscountPercent": _d(record["discount_percent"])}})
-        elif record.get("discount") and _d(record["discount"]):
-            lines.append({"DetailType": "DiscountLineDetail", "Amount": _d(record["discount"]),
-                          "DiscountLineDetail": {"PercentBased": False}})
-        if record.get("shipping") and _d(record["shipping"]) and entity != "purchase-orders":
-            lines.append({"DetailType": "SalesItemLineDetail", "Amount": _d(record["shipping"]),
-                          "SalesItemLineDetail": {"ItemRef": _ref("SHIPPING_ITEM_ID")}})
-        out = {"Line": lines, "PrivateNote": record.get("subject", "")}
+        lines = [self._line_to(entity, row, refs, detail_type) for row in record.get("lines") or []]
+        if entity == "purchase-orders":
+            _spread_discount(lines, _d(record.get("discount")), detail_type)
+        out = {"Line": lines + _discount_and_shipping_to(entity, record), "PrivateNote": record.get("subject", "")}
         if record.get("number"):
             out["DocNumber"] = str(record["number"])[:21]
         if entity == "purchase-orders":
             out["VendorRef"] = _ref(refs.remote("vendors", record.get("vendor_id")))
         else:
             out["CustomerRef"] = _ref(refs.remote("accounts", record.get("account_id")))
-        if record.get("tax") is not None:
-            out["TxnTaxDetail"] = {"TotalTax": _d(record.get("tax"))}
+        self._taxes_to(entity, record, refs, out)
         if entity == "invoices":
             if record.get("date"):
                 out["TxnDate"] = record["date"]
@@ -678,7 +1152,7 @@ class QuickBooksConnector(BaseConnector):
                     "sku": o.get("Sku", ""), "unit_price": dec(o.get("UnitPrice", 0)),
                     "purchase_cost": dec(o.get("PurchaseCost", 0)), "description": o.get("Description", ""),
                     "active": bool(o.get("Active", True))}
-        if entity in DOCS:
+        if entity in DOCUMENT_ENTITIES:
             return self._doc_from(entity, o, refs)
         if entity == "payments":
             invoice = None
@@ -700,10 +1174,30 @@ class QuickBooksConnector(BaseConnector):
                     "reference": o.get("PaymentRefNum", "")}
         raise RemoteValidationError(f"QuickBooks does not sync {entity}")
 
+    def _line_from(self, entity, line: dict, detail: dict, item, refs, txn_code=None) -> dict:
+        """A QuickBooks item line (its ``detail`` naming ``item``) as a document's line."""
+        qty = detail.get("Qty")
+        price = detail.get("UnitPrice")
+        if price is None:
+            price = _d(line.get("Amount")) / _d(qty or 1)
+        row = {"item_id": refs.local("items", item), "description": line.get("Description", ""),
+               "quantity": dec(qty if qty is not None else 1), "unit_price": dec(price)}
+        code = (detail.get("TaxCodeRef") or {}).get("value")
+        if code == "TAX":       # a US company: taxed at the transaction's rate
+            code = txn_code
+        elif code == "NON":
+            row["taxes"] = []
+            return row
+        name = refs.value("tax_codes", code, reverse=True) if code is not None else None
+        if name is not None:
+            row["taxes"] = [] if name == NO_TAX else sorted(name.split(" + "))
+        return row
+
     def _doc_from(self, entity, o, refs) -> dict:
         detail_type = "ItemBasedExpenseLineDetail" if entity == "purchase-orders" else "SalesItemLineDetail"
         lines = []
         discount: dict = {}
+        txn_code = ((o.get("TxnTaxDetail") or {}).get("TxnTaxCodeRef") or {}).get("value")
         for line in o.get("Line") or []:
             if line.get("DetailType") == "DiscountLineDetail":
                 info = line.get("DiscountLineDetail") or {}
@@ -718,22 +1212,10 @@ class QuickBooksConnector(BaseConnector):
             item = (detail.get("ItemRef") or {}).get("value")
             if item == "SHIPPING_ITEM_ID":
                 continue
-            qty = detail.get("Qty")
-            price = detail.get("UnitPrice")
-            if price is None:
-                price = _d(line.get("Amount")) / _d(qty or 1)
-            row = {"item_id": refs.local("items", item), "description": line.get("Description", ""),
-                   "quantity": dec(qty if qty is not None else 1), "unit_price": dec(price)}
-            code = (detail.get("TaxCodeRef") or {}).get("value")
-            if code is not None and entity != "purchase-orders":
-                name = refs.value("tax_codes", code, reverse=True)
-                if name is not None:
-                    row["taxes"] = [name]
-                elif code == "NON":
-                    row["taxes"] = []
-            lines.append(row)
+            lines.append(self._line_from(entity, line, detail, item, refs, txn_code))
         out = {"number": o.get("DocNumber"), "subject": o.get("PrivateNote", ""), "lines": lines,
-               "total": dec(o.get("TotalAmt")), **discount}
+               "total": dec(o.get("TotalAmt")), "tax": dec((o.get("TxnTaxDetail") or {}).get("TotalTax") or 0),
+               **discount}
         if entity == "quotes":
             out["status"] = ESTIMATE_STATUS_BACK.get(o.get("TxnStatus"))
         elif entity == "purchase-orders":

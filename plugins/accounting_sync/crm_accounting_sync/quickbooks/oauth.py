@@ -8,11 +8,12 @@
 3. :func:`revoke` revokes the refresh token ("Disconnect").
 
 The endpoints come from the OpenID discovery document named by the connection's
-``environment`` ("production", "sandbox", or a discovery URL: a local fake's).
+``environment`` ("production" or "sandbox") or ``discovery_url`` (a local fake's).
 """
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hmac
 import os
 import secrets as _secrets
@@ -43,14 +44,21 @@ def same_state(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
 
 
+def discovery(settings: dict) -> str:
+    """What intuit-oauth's ``environment`` gets: the setting ``discovery_url`` (an OpenID discovery
+    document: a local fake's), else ``environment`` ("production" or "sandbox"; one stored as a
+    URL before it became a choice still counts as the discovery URL)."""
+    return settings.get("discovery_url") or settings.get("environment") or "production"
+
+
 def _client(settings: dict, secrets: dict, redirect_uri: str, **tokens) -> AuthClient:
     if not settings.get("client_id"):
         raise OAuthError("the connection has no client_id (the Intuit app's Client ID)")
     if not secrets.get("client_secret"):
         raise OAuthError("the connection has no client_secret (the Intuit app's Client Secret)")
-    environment = settings.get("environment") or "production"
+    environment = discovery(settings)
     if environment.startswith("http://") and (urlsplit(environment).hostname or "") not in LOOPBACK:
-        raise OAuthError("environment must be production, sandbox or an https discovery URL")
+        raise OAuthError("discovery_url must be an https address (plain http only on this machine)")
     if environment.startswith("http://"):
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # a local fake on this machine only
     try:
@@ -67,14 +75,26 @@ def authorization_url(settings: dict, secrets: dict, redirect_uri: str, state: s
         client.close()
 
 
+def refresh_expiry(client: AuthClient) -> str | None:
+    """When the refresh token ``client`` holds lapses (UTC, ISO): Intuit says how many seconds it
+    has left (``x_refresh_token_expires_in``) with every token it gives; None when it did not say."""
+    seconds = getattr(client, "x_refresh_token_expires_in", None)
+    if not seconds:
+        return None
+    moment = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=int(seconds))
+    return moment.isoformat(timespec="seconds")
+
+
 def exchange(settings: dict, secrets: dict, redirect_uri: str, code: str, realm_id: str) -> dict:
-    """The tokens for an authorization code: {"access_token", "refresh_token"}."""
+    """The tokens for an authorization code: {"access_token", "refresh_token",
+    "refresh_token_expires_at"}."""
     client = _client(settings, secrets, redirect_uri)
     with _asking(client, "Intuit refused the authorization code", "token service"):
         client.get_bearer_token(code, realm_id=realm_id)
     if not client.refresh_token or not client.access_token:
         raise OAuthError("Intuit's answer carried no tokens")
-    return {"access_token": client.access_token, "refresh_token": client.refresh_token}
+    return {"access_token": client.access_token, "refresh_token": client.refresh_token,
+            "refresh_token_expires_at": refresh_expiry(client)}
 
 
 def revoke(settings: dict, secrets: dict, redirect_uri: str) -> None:

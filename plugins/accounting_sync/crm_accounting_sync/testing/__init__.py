@@ -1,2 +1,3 @@
-"""Test helpers shipped with the plugin: an in-memory connector (for the engine and for
-third-party connector authors) and a contract fake of the QuickBooks Online API."""
+"""Shipped with the plugin for the tests of other plugins and connectors: an in-memory
+accounting system and its connector (``memory``), see ``docs/hooks/accounting.md``. The
+plugin's own test servers (the QuickBooks fake, a Tryton server) live in its ``tests/``."""

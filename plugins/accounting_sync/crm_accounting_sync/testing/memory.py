@@ -13,7 +13,7 @@ import itertools
 import threading
 
 from crm import hookimpl
-from crm.accounting import (ENTITIES, BaseConnector, ChangeSet, NotFoundError, RemoteRecord, StaleVersionError)
+from crm.accounting_connectors import ENTITIES, BaseConnector, ChangeSet, NotFoundError, RemoteRecord, StaleVersionError
 
 STORES: dict[str, "MemoryStore"] = {}
 REFS = {"account_id": "accounts", "vendor_id": "vendors", "invoice_id": "invoices", "contact_id": "contacts"}

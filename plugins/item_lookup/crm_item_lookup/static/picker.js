@@ -4,7 +4,9 @@
 
    In the line editor the ticked items become editor rows (saved with the document, totals
    recomputed by the server's preview); on a saved document's page they are appended at once
-   with POST /item-lookup/json/<documents>/<id>/lines and the page reloads. No arithmetic here. */
+   with POST /item-lookup/json/<documents>/<id>/lines and the page reloads. No arithmetic here:
+   each row's price is the one the server gives (``item.price``: the price book's, chosen in the
+   editor or in the picker, where it lists the item; the purchase cost on purchase orders). */
 (function () {
   "use strict";
   if (window.crmItemLookup) { return; }
@@ -94,6 +96,8 @@
     this.$(".il-vendor").addEventListener("change", function (event) {
       self.state.vendor = event.target.value; self.state.page = 1; self.refresh();
     });
+    var book = this.$(".il-book");
+    if (book) { book.addEventListener("change", function () { self.refresh(); }); }
     this.$$(".il-switch").forEach(function (box) {
       box.addEventListener("change", function () {
         self.state.switches[box.value] = box.checked; self.state.page = 1; self.refresh();
@@ -234,9 +238,19 @@
       .catch(function () { self.vendorsLoaded = false; });
   };
 
+  /* The price book the prices come from: the line editor's, or the one chosen in the picker. */
+  Picker.prototype.priceBook = function () {
+    var form = document.getElementById("doc-form");
+    var select = this.config.mode === "editor" ? (form && form.querySelector('[name="price_book_id"]'))
+      : this.$(".il-book");
+    return select ? select.value : "";
+  };
+
   Picker.prototype.params = function () {
     var p = new URLSearchParams();
     var st = this.state;
+    p.set("doc_type", this.config.docType);
+    if (this.priceBook()) { p.set("price_book_id", this.priceBook()); }
     if (st.kind) { p.set("kind", st.kind); }
     if (st.q.trim()) { p.set("q", st.q.trim()); }
     Object.keys(st.facets).forEach(function (position) {
@@ -364,7 +378,6 @@
     head.appendChild(tr);
     var body = this.$(".il-table tbody");
     body.textContent = "";
-    var price = this.config.docType === "purchase_order" ? "purchase_cost" : "unit_price";
     (this.result.items || []).forEach(function (item) {
       var id = String(item.id);
       var edit = self.edits[id] || {};
@@ -398,7 +411,8 @@
           td = el("td", { className: "num" }, [el("input", { className: "il-qty num", inputmode: "decimal", size: "6",
             value: qty, disabled: !item.active, "aria-label": s.quantity + " — " + item.name })]);
         } else {
-          var value = selected ? selected.price : (edit.price !== undefined ? edit.price : item[price]);
+          var value = edit.price !== undefined ? edit.price : item.price;   // typed, else the server's
+          if (selected) { selected.price = value; }                           // a new price book reprices it
           td = el("td", { className: "num" }, [el("input", { className: "il-price num", inputmode: "decimal", size: "9",
             value: value, disabled: !item.active, "aria-label": s.price + " — " + item.name })]);
         }
@@ -491,6 +505,7 @@
       if (e.price !== "") { line.unit_price = e.price; }
       return line;
     }) };
+    if (this.priceBook()) { body.price_book_id = Number(this.priceBook()); }
     fetch(this.config.addUrl, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json",

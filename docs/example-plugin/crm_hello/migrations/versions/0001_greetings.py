@@ -3,8 +3,8 @@
 Revision ID: hello_0001
 Revises:
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "hello_0001"
 down_revision = None

@@ -3,8 +3,8 @@
 Revision ID: accounting_sync_0002
 Revises: accounting_sync_0001
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "accounting_sync_0002"
 down_revision = "accounting_sync_0001"

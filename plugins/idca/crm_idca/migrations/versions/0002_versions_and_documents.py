@@ -3,8 +3,8 @@
 Revision ID: idca_0002
 Revises: idca_0001
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "idca_0002"
 down_revision = "idca_0001"

@@ -10,8 +10,8 @@ sorts on) instead of the plain index on the search text.
 Revision ID: item_lookup_0002
 Revises: item_lookup_0001
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "item_lookup_0002"
 down_revision = "item_lookup_0001"

@@ -3,8 +3,8 @@
 Revision ID: payments_0001
 Revises:
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "payments_0001"
 down_revision = None

@@ -3,9 +3,8 @@
 Revision ID: payments_0002
 Revises: payments_0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'payments_0002'
 down_revision = 'payments_0001'

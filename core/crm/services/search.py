@@ -1,0 +1,378 @@
+"""The global search: products, services, accounts, contacts, vendors and documents found by any
+part of their name, number, SKU, e-mail or phone, grouped by kind, a few of each.
+
+How a query is read (:func:`words_of`): control characters dropped, split on white space, at most
+:data:`MAX_WORDS` words of at most :data:`MAX_WORD` characters; a record matches when **every**
+word occurs, case-insensitively, in one of its searched fields (``ana lópez`` finds the contact
+Ana López, ``600111222`` the phone ``+34 600 111 222``: phones are also indexed without spaces,
+dashes, dots and brackets). At least one word must have :data:`TRIGRAM` characters or more: the
+indexes hold trigrams, and a query of only shorter words finds nothing (the page says so).
+
+The indexes (migration ``core_0012``):
+
+* SQLite: FTS5 tables with the trigram tokenizer (``fts_items``, ``fts_accounts``, ...), kept by
+  triggers; the words of three characters or more are matched there as quoted phrases (a phrase of
+  trigrams is a substring), the shorter ones with ``instr()`` on the rows the others left.
+* PostgreSQL: GIN trigram indexes on ``lower(<fields joined by spaces>)`` (:data:`PG_TEXT`), and on
+  ``lower(name)`` / ``lower(sku)`` of items; a word is ``LIKE '%word%'`` (wildcards escaped), a
+  short one ``strpos()``, which no index is asked for.
+
+Within a kind, the records whose name (number for documents, SKU too for items) is the query
+come first, then the newest: SQLite walks the full-text index backwards from the newest match and
+stops after a few, so a common word costs no more than a rare one.
+
+Plugins add kinds of their own with the hook ``crm_search_kinds()`` (:class:`SearchKind`).
+Which kinds a user may see is the caller's business (the web layer asks ``crm.permissions``).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import column, literal_column, select, table, text as sql_text
+from sqlalchemy.orm import Session
+
+from crm.labels import status_label
+from crm.models import Item
+from crm.services import hooks
+
+MAX_WORDS = 8
+MAX_WORD = 60
+#: the shortest word the trigram indexes can find
+TRIGRAM = 3
+#: hits per kind in the suggestions, and on the results page (one kind alone: ``KIND_LIMIT``)
+SUGGEST_LIMIT = 5
+PAGE_LIMIT = 20
+KIND_LIMIT = 100
+
+
+def _compact(column_sql: str) -> str:
+    return (f"replace(replace(replace(replace(replace({column_sql}, ' ', ''), '-', ''), '.', ''), '(', ''), "
+            f"')', '')")
+
+
+#: the text searched per table, as the PostgreSQL indexes of migration core_0012 hold it
+#: (keep both identical: the planner uses an expression index only for the same expression)
+PG_TEXT = {
+    "accounts": "{t}name || ' ' || {t}email || ' ' || {t}phone || ' ' || " + _compact("{t}phone") + " || ' ' || {t}tax_id",
+    "contacts": ("{t}first_name || ' ' || {t}last_name || ' ' || {t}email || ' ' || {t}phone || ' ' || "
+                 + _compact("{t}phone")),
+    "vendors": "{t}name || ' ' || {t}email || ' ' || {t}phone || ' ' || " + _compact("{t}phone"),
+    "documents": "{t}number || ' ' || {t}subject || ' ' || {t}customer_reference",
+    "items": "{t}name || ' ' || COALESCE({t}sku, '')",
+}
+#: SQLite: the full-text table of each searched table, and the columns the global search reads
+#: (``fts_items`` also holds the description, which the API's ``?q=`` of items searches)
+FTS_TABLES = {"items": "fts_items", "accounts": "fts_accounts", "contacts": "fts_contacts",
+              "vendors": "fts_vendors", "documents": "fts_documents"}
+FTS_SEARCHED = {"items": "{name sku}"}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+# --- what a kind is, what a hit is ------------------------------------------------------------------
+
+@dataclass
+class SearchHit:
+    """One record found: ``title`` (its name or number), ``detail`` (a line under it), ``url`` of
+    its page (the core's kinds leave it to the web layer, which knows the endpoints)."""
+
+    kind: str
+    id: int
+    title: str
+    detail: str = ""
+    url: str | None = None
+    inactive: bool = False
+    #: for the web layer: products that are bundles have their own pages
+    variant: str | None = None
+
+
+#: ``find(session, words, limit)`` of a :class:`SearchKind`
+Finder = Callable[[Session, list[str], int], list[SearchHit]]
+
+
+@dataclass
+class SearchKind:
+    """A kind of record the global search finds. ``find(session, words, limit)`` returns at most
+    ``limit`` :class:`SearchHit` matching every word (see :func:`words_of`; every word is
+    lower-cased); ``resource`` is the ``crm.permissions`` resource (a name or a ``Resource``) a
+    role must read to see the kind; ``order`` places the group (core: products 10, services 20,
+    accounts 30, contacts 40, vendors 50, quotes 60, sales orders 70, purchase orders 80,
+    invoices 90)."""
+
+    key: str
+    label: str
+    resource: object
+    find: Finder
+    order: int = 500
+
+
+@dataclass
+class SearchGroup:
+    kind: SearchKind
+    hits: list[SearchHit]
+    more: bool = False
+
+
+@dataclass
+class SearchResult:
+    q: str
+    words: list[str]
+    groups: list[SearchGroup] = field(default_factory=list)
+
+    @property
+    def too_short(self) -> bool:
+        """The query has words, but none long enough to be looked up."""
+        return bool(self.words) and not searchable(self.words)
+
+    @property
+    def total(self) -> int:
+        return sum(len(group.hits) for group in self.groups)
+
+
+def words_of(q: str | None) -> list[str]:
+    """The words of a query, lower-cased, without control characters, at most :data:`MAX_WORDS`
+    of at most :data:`MAX_WORD` characters, each once."""
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", q or ""))
+    words: list[str] = []
+    for word in text.lower().split():
+        word = word[:MAX_WORD]
+        if word not in words:
+            words.append(word)
+        if len(words) == MAX_WORDS:
+            break
+    return words
+
+
+def searchable(words: Sequence[str]) -> bool:
+    return any(len(word) >= TRIGRAM for word in words)
+
+
+# --- matching ----------------------------------------------------------------------------------------
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _text_of(table_name: str) -> str:
+    return "lower(" + PG_TEXT[table_name].format(t="t.") + ")"
+
+
+def _newest(session: Session, table_name: str, columns: str, words: Sequence[str], limit: int, *,
+            joins: str = "", equal: dict[str, str] | None = None) -> list:
+    """Rows (``columns`` of the table, aliased ``t``, and of ``joins``) holding every word, newest
+    first, at most ``limit``: SQLite walks its full-text table backwards from the newest match
+    and stops at ``limit``; PostgreSQL reads the matches from its trigram indexes and keeps the
+    newest (ordered by ``id + 0``: walking the primary key backwards, which the planner may
+    prefer for a word it believes common, reads the whole table when few rows or none match).
+    ``equal``: column -> value the rows must have."""
+    params = {"limit": limit, **{f"e_{name}": value for name, value in (equal or {}).items()}}
+    conditions = [f"t.{name} = :e_{name}" for name in (equal or {})]
+    if _dialect(session) == "sqlite":
+        fts = FTS_TABLES[table_name]
+        prefix = FTS_SEARCHED.get(table_name)
+        params["match"] = " ".join((f"{prefix} : " if prefix else "") + _phrase(w) for w in words if len(w) >= TRIGRAM)
+        source = f"{fts} CROSS JOIN {table_name} AS t ON t.id = {fts}.rowid"
+        conditions.insert(0, f"{fts} MATCH :match")
+        conditions += _short_words(table_name, words, params, "instr")
+        order = f"{fts}.rowid DESC"
+    else:
+        source = f"{table_name} AS t"
+        conditions += _pg_conditions(table_name, words, params)
+        order = "t.id + 0 DESC"
+    sql = (f"SELECT {columns} FROM {source} {joins} WHERE {' AND '.join(conditions)} "
+           f"ORDER BY {order} LIMIT :limit")
+    return list(session.execute(sql_text(sql), params))
+
+
+def _short_words(table_name: str, words: Sequence[str], params: dict, function: str) -> list[str]:
+    """The words too short for the trigram indexes, looked for in the rows the others left."""
+    conditions = []
+    for n, word in enumerate(w for w in words if len(w) < TRIGRAM):
+        params[f"s{n}"] = word
+        conditions.append(f"{function}({_text_of(table_name)}, lower(:s{n})) > 0")
+    return conditions
+
+
+def _pg_conditions(table_name: str, words: Sequence[str], params: dict) -> list[str]:
+    """PostgreSQL: every word in the row, as ``LIKE`` patterns its trigram indexes serve."""
+    conditions = []
+    for n, word in enumerate(w for w in words if len(w) >= TRIGRAM):
+        params[f"w{n}"] = "%" + _escape_like(word) + "%"
+        if table_name == "items":  # the per-column trigram indexes of migration core_0003
+            conditions.append(f"(lower(t.name) LIKE lower(:w{n}) ESCAPE '\\' "
+                              f"OR lower(t.sku) LIKE lower(:w{n}) ESCAPE '\\')")
+        else:
+            conditions.append(f"{_text_of(table_name)} LIKE lower(:w{n}) ESCAPE '\\'")
+    return conditions + _short_words(table_name, words, params, "strpos")
+
+
+#: ``session.info`` key of what one search read once for several kinds
+MEMO = "crm.search.memo"
+
+
+def _newest_of(session: Session, table_name: str, columns: str, words: Sequence[str], limit: int, *,
+               joins: str = "", equal: dict[str, str]) -> list:
+    """:func:`_newest` for one value of one column (an item's kind, a document's type).
+    PostgreSQL reads the newest of every value at once, one pass over the matches instead of one
+    per kind, and keeps them for the rest of the search (``session.info``, cleared by
+    :func:`search`); SQLite's backward walks stop early and need no such help."""
+    if _dialect(session) == "sqlite":
+        return _newest(session, table_name, columns, words, limit, joins=joins, equal=equal)
+    ((name, value),) = equal.items()
+    memo = session.info.setdefault(MEMO, {})
+    key = (table_name, columns, joins, name, tuple(words), limit)
+    if key not in memo:
+        params: dict = {"limit": limit}
+        conditions = _pg_conditions(table_name, words, params)
+        sql = (f"SELECT {columns}, t.{name} FROM (SELECT t.*, row_number() OVER (PARTITION BY t.{name} "
+               f"ORDER BY t.id DESC) AS n FROM {table_name} AS t WHERE {' AND '.join(conditions)}) AS t {joins} "
+               f"WHERE t.n <= :limit ORDER BY t.id DESC")
+        found: dict = {}
+        for row in session.execute(sql_text(sql), params):
+            found.setdefault(row[-1], []).append(tuple(row)[:-1])
+        memo[key] = found
+    return memo[key].get(value, [])
+
+
+def _exact(session: Session, table_name: str, columns: str, words: Sequence[str], indexed: Sequence[str], *,
+           joins: str = "", equal: dict[str, str] | None = None, unindexed_equal: bool = False) -> list:
+    """Rows whose one of the ``indexed`` columns is the query in one of its usual cases
+    (``so-0042`` finds ``SO-0042``, ``widget`` the product ``Widget``), read from their indexes.
+    ``unindexed_equal``: on SQLite the ``equal`` columns are written ``+t.column``, so that it
+    never walks an index of those (an item's kind) instead."""
+    q = " ".join(words)
+    candidates = sorted({q, q.upper(), q.capitalize(), q.title()})
+    params = {**{f"c{n}": c for n, c in enumerate(candidates)},
+              **{f"e_{name}": value for name, value in (equal or {}).items()}}
+    plus = "+" if unindexed_equal and _dialect(session) == "sqlite" else ""
+    listed = ", ".join(f":c{n}" for n in range(len(candidates)))
+    found = " OR ".join(f"t.{column} IN ({listed})" for column in indexed)
+    conditions = [f"{plus}t.{name} = :e_{name}" for name in (equal or {})] + [f"({found})"]
+    sql = f"SELECT {columns} FROM {table_name} AS t {joins} WHERE {' AND '.join(conditions)} LIMIT 5"
+    return list(session.execute(sql_text(sql), params))
+
+
+def _best_first(exact: list, newest: list, limit: int) -> list:
+    seen, rows = set(), []
+    for row in [*exact, *newest]:
+        if row[0] not in seen:
+            seen.add(row[0])
+            rows.append(row)
+    return rows[:limit]
+
+
+def items_matching(session: Session, q: str | None) -> Any:
+    """SQLite: the condition "``q`` (stripped, as one piece of text) is in the name, SKU or
+    description" of an item, answered from ``fts_items`` — the API's ``?q=`` of products and
+    services. None where the index cannot answer it (PostgreSQL, whose trigram indexes serve
+    the plain ``LIKE``; a ``q`` shorter than three characters or holding a control character),
+    and the caller searches as before."""
+    text = (q or "").strip()
+    if _dialect(session) != "sqlite" or len(text) < TRIGRAM or _CONTROL.search(text):
+        return None
+    fts = table(FTS_TABLES["items"], column("rowid"))
+    found = select(fts.c.rowid).where(literal_column(FTS_TABLES["items"]).op("MATCH")(_phrase(text)))
+    return Item.id.in_(found)
+
+
+# --- the core's kinds ---------------------------------------------------------------------------------
+
+def _details(*parts: str | None) -> str:
+    return " · ".join(part for part in parts if part)
+
+
+def _find_items(kind: str) -> Finder:
+    def find(session: Session, words: list[str], limit: int) -> list[SearchHit]:
+        columns = "t.id, t.name, t.sku, t.category, t.active, t.is_bundle"
+        equal = {"kind": kind}
+        rows = _best_first(_exact(session, "items", columns, words, ("sku", "name"), equal=equal, unindexed_equal=True),
+                           _newest_of(session, "items", columns, words, limit, equal=equal), limit)
+        return [SearchHit(kind, id_, name, _details(sku, category), inactive=not active,
+                          variant="bundle" if is_bundle else None)
+                for id_, name, sku, category, active, is_bundle in rows]
+    return find
+
+
+def _find_parties(kind: str, table_name: str) -> Finder:
+    def find(session: Session, words: list[str], limit: int) -> list[SearchHit]:
+        columns = "t.id, t.name, t.email, t.phone, t.active"
+        rows = _best_first(_exact(session, table_name, columns, words, ("name",)),
+                           _newest(session, table_name, columns, words, limit), limit)
+        return [SearchHit(kind, id_, name, _details(email, phone), inactive=not active)
+                for id_, name, email, phone, active in rows]
+    return find
+
+
+def _find_contacts(session: Session, words: list[str], limit: int) -> list[SearchHit]:
+    columns = "t.id, t.first_name, t.last_name, t.email, t.phone, t.active, a.name"
+    rows = _newest(session, "contacts", columns, words, limit, joins="LEFT JOIN accounts a ON a.id = t.account_id")
+    return [SearchHit("contact", id_, f"{first} {last}".strip(), _details(account, email, phone), inactive=not active)
+            for id_, first, last, email, phone, active, account in rows]
+
+
+def _find_documents(doc_type: str) -> Finder:
+    def find(session: Session, words: list[str], limit: int) -> list[SearchHit]:
+        columns = "t.id, t.number, t.subject, t.status, COALESCE(a.name, v.name, '')"
+        joins = "LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN vendors v ON v.id = t.vendor_id"
+        equal = {"doc_type": doc_type}
+        rows = _best_first(_exact(session, "documents", columns, words, ("number",), joins=joins, equal=equal),
+                           _newest_of(session, "documents", columns, words, limit, joins=joins, equal=equal),
+                           limit)
+        return [SearchHit(doc_type, id_, number, _details(party, subject, status_label(status)))
+                for id_, number, subject, status, party in rows]
+    return find
+
+
+def core_kinds() -> list[SearchKind]:
+    return [
+        SearchKind("product", _l("Products"), "catalog", _find_items("product"), 10),
+        SearchKind("service", _l("Services"), "catalog", _find_items("service"), 20),
+        SearchKind("account", _l("Accounts"), "accounts", _find_parties("account", "accounts"), 30),
+        SearchKind("contact", _l("Contacts"), "accounts", _find_contacts, 40),
+        SearchKind("vendor", _l("Vendors"), "vendors", _find_parties("vendor", "vendors"), 50),
+        SearchKind("quote", _l("Quotes"), "quotes", _find_documents("quote"), 60),
+        SearchKind("sales_order", _l("Sales orders"), "sales_orders", _find_documents("sales_order"), 70),
+        SearchKind("purchase_order", _l("Purchase orders"), "purchase_orders", _find_documents("purchase_order"), 80),
+        SearchKind("invoice", _l("Invoices"), "invoices", _find_documents("invoice"), 90),
+    ]
+
+
+def kinds() -> list[SearchKind]:
+    """The core's kinds and the enabled plugins' (``crm_search_kinds``), in their order; a
+    plugin's kind with the key of an earlier one is left out."""
+    found = {k.key: k for k in core_kinds()}
+    for answer in hooks.call("crm_search_kinds"):
+        for kind in answer or ():
+            found.setdefault(kind.key, kind)
+    return sorted(found.values(), key=lambda k: (k.order, k.key))
+
+
+def search(session: Session, q: str | None, allowed: Sequence[SearchKind], limit: int) -> SearchResult:
+    """Up to ``limit`` hits of each of the ``allowed`` kinds (those a user may read) matching
+    ``q``; a group says whether there are more. Kinds without a hit are left out."""
+    words = words_of(q)
+    result = SearchResult((q or "").strip(), words)
+    if not searchable(words):
+        return result
+    session.info.pop(MEMO, None)
+    try:
+        for kind in allowed:
+            hits = kind.find(session, words, limit + 1)
+            if hits:
+                result.groups.append(SearchGroup(kind, hits[:limit], more=len(hits) > limit))
+    finally:
+        session.info.pop(MEMO, None)
+    return result

@@ -1,0 +1,1 @@
+"""Several warehouses: stock per warehouse, a warehouse on orders and invoices, transfers."""

@@ -1,0 +1,503 @@
+"""The warehouses plugin's endpoints, under ``/api/v1/warehouses`` (blueprint ``warehouses_api``):
+the warehouses (everyone of the warehouse, purchasing and sales teams reads; the admin writes);
+transfers between them (the same teams read; who may change stock, the warehouse team and the
+admin, writes)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import wraps
+from typing import Any, Callable
+
+from flask import g, request
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm.api.fields import IdField, QuantityField, Text
+from crm.api.schemas import ListOf
+from crm.db import db
+from crm.errors import NotFound, PermissionDenied
+from crm.models import Document, StockMove
+from crm.permissions import can, require
+from crm.services import stock
+from crm.services.doctypes import DOC_TYPES as DOC_TYPE_INFO
+from crm.services.documents import get_document
+from crm.services.stock import ADJUSTMENT_REASONS
+from crm_warehouses import services, stock as warehouse_stock, transfers
+from crm_warehouses.models import DOC_TYPES, TRANSFER_STATUSES, Transfer, Warehouse
+from crm_warehouses.permissions import WAREHOUSES
+
+blp = Blueprint("warehouses_api", __name__, url_prefix="/api/v1/warehouses",
+                description="Warehouses and the stock in each (warehouses plugin)")
+
+
+class WarehouseSchema(Schema):
+    class Meta:
+        name = "Warehouse"
+
+    id = fields.Integer(dump_only=True)
+    code = Text(20, required=True, metadata={"description": "unique: letters, digits, - and _"})
+    name = Text(200, required=True)
+    address = Text(2000, load_default="", required=False)
+    active = fields.Boolean(load_default=True, metadata={"description": "an inactive warehouse is offered for nothing new"})
+    location_id = fields.Integer(dump_only=True, metadata={"description": "its stock location (stock moves' location_id)"})
+
+
+class WarehousePatchSchema(WarehouseSchema):
+    class Meta:
+        name = "WarehousePatch"
+
+
+class WarehouseListArgs(Schema):
+    class Meta:
+        name = "WarehouseListArgs"
+
+    active = fields.Boolean(load_default=None, allow_none=True,
+                            metadata={"description": "only the active (true) or inactive (false) ones"})
+
+
+def _sent(body: dict) -> dict:
+    """Only the keys the client sent (partial schemas fill load_default values)."""
+    raw = request.get_json(silent=True) or {}
+    return {k: v for k, v in body.items() if k in raw}
+
+
+@blp.route("")
+class Warehouses(MethodView):
+    @require(WAREHOUSES)
+    @blp.arguments(WarehouseListArgs, location="query")
+    @blp.response(200, ListOf(WarehouseSchema))
+    def get(self, args: dict) -> dict:
+        """Every warehouse, by code."""
+        items = services.warehouses(db.session, active=args.get("active"))
+        return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
+
+    @require(WAREHOUSES, "write")
+    @blp.arguments(WarehouseSchema)
+    @blp.response(201, WarehouseSchema)
+    def post(self, body: dict) -> Warehouse:
+        """Add a warehouse (admin); its code is unique."""
+        with db.transaction() as session:
+            return services.create_warehouse(session, body)
+
+
+@blp.route("/<int:warehouse_id>")
+class WarehouseById(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, WarehouseSchema)
+    def get(self, warehouse_id: int) -> Warehouse:
+        """One warehouse."""
+        return services.get_warehouse(db.session, warehouse_id)
+
+    @require(WAREHOUSES, "write")
+    @blp.arguments(WarehousePatchSchema(partial=True))
+    @blp.response(200, WarehouseSchema)
+    def patch(self, body: dict, warehouse_id: int) -> Warehouse:
+        """Change a warehouse's code, name, address, or (de)activate it (admin)."""
+        with db.transaction() as session:
+            warehouse = services.get_warehouse(session, warehouse_id, for_update=True)
+            return services.update_warehouse(session, warehouse, _sent(body))
+
+    @require(WAREHOUSES, "write")
+    @blp.response(204)
+    def delete(self, warehouse_id: int) -> None:
+        """Delete a warehouse that never held stock (409 otherwise: deactivate it)."""
+        with db.transaction() as session:
+            services.delete_warehouse(session, services.get_warehouse(session, warehouse_id, for_update=True))
+
+
+# --- the warehouse a user works in, the warehouse of a document ----------------------------------
+
+class WarehouseChoiceSchema(Schema):
+    class Meta:
+        name = "WarehouseChoice"
+
+    warehouse_id = IdField(required=True, allow_none=True,
+                           metadata={"description": "an active warehouse; null: none (the default location)"})
+
+
+class DefaultWarehouseSchema(Schema):
+    class Meta:
+        name = "DefaultWarehouse"
+
+    warehouse_id = fields.Integer(allow_none=True)
+    warehouse = fields.Nested(WarehouseSchema, allow_none=True)
+
+
+class DocumentWarehouseSchema(Schema):
+    class Meta:
+        name = "DocumentWarehouse"
+
+    document_id = fields.Integer()
+    warehouse_id = fields.Integer(allow_none=True)
+    warehouse = fields.Nested(WarehouseSchema, allow_none=True)
+    locked = fields.Boolean(metadata={"description": "the document moved or reserved stock: its warehouse stays"})
+
+
+def _default(warehouse: Warehouse | None) -> dict:
+    return {"warehouse_id": warehouse.id if warehouse else None, "warehouse": warehouse}
+
+
+@blp.route("/default")
+class DefaultWarehouse(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, DefaultWarehouseSchema)
+    def get(self) -> dict:
+        """The warehouse the signed-in user works in: their new orders and invoices get it."""
+        return _default(services.user_default(db.session, g.user.id))
+
+    @require(WAREHOUSES)
+    @blp.arguments(WarehouseChoiceSchema)
+    @blp.response(200, DefaultWarehouseSchema)
+    def put(self, body: dict) -> dict:
+        """Choose the warehouse you work in (an active one), or none (null)."""
+        with db.transaction() as session:
+            return _default(services.set_user_default(session, g.user.id, body["warehouse_id"]))
+
+
+def _refuse_unless_may(session: Session, document_id: int, action: str) -> str | None:
+    """The document's type, or None when no order or invoice has that id; 403 if the user may
+    not ``action`` it."""
+    doc_type = session.scalar(select(Document.doc_type).where(Document.id == document_id))
+    if doc_type not in DOC_TYPES:
+        return None
+    if not can(g.user, DOC_TYPE_INFO[doc_type].resource, action):
+        raise PermissionDenied(_("you may not change this document"))
+    return doc_type
+
+
+def _document(session: Session, document_id: int, action: str, *, for_update: bool = False) -> Document:
+    """The order or invoice ``document_id`` if the user may ``action`` it (404, 403)."""
+    doc_type = _refuse_unless_may(session, document_id, action)
+    if doc_type is None:
+        raise NotFound(_("document %(id)s not found", id=document_id))
+    return get_document(session, doc_type, document_id, for_update=for_update)
+
+
+def _may_change_document(view: Callable) -> Callable:
+    """Refuse one who may not change the document (403) before its body is read, as a role is
+    refused before its body anywhere; the body is then checked (422) before the document is
+    looked for (404), as on every endpoint."""
+    @wraps(view)
+    def checked(*args: Any, document_id: int, **kwargs: Any) -> Any:
+        _refuse_unless_may(db.session, document_id, "write")
+        db.session.rollback()
+        return view(*args, document_id=document_id, **kwargs)
+    return checked
+
+
+def _document_answer(session: Session, document: Document, warehouse: Warehouse | None) -> dict:
+    return {"document_id": document.id, "warehouse_id": warehouse.id if warehouse else None, "warehouse": warehouse,
+            "locked": services.stock_touched(session, document)}
+
+
+@blp.route("/documents/<int:document_id>")
+class DocumentWarehouseById(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, DocumentWarehouseSchema)
+    def get(self, document_id: int) -> dict:
+        """The warehouse of a purchase order (receipts go there), sales order (reservations and
+        shipments come from there) or direct invoice (its stock goes out there)."""
+        document = _document(db.session, document_id, "read")
+        return _document_answer(db.session, document, services.document_warehouse(db.session, document.id))
+
+    @require(WAREHOUSES)
+    @_may_change_document
+    @blp.arguments(WarehouseChoiceSchema)
+    @blp.response(200, DocumentWarehouseSchema)
+    def put(self, body: dict, document_id: int) -> dict:
+        """Choose the document's warehouse (an active one; null: the default location), whoever
+        may change the document; 409 once it has moved or reserved stock."""
+        with db.transaction() as session:
+            document = _document(session, document_id, "write", for_update=True)
+            chosen = services.set_document_warehouse(session, document, body["warehouse_id"])
+            return _document_answer(session, document, chosen)
+
+
+# --- stock per warehouse ------------------------------------------------------------------------
+
+class WarehouseStockRowSchema(Schema):
+    class Meta:
+        name = "WarehouseStockRow"
+
+    product_id = fields.Integer()
+    sku = fields.String()
+    name = fields.String()
+    on_hand = QuantityField(minimum=None)
+    reserved = QuantityField(minimum=None)
+    available = QuantityField(minimum=None, metadata={"description": "on hand - reserved"})
+    incoming = QuantityField(minimum=None, metadata={"description": "still to come on approved purchase orders for it"})
+
+
+class WarehouseStockSchema(Schema):
+    class Meta:
+        name = "WarehouseStock"
+
+    warehouse = fields.Nested(WarehouseSchema)
+    items = fields.List(fields.Nested(WarehouseStockRowSchema))
+    total = fields.Integer()
+
+
+class WarehouseStockArgs(Schema):
+    class Meta:
+        name = "WarehouseStockArgs"
+
+    product_id = IdField(metadata={"description": "only this product"})
+
+
+@blp.route("/<int:warehouse_id>/stock")
+class WarehouseStock(MethodView):
+    @require(WAREHOUSES)
+    @blp.arguments(WarehouseStockArgs, location="query")
+    @blp.response(200, WarehouseStockSchema)
+    def get(self, args: dict, warehouse_id: int) -> dict:
+        """What the warehouse holds, has reserved and expects: every product with on hand,
+        reserved, available and incoming there (by SKU)."""
+        warehouse = services.get_warehouse(db.session, warehouse_id)
+        rows = warehouse_stock.warehouse_stock(db.session, warehouse, args.get("product_id"))
+        return {"warehouse": warehouse, "items": rows, "total": len(rows)}
+
+
+class WarehouseAdjustmentSchema(Schema):
+    class Meta:
+        name = "WarehouseAdjustment"
+
+    product_id = IdField(required=True)
+    quantity = QuantityField(minimum=None, allow_none=True, metadata={"description": "signed change"})
+    counted_quantity = QuantityField(allow_none=True, metadata={"description": "what was counted in this warehouse"})
+    reason = fields.String(required=True, validate=validate.OneOf(ADJUSTMENT_REASONS))
+    note = Text(1000)
+
+
+class WarehouseMoveSchema(Schema):
+    class Meta:
+        name = "WarehouseMove"
+
+    id = fields.Integer()
+    product_id = fields.Integer()
+    quantity = QuantityField(minimum=None)
+    kind = fields.String()
+    reason = fields.String(allow_none=True)
+    location_id = fields.Integer()
+
+
+@blp.route("/<int:warehouse_id>/adjustments")
+class WarehouseAdjustments(MethodView):
+    @require("stock", "write")
+    @blp.arguments(WarehouseAdjustmentSchema)
+    @blp.response(201, WarehouseMoveSchema)
+    def post(self, body: dict, warehouse_id: int) -> StockMove:
+        """Correct the stock of this warehouse by a signed ``quantity`` or a ``counted_quantity``
+        (a count of this warehouse only), like ``POST /stock/adjustments``; 409 for an inactive one."""
+        with db.transaction() as session:
+            warehouse = services.get_warehouse(session, warehouse_id)
+            services.refuse_inactive(warehouse, "warehouse_id")
+            return stock.adjust(session, body["product_id"], quantity=body.get("quantity"),
+                                counted_quantity=body.get("counted_quantity"), reason=body["reason"],
+                                note=body.get("note", ""), location_id=warehouse.location_id)
+
+
+# --- transfers between warehouses ----------------------------------------------------------------
+
+class TransferLineInSchema(Schema):
+    class Meta:
+        name = "TransferLineIn"
+
+    product_id = IdField(required=True, metadata={"description": "a stocked product (not a bundle, not a service)"})
+    quantity = QuantityField(required=True, metadata={"description": "above 0"})
+
+
+class TransferSchema(Schema):
+    class Meta:
+        name = "TransferIn"
+
+    from_warehouse_id = IdField(required=True, metadata={"description": "an active warehouse: the stock leaves it"})
+    to_warehouse_id = IdField(required=True, metadata={"description": "another active warehouse: the stock arrives there"})
+    note = Text(2000)
+    lines = fields.List(fields.Nested(TransferLineInSchema), required=True,
+                        metadata={"description": "a product once each"})
+
+
+class TransferPatchSchema(TransferSchema):
+    class Meta:
+        name = "TransferPatch"
+
+
+class TransferLineOutSchema(Schema):
+    class Meta:
+        name = "TransferLine"
+
+    id = fields.Integer()
+    position = fields.Integer()
+    product_id = fields.Integer()
+    sku = fields.String(attribute="product.sku", allow_none=True)
+    name = fields.String(attribute="product.name")
+    quantity = QuantityField()
+    qty_received = QuantityField()
+    in_transit = QuantityField(metadata={"description": "shipped, not yet received (0 unless shipped)"})
+
+
+class TransferOutSchema(Schema):
+    class Meta:
+        name = "Transfer"
+
+    id = fields.Integer()
+    number = fields.String()
+    from_warehouse_id = fields.Integer()
+    from_warehouse_code = fields.String()
+    to_warehouse_id = fields.Integer()
+    to_warehouse_code = fields.String()
+    status = fields.String(metadata={"description": "draft, shipped (in transit, maybe received in part), received, cancelled"})
+    note = fields.String()
+    created_at = fields.DateTime()
+    shipped_at = fields.DateTime(allow_none=True)
+    received_at = fields.DateTime(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+    lines = fields.List(fields.Nested(TransferLineOutSchema))
+
+
+class TransferListArgs(Schema):
+    class Meta:
+        name = "TransferListArgs"
+
+    status = fields.String(validate=validate.OneOf(TRANSFER_STATUSES))
+    warehouse_id = IdField(metadata={"description": "from or to this warehouse"})
+
+
+class TransferReceiptLineSchema(Schema):
+    class Meta:
+        name = "TransferReceiptLine"
+
+    line_id = IdField(required=True)
+    quantity = QuantityField(required=True, metadata={"description": "above 0, at most what is still in transit"})
+
+
+class TransferReceiptSchema(Schema):
+    class Meta:
+        name = "TransferReceipt"
+
+    lines = fields.List(fields.Nested(TransferReceiptLineSchema), load_default=None, allow_none=True,
+                        metadata={"description": "what arrived; none or empty: everything still in transit"})
+
+
+class InTransitRowSchema(Schema):
+    class Meta:
+        name = "InTransitRow"
+
+    product_id = fields.Integer()
+    quantity = QuantityField()
+
+
+class InTransitSchema(Schema):
+    class Meta:
+        name = "InTransit"
+
+    items = fields.List(fields.Nested(InTransitRowSchema))
+    total = fields.Integer()
+
+
+def _transfer_answer(session: Session, transfer: Transfer) -> dict:
+    names = transfers.warehouse_names(session, [transfer])
+    shipped = transfer.status == "shipped"
+    return {
+        "id": transfer.id, "number": transfer.number, "status": transfer.status, "note": transfer.note,
+        "from_warehouse_id": transfer.from_warehouse_id, "from_warehouse_code": names[transfer.from_warehouse_id].code,
+        "to_warehouse_id": transfer.to_warehouse_id, "to_warehouse_code": names[transfer.to_warehouse_id].code,
+        "created_at": transfer.created_at, "shipped_at": transfer.shipped_at, "received_at": transfer.received_at,
+        "cancelled_at": transfer.cancelled_at,
+        "lines": [{"id": line.id, "position": line.position, "product_id": line.product_id, "product": line.product,
+                   "quantity": line.quantity, "qty_received": line.qty_received,
+                   "in_transit": line.quantity - line.qty_received if shipped else Decimal("0")}
+                  for line in transfer.lines],
+    }
+
+
+@blp.route("/transfers")
+class Transfers(MethodView):
+    @require(WAREHOUSES)
+    @blp.arguments(TransferListArgs, location="query")
+    @blp.response(200, ListOf(TransferOutSchema))
+    def get(self, args: dict) -> dict:
+        """Transfers between warehouses, newest first; by ``status``, or from or to a ``warehouse_id``."""
+        items = [_transfer_answer(db.session, t) for t in transfers.transfers(
+            db.session, status=args.get("status"), warehouse_id=args.get("warehouse_id"))]
+        return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
+
+    @require("stock", "write")
+    @blp.arguments(TransferSchema)
+    @blp.response(201, TransferOutSchema)
+    def post(self, body: dict) -> dict:
+        """A draft transfer from one active warehouse to another (422 naming the field: the same
+        warehouse, an inactive or unknown one, a product twice, a bundle or service); nothing moves yet."""
+        with db.transaction() as session:
+            return _transfer_answer(session, transfers.create_transfer(session, body))
+
+
+@blp.route("/transfers/in-transit")
+class InTransit(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, InTransitSchema)
+    def get(self) -> dict:
+        """Stock in transit per product: shipped by a transfer, not yet received nor returned."""
+        rows = [{"product_id": pid, "quantity": q} for pid, q in sorted(transfers.in_transit(db.session).items())]
+        return {"items": rows, "total": len(rows)}
+
+
+@blp.route("/transfers/<int:transfer_id>")
+class TransferById(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, TransferOutSchema)
+    def get(self, transfer_id: int) -> dict:
+        """One transfer, with each line's quantity, quantity received and quantity in transit."""
+        return _transfer_answer(db.session, transfers.get_transfer(db.session, transfer_id))
+
+    @require("stock", "write")
+    @blp.arguments(TransferPatchSchema(partial=True))
+    @blp.response(200, TransferOutSchema)
+    def patch(self, body: dict, transfer_id: int) -> dict:
+        """Change a draft's warehouses, note or lines (the lines sent replace them); 409 once shipped."""
+        with db.transaction() as session:
+            transfer = transfers.get_transfer(session, transfer_id, for_update=True)
+            return _transfer_answer(session, transfers.update_transfer(session, transfer, _sent(body)))
+
+
+def _step(transfer_id: int, step: Callable[[Session, Transfer], Transfer]) -> dict:
+    with db.transaction() as session:
+        transfer = step(session, transfers.get_transfer(session, transfer_id, for_update=True))
+        return _transfer_answer(session, transfer)
+
+
+@blp.route("/transfers/<int:transfer_id>/ship")
+class TransferShip(MethodView):
+    @require("stock", "write")
+    @blp.response(200, TransferOutSchema)
+    def post(self, transfer_id: int) -> dict:
+        """Ship a draft: its stock leaves the source warehouse and is in transit. 409
+        ``insufficient_stock`` naming ``lines.<i>.quantity`` when the source has less available
+        (nothing moves), ``warehouse_inactive``, ``transfer_status``."""
+        return _step(transfer_id, transfers.ship)
+
+
+@blp.route("/transfers/<int:transfer_id>/receive")
+class TransferReceive(MethodView):
+    @require("stock", "write")
+    @blp.arguments(TransferReceiptSchema)
+    @blp.response(200, TransferOutSchema)
+    def post(self, body: dict, transfer_id: int) -> dict:
+        """Receive at the destination what arrived (``lines``: ``line_id``, ``quantity``), or all
+        still in transit; received once everything has arrived. 422 naming ``lines.<i>.quantity``
+        above what is in transit."""
+        return _step(transfer_id, lambda session, transfer: transfers.receive(session, transfer, body.get("lines")))
+
+
+@blp.route("/transfers/<int:transfer_id>/cancel")
+class TransferCancel(MethodView):
+    @require("stock", "write")
+    @blp.response(200, TransferOutSchema)
+    def post(self, transfer_id: int) -> dict:
+        """Cancel a draft, or a shipped transfer: what is still in transit returns to the source
+        warehouse. 409 ``transfer_status`` once received or cancelled."""
+        return _step(transfer_id, transfers.cancel)

@@ -1,0 +1,3 @@
+from crm.migrate import run_env
+
+run_env()

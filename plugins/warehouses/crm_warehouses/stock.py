@@ -1,0 +1,199 @@
+"""Stock per warehouse: on hand and reserved at each warehouse's location (the core's balances),
+available (on hand - reserved) and incoming (what approved purchase orders for that warehouse
+still have to deliver); and where the core's stock changes happen (the hooks' answers)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from crm import money
+from crm.errors import Conflict
+from crm.models import BundleComponent, Document, DocumentLine, Item, StockBalance, StockMove
+from crm.services import stock
+from crm.services.stock import OPEN_PURCHASE_STATUSES
+from crm_warehouses import services
+from crm_warehouses.models import LINE_KEY, DocumentWarehouse, Warehouse
+
+ZERO = Decimal("0")
+#: the purposes of ``crm_stock_location`` an inactive warehouse refuses (new stock commitments);
+#: receipts and shipments of what was already ordered or reserved still happen there
+REFUSED_WHEN_INACTIVE = ("reservation", "invoice", "adjustment")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A product's stock at a warehouse (``warehouse`` None: the core's default location)."""
+
+    warehouse: Warehouse | None
+    product_id: int
+    sku: str
+    name: str
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+    incoming: Decimal
+
+    @property
+    def empty(self) -> bool:
+        return not (self.on_hand or self.reserved or self.incoming)
+
+
+def incoming(session: Session, product_ids: list[int] | None = None) -> dict[tuple[int, int | None], Decimal]:
+    """``{(product_id, warehouse_id or None): quantity}`` still to be received on approved
+    purchase orders (components of bundles included), by the warehouse of each order."""
+    rows = session.execute(
+        select(Item.id, Item.is_bundle, DocumentWarehouse.warehouse_id, DocumentLine.quantity,
+               DocumentLine.qty_received, DocumentLine.custom).select_from(DocumentLine)
+        .join(Document, Document.id == DocumentLine.document_id)
+        .join(Item, Item.id == DocumentLine.item_id)
+        .outerjoin(DocumentWarehouse, DocumentWarehouse.document_id == Document.id)
+        .where(Document.doc_type == "purchase_order", Document.status.in_(OPEN_PURCHASE_STATUSES),
+               DocumentLine.display_type.is_(None), Item.kind == "product",
+               DocumentLine.quantity != DocumentLine.qty_received))
+    codes = {w.code: w.id for w in services.warehouses(session)}
+    found: dict[tuple[int, int | None], Decimal] = defaultdict(lambda: ZERO)
+    bundles: dict[tuple[int, int | None], Decimal] = defaultdict(lambda: ZERO)
+    for item_id, is_bundle, document_warehouse_id, quantity, received, custom in rows:
+        own = (custom or {}).get(LINE_KEY)
+        warehouse_id = codes.get(own, document_warehouse_id) if isinstance(own, str) and own else document_warehouse_id
+        if is_bundle:
+            bundles[(item_id, warehouse_id)] += quantity - received
+        else:
+            found[(item_id, warehouse_id)] += quantity - received
+    if bundles:
+        components = session.scalars(select(BundleComponent).where(
+            BundleComponent.bundle_id.in_({bundle_id for bundle_id, _w in bundles})))
+        by_bundle: dict[int, list[BundleComponent]] = defaultdict(list)
+        for component in components:
+            by_bundle[component.bundle_id].append(component)
+        for (bundle_id, bundle_warehouse), quantity in bundles.items():
+            for component in by_bundle[bundle_id]:
+                found[(component.component_id, bundle_warehouse)] += quantity * component.quantity
+    if product_ids is not None:
+        wanted = set(product_ids)
+        return {key: value for key, value in found.items() if key[0] in wanted}
+    return dict(found)
+
+
+def product_stock(session: Session, product: Item) -> list[Figures]:
+    """The product's stock at every warehouse (active ones always, inactive ones holding or
+    expecting some), then at the default location when it has or expects some."""
+    levels = stock.balances(session, [product.id])
+    expected = incoming(session, [product.id])
+    rows = []
+    for warehouse in services.warehouses(session):
+        level = levels.get((product.id, warehouse.location_id))
+        row = _figures(warehouse, product, level, expected.get((product.id, warehouse.id), ZERO))
+        if warehouse.active or not row.empty:
+            rows.append(row)
+    default_id = stock.default_location(session).id
+    default = _figures(None, product, levels.get((product.id, default_id)), expected.get((product.id, None), ZERO))
+    if not default.empty:
+        rows.append(default)
+    return rows
+
+
+def _figures(warehouse: Warehouse | None, product: Item, level: stock.StockLevel | None, coming: Decimal) -> Figures:
+    on_hand, reserved = (level.on_hand, level.reserved) if level is not None else (ZERO, ZERO)
+    return Figures(warehouse, product.id, product.sku or "", product.name, on_hand, reserved, on_hand - reserved, coming)
+
+
+def warehouse_stock(session: Session, warehouse: Warehouse, product_id: int | None = None) -> list[Figures]:
+    """Every product the warehouse holds, has reserved or expects (by SKU, then name)."""
+    expected = {pid: q for (pid, wid), q in incoming(session, [product_id] if product_id else None).items()
+                if wid == warehouse.id and q}
+    stmt = (select(Item, StockBalance.on_hand, StockBalance.reserved)
+            .outerjoin(StockBalance, (StockBalance.product_id == Item.id) & (StockBalance.location_id == warehouse.location_id))
+            .where(Item.kind == "product", Item.is_bundle.is_(False),
+                   or_(StockBalance.on_hand != ZERO, StockBalance.reserved != ZERO, Item.id.in_(list(expected))))
+            .order_by(Item.sku, Item.name, Item.id))
+    if product_id is not None:
+        stmt = stmt.where(Item.id == product_id)
+    return [Figures(warehouse, item.id, item.sku or "", item.name, on_hand or ZERO, reserved or ZERO,
+                    (on_hand or ZERO) - (reserved or ZERO), expected.get(item.id, ZERO))
+            for item, on_hand, reserved in session.execute(stmt)]
+
+
+# --- the stock report of a warehouse -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReportRow:
+    """A product in a warehouse's stock report: its figures there, its reorder level, its value
+    at purchase cost (on hand x cost, rounded to the currency by ``crm.money``) and whether it
+    is low there (active, a reorder level above 0, available at or below it: the core's rule
+    for the low-stock report, applied to this warehouse's figures)."""
+
+    figures: Figures
+    reorder_level: Decimal
+    purchase_cost: Decimal
+    value: Decimal
+    low: bool
+
+
+def stock_report(session: Session, warehouse: Warehouse, currency: str, *,
+                 low_only: bool = False) -> tuple[list[ReportRow], Decimal, int]:
+    """A warehouse's stock levels: every product it holds, has reserved or expects, and every
+    active product watched by a reorder level (which may be low there without holding any), by
+    SKU then name. Returns the rows (only the low ones with ``low_only``), the value of the
+    warehouse's whole stock (the rows' values summed, so they add up) and how many are low."""
+    expected = {pid: q for (pid, wid), q in incoming(session).items() if wid == warehouse.id and q}
+    watched = and_(Item.active.is_(True), Item.reorder_level > ZERO)
+    stmt = (select(Item, StockBalance.on_hand, StockBalance.reserved)
+            .outerjoin(StockBalance, (StockBalance.product_id == Item.id) & (StockBalance.location_id == warehouse.location_id))
+            .where(Item.kind == "product", Item.is_bundle.is_(False),
+                   or_(StockBalance.on_hand != ZERO, StockBalance.reserved != ZERO, Item.id.in_(list(expected)), watched))
+            .order_by(Item.sku, Item.name, Item.id))
+    rows = []
+    for item, on_hand, reserved in session.execute(stmt):
+        held, promised = on_hand or ZERO, reserved or ZERO
+        figures = Figures(warehouse, item.id, item.sku or "", item.name, held, promised, held - promised,
+                          expected.get(item.id, ZERO))
+        cost = item.purchase_cost or ZERO
+        low = bool(item.active) and item.reorder_level > ZERO and figures.available <= item.reorder_level
+        rows.append(ReportRow(figures, item.reorder_level, cost,
+                              money.round_money(money.multiply(held, cost), currency), low))
+    value = money.total(row.value for row in rows)
+    low_count = sum(1 for row in rows if row.low)
+    return ([row for row in rows if row.low] if low_only else rows), value, low_count
+
+
+def moves_query(warehouse: Warehouse) -> Select:
+    """The stock moves at a warehouse's location (receipts, shipments, adjustments, transfers in
+    and out), with their products; the caller sorts (newest first) and pages them."""
+    return (select(StockMove).options(joinedload(StockMove.product))
+            .where(StockMove.location_id == warehouse.location_id))
+
+
+# --- the hooks' answers ---------------------------------------------------------------------------
+
+def location_for(session: Session, purpose: str, document: Document | None, line: DocumentLine | None,
+                 actor_id: int | None) -> int | None:
+    """Where a change of stock happens: the line's own warehouse or else its document's (receipts,
+    reservations, shipments, direct invoices), or for an adjustment the warehouse the user works in; None
+    (the default location) when there is none. 409 for new commitments at an inactive one."""
+    if document is not None:
+        warehouse = services.line_warehouse(session, document, line)
+    else:
+        warehouse = services.user_default(session, actor_id)
+    if warehouse is None:
+        return None
+    if not warehouse.active and purpose in REFUSED_WHEN_INACTIVE:
+        raise Conflict(_("warehouse %(code)s is inactive", code=warehouse.code),
+                       fields={"warehouse_id": [_("inactive")]}, code="warehouse_inactive")
+    return warehouse.location_id
+
+
+def available_for(session: Session, product_ids: list[int], actor_id: int | None) -> dict[int, Decimal] | None:
+    """What is available of each product at the warehouse the user works in (None: no such
+    warehouse, the core answers with the totals)."""
+    warehouse = services.user_default(session, actor_id)
+    if warehouse is None:
+        return None
+    here = warehouse.location_id
+    levels = stock.balances(session, product_ids, [here])
+    return {pid: levels[(pid, here)].available if (pid, here) in levels else ZERO for pid in product_ids}

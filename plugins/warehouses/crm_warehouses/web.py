@@ -1,0 +1,318 @@
+"""The warehouses plugin's pages (blueprint ``warehouses``, under ``/warehouses``): the list of
+warehouses, and for the admin the forms to add, change and delete one; transfers between
+warehouses (the list, a new draft, a transfer's page with Ship, Receive and Cancel)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _, lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm.db import db
+from crm.errors import CRMError
+from crm.models import Document, Item, StockMove
+from crm.permissions import can, require
+from crm.services.doctypes import DOC_TYPES as DOC_TYPE_INFO
+from crm.services.documents import get_document
+from crm.services.settings import get_setting
+from crm.web.common import FormErrors, list_page, parse_int
+from crm_warehouses import services, stock as warehouse_stock, transfers
+from crm_warehouses.models import DOC_TYPES, TRANSFER_STATUSES, Transfer
+from crm_warehouses.permissions import WAREHOUSES
+
+bp = Blueprint("warehouses", __name__, url_prefix="/warehouses", template_folder="templates")
+#: the transfers' pages, under ``/warehouses/transfers``
+transfers_bp = Blueprint("warehouses_transfers", __name__, url_prefix="/warehouses/transfers",
+                         template_folder="templates")
+
+
+def _form_values(form: Mapping[str, str]) -> dict:
+    return {"code": form.get("code", ""), "name": form.get("name", ""), "address": form.get("address", ""),
+            "active": form.get("active") in ("1", "on", "true")}
+
+
+@bp.route("/")
+@require(WAREHOUSES)
+def index() -> str:
+    return render_template("warehouses/index.html", warehouses=services.warehouses(db.session),
+                           can_write=can(g.user, WAREHOUSES, "write"),
+                           mine=services.user_default(db.session, g.user.id))
+
+
+@bp.route("/<int:warehouse_id>")
+@require(WAREHOUSES)
+def detail(warehouse_id: int) -> str:
+    """A warehouse and its stock: every product it holds, has reserved or expects."""
+    warehouse = services.get_warehouse(db.session, warehouse_id)
+    return render_template("warehouses/detail.html", warehouse=warehouse,
+                           rows=warehouse_stock.warehouse_stock(db.session, warehouse),
+                           can_write=can(g.user, WAREHOUSES, "write"))
+
+
+@bp.route("/<int:warehouse_id>/report", endpoint="report")
+@require(WAREHOUSES)
+def report(warehouse_id: int) -> str:
+    """A warehouse's stock report: its stock levels valued at purchase cost, the low ones marked
+    (``?low=1`` keeps only them), and its stock moves, newest first, a page at a time (``?page=``)."""
+    session = db.session
+    warehouse = services.get_warehouse(session, warehouse_id)
+    currency = get_setting(session, "default_currency") or "EUR"
+    low_only = request.args.get("low") == "1"
+    rows, value, low_count = warehouse_stock.stock_report(session, warehouse, currency, low_only=low_only)
+    moves = list_page(session, warehouse_stock.moves_query(warehouse), model=StockMove,
+                      sortable={"at": StockMove.id}, default_sort=[StockMove.id.desc()])
+    doc_ids = {m.document_id for m in moves.items if m.document_id}
+    documents = ({d.id: d for d in session.scalars(select(Document).where(Document.id.in_(doc_ids)))}
+                 if doc_ids else {})
+    return render_template("warehouses/report.html", warehouse=warehouse, rows=rows, value=value,
+                           low_count=low_count, low_only=low_only, currency=currency, page=moves,
+                           moves=moves.items, move_documents=documents)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(WAREHOUSES, "write")
+def new() -> ResponseReturnValue:
+    errors, values = FormErrors(), None
+    if request.method == "POST":
+        values = _form_values(request.form)
+        try:
+            with db.transaction() as session:
+                warehouse = services.create_warehouse(session, values)
+                code = warehouse.code
+        except CRMError as exc:
+            errors = FormErrors.from_error(exc)
+        else:
+            flash(_("Warehouse %(code)s added.", code=code), "success")
+            return redirect(url_for("warehouses.index"))
+    status = 422 if errors else 200
+    return render_template("warehouses/form.html", warehouse=None, values=values, errors=errors), status
+
+
+@bp.route("/<int:warehouse_id>/edit", methods=["GET", "POST"])
+@require(WAREHOUSES, "write")
+def edit(warehouse_id: int) -> ResponseReturnValue:
+    warehouse = services.get_warehouse(db.session, warehouse_id)
+    errors, values = FormErrors(), None
+    if request.method == "POST":
+        values = _form_values(request.form)
+        try:
+            with db.transaction() as session:
+                services.update_warehouse(session, services.get_warehouse(session, warehouse_id, for_update=True),
+                                          values)
+        except CRMError as exc:
+            errors = FormErrors.from_error(exc)
+            db.session.rollback()
+            warehouse = services.get_warehouse(db.session, warehouse_id)
+        else:
+            flash(_("Warehouse %(code)s saved.", code=values["code"]), "success")
+            return redirect(url_for("warehouses.index"))
+    status = 422 if errors else 200
+    return render_template("warehouses/form.html", warehouse=warehouse, values=values, errors=errors), status
+
+
+@bp.route("/<int:warehouse_id>/delete", methods=["POST"])
+@require(WAREHOUSES, "write")
+def delete(warehouse_id: int) -> ResponseReturnValue:
+    try:
+        with db.transaction() as session:
+            warehouse = services.get_warehouse(session, warehouse_id, for_update=True)
+            code = warehouse.code
+            services.delete_warehouse(session, warehouse)
+    except CRMError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("warehouses.edit", warehouse_id=warehouse_id))
+    flash(_("Warehouse %(code)s deleted.", code=code), "success")
+    return redirect(url_for("warehouses.index"))
+
+
+# --- the warehouse a user works in, the warehouse of a document ----------------------------------
+
+def _chosen_id(form: Mapping[str, str]) -> int | None:
+    text = (form.get("warehouse_id") or "").strip()
+    return parse_int(text, "warehouse_id") if text else None
+
+
+@bp.route("/default", methods=["POST"])
+@require(WAREHOUSES)
+def set_default() -> ResponseReturnValue:
+    try:
+        with db.transaction() as session:
+            chosen = services.set_user_default(session, g.user.id, _chosen_id(request.form))
+            code = chosen.code if chosen else None
+    except CRMError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("You work in warehouse %(code)s.", code=code) if code else _("You work in no warehouse in particular."),
+              "success")
+    return redirect(url_for("warehouses.index"))
+
+
+def _document_url(doc_type: str, document_id: int) -> str:
+    return url_for(f"{DOC_TYPE_INFO[doc_type].path.replace('-', '_')}.detail", doc_id=document_id)
+
+
+def document_panel(document: Document) -> Markup:
+    """The warehouse panel of an order's or invoice's page."""
+    if not can(g.user, WAREHOUSES):
+        return Markup("")
+    session = db.session
+    may_change = (can(g.user, DOC_TYPE_INFO[document.doc_type].resource, "write")
+                  and not services.stock_touched(session, document))
+    own = [(number, line.item.name if line.item is not None else "", code)
+           for number, line in enumerate(document.lines, start=1) if (code := services.line_code(line))]
+    return Markup(render_template("warehouses/_document_panel.html", document=document, own=own,
+                                  warehouse=services.document_warehouse(session, document.id),
+                                  choices=services.warehouses(session, active=True) if may_change else [],
+                                  may_change=may_change))
+
+
+@bp.route("/documents/<int:document_id>", methods=["POST"])
+@require(WAREHOUSES)
+def set_document(document_id: int) -> ResponseReturnValue:
+    doc_type = db.session.scalar(select(Document.doc_type).where(Document.id == document_id))
+    if doc_type not in DOC_TYPES:
+        abort(404)
+    if not can(g.user, DOC_TYPE_INFO[doc_type].resource, "write"):
+        abort(403)
+    db.session.rollback()
+    try:
+        with db.transaction() as session:
+            document = get_document(session, doc_type, document_id, for_update=True)
+            chosen = services.set_document_warehouse(session, document, _chosen_id(request.form))
+            code = chosen.code if chosen else None
+    except CRMError as exc:
+        flash(exc.message, "error")
+        return redirect(_document_url(doc_type, document_id))
+    flash(_("Warehouse %(code)s chosen.", code=code) if code else _("No warehouse chosen: the default location."),
+          "success")
+    return redirect(_document_url(doc_type, document_id))
+
+
+def product_panel(product: Item) -> Markup:
+    """The product's stock per warehouse, on its page."""
+    if not can(g.user, WAREHOUSES):
+        return Markup("")
+    return Markup(render_template("warehouses/_product_panel.html", product=product,
+                                  rows=warehouse_stock.product_stock(db.session, product)))
+
+
+# --- transfers between warehouses ----------------------------------------------------------------
+
+#: how many product rows the new transfer form offers
+FORM_LINES = 5
+#: a transfer's status as shown
+STATUS_LABELS = {"draft": _l("Draft"), "shipped": _l("Shipped"), "received": _l("Received"),
+                 "cancelled": _l("Cancelled")}
+
+
+def _stocked_products() -> list:
+    return list(db.session.execute(select(Item.id, Item.name, Item.sku).where(
+        Item.kind == "product", Item.is_bundle.is_(False)).order_by(Item.name, Item.id)).all())
+
+
+def _transfer_form(form: Mapping[str, str]) -> dict:
+    """The new transfer form's values, as the service takes them (blank product rows left out)."""
+    def whole(name: str) -> object:
+        text = (form.get(name) or "").strip()
+        return int(text) if text.isdigit() and len(text) < 10 else (text or None)
+    lines = []
+    for index in range(FORM_LINES):
+        product, quantity = whole(f"lines.{index}.product_id"), (form.get(f"lines.{index}.quantity") or "").strip()
+        if product is not None or quantity:
+            lines.append({"product_id": product, "quantity": quantity})
+    return {"from_warehouse_id": whole("from_warehouse_id"), "to_warehouse_id": whole("to_warehouse_id"),
+            "note": form.get("note", ""), "lines": lines}
+
+
+@transfers_bp.route("", endpoint="index")
+@require(WAREHOUSES)
+def transfers_index() -> str:
+    """Transfers, newest first, and the stock in transit."""
+    session = db.session
+    status = request.args.get("status", "")
+    items = transfers.transfers(session, status=status if status in TRANSFER_STATUSES else None)
+    transit = transfers.in_transit(session)
+    names = {pid: (sku, name) for pid, name, sku in session.execute(
+        select(Item.id, Item.name, Item.sku).where(Item.id.in_(list(transit))))} if transit else {}
+    return render_template("warehouses/transfers.html", transfers=items, status=status,
+                           warehouses=transfers.warehouse_names(session, items), statuses=TRANSFER_STATUSES,
+                           transit=[(pid, *names.get(pid, ("", "")), q) for pid, q in sorted(transit.items())],
+                           can_move=can(g.user, "stock", "write"), status_labels=STATUS_LABELS)
+
+
+@transfers_bp.route("/new", methods=["GET", "POST"], endpoint="new")
+@require("stock", "write")
+def transfer_new() -> ResponseReturnValue:
+    errors, values = FormErrors(), None
+    if request.method == "POST":
+        values = _transfer_form(request.form)
+        try:
+            with db.transaction() as session:
+                made = transfers.create_transfer(session, values)
+                transfer_id, number = made.id, made.number
+        except CRMError as exc:
+            errors = FormErrors.from_error(exc)
+            db.session.rollback()
+        else:
+            flash(_("Transfer %(number)s saved as a draft.", number=number), "success")
+            return redirect(url_for("warehouses_transfers.detail", transfer_id=transfer_id))
+    status = 422 if errors else 200
+    return render_template("warehouses/transfer_form.html", values=values or {"lines": []}, errors=errors,
+                           warehouses=services.warehouses(db.session, active=True), products=_stocked_products(),
+                           rows=range(FORM_LINES)), status
+
+
+@transfers_bp.route("/<int:transfer_id>", endpoint="detail")
+@require(WAREHOUSES)
+def transfer_detail(transfer_id: int) -> str:
+    transfer = transfers.get_transfer(db.session, transfer_id)
+    return render_template("warehouses/transfer.html", transfer=transfer,
+                           warehouses=transfers.warehouse_names(db.session, [transfer]),
+                           can_move=can(g.user, "stock", "write"), status_labels=STATUS_LABELS)
+
+
+def _transfer_step(transfer_id: int, step: Callable[[Session, Transfer], Transfer], done: str) -> ResponseReturnValue:
+    try:
+        with db.transaction() as session:
+            transfer = step(session, transfers.get_transfer(session, transfer_id, for_update=True))
+            number = transfer.number
+    except CRMError as exc:
+        messages = [m for msgs in exc.fields.values() for m in msgs]
+        flash(exc.message if not messages else f"{exc.message} ({'; '.join(messages)})", "error")
+    else:
+        flash(done % {"number": number}, "success")
+    return redirect(url_for("warehouses_transfers.detail", transfer_id=transfer_id))
+
+
+@transfers_bp.route("/<int:transfer_id>/ship", methods=["POST"], endpoint="ship")
+@require("stock", "write")
+def transfer_ship(transfer_id: int) -> ResponseReturnValue:
+    return _transfer_step(transfer_id, transfers.ship, _("Transfer %(number)s shipped: its stock is in transit."))
+
+
+@transfers_bp.route("/<int:transfer_id>/receive", methods=["POST"], endpoint="receive")
+@require("stock", "write")
+def transfer_receive(transfer_id: int) -> ResponseReturnValue:
+    """What arrived: a quantity per line (``line.<id>``, blank for none), or everything left (``all``)."""
+    lines: list[dict] | None = None
+    if request.form.get("all") != "1":
+        lines = []
+        for key, value in request.form.items():
+            if key.startswith("line.") and key[5:].isdigit() and value.strip():
+                lines.append({"line_id": int(key[5:]), "quantity": value.strip()})
+        if not lines:
+            flash(_("Give the quantity received of at least one line."), "error")
+            return redirect(url_for("warehouses_transfers.detail", transfer_id=transfer_id))
+    return _transfer_step(transfer_id, lambda session, transfer: transfers.receive(session, transfer, lines),
+                          _("Transfer %(number)s: the goods received are in the destination warehouse."))
+
+
+@transfers_bp.route("/<int:transfer_id>/cancel", methods=["POST"], endpoint="cancel")
+@require("stock", "write")
+def transfer_cancel(transfer_id: int) -> ResponseReturnValue:
+    return _transfer_step(transfer_id, transfers.cancel,
+                          _("Transfer %(number)s cancelled; what was in transit is back at the source."))

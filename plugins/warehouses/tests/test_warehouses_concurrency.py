@@ -1,0 +1,37 @@
+"""Reservations stay safe per warehouse: clients racing for the last units of one warehouse never
+take them twice (PostgreSQL, where requests really run at once)."""
+from __future__ import annotations
+
+import pytest
+
+from crm.testing import all_at_once
+from warehouses_helpers import add_warehouse
+
+
+@pytest.mark.postgres_only
+def test_sixteen_clients_never_oversell_a_warehouse(live_api, live_api_as, catalog, runner):
+    """MAD holds 3 widgets and BCN 40: enough in all, so only MAD's stock can refuse the 8
+    orders from MAD; the 8 from BCN all get theirs."""
+    c = catalog
+    mad, bcn = add_warehouse(live_api, "MAD"), add_warehouse(live_api, "BCN")
+    for warehouse, quantity in ((mad, "3"), (bcn, "40")):
+        assert live_api.post(f"/warehouses/{warehouse['id']}/adjustments", json={
+            "product_id": c.widget, "quantity": quantity, "reason": "found"}).status_code == 201
+    clients = [live_api_as("sales") for _ in range(16)]
+    orders = []
+    for i, client in enumerate(clients):
+        order = client.post("/sales-orders", json={"account_id": c.account,
+                                                   "lines": [{"item_id": c.widget, "quantity": "1"}]}).json()
+        where = mad if i % 2 == 0 else bcn
+        assert client.put(f"/warehouses/documents/{order['id']}", json={"warehouse_id": where["id"]}).status_code == 200
+        orders.append(order)
+    responses = all_at_once(16, lambda i: clients[i].patch(f"/sales-orders/{orders[i]['id']}",
+                                                           json={"status": "Approved"}))
+    from_mad = sorted(r.status_code for r in responses[0::2])
+    from_bcn = sorted(r.status_code for r in responses[1::2])
+    assert from_mad == [200] * 3 + [409] * 5, [r.text for r in responses if r.status_code not in (200, 409)]
+    assert from_bcn == [200] * 8
+    rows = {w["id"]: live_api.get(f"/warehouses/{w['id']}/stock").json()["items"][0] for w in (mad, bcn)}
+    assert (rows[mad["id"]]["on_hand"], rows[mad["id"]]["reserved"], rows[mad["id"]]["available"]) == ("3", "3", "0")
+    assert (rows[bcn["id"]]["on_hand"], rows[bcn["id"]]["reserved"], rows[bcn["id"]]["available"]) == ("40", "8", "32")
+    assert runner.invoke(["stock", "verify"]).exit_code == 0

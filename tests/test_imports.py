@@ -1,0 +1,476 @@
+"""Imports of CSV and XLSX files (crm.services.imports and `crm import`): mapping guessed from
+English and Spanish headers, each row checked as the API checks it and written through the
+services, duplicates by a key, errors naming row and column with nothing written (all or
+nothing) or the valid rows kept and the rejected ones returned, numbers and dates in the
+file's language, encodings, undo; and every kind of bad input refused with a clear message."""
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from crm import hookimpl
+from crm.context import acting_as
+from crm.db import db
+from crm.errors import Conflict, ValidationError
+from crm.models import (
+    Account,
+    AuditEntry,
+    Contact,
+    CustomField,
+    Document,
+    DocumentLine,
+    ImportRow,
+    ImportRun,
+    Item,
+    PriceBook,
+    PriceBookEntry,
+    StockMove,
+    Vendor,
+    WorkflowRun,
+)
+from crm.services import import_files, imports
+from crm.testing import registered_plugin
+
+
+def xlsx(rows: list[list], formulas: dict | None = None) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    for cell, formula in (formulas or {}).items():
+        sheet[cell] = formula
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def csv_bytes(rows: list[list], delimiter: str = ",", encoding: str = "utf-8") -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter).writerows(rows)
+    return buffer.getvalue().encode(encoding)
+
+
+@pytest.fixture(autouse=True)
+def _reads_end_their_transaction(request):
+    """The test's session ends its transaction before an import writes (SQLite: BEGIN IMMEDIATE)."""
+    global _TEST_SESSION
+    _TEST_SESSION = request.getfixturevalue("session") if "session" in request.fixturenames else None
+    yield
+    _TEST_SESSION = None
+
+
+_TEST_SESSION = None
+
+
+def do_import(app, entity: str, data: bytes, filename: str = "file.csv", *, dry_run: bool = False, **options):
+    """Import like the CLI does: one transaction, rolled back on refusal or for a dry run."""
+    if _TEST_SESSION is not None:
+        _TEST_SESSION.commit()
+    with app.app_context():
+        session = db.session
+        sheet = import_files.read(data, filename)
+        opts = imports.options_from(session, entity, sheet, **options)
+        if dry_run:
+            try:
+                return imports.run(session, entity, sheet, opts)
+            finally:
+                session.rollback()
+        with db.transaction() as session:
+            run = imports.new_run(session, entity, filename)
+            outcome = imports.perform(session, run, sheet, opts)
+        outcome.run_id = run.id
+        return outcome
+
+
+def count(session, model, *where) -> int:
+    result = session.scalar(select(func.count()).select_from(model).where(*where))
+    session.commit()
+    return result
+
+
+def item_by_sku(session, sku: str) -> Item | None:
+    session.expire_all()
+    item = session.scalar(select(Item).where(Item.sku == sku).options(selectinload(Item.taxes),
+                                                                       selectinload(Item.components)))
+    session.commit()
+    return item
+
+
+# --- mapping ------------------------------------------------------------------------------------
+
+def test_the_mapping_is_guessed_from_english_and_spanish_headers(app, session):
+    session.add(CustomField(entity="items", key="color", label="Colour", type="text"))
+    session.commit()
+    with app.app_context():
+        guessed = imports.guess_mapping(db.session, "products", [
+            "Nombre", "Referencia", "Precio unitario", "Coste", "Categoría", "PROVEEDOR", "Impuestos", "Colour",
+            "Something else", ""])
+    assert guessed == {"Nombre": "name", "Referencia": "sku", "Precio unitario": "unit_price",
+                       "Coste": "purchase_cost", "Categoría": "category", "PROVEEDOR": "vendor",
+                       "Impuestos": "taxes", "Colour": "custom.color", "Something else": None, "": None}
+    with app.app_context():
+        english = imports.guess_mapping(db.session, "accounts", ["Name", "Email", "Tax number",
+                                                                 "Billing address: City"])
+    assert english == {"Name": "name", "Email": "email", "Tax number": "tax_id",
+                       "Billing address: City": "billing_address.city"}
+
+
+def test_a_missing_required_column_is_refused_naming_it(app):
+    with pytest.raises(ValidationError) as refused:
+        do_import(app, "products", csv_bytes([["Name", "SKU"], ["Bolt", "B-1"]]))
+    assert "Unit price" in refused.value.message and refused.value.code == "missing_column"
+
+
+def test_a_mapping_is_saved_by_name_and_reused(app, session):
+    with app.app_context():
+        with db.transaction() as s:
+            imports.save_mapping(s, "products", "supplier list", {"Art.": "name", "PVP": "unit_price",
+                                                                  "Code": "sku"})
+    data = csv_bytes([["Art.", "PVP", "Code"], ["Bolt", "1.50", "B-1"]])
+    with app.app_context():
+        mapping = imports.get_mapping(db.session, "products", "supplier list").columns
+    do_import(app, "products", data, mapping=mapping)
+    assert item_by_sku(session, "B-1").unit_price == Decimal("1.50")
+    with app.app_context(), pytest.raises(ValidationError):
+        imports.save_mapping(db.session, "products", "bad", {"Art.": "no_such_field"})
+
+
+# --- rows checked and written through the services ----------------------------------------------
+
+def test_products_import_from_a_spanish_xlsx_with_custom_fields_vendor_and_taxes(app, session, catalog):
+    session.add(CustomField(entity="items", key="color", label="Color", type="select", choices=["Rojo", "Azul"]))
+    session.add(CustomField(entity="items", key="since", label="Alta", type="date"))
+    session.commit()
+    data = xlsx([["Nombre", "Referencia", "Precio", "Proveedor", "Impuestos", "Color", "Alta", "Activo"],
+                 ["Tornillo", "T-1", "1.234,56", "Suministros Norte", "IVA 21%", "rojo", "31/12/2026", "Sí"],
+                 ["Tuerca", "T-2", 0.5, "", "IVA 10%, IVA 4%", "Azul", "01/02/2026", "no"]])
+    outcome = do_import(app, "products", data, "catalogo.xlsx")
+    assert (outcome.created, outcome.errors, outcome.locale) == (2, [], "es")
+    tornillo, tuerca = item_by_sku(session, "T-1"), item_by_sku(session, "T-2")
+    assert tornillo.unit_price == Decimal("1234.56") and tornillo.vendor_id == catalog.vendor
+    assert tornillo.custom == {"color": "Rojo", "since": "2026-12-31"} and tornillo.active is True
+    assert [t.id for t in tornillo.taxes] == [catalog.iva21]
+    assert tuerca.unit_price == Decimal("0.5") and tuerca.active is False
+    assert sorted(t.id for t in tuerca.taxes) == sorted([catalog.iva10, catalog.iva4])
+    assert tuerca.custom["since"] == "2026-02-01"
+    # the audit trail has them, as for records made through the API
+    assert count(session, AuditEntry, AuditEntry.entity == "items", AuditEntry.action == "create") >= 2
+
+
+def test_english_numbers_and_utf8_bom_and_windows_1252(app, session):
+    rows = [["Name", "SKU", "Unit price"], ["Café", "C-1", "1,234.50"]]
+    do_import(app, "products", b"\xef\xbb\xbf" + csv_bytes(rows))
+    assert item_by_sku(session, "C-1").unit_price == Decimal("1234.50")
+    assert item_by_sku(session, "C-1").name == "Café"
+    do_import(app, "products", csv_bytes([["Nombre", "Referencia", "Precio"], ["Señal", "S-1", "12,5"]],
+                                         delimiter=";", encoding="cp1252"))
+    assert item_by_sku(session, "S-1").name == "Señal" and item_by_sku(session, "S-1").unit_price == Decimal("12.5")
+
+
+def test_rows_are_checked_as_the_api_checks_them(app, session, catalog):
+    data = csv_bytes([["Name", "SKU", "Unit price", "Email"],
+                      ["", "E-1", "1"],                         # blank name: required
+                      ["Too dear", "E-2", "9999999999999"],    # above the largest amount
+                      ["Negative", "E-3", "-1"],                # below 0
+                      ["Many places", "E-4", "1.23456"],        # more than 4 decimals
+                      ["Taken", "W-1", "1"],                    # the catalog's widget has W-1
+                      ["Fine", "E-6", "1"]])
+    outcome = do_import(app, "products", data, on_duplicate="create", dry_run=True)
+    by_row = {e.row: (e.column, e.message) for e in outcome.errors}
+    assert set(by_row) == {2, 3, 4, 5, 6}
+    assert by_row[2][0] == "Name" and by_row[3][0] == by_row[4][0] == by_row[5][0] == "Unit price"
+    assert by_row[6][0] == "SKU" and "already" in by_row[6][1]
+    assert outcome.created == 1   # the dry run says what would happen...
+    assert item_by_sku(session, "E-6") is None   # ...and writes nothing
+
+
+def test_all_or_nothing_writes_nothing_when_a_row_is_refused(app, session):
+    data = csv_bytes([["Name", "SKU", "Unit price"], ["Good", "G-9", "1"], ["Bad", "G-8", "abc"]])
+    with pytest.raises(imports.ImportRefused) as refused:
+        do_import(app, "products", data)
+    assert "Row 3" in refused.value.message and "Unit price" in refused.value.message
+    assert item_by_sku(session, "G-9") is None
+    assert count(session, ImportRun) == 0
+
+
+def test_partial_keeps_the_valid_rows_and_returns_the_rejected_ones(app, session):
+    data = csv_bytes([["Name", "SKU", "Unit price"], ["Good", "P-1", "1"], ["Bad", "P-2", "abc"],
+                      ["Dup", "P-1", "2"], ["Also good", "P-3", "3"]])
+    outcome = do_import(app, "products", data, partial=True, on_duplicate="create")
+    assert (outcome.created, outcome.rejected_count) == (2, 2)
+    assert item_by_sku(session, "P-1").unit_price == Decimal("1") and item_by_sku(session, "P-3")
+    run = session.get(ImportRun, outcome.run_id)
+    rejects = list(csv.reader(io.StringIO(run.rejects)))
+    assert rejects[0] == ["Name", "SKU", "Unit price", "Row", "Error"]
+    assert [r[3] for r in rejects[1:]] == ["3", "4"] and "Unit price" in rejects[1][4] and "SKU" in rejects[2][4]
+
+
+@pytest.mark.parametrize("on_duplicate", ["skip", "update", "create"])
+def test_duplicates_by_key(app, session, catalog, on_duplicate):
+    data = csv_bytes([["Name", "SKU", "Unit price"], ["Widget renamed", "W-1", "25"], ["New", "N-1", "3"]])
+    outcome = do_import(app, "products", data, key="sku", on_duplicate=on_duplicate, partial=True)
+    widget = item_by_sku(session, "W-1")
+    if on_duplicate == "skip":
+        assert (outcome.created, outcome.skipped) == (1, 1) and widget.name == "Widget"
+    elif on_duplicate == "update":
+        assert (outcome.created, outcome.updated) == (1, 1)
+        assert (widget.name, widget.unit_price, widget.purchase_cost) == ("Widget renamed", Decimal("25"),
+                                                                          Decimal("12.00"))
+    else:
+        assert outcome.created == 1 and outcome.errors[0].column == "SKU"
+
+
+def test_accounts_by_tax_id_and_contacts_matched_to_their_account(app, session, catalog):
+    do_import(app, "accounts", csv_bytes([["Nombre", "NIF", "Correo", "Dirección de facturación: Ciudad"],
+                                          ["Bar Pepe", "B123", "pepe@example.com", "Sevilla"],
+                                          ["Otro nombre", "B123", "", "Cádiz"]]),
+              key="tax_id", on_duplicate="update")
+    account = session.scalar(select(Account).where(Account.tax_id == "B123"))
+    assert account.name == "Otro nombre" and account.billing_address["city"] == "Cádiz"
+    assert account.email == "pepe@example.com"   # a blank cell changes nothing
+    outcome = do_import(app, "contacts", csv_bytes([["First name", "Last name", "Email", "Account"],
+                                                    ["Eva", "Ruiz", "eva@example.com", "Otro nombre"],
+                                                    ["Luis", "Gil", "", "B123"],
+                                                    ["Ana", "Sanz", "", "Nobody Ltd"]]), partial=True)
+    assert outcome.created == 2
+    assert [(e.row, e.column) for e in outcome.errors] == [(4, "Account")]
+    assert "Nobody Ltd" in outcome.errors[0].message
+    eva = session.scalar(select(Contact).where(Contact.email == "eva@example.com"))
+    assert eva.account_id == account.id
+
+
+def test_vendors_services_and_bundles(app, session, catalog):
+    do_import(app, "vendors", csv_bytes([["Proveedor", "Teléfono"], ["Hierros SA", "900"]]))
+    assert session.scalar(select(Vendor.phone).where(Vendor.name == "Hierros SA")) == "900"
+    do_import(app, "services", csv_bytes([["Name", "Unit price", "Usage unit"], ["Install", "80", "hour"]]),
+              key="name")
+    assert session.scalar(select(Item.kind).where(Item.name == "Install")) == "service"
+    outcome = do_import(app, "bundles", csv_bytes([["Name", "SKU", "Unit price", "Components"],
+                                                   ["Pair", "PAIR-1", "30", "2 × W-1, 1 × Gadget"],
+                                                   ["Bad", "BAD-1", "30", "1 × KIT-1"]]), partial=True)
+    assert outcome.created == 1 and outcome.errors[0].column == "Components" and "bundle" in outcome.errors[0].message
+    pair = item_by_sku(session, "PAIR-1")
+    assert pair.is_bundle and {(c.component_id, c.quantity) for c in pair.components} == {
+        (catalog.widget, Decimal("2")), (catalog.gadget, Decimal("1"))}
+
+
+def test_price_book_entries_and_opening_stock(app, session, catalog):
+    session.add(PriceBook(name="Mayoristas", currency="EUR"))
+    session.commit()
+    outcome = do_import(app, "price_book_entries", csv_bytes([["Tarifa", "Producto", "Precio"],
+                                                              ["Mayoristas", "W-1", "15,50"],
+                                                              ["Mayoristas", "Gadget", "6"],
+                                                              ["Nope", "W-1", "1"]]), partial=True)
+    assert outcome.created == 2 and outcome.errors[0].column == "Tarifa"
+    assert count(session, PriceBookEntry) == 2
+    outcome = do_import(app, "stock", csv_bytes([["SKU", "Cantidad", "Motivo"], ["W-1", "10", "Encontrado"],
+                                                 ["G-1", "5", ""], ["KIT-1", "1", ""]]), partial=True)
+    assert outcome.created == 2 and outcome.errors[0].row == 4   # a bundle has no stock of its own
+    session.expire_all()
+    assert session.get(Item, catalog.widget).on_hand == Decimal("10")
+    moves = list(session.scalars(select(StockMove).where(StockMove.kind == "adjustment")))
+    assert {(m.product_id, m.quantity, m.reason) for m in moves} == {(catalog.widget, Decimal("10"), "found"),
+                                                                      (catalog.gadget, Decimal("5"),
+                                                                       "count_correction")}
+
+
+# --- undo -----------------------------------------------------------------------------------------
+
+def test_undo_removes_what_was_created_and_restores_what_was_updated(app, session, catalog):
+    data = csv_bytes([["Name", "SKU", "Unit price"], ["Widget v2", "W-1", "21"], ["Brand new", "U-1", "1"]])
+    outcome = do_import(app, "products", data, on_duplicate="update")
+    assert item_by_sku(session, "W-1").unit_price == Decimal("21")
+    with app.app_context(), db.transaction() as s:
+        counts = imports.undo(s, imports.get_run(s, outcome.run_id))
+    assert counts == {"deleted": 1, "restored": 1, "reversed": 0}
+    widget = item_by_sku(session, "W-1")
+    assert (widget.name, widget.unit_price) == ("Widget", Decimal("19.99")) and item_by_sku(session, "U-1") is None
+    assert session.get(ImportRun, outcome.run_id).status == "undone"
+    session.commit()
+    with app.app_context(), pytest.raises(Conflict):
+        imports.undo(db.session, imports.get_run(db.session, outcome.run_id))   # not twice
+
+
+def test_undo_refuses_records_used_by_documents_and_changes_nothing(app, session, catalog):
+    outcome = do_import(app, "products", csv_bytes([["Name", "SKU", "Unit price"], ["Sold", "S-9", "5"],
+                                                    ["Unsold", "S-8", "5"]]))
+    sold = item_by_sku(session, "S-9")
+    document = Document(doc_type="quote", number="Q-IMP-1", status="Created", account_id=catalog.account,
+                        currency="EUR")
+    session.add(document)
+    session.flush()
+    session.add(DocumentLine(document_id=document.id, position=0, item_id=sold.id, description="Sold",
+                             quantity=Decimal("1"), unit_price=Decimal("5")))
+    session.commit()
+    with app.app_context(), pytest.raises(Conflict) as refused:
+        with db.transaction() as s:
+            imports.undo(s, imports.get_run(s, outcome.run_id))
+    assert "documents" in refused.value.message and "row 2" in refused.value.message
+    assert item_by_sku(session, "S-8") is not None   # nothing undone
+    assert session.get(ImportRun, outcome.run_id).status == "done"
+
+
+def test_undo_of_opening_stock_reverses_the_moves(app, session, catalog):
+    outcome = do_import(app, "stock", csv_bytes([["Product", "Quantity on hand"], ["W-1", "7"]]))
+    with app.app_context(), db.transaction() as s:
+        assert imports.undo(s, imports.get_run(s, outcome.run_id))["reversed"] == 1
+    session.expire_all()
+    assert session.get(Item, catalog.widget).on_hand == 0
+
+
+def test_only_the_last_import_of_an_entity_is_undone(app, session):
+    first = do_import(app, "vendors", csv_bytes([["Name"], ["V one"]]))
+    do_import(app, "vendors", csv_bytes([["Name"], ["V two"]]))
+    with app.app_context(), pytest.raises(Conflict):
+        imports.undo(db.session, imports.get_run(db.session, first.run_id))
+
+
+def test_import_records_who_imported(app, session, make_user):
+    user = make_user("admin", "importer")
+    with app.app_context(), acting_as(user):
+        do_import(app, "vendors", csv_bytes([["Name"], ["Audited"]]))
+    assert session.scalar(select(ImportRun.user_id)) == user.id
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, filename, words", [
+    (b"PK\x03\x04 broken zip", "x.xlsx", "not a valid XLSX"),
+    (b"not a zip at all", "x.xlsx", "not a valid XLSX"),
+    (b"\x00\x01\x02binary", "x.csv", "not a text file"),
+    (b"Name,SKU\n\x81\x8d\x8f\x90\x9d", "x.csv", "encoding"),
+    (b'Name,SKU\n"unterminated,1\n', "x.csv", "malformed"),
+    (b"   \n", "x.csv", "empty"),
+    (b"x", "x.xls", "save it as XLSX or CSV"),
+])
+def test_bad_files_are_refused_with_a_clear_message(app, data, filename, words):
+    with app.app_context(), pytest.raises(import_files.FileRefused) as refused:
+        import_files.read(data, filename)
+    assert words in refused.value.message and refused.value.fields == {"file": [refused.value.message]}
+
+
+def test_a_too_large_file_is_refused_before_it_is_read(app):
+    with app.app_context(), pytest.raises(import_files.FileRefused) as refused:
+        import_files.read(b"a" * 2048, "big.csv", max_bytes=1024)
+    assert "at most" in refused.value.message
+
+
+def test_formula_cells_are_named_never_evaluated(app, session):
+    data = xlsx([["Name", "SKU", "Unit price"], ["Formula", "F-1", 1]], formulas={"C2": "=1+1"})
+    outcome = do_import(app, "products", data, "f.xlsx", partial=True)
+    assert [(e.row, e.column) for e in outcome.errors] == [(2, "Unit price")]
+    assert "formula" in outcome.errors[0].message
+    outcome = do_import(app, "products", csv_bytes([["Name", "SKU", "Unit price"], ["=HYPERLINK(1)", "F-2", "1"],
+                                                    ["'=kept as text", "F-3", "1"]]), partial=True)
+    assert [(e.row, e.column) for e in outcome.errors] == [(2, "Name")]
+    assert item_by_sku(session, "F-3").name == "=kept as text"
+
+
+def test_an_unknown_account_names_row_and_column_and_nothing_is_half_written(app, session, catalog):
+    data = csv_bytes([["Last name", "Account"], ["Ok", "Ferretería López S.L."], ["Lost", "Nobody"]])
+    with pytest.raises(imports.ImportRefused) as refused:
+        do_import(app, "contacts", data)
+    assert refused.value.fields == {"rows.3.Account": ["unknown account 'Nobody'"]}
+    assert count(session, Contact, Contact.last_name == "Ok") == 0
+
+
+def test_the_records_an_import_made_are_kept_for_undo(app, session):
+    outcome = do_import(app, "vendors", csv_bytes([["Name"], ["Kept"]]))
+    rows = list(session.scalars(select(ImportRow).where(ImportRow.run_id == outcome.run_id)))
+    assert [(r.row, r.action) for r in rows] == [(2, "created")]
+
+
+# --- batches: ids in the rows' order, the audit trail, the plugins told once a batch ---------------
+
+class _BatchSpy:
+    """A plugin with the batch form of the record hook."""
+
+    def __init__(self):
+        self.batches: list[tuple[str, list[int], bool]] = []
+        self.single: list[int] = []
+
+    @hookimpl
+    def crm_records_saved(self, session, entity, record_ids, created):
+        self.batches.append((entity, list(record_ids), created))
+
+    @hookimpl
+    def crm_record_saved(self, session, entity, record, created):
+        self.single.append(record.id)
+
+
+class _SingleSpy:
+    """A plugin written before the batch form: told record by record."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, int, str, bool]] = []
+
+    @hookimpl
+    def crm_record_saved(self, session, entity, record, created):
+        self.calls.append((entity, record.id, record.sku, created))
+
+
+def test_a_large_import_keeps_each_row_with_its_record_audits_them_and_tells_plugins_per_batch(app, session):
+    rows = 2 * imports.BATCH + 7
+    data = csv_bytes([["Name", "SKU", "Unit price"], *([f"Batch {n}", f"B-{n:05d}", f"{n}.5"] for n in range(rows))])
+    with registered_plugin(app, _BatchSpy(), "batch_spy") as batch, \
+            registered_plugin(app, _SingleSpy(), "single_spy") as single:
+        outcome = do_import(app, "products", data)
+    assert outcome.created == rows
+    made = {r.row: r.record_id for r in session.scalars(select(ImportRow).where(ImportRow.run_id == outcome.run_id))}
+    items = {i.id: i for i in session.scalars(select(Item).where(Item.sku.like("B-%")))}
+    for n in range(rows):   # row n + 2 of the file (after the header) made the item of its SKU and price
+        item = items[made[n + 2]]
+        assert (item.sku, item.name, item.unit_price, item.version) == (f"B-{n:05d}", f"Batch {n}",
+                                                                        Decimal(f"{n}.5"), 1)
+    audited = set(session.scalars(select(AuditEntry.entity_id).where(AuditEntry.entity == "items",
+                                                                      AuditEntry.action == "create")))
+    assert {str(i) for i in items} <= audited
+    assert [len(ids) for _entity, ids, _created in batch.batches] == [imports.BATCH, imports.BATCH, 7]
+    assert {e for e, _ids, c in batch.batches} == {"items"} and all(c for _e, _i, c in batch.batches)
+    assert sorted(i for _e, ids, _c in batch.batches for i in ids) == sorted(items) and batch.single == []
+    assert sorted((sku, record_id) for _e, record_id, sku, _c in single.calls) == \
+        sorted((i.sku, i.id) for i in items.values())
+
+
+def test_updates_are_told_per_batch_and_audited_with_their_changes(app, session, catalog):
+    data = csv_bytes([["Name", "SKU", "Unit price"], ["Widget v3", "W-1", "22"]])
+    with registered_plugin(app, _BatchSpy(), "batch_spy") as batch:
+        do_import(app, "products", data, on_duplicate="update")
+    widget = item_by_sku(session, "W-1")
+    assert batch.batches == [("items", [widget.id], False)] and batch.single == []
+    change = session.scalars(select(AuditEntry).where(AuditEntry.entity == "items", AuditEntry.action == "update",
+                                                      AuditEntry.entity_id == str(widget.id))).all()[-1]
+    assert change.changes["name"] == ["Widget", "Widget v3"]
+
+
+def test_workflow_rules_fire_for_each_record_of_an_imported_batch(app, api, session):
+    app.config["WORKFLOWS_DISPATCH"] = False   # runs stay queued: the test reads them
+    answer = api.post("/workflows", json={
+        "name": "New flagged items", "entity": "items", "enabled": True, "trigger": {"event": "created"},
+        "conditions": {"items": [{"field": "name", "op": "contains", "value": "flagged"}]},
+        "actions": [{"type": "add_comment", "text": "seen {{ record.name }}"}]})
+    assert answer.status_code == 201, answer.text
+    data = csv_bytes([["Name", "SKU", "Unit price"], ["A flagged", "F-1", "1"], ["Plain", "F-2", "1"],
+                      ["B flagged", "F-3", "1"]])
+    do_import(app, "products", data)
+    flagged = {item_by_sku(session, sku).id for sku in ("F-1", "F-3")}
+    runs = session.execute(select(WorkflowRun.record_id, WorkflowRun.event).where(WorkflowRun.entity == "items")).all()
+    assert sorted(runs) == sorted((record_id, "created") for record_id in flagged)
+
+
+def test_updates_written_together_still_refuse_a_row_alone(app, session, catalog):
+    """Two rows of a batch give the same new SKU to two products: the batch's one write is
+    refused, the batch is written again row by row, and only the second row is rejected."""
+    data = csv_bytes([["Name", "SKU", "Unit price"], ["Widget", "NEW-1", "20"], ["Gadget", "NEW-1", "8"],
+                      ["Widget", "NEW-1", "21"]])
+    outcome = do_import(app, "products", data, key="name", on_duplicate="update", partial=True)
+    assert (outcome.updated, outcome.rejected_count) == (2, 1)
+    assert [(e.row, e.column) for e in outcome.errors] == [(3, "SKU")]
+    widget, gadget = item_by_sku(session, "NEW-1"), item_by_sku(session, "G-1")
+    assert (widget.name, widget.unit_price, gadget.unit_price) == ("Widget", Decimal("21"), Decimal("7.455"))
