@@ -4,6 +4,7 @@ and opened by another user."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm.models import Account, Contact
@@ -35,7 +36,7 @@ def test_mass_edit_and_a_mass_delete_refused_in_a_browser(page, make_user, sessi
     page.select_option("#mass-action", "delete")
     page.click("#mass-form button[type=submit]")
     page.wait_for_selector("text=Nothing was changed: 1 of 3")
-    assert page.locator(".flash.error", has_text="Gamma").count() == 1
+    expect(page.locator(".flash.error", has_text="Gamma")).to_have_count(1)
     assert sorted(session.scalars(select(Account.name))) == ["Alpha", "Beta", "Gamma"]
     session.commit()
 
@@ -55,17 +56,18 @@ def test_save_and_share_a_view_in_a_browser(page, new_page, make_user, session):
     page.locator('#views-menu input[name="shared"]').check()
     page.click("#views-menu .save-view button[type=submit]")
     page.wait_for_selector("text=The view Madrid team was saved.")
-    assert page.locator('th[data-column="website"]').count() == 1
+    expect(page.locator('th[data-column="website"]')).to_have_count(1)
     # another user finds it shared, makes it the default; the list opens with it
     other = new_page()
     sign_in(other, seller)
     other.goto("/accounts/")
     other.click("#views-menu summary")
     row = other.locator('li[data-view="Madrid team"]')
-    assert row.locator(".badge", has_text="shared").count() == 1
+    expect(row.locator(".badge", has_text="shared")).to_have_count(1)
     row.locator("button", has_text="Make default").click()
+    other.wait_for_selector("text=The list opens with the view Madrid team from now on.")
     other.goto("/accounts/")
     assert "view=" in other.url
     assert other.locator("table.list").inner_text().count("Madrid SL") == 1
     assert "Bilbao SA" not in other.locator("table.list").inner_text()
-    assert other.locator('th[data-column="website"]').count() == 1
+    expect(other.locator('th[data-column="website"]')).to_have_count(1)

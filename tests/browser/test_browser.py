@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from crm.context import set_actor
 from crm.db import db
@@ -127,7 +128,7 @@ def test_quote_to_invoice_in_the_browser(app, live_server, make_user, shop, new_
     assert read(app, lambda s: s.get(Item, shop.widget).reserved) == 3
 
     # the warehouse ships (sales may not: no "Ship…" for them), then sales invoices
-    assert page.locator("a:has-text('Ship…')").count() == 0
+    expect(page.locator("a:has-text('Ship…')")).to_have_count(0)
     warehouse_page = new_page()
     sign_in(warehouse_page, live_server, warehouse.username)
     warehouse_page.goto(order_url)
@@ -139,7 +140,7 @@ def test_quote_to_invoice_in_the_browser(app, live_server, make_user, shop, new_
     warehouse_page.click("button:has-text('Ship')")
     warehouse_page.wait_for_url(order_url)
     assert "Shipment recorded" in warehouse_page.inner_text("main")
-    assert warehouse_page.locator("a:has-text('Invoice…')").count() == 0
+    expect(warehouse_page.locator("a:has-text('Invoice…')")).to_have_count(0)
 
     page.reload()
     page.click("a:has-text('Invoice…')")
@@ -230,7 +231,7 @@ def test_the_admin_reads_the_roles_page_and_other_roles_cannot(app, live_server,
 
     warehouse = new_page()
     sign_in(warehouse, live_server, make_user("warehouse").username)
-    assert warehouse.locator("#sidebar a[href='/admin/roles']").count() == 0
+    expect(warehouse.locator("#sidebar a[href='/admin/roles']")).to_have_count(0)
     assert warehouse.goto(live_server + "/admin/roles").status == 403
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from crm.testing import TEST_PASSWORD, watch_page
 
 #: links a browser does not show as a page (downloads)
@@ -59,7 +61,7 @@ def test_every_page_works_under_the_policy(app, live_server, make_user, runner, 
     page.wait_for_function("() => { const t = document.querySelector('#doc-totals [data-total=grand_total]');"
                            " return t && /[1-9]/.test(t.textContent); }")
     page.goto(live_server + "/profile/")
-    assert page.locator("button", has_text="Sign out everywhere").is_visible()
+    expect(page.locator("button", has_text="Sign out everywhere")).to_be_visible()
 
 
 def test_a_violation_is_seen(browser, live_server):

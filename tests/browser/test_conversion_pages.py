@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from crm.testing import TEST_PASSWORD
 
 
@@ -31,7 +33,7 @@ def test_a_quote_converts_once_then_offers_another_copy(new_page, live_server, a
         page.wait_for_url(re.compile(rf"/{path}/\d+$"))
         first = page.locator("h1").inner_text()
         page.goto(f"{live_server}/quotes/{quote['id']}")
-        assert page.get_by_role("button", name=f"Create {target}").count() == 0
+        expect(page.get_by_role("button", name=f"Create {target}")).to_have_count(0)
         page.get_by_role("button", name=label).click()
         page.wait_for_url(re.compile(rf"/{path}/\d+$"))
         second = page.locator("h1").inner_text()

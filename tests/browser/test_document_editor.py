@@ -110,7 +110,8 @@ def test_a_sales_order_from_the_editor(page, live_server, make_user, shop, tmp_p
     page.locator("table.lines a", has_text="Widget").click()  # the product page names its vendor
     page.wait_for_url(re.compile(r"/products/\d+$"))
     vendor = page.locator("dl.fields dd a", has_text="Suministros Norte")
-    assert vendor.count() == 1 and "#" not in page.locator("dl.fields").inner_text()
+    expect(vendor).to_have_count(1)
+    assert "#" not in page.locator("dl.fields").inner_text()
     vendor.click()
     page.wait_for_url(re.compile(r"/vendors/\d+$"))
 

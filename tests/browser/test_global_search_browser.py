@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from crm.context import set_actor
 from crm.models import Account, Item
@@ -54,7 +55,7 @@ def test_find_a_record_with_the_keyboard_shortcut(app, live_server, make_user, r
     titles = listbox.locator("[role=option] .title").all_text_contents()
     assert titles[0] == "Vortex blender"
     assert '<img src=x onerror="alert(1)"> Vortex fans' in titles            # shown as text
-    assert listbox.locator("img").count() == 0
+    expect(listbox.locator("img")).to_have_count(0)
     page.keyboard.press("ArrowDown")
     first = listbox.locator("[role=option]").first
     assert first.get_attribute("aria-selected") == "true"
@@ -74,7 +75,7 @@ def test_ctrl_k_then_enter_opens_the_results_page_and_escape_closes(app, live_se
     listbox = page.locator("#global-search-list")
     listbox.locator("[role=option]").first.wait_for()
     page.keyboard.press("Escape")
-    assert listbox.is_hidden()
+    expect(listbox).to_be_hidden()
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/search/\?q=vbx-00$"))
     assert page.locator("#search-group-product").text_content() == "Products"

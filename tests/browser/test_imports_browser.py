@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 from openpyxl import Workbook
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from crm.models import AuditEntry, Item
@@ -53,10 +54,10 @@ def test_import_a_spanish_catalogue_fix_the_mapping_undo_and_round_trip(new_page
     page.select_option("#map-2", "unit_price")
     page.get_by_role("button", name="Vista previa").click()
     errors = page.locator("#import-errors tbody tr")
-    assert errors.count() == 1
+    expect(errors).to_have_count(1)
     assert errors.first.inner_text().split("\t")[:2] == ["3", "Proveedor"]
     assert "Nadie S.A." in errors.first.inner_text()
-    assert page.get_by_role("button", name="Importar").is_disabled()   # all or nothing: not with a refused row
+    expect(page.get_by_role("button", name="Importar")).to_be_disabled()   # all or nothing: not with a refused row
     assert count(session, "BR-") == 0
 
     page.get_by_role("link", name="Cambiar las columnas").click()

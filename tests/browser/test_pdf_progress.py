@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm.models.jobs import Task
@@ -25,7 +26,7 @@ def test_the_pdf_page_shows_progress_then_the_pdf(app, live_server, api, make_us
     sign_in(page, live_server, make_user("sales").username)
     page.goto(f"{live_server}/quotes/{quote['id']}/pdf")
     assert page.locator("h1").inner_text() == f"Preparing the PDF of {quote['number']}"
-    assert page.locator("progress").count() == 1
+    expect(page.locator("progress")).to_have_count(1)
     assert "No background worker is running" in page.locator("[role=alert]").inner_text()
 
     task_id = session.scalar(select(Task.id).where(Task.target == "crm.services.pdf_renders:render_queued"))

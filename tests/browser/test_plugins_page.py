@@ -4,6 +4,7 @@ with its error."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import inspect, text
 
 from crm.db import db
@@ -39,7 +40,7 @@ def test_disable_enable_purge_and_a_failed_plugin_on_the_plugins_page(app, page,
     broken = page.locator('tr[data-plugin="broken"]')
     assert "Failed to load" in broken.inner_text()
     assert "No module named 'crm_missing_dependency'" in broken.inner_text()
-    assert broken.locator("button").count() == 0
+    expect(broken.locator("button")).to_have_count(0)
 
     hello = page.locator('tr[data-plugin="hello"]')
     assert "Enabled" in hello.inner_text() and "pages" in hello.inner_text()

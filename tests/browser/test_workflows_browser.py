@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from crm.services import workflows
 from crm.testing import TEST_PASSWORD
 
@@ -25,7 +27,7 @@ def test_an_administrator_builds_a_workflow_and_sees_it_run(new_page, live_serve
     sign_in(page, live_server, admin.username)
     page.get_by_role("link", name="Workflows").click()
     page.wait_for_url(re.compile(r"/admin/workflows/$"))
-    assert page.get_by_text("Overdue invoice reminder").is_visible()  # the shipped examples, off
+    expect(page.get_by_text("Overdue invoice reminder")).to_be_visible()  # the shipped examples, off
     page.click("#new-rule")
     page.fill("#f-name", "Welcome big accounts")
     page.select_option("#f-entity", "accounts")
@@ -52,11 +54,11 @@ def test_an_administrator_builds_a_workflow_and_sees_it_run(new_page, live_serve
     assert workflows.run_due(app) == {"done": 1}
     page.reload()
     runs = page.locator("#workflow-runs tbody tr")
-    assert runs.count() == 1
+    expect(runs).to_have_count(1)
     assert "ACME Iberia" in runs.first.inner_text() and "1 users notified" in runs.first.inner_text()
     assert page.locator("#notifications-count").inner_text() == "1"
     page.click("#notifications-bell")
     page.get_by_text("New account ACME Iberia").wait_for()
     page.click("#read-all")
     page.wait_for_url(re.compile(r"/notifications/$"))
-    assert page.locator("#notifications-count").count() == 0
+    expect(page.locator("#notifications-count")).to_have_count(0)
