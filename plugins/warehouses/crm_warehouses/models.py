@@ -7,6 +7,8 @@
 * ``warehouses_user_defaults``: the warehouse a user works in: new documents get it.
 * ``warehouses_transfers`` and ``warehouses_transfer_lines``: transfers of stock from one warehouse
   to another (draft, shipped: the stock is in transit, received, cancelled) and their products.
+* ``warehouses_reorder_levels``: a product's reorder level and reorder quantity in one warehouse
+  (else the product's own apply there).
 """
 from __future__ import annotations
 
@@ -111,6 +113,20 @@ class TransferLine(Model):
     product = relationship("Item", lazy="joined")
 
 
+class ReorderLevel(Model):
+    """A product's reorder level and reorder quantity in one warehouse (instead of the product's own there)."""
+
+    __tablename__ = "warehouses_reorder_levels"
+
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses_warehouses.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, index=True)
+    #: the product is low in the warehouse when its available quantity there is at or under it
+    reorder_level: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
+    #: replenishment orders the warehouse up to it (at least up to the reorder level)
+    reorder_quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
+
+
 #: the plugin's tables
 TABLES = [Warehouse.__table__, DocumentWarehouse.__table__, UserDefault.__table__, Transfer.__table__,
-          TransferLine.__table__]
+          TransferLine.__table__, ReorderLevel.__table__]
