@@ -26,7 +26,7 @@ from crm.services import stock
 from crm.services.doctypes import DOC_TYPES as DOC_TYPE_INFO
 from crm.services.documents import get_document
 from crm.services.stock import ADJUSTMENT_REASONS
-from crm_warehouses import services, stock as warehouse_stock, transfers
+from crm_warehouses import reorder, services, stock as warehouse_stock, transfers
 from crm_warehouses.models import DOC_TYPES, TRANSFER_STATUSES, Transfer, Warehouse
 from crm_warehouses.permissions import WAREHOUSES
 
@@ -298,6 +298,136 @@ class WarehouseAdjustments(MethodView):
             return stock.adjust(session, body["product_id"], quantity=body.get("quantity"),
                                 counted_quantity=body.get("counted_quantity"), reason=body["reason"],
                                 note=body.get("note", ""), location_id=warehouse.location_id)
+
+
+# --- reorder levels per warehouse, ordering a warehouse's shortfall ------------------------------
+
+class ReorderLevelSchema(Schema):
+    class Meta:
+        name = "WarehouseReorderLevel"
+
+    warehouse_id = fields.Integer()
+    product_id = fields.Integer()
+    sku = fields.String()
+    name = fields.String()
+    reorder_level = QuantityField(metadata={"description": "low in this warehouse when available there is at or below it"})
+    reorder_quantity = QuantityField(metadata={"description": "its shortfall is ordered up to it (at least up to the level)"})
+    own = fields.Boolean(metadata={"description": "the warehouse's own levels (false: the product's apply)"})
+
+
+class ReorderLevelInSchema(Schema):
+    class Meta:
+        name = "WarehouseReorderLevelIn"
+
+    reorder_level = QuantityField(required=True, metadata={"description": "0 or more; 0 stops watching it here"})
+    reorder_quantity = QuantityField(load_default=Decimal("0"), metadata={"description": "0 or more (default 0)"})
+
+
+@blp.route("/<int:warehouse_id>/reorder-levels")
+class WarehouseReorderLevels(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, ListOf(ReorderLevelSchema))
+    def get(self, warehouse_id: int) -> dict:
+        """The warehouse's own reorder levels (elsewhere the products' own apply), by SKU."""
+        items = reorder.levels(db.session, services.get_warehouse(db.session, warehouse_id))
+        return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
+
+
+@blp.route("/<int:warehouse_id>/reorder-levels/<int:product_id>")
+class WarehouseReorderLevel(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, ReorderLevelSchema)
+    def get(self, warehouse_id: int, product_id: int) -> reorder.Level:
+        """A product's reorder level and quantity in the warehouse: its own there (``own``), else
+        the product's."""
+        return reorder.level(db.session, services.get_warehouse(db.session, warehouse_id), product_id)
+
+    @require("stock", "write")
+    @blp.arguments(ReorderLevelInSchema)
+    @blp.response(200, ReorderLevelSchema)
+    def put(self, body: dict, warehouse_id: int, product_id: int) -> reorder.Level:
+        """Give the product its own reorder level and quantity in the warehouse (a stocked
+        product: 422 naming ``product_id`` otherwise)."""
+        with db.transaction() as session:
+            warehouse = services.get_warehouse(session, warehouse_id)
+            return reorder.set_level(session, warehouse, product_id, body)
+
+    @require("stock", "write")
+    @blp.response(200, ReorderLevelSchema)
+    def delete(self, warehouse_id: int, product_id: int) -> reorder.Level:
+        """Forget the product's own levels in the warehouse: the product's apply there again
+        (answered)."""
+        with db.transaction() as session:
+            return reorder.clear_level(session, services.get_warehouse(session, warehouse_id), product_id)
+
+
+class WarehouseReplenishSchema(Schema):
+    class Meta:
+        name = "WarehouseReplenish"
+
+    product_ids = fields.List(IdField(), validate=validate.Length(min=1, max=10_000), metadata={
+        "description": "only these products (default: every product low in the warehouse)"})
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "say what would be ordered; draft nothing"})
+
+
+class WarehouseNeedSchema(Schema):
+    class Meta:
+        name = "WarehouseNeed"
+
+    product_id = fields.Integer()
+    sku = fields.String(allow_none=True)
+    name = fields.String()
+    available = QuantityField(minimum=None, metadata={"description": "in this warehouse"})
+    incoming = QuantityField(minimum=None, metadata={"description": "on approved purchase orders for this warehouse"})
+    in_drafts = QuantityField(minimum=None, metadata={"description": "on draft purchase orders for this warehouse"})
+    target = QuantityField(minimum=None)
+    quantity = QuantityField(minimum=None, metadata={"description": "to order"})
+
+
+class WarehousePlannedOrderSchema(Schema):
+    class Meta:
+        name = "WarehousePlannedOrder"
+
+    vendor_id = fields.Integer()
+    purchase_order_id = fields.Integer(allow_none=True, metadata={"description": "null on a dry run"})
+    number = fields.String(allow_none=True)
+    lines = fields.List(fields.Nested(WarehouseNeedSchema))
+
+
+class WarehouseReplenishmentSchema(Schema):
+    class Meta:
+        name = "WarehouseReplenishment"
+
+    dry_run = fields.Boolean()
+    purchase_orders = fields.List(fields.Nested(WarehousePlannedOrderSchema))
+    covered = fields.List(fields.Nested(WarehouseNeedSchema), metadata={
+        "description": "low, but what is on its way covers it"})
+    without_vendor = fields.List(fields.Nested(WarehouseNeedSchema), metadata={
+        "description": "low, not ordered: no vendor"})
+
+
+@blp.route("/<int:warehouse_id>/replenish")
+class WarehouseReplenish(MethodView):
+    @require("purchase_orders", "write")
+    @blp.arguments(WarehouseReplenishSchema)
+    @blp.response(200, WarehouseReplenishmentSchema)
+    def post(self, body: dict, warehouse_id: int) -> dict:
+        """Order the warehouse's shortfall: draft a purchase order per vendor for this warehouse
+        (its receipts go there) for the products low there, up to each one's reorder quantity
+        there (at least its level), counting what is incoming and in draft orders for it, like
+        ``POST /stock/replenish`` for the totals; 409 for an inactive warehouse."""
+        with db.transaction() as session:
+            warehouse = services.get_warehouse(session, warehouse_id)
+            result = reorder.replenish(session, warehouse, body.get("product_ids"), dry_run=body["dry_run"])
+            orders = dict(zip(result.planned, result.orders))
+            answer = {"dry_run": result.dry_run, "covered": result.covered, "without_vendor": result.without_vendor,
+                      "purchase_orders": [{"vendor_id": vendor_id, "lines": needs,
+                                           "purchase_order_id": orders[vendor_id].id if vendor_id in orders else None,
+                                           "number": orders[vendor_id].number if vendor_id in orders else None}
+                                          for vendor_id, needs in result.planned.items()]}
+            if result.dry_run:
+                session.rollback()
+        return answer
 
 
 # --- transfers between warehouses ----------------------------------------------------------------

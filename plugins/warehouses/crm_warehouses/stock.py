@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from crm import money
@@ -17,7 +17,7 @@ from crm.models import BundleComponent, Document, DocumentLine, Item, StockBalan
 from crm.services import stock
 from crm.services.stock import OPEN_PURCHASE_STATUSES
 from crm_warehouses import services
-from crm_warehouses.models import LINE_KEY, DocumentWarehouse, Warehouse
+from crm_warehouses.models import LINE_KEY, DocumentWarehouse, ReorderLevel, Warehouse
 
 ZERO = Decimal("0")
 #: the purposes of ``crm_stock_location`` an inactive warehouse refuses (new stock commitments);
@@ -43,16 +43,18 @@ class Figures:
         return not (self.on_hand or self.reserved or self.incoming)
 
 
-def incoming(session: Session, product_ids: list[int] | None = None) -> dict[tuple[int, int | None], Decimal]:
+def incoming(session: Session, product_ids: list[int] | None = None, *,
+             statuses: tuple[str, ...] = OPEN_PURCHASE_STATUSES) -> dict[tuple[int, int | None], Decimal]:
     """``{(product_id, warehouse_id or None): quantity}`` still to be received on approved
-    purchase orders (components of bundles included), by the warehouse of each order."""
+    purchase orders (components of bundles included), by the warehouse of each order (a line's
+    own warehouse first). ``statuses``: the purchase orders' statuses counted (the drafts, say)."""
     rows = session.execute(
         select(Item.id, Item.is_bundle, DocumentWarehouse.warehouse_id, DocumentLine.quantity,
                DocumentLine.qty_received, DocumentLine.custom).select_from(DocumentLine)
         .join(Document, Document.id == DocumentLine.document_id)
         .join(Item, Item.id == DocumentLine.item_id)
         .outerjoin(DocumentWarehouse, DocumentWarehouse.document_id == Document.id)
-        .where(Document.doc_type == "purchase_order", Document.status.in_(OPEN_PURCHASE_STATUSES),
+        .where(Document.doc_type == "purchase_order", Document.status.in_(statuses),
                DocumentLine.display_type.is_(None), Item.kind == "product",
                DocumentLine.quantity != DocumentLine.qty_received))
     codes = {w.code: w.id for w in services.warehouses(session)}
@@ -123,40 +125,46 @@ def warehouse_stock(session: Session, warehouse: Warehouse, product_id: int | No
 
 @dataclass(frozen=True)
 class ReportRow:
-    """A product in a warehouse's stock report: its figures there, its reorder level, its value
-    at purchase cost (on hand x cost, rounded to the currency by ``crm.money``) and whether it
-    is low there (active, a reorder level above 0, available at or below it: the core's rule
-    for the low-stock report, applied to this warehouse's figures)."""
+    """A product in a warehouse's stock report: its figures there, its reorder level there (the
+    warehouse's own when set, ``own_level``, else the product's), its value at purchase cost (on
+    hand x cost, rounded to the currency by ``crm.money``) and whether it is low there (active, a
+    reorder level above 0, available at or below it: the core's rule for the low-stock report,
+    applied to this warehouse's figures)."""
 
     figures: Figures
     reorder_level: Decimal
     purchase_cost: Decimal
     value: Decimal
     low: bool
+    own_level: bool = False
 
 
 def stock_report(session: Session, warehouse: Warehouse, currency: str, *,
                  low_only: bool = False) -> tuple[list[ReportRow], Decimal, int]:
     """A warehouse's stock levels: every product it holds, has reserved or expects, and every
-    active product watched by a reorder level (which may be low there without holding any), by
-    SKU then name. Returns the rows (only the low ones with ``low_only``), the value of the
-    warehouse's whole stock (the rows' values summed, so they add up) and how many are low."""
+    active product watched by a reorder level there (the warehouse's own, else the product's),
+    which may be low there without holding any, by SKU then name. Returns the rows (only the low
+    ones with ``low_only``), the value of the warehouse's whole stock (the rows' values summed, so
+    they add up) and how many are low."""
     expected = {pid: q for (pid, wid), q in incoming(session).items() if wid == warehouse.id and q}
-    watched = and_(Item.active.is_(True), Item.reorder_level > ZERO)
-    stmt = (select(Item, StockBalance.on_hand, StockBalance.reserved)
+    level = func.coalesce(ReorderLevel.reorder_level, Item.reorder_level)
+    watched = and_(Item.active.is_(True), level > ZERO)
+    stmt = (select(Item, StockBalance.on_hand, StockBalance.reserved, ReorderLevel.reorder_level)
             .outerjoin(StockBalance, (StockBalance.product_id == Item.id) & (StockBalance.location_id == warehouse.location_id))
+            .outerjoin(ReorderLevel, (ReorderLevel.product_id == Item.id) & (ReorderLevel.warehouse_id == warehouse.id))
             .where(Item.kind == "product", Item.is_bundle.is_(False),
                    or_(StockBalance.on_hand != ZERO, StockBalance.reserved != ZERO, Item.id.in_(list(expected)), watched))
             .order_by(Item.sku, Item.name, Item.id))
     rows = []
-    for item, on_hand, reserved in session.execute(stmt):
+    for item, on_hand, reserved, own in session.execute(stmt):
         held, promised = on_hand or ZERO, reserved or ZERO
         figures = Figures(warehouse, item.id, item.sku or "", item.name, held, promised, held - promised,
                           expected.get(item.id, ZERO))
         cost = item.purchase_cost or ZERO
-        low = bool(item.active) and item.reorder_level > ZERO and figures.available <= item.reorder_level
-        rows.append(ReportRow(figures, item.reorder_level, cost,
-                              money.round_money(money.multiply(held, cost), currency), low))
+        reorder_level = own if own is not None else item.reorder_level
+        low = bool(item.active) and reorder_level > ZERO and figures.available <= reorder_level
+        rows.append(ReportRow(figures, reorder_level, cost,
+                              money.round_money(money.multiply(held, cost), currency), low, own is not None))
     value = money.total(row.value for row in rows)
     low_count = sum(1 for row in rows if row.low)
     return ([row for row in rows if row.low] if low_only else rows), value, low_count

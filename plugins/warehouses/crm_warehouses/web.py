@@ -4,6 +4,7 @@ warehouses (the list, a new draft, a transfer's page with Ship, Receive and Canc
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -19,8 +20,8 @@ from crm.permissions import can, require
 from crm.services.doctypes import DOC_TYPES as DOC_TYPE_INFO
 from crm.services.documents import get_document
 from crm.services.settings import get_setting
-from crm.web.common import FormErrors, list_page, parse_int
-from crm_warehouses import services, stock as warehouse_stock, transfers
+from crm.web.common import FormErrors, list_page, parse_decimal, parse_int
+from crm_warehouses import reorder, services, stock as warehouse_stock, transfers
 from crm_warehouses.models import DOC_TYPES, TRANSFER_STATUSES, Transfer
 from crm_warehouses.permissions import WAREHOUSES
 
@@ -70,7 +71,8 @@ def report(warehouse_id: int) -> str:
                  if doc_ids else {})
     return render_template("warehouses/report.html", warehouse=warehouse, rows=rows, value=value,
                            low_count=low_count, low_only=low_only, currency=currency, page=moves,
-                           moves=moves.items, move_documents=documents)
+                           moves=moves.items, move_documents=documents,
+                           can_order=can(g.user, "purchase_orders", "write") and warehouse.active)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -193,11 +195,69 @@ def set_document(document_id: int) -> ResponseReturnValue:
 
 
 def product_panel(product: Item) -> Markup:
-    """The product's stock per warehouse, on its page."""
+    """The product's stock per warehouse, on its page, with its reorder level and quantity in
+    each (the warehouse's own, else the product's) and, for who may change stock, a form to set
+    them."""
     if not can(g.user, WAREHOUSES):
         return Markup("")
+    may_set = can(g.user, "stock", "write")
     return Markup(render_template("warehouses/_product_panel.html", product=product,
-                                  rows=warehouse_stock.product_stock(db.session, product)))
+                                  rows=warehouse_stock.product_stock(db.session, product),
+                                  own=reorder.product_levels(db.session, product.id), may_set=may_set,
+                                  choices=services.warehouses(db.session) if may_set else []))
+
+
+@bp.route("/reorder-levels", methods=["POST"], endpoint="set_reorder_level")
+@require("stock", "write")
+def set_reorder_level() -> ResponseReturnValue:
+    """The product panel's form: a product's reorder level and quantity in a warehouse (a blank
+    level: the product's own apply there again)."""
+    form = request.form
+    try:
+        product_id = parse_int(form.get("product_id"), "product_id", required=True)
+        warehouse_id = parse_int(form.get("warehouse_id"), "warehouse_id", required=True)
+        level_text = (form.get("reorder_level") or "").strip()
+        with db.transaction() as session:
+            warehouse = services.get_warehouse(session, warehouse_id or 0)
+            if level_text:
+                quantity = parse_decimal(form.get("reorder_quantity"), "reorder_quantity")
+                reorder.set_level(session, warehouse, product_id, {
+                    "reorder_level": parse_decimal(level_text, "reorder_level", required=True),
+                    "reorder_quantity": quantity if quantity is not None else Decimal("0")})
+                done = _("Reorder level in %(code)s saved.", code=warehouse.code)
+            else:
+                reorder.clear_level(session, warehouse, product_id)
+                done = _("%(code)s follows the product's reorder level again.", code=warehouse.code)
+    except CRMError as exc:
+        messages = [f"{key}: {m}" for key, msgs in exc.fields.items() for m in msgs]
+        flash(exc.message if not messages else f"{exc.message} ({'; '.join(messages)})", "error")
+        product = form.get("product_id", "")
+        return redirect(url_for("products.detail", record_id=int(product)) if product.isdigit() and len(product) < 10
+                        else url_for("warehouses.index"))
+    flash(done, "success")
+    return redirect(url_for("products.detail", record_id=product_id))
+
+
+@bp.route("/<int:warehouse_id>/replenish", methods=["POST"], endpoint="replenish")
+@require("purchase_orders", "write")
+def replenish(warehouse_id: int) -> ResponseReturnValue:
+    """The warehouse report's "Order the shortfall": draft purchase orders for this warehouse."""
+    try:
+        with db.transaction() as session:
+            result = reorder.replenish(session, services.get_warehouse(session, warehouse_id))
+            numbers = [order.number for order in result.orders]
+            without = [need.name for need in result.without_vendor]
+    except CRMError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("warehouses.report", warehouse_id=warehouse_id))
+    if numbers:
+        flash(_("Drafted for approval: %(numbers)s.", numbers=", ".join(numbers)), "success")
+    else:
+        flash(_("Nothing to order: what is on its way covers every low product."))
+    if without:
+        flash(_("Not ordered, for lack of a vendor: %(names)s. Set their vendor and order again.",
+                names=", ".join(without)), "error")
+    return redirect(url_for("purchase_orders.index") if numbers else url_for("warehouses.report", warehouse_id=warehouse_id))
 
 
 # --- transfers between warehouses ----------------------------------------------------------------
