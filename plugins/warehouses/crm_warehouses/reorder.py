@@ -30,6 +30,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm import money
 from crm.errors import ValidationError
 from crm.models import Item, StockBalance, Vendor
 from crm.money import MAX_QUANTITY
@@ -112,7 +113,7 @@ def _quantity(value: object, field: str, errors: dict[str, list[str]]) -> Decima
         errors[field] = [_("0 or more")]
     elif quantity > MAX_QUANTITY:
         errors[field] = [_("too large")]
-    elif quantity != quantity.quantize(Decimal("0.001")):
+    elif quantity != money.round_quantity(quantity):
         errors[field] = [_("at most 3 decimals")]
     return quantity
 
