@@ -315,3 +315,50 @@ def test_two_transfers_racing_for_the_last_units_of_a_location_move_them_once(ap
     assert (len(done), len(refused)) == (2, 6), results
     assert _balances(app, c.widget) == {plugin.b: ("1", "0"), DEFAULT_LOCATION_ID: ("4", "0")}
     assert _verify(app) == []
+
+
+def test_location_choices_and_availability_at_a_location(app, api, catalog):
+    """``crm_stock_location_choices`` lists what a page may offer (every plugin's answers, each
+    location once); ``stock.available(..., location_id=)`` answers at that location (a bundle in
+    whole bundles its components make there), without asking ``crm_stock_available``."""
+    c = catalog
+    plugin = Warehouses(app)
+    asked = []
+
+    class Choices:
+        @hookimpl
+        def crm_stock_location_choices(self, session, user):
+            asked.append(user.username if user is not None else None)
+            return [(plugin.b, "Warehouse B"), (DEFAULT_LOCATION_ID, "Main")]
+
+    class More:
+        @hookimpl
+        def crm_stock_location_choices(self, session, user):
+            return [(plugin.b, "again")]
+
+    with app.app_context():
+        session = db.new_session(app)
+        assert stock.location_choices(session, None) == []   # nobody offers any
+        session.close()
+    with registered_plugin(app, plugin, "tester"):
+        api.post("/stock/adjustments", json={"product_id": c.widget, "quantity": "5", "reason": "found"})  # in B
+        api.post("/stock/adjustments", json={"product_id": c.gadget, "quantity": "1", "reason": "found"})
+        plugin.active = False
+        api.post("/stock/adjustments", json={"product_id": c.widget, "quantity": "7", "reason": "found"})  # default
+        plugin.active = True
+        with registered_plugin(app, Choices(), "choices"), registered_plugin(app, More(), "more"):
+            with app.app_context():
+                session = db.new_session(app)
+                assert sorted(stock.location_choices(session, None)) == sorted(
+                    [(plugin.b, "Warehouse B"), (DEFAULT_LOCATION_ID, "Main")])
+                assert asked == [None]
+                ids = [c.widget, c.gadget, c.kit, c.consulting]
+                assert stock.available(session, ids, location_id=plugin.b) == {
+                    c.widget: D("5"), c.gadget: D("1"), c.kit: D("1"), c.consulting: D("0")}
+                assert stock.available(session, ids, location_id=DEFAULT_LOCATION_ID) == {
+                    c.widget: D("7"), c.gadget: D("0"), c.kit: D("0"), c.consulting: D("0")}
+                assert stock.available(session, [c.widget]) == {c.widget: D("5")}   # the plugin's answer
+                with pytest.raises(stock.ValidationError) as refused:
+                    stock.available(session, [c.widget], location_id=999999)
+                assert "location_id" in refused.value.fields
+                session.close()

@@ -173,6 +173,13 @@ def crm_stock_available(session, product_ids):
     Decimal}``, e.g. at the user's warehouse), or None for on hand - reserved in all."""
 
 
+@hookspec
+def crm_stock_location_choices(session, user):
+    """Return the stock locations ``user`` may choose to see stock at, as ``[(location_id,
+    label)]`` (a warehouses plugin: its active warehouses), for pages that offer that choice (the
+    item lookup's warehouse filter); None or [] for none. Every plugin's answers are listed."""
+
+
 # --- invoices and payments ---------------------------------------------------
 
 @hookspec(firstresult=True)

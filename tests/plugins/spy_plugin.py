@@ -146,6 +146,10 @@ class SpyPlugin:
     def crm_stock_available(self, session, product_ids):
         return self._record("crm_stock_available", session=session, product_ids=product_ids)
 
+    @hookimpl
+    def crm_stock_location_choices(self, session, user):
+        return self._record("crm_stock_location_choices", session=session, user=user)
+
     # --- invoices and payments ------------------------------------------------
 
     @hookimpl

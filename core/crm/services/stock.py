@@ -21,12 +21,25 @@ from decimal import Decimal
 from typing import Callable, Iterable, Literal, cast, overload
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, CursorResult, and_, case, func, inspect, literal, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    and_,
+    case,
+    func,
+    inspect,
+    literal,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from crm.context import current_actor_id
 from crm.errors import Conflict, NotFound, ValidationError
@@ -642,16 +655,69 @@ def balances(session: Session, product_ids: Iterable[int] | None = None,
             for pid, lid, on_hand, reserved in session.execute(stmt)}
 
 
-def available(session: Session, product_ids: Iterable[int]) -> dict[int, Decimal]:
+def available(session: Session, product_ids: Iterable[int], location_id: int | None = None) -> dict[int, Decimal]:
     """What is available of each product for the one acting: a plugin's answer
-    (``crm_stock_available``, e.g. at the user's warehouse), else on hand - reserved in all."""
+    (``crm_stock_available``, e.g. at the user's warehouse), else on hand - reserved in all.
+    With ``location_id``: what is available at that location (on hand - reserved there; a
+    bundle's in whole bundles its components make there; 0 for what has no stock there or is
+    not a product), without asking the plugins; an unknown location: 422 naming ``location_id``."""
     ids = list(product_ids)
+    if location_id is not None:
+        return _available_at_location(session, ids, checked_location(session, location_id))
     answer = hooks.call_first("crm_stock_available", session=session, product_ids=ids) \
         if hooks.implemented("crm_stock_available") else None
     if answer is not None:
         return {pid: answer.get(pid, ZERO) for pid in ids}
     rows = session.execute(select(Item.id, Item.on_hand - Item.reserved).where(Item.id.in_(ids)))
     return {pid: free for pid, free in rows}
+
+
+def _available_at_location(session: Session, ids: list[int], location_id: int) -> dict[int, Decimal]:
+    if not ids:
+        return {}
+    kinds = dict(session.execute(select(Item.id, Item.is_bundle).where(Item.id.in_(ids), Item.kind == "product")).all())
+    bundles = [pid for pid, is_bundle in kinds.items() if is_bundle]
+    components = session.execute(select(BundleComponent.bundle_id, BundleComponent.component_id,
+                                        BundleComponent.quantity)
+                                 .where(BundleComponent.bundle_id.in_(bundles))).all() if bundles else []
+    wanted = {pid for pid, is_bundle in kinds.items() if not is_bundle} | {row[1] for row in components}
+    free = {pid: figures.available for (pid, _lid), figures in balances(session, wanted, [location_id]).items()}
+    answer = {pid: free.get(pid, ZERO) for pid, is_bundle in kinds.items() if not is_bundle}
+    made: dict[int, Decimal] = {}
+    for bundle_id, component_id, per_bundle in components:
+        whole = whole_times(free.get(component_id, ZERO), per_bundle)
+        made[bundle_id] = min(made.get(bundle_id, whole), whole)
+    answer.update({bundle_id: max(made.get(bundle_id, ZERO), ZERO) for bundle_id in bundles})
+    return {pid: answer.get(pid, ZERO) for pid in ids}
+
+
+def in_stock_at(location_id: int) -> CompoundSelect:
+    """A subquery of the ids of the products with something available at ``location_id`` (on
+    hand - reserved there above 0) and of the bundles whose every component has at least its
+    quantity available there, for searches that filter on it in SQL (the item lookup's in-stock
+    filter per warehouse); read with ``item_id.in_(...)``."""
+    b, c = StockBalance.__table__.c, BundleComponent.__table__.c
+    products = select(b.product_id).where(b.location_id == location_id, b.on_hand > b.reserved)
+    part, here = BundleComponent.__table__.alias("part"), StockBalance.__table__.alias("here")
+    short = (select(literal(1)).select_from(part.outerjoin(here, and_(here.c.product_id == part.c.component_id,
+                                                                       here.c.location_id == location_id)))
+             .where(part.c.bundle_id == c.bundle_id,
+                    func.coalesce(here.c.on_hand - here.c.reserved, 0) < part.c.quantity))
+    bundles = select(c.bundle_id).where(~short.exists()).group_by(c.bundle_id)
+    return union_all(products, bundles)
+
+
+def location_choices(session: Session, user: object = None) -> list[tuple[int, str]]:
+    """The stock locations ``user`` may choose to see stock at (``crm_stock_location_choices``,
+    every plugin's answers, each location once, in their order): ``[(location_id, label)]``;
+    empty without a plugin that offers them."""
+    if not hooks.implemented("crm_stock_location_choices"):
+        return []
+    found: dict[int, str] = {}
+    for answer in hooks.call("crm_stock_location_choices", session=session, user=user):
+        for location_id, label in answer or []:
+            found.setdefault(int(location_id), str(label))
+    return list(found.items())
 
 
 def verify(session: Session) -> list[str]:

@@ -48,6 +48,10 @@ class ItemLookupSearchArgs(Schema):
     doc_type = fields.String(load_default="quote", validate=validate.OneOf(list(DOC_TYPES)), metadata={
         "description": "the kind of document the prices are for: on a purchase order an item's price is its "
                        "purchase cost"})
+    location_id = IdField(load_default=None, metadata={
+        "description": "a stock location offered by a plugin (a warehouses plugin's warehouse; see the hook "
+                       "crm_stock_location_choices): in_stock, available and sort=available follow what is "
+                       "available there instead of the totals; another id: 422"})
     page = Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = Integer(load_default=50, validate=validate.Range(min=1, max=lookup.MAX_PER_PAGE))
     facets = fields.Boolean(load_default=True, metadata={"description": "false: skip total and facet counts"})
@@ -66,7 +70,8 @@ def to_query(args: dict) -> lookup.Query:
         include_inactive=args.get("include_inactive", False), bundles_only=args.get("bundles_only", False),
         letter=args.get("letter"), sort=args.get("sort") or "name", page=args.get("page", 1),
         per_page=args.get("per_page", 50), with_facets=args.get("facets", True),
-        price_book_id=args.get("price_book_id"), doc_type=args.get("doc_type") or "quote")
+        price_book_id=args.get("price_book_id"), doc_type=args.get("doc_type") or "quote",
+        location_id=args.get("location_id"))
 
 
 class ItemLookupTax(Schema):

@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 
 from cachetools import LRUCache
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import (
     and_,
     bindparam,
@@ -66,9 +67,11 @@ from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, UnaryExpression
 from sqlalchemy.sql.selectable import ScalarSelect, Select
 
-from crm.models import BundleComponent, Item, PriceBookEntry, Tax, Vendor, item_taxes
+from crm.context import current_actor
+from crm.errors import ValidationError
+from crm.models import BundleComponent, Item, PriceBookEntry, StockBalance, Tax, Vendor, item_taxes
 from crm.money import MONEY_MIN_PLACES, ZERO, decimal_text, whole_times
-from crm.services import documents
+from crm.services import documents, stock
 from crm.services.items import LOAD
 from crm_item_lookup import settings as lookup_settings, sync
 from crm_item_lookup.models import FACET_VALUE_LENGTH, Count, Entry, FacetCount, State
@@ -120,6 +123,15 @@ class Query:
     price_book_id: int | None = None
     #: the kind of document the prices are for (a purchase order takes the purchase cost)
     doc_type: str = "quote"
+    #: the stock location (a warehouse's) whose stock the in-stock filter, the availability shown
+    #: and sorting by it follow; None: the totals
+    location_id: int | None = None
+
+    @property
+    def stock_here(self) -> bool:
+        """Whether the in-stock filter reads one location's balances (not the entries' own flag,
+        nor the cached counts, which follow the totals)."""
+        return self.in_stock and self.location_id is not None
 
     @property
     def by_book_price(self) -> bool:
@@ -251,7 +263,10 @@ def base_conditions(session: Session, query: Query, kinds: tuple[str, ...]) -> l
         conditions.append(e.active == true())
     if query.vendor_id is not None:
         conditions.append(e.vendor_id == query.vendor_id)
-    if query.in_stock:  # products: available > 0; bundles: every component available (kept by triggers)
+    if query.in_stock and query.location_id is not None:   # the location's balances (the core's)
+        here = e.item_id.in_(stock.in_stock_at(query.location_id))
+        conditions.append(or_(here, e.kind_key == "service") if "service" in kinds else here)
+    elif query.in_stock:  # products: available > 0; bundles: every component available (kept by triggers)
         if "service" in kinds:
             conditions.append(or_(e.in_stock == true(), e.kind_key == "service"))  # a service never runs out
         else:
@@ -276,11 +291,35 @@ def selection_condition(facet: FacetField, kinds: Kinds,
     return condition
 
 
-def _order(sort: str) -> list:
+#: a product's stock balance at the location asked (outer-joined when sorting by what is available there)
+HERE = StockBalance.__table__.alias("here")
+
+
+def _available_column(location_id: int | None) -> ColumnElement:
+    """What ``sort=available`` sorts by: the entry's (the totals; NULL for bundles and services), or
+    with a location, what is available there (outer-joined :data:`HERE`: 0 where a product has no
+    balance; NULL for bundles and services, as without one)."""
+    c = Entry.__table__.c
+    if location_id is None:
+        return c.available
+    return case((c.kind_key == "product", func.coalesce(HERE.c.on_hand - HERE.c.reserved, 0)), else_=None)
+
+
+def _with_here(stmt: Select, sort: str, location_id: int | None) -> Select:
+    """``stmt`` over the entries, outer-joined to their balance at ``location_id`` when sorted by
+    what is available there."""
+    if location_id is None or sort.lstrip("-") != "available":
+        return stmt
+    c = Entry.__table__.c
+    return stmt.select_from(Entry.__table__.outerjoin(
+        HERE, and_(HERE.c.product_id == c.item_id, HERE.c.location_id == location_id)))
+
+
+def _order(sort: str, location_id: int | None = None) -> list:
     c = Entry.__table__.c
     descending = sort.startswith("-")
     name = sort.lstrip("-")
-    column = {"name": c.name_key, "sku": c.sku, "unit_price": c.unit_price, "available": c.available,
+    column = {"name": c.name_key, "sku": c.sku, "unit_price": c.unit_price, "available": _available_column(location_id),
               "kind": c.kind_key}[name]
     first = column.desc() if descending else column.asc()
     if name in ("sku", "available"):
@@ -351,7 +390,7 @@ def _cube(session: Session, conditions: list, positions: tuple[int, ...], *, nar
 
 
 def _cube_key(query: Query, kinds: Kinds, facets: list[FacetField]) -> tuple:
-    return (kinds, query.include_inactive, query.vendor_id, query.in_stock, query.letter,
+    return (kinds, query.include_inactive, query.vendor_id, query.in_stock, query.location_id, query.letter,
             " ".join(query.q.split()[:MAX_TERMS]),
             tuple((f.position, f.field, f.kinds) for f in facets))
 
@@ -408,7 +447,7 @@ def _listed_facets(found: dict[str, Counter[str]], facets: list[FacetField]) -> 
 
 
 def _from_counts(query: Query) -> bool:
-    return query.vendor_id is None and not query.letter and not query.q.strip()
+    return query.vendor_id is None and not query.letter and not query.q.strip() and not query.stock_here
 
 
 def _selection_key(facets: list[FacetField]) -> tuple:
@@ -537,8 +576,9 @@ def _from_entries(session: Session, query: Query, kinds: Kinds, facets: list[Fac
 
 def counts(session: Session, query: Query, kinds: Kinds, facets: list[FacetField], conditions: list,
            stamp: int) -> tuple[int, dict[str, dict[str, int]]]:
-    """(total, {field: {value: count}}) for the request; ``stamp``: the generation read before."""
-    cache = cache_for_app()
+    """(total, {field: {value: count}}) for the request; ``stamp``: the generation read before.
+    In stock at a location: never cached (a location's stock changes without raising it)."""
+    cache = cache_for_app() if not query.stock_here else None
     if kinds and (_from_counts(query) or not query.q.strip()):
         key: tuple = (stamp, "table" if _from_counts(query) else "entries", _cube_key(query, kinds, facets),
                _selection_key(facets))
@@ -570,6 +610,8 @@ def search(session: Session, query: Query) -> Result:
     unknown or inactive price book (``price_book_id``)."""
     if query.price_book_id is not None:
         documents.usable_price_book(session, query.price_book_id)
+    if query.location_id is not None:
+        check_location(session, query.location_id)
     stamp = generation(session)  # read before anything is counted: cached counts are never older
     snap = config_for(session, stamp)
     kinds = kinds_for(query.kind, query.bundles_only)
@@ -581,7 +623,8 @@ def search(session: Session, query: Query) -> Result:
         # a text search's matches in order, with its counts, are cached like counts (every change
         # of what they depend on raises the generation), except sorted by available or by a price
         # book's prices: the stock and the price books change without raising it
-        cache = cache_for_app() if query.sort.lstrip("-") != "available" and not query.by_book_price else None
+        cache = (cache_for_app() if query.sort.lstrip("-") != "available" and not query.by_book_price
+                 and not query.stock_here else None)
         key = (stamp, "text", _cube_key(query, kinds, facets), _selection_key(facets), query.sort)
         found = cache.get(key) if cache is not None else None
         if found is None:
@@ -598,9 +641,11 @@ def search(session: Session, query: Query) -> Result:
         if query.with_facets:
             total, facet_counts = counts(session, query, kinds, facets, conditions, stamp)
         page_ids = page(session, conditions + selections, query.sort, query.per_page,
-                        (query.page - 1) * query.per_page, price_book_id=query.price_book_id)
+                        (query.page - 1) * query.per_page, price_book_id=query.price_book_id,
+                        location_id=query.location_id)
     return Result(items=page_rows(session, page_ids, facets, snap, doc_type=query.doc_type,
-                                  price_book_id=query.price_book_id), total=total, page=query.page,
+                                  price_book_id=query.price_book_id, location_id=query.location_id),
+                  total=total, page=query.page,
                   per_page=query.per_page, facets=facet_counts, fields=facets, settings=snap)
 
 
@@ -609,12 +654,14 @@ def _few_matches(session: Session, query: Query, kinds: Kinds, facets: list[Face
     """A text search read once: (total, facets, every matching id in order), or None when it matches
     more than SMALL_SET entries (then the SQL path counts and pages)."""
     c = Entry.__table__.c
-    sort_column: ColumnElement = {"name": c.name_key, "sku": c.sku, "unit_price": c.unit_price, "available": c.available,
-                   "kind": c.kind_key}[query.sort.lstrip("-")]
+    sort_column: ColumnElement = {"name": c.name_key, "sku": c.sku, "unit_price": c.unit_price,
+                                  "available": _available_column(query.location_id),
+                                  "kind": c.kind_key}[query.sort.lstrip("-")]
     if query.price_book_id is not None and query.by_book_price:
         sort_column = func.coalesce(_book_price(query.price_book_id), c.unit_price)
-    stmt = (select(c.item_id, c.kind_key, c.name_key, sort_column, c.f1, c.f2, c.f3)
-            .where(*conditions, *_relevant(session, facets, kinds)).limit(SMALL_SET + 1))
+    stmt = _with_here(select(c.item_id, c.kind_key, c.name_key, sort_column, c.f1, c.f2, c.f3)
+                      .where(*conditions, *_relevant(session, facets, kinds)).limit(SMALL_SET + 1),
+                      query.sort, query.location_id)
     rows = session.execute(stmt).all()
     if len(rows) > SMALL_SET:
         return None
@@ -672,13 +719,14 @@ def _sorted(rows: list[tuple], sort: str) -> list[tuple]:
 
 
 def page(session: Session, conditions: list, sort: str, limit: int, offset: int = 0, *,
-         price_book_id: int | None = None) -> list[int]:
+         price_book_id: int | None = None, location_id: int | None = None) -> list[int]:
     """The ids of one page; sorted by price with a price book, by the price shown (see
-    :func:`_page_by_book_price`)."""
+    :func:`_page_by_book_price`); sorted by available with a location, by what is available there."""
     if price_book_id is not None and sort.lstrip("-") == "unit_price":
         return _page_by_book_price(session, conditions, sort, limit, offset, price_book_id)
     c = Entry.__table__.c
-    stmt = select(c.item_id).where(*conditions).order_by(*_order(sort)).limit(limit).offset(offset)
+    stmt = _with_here(select(c.item_id).where(*conditions), sort, location_id)
+    stmt = stmt.order_by(*_order(sort, location_id)).limit(limit).offset(offset)
     return list(session.scalars(stmt))
 
 
@@ -756,11 +804,14 @@ class _Priced(NamedTuple):
 
 
 def page_rows(session: Session, ids: list[int], facets: list[FacetField], snap: lookup_settings.Snapshot, *,
-              doc_type: str = "quote", price_book_id: int | None = None) -> list[dict]:
+              doc_type: str = "quote", price_book_id: int | None = None,
+              location_id: int | None = None) -> list[dict]:
     """The page's items as JSON-ready dicts (money and quantities as decimal strings), read with
     three plain queries (rows as tuples): items with their vendor's name, their active taxes,
     bundles' components; with a price book, a fourth: the book's prices of the page's items.
-    ``price`` is what a new line of the item on a ``doc_type`` takes (the core's rule)."""
+    ``price`` is what a new line of the item on a ``doc_type`` takes (the core's rule).
+    With a location, ``available`` is what is available there (the core's
+    ``stock.available(..., location_id=)``)."""
     if not ids:
         return []
     items_sql, taxes_sql, bundles_sql = _page_statements()
@@ -778,6 +829,10 @@ def page_rows(session: Session, ids: list[int], facets: list[FacetField], snap: 
         for bundle_id, per_bundle, on_hand, reserved in session.execute(bundles_sql, {"ids": bundle_ids}).all():
             whole = whole_times(on_hand - reserved, per_bundle)
             bundles[bundle_id] = min(bundles.get(bundle_id, whole), whole)
+    here: dict[int, Decimal] = {}
+    if location_id is not None:
+        here = stock.available(session, [row[0] for row in items.values() if row[1] == "product"],
+                               location_id=location_id)
     picture_key = _picture_key(snap)
     wanted = [(f.field, f.field[len(lookup_settings.CUSTOM_PREFIX):] if f.field.startswith(
         lookup_settings.CUSTOM_PREFIX) else None, BUILTIN_COLUMNS.get(f.field)) for f in facets]
@@ -789,7 +844,9 @@ def page_rows(session: Session, ids: list[int], facets: list[FacetField], snap: 
         (_, item_kind, is_bundle, name, sku, unit_price, purchase_cost, usage_unit, category, subcategory,
          manufacturer, vendor_id, active, on_hand, reserved, custom, vendor_name) = row
         kind = "service" if item_kind == "service" else ("bundle" if is_bundle else "product")
-        if kind == "product":
+        if location_id is not None and kind != "service":
+            available = decimal_text(here.get(item_id, ZERO))
+        elif kind == "product":
             available = decimal_text(on_hand - reserved)
         elif kind == "bundle":
             available = decimal_text(bundles.get(item_id, ZERO))
@@ -835,6 +892,13 @@ def _picture(custom: dict, key: str | None) -> str | None:
     if isinstance(url, str) and url.startswith(("https://", "http://", "/")) and not url.startswith("//"):
         return url
     return None
+
+
+def check_location(session: Session, location_id: int) -> None:
+    """``location_id`` must be one of the locations offered to the one acting
+    (``crm.services.stock.location_choices``); 422 naming ``location_id`` otherwise."""
+    if location_id not in dict(stock.location_choices(session, current_actor())):
+        raise ValidationError.for_field("location_id", _("unknown warehouse %(id)s", id=location_id))
 
 
 def quick_search(session: Session, q: str, kind: str | None, limit: int) -> list[Item]:

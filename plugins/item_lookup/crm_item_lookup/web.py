@@ -39,7 +39,7 @@ from crm.db import db
 from crm.errors import CRMError
 from crm.models import Document, PriceBook, Vendor
 from crm.permissions import can, require
-from crm.services import documents
+from crm.services import documents, stock
 from crm.services.doctypes import DOC_TYPES, DocType
 from crm_item_lookup import lines, schemas, search as lookup, settings
 
@@ -200,7 +200,8 @@ def picker_html(*, mode: str, doc_type: str, document: Document | None = None) -
     uid = f"il-picker-{next(_ids)}"
     return Markup(render_template("item_lookup/picker.html", uid=uid, config=config, mode=mode, kind=kind,
                          switches=values["switches"], switch_labels=switch_labels(), kind_labels=kind_labels(),
-                         letters=lookup.LETTERS, price_books=_price_books(session, mode, doc_type)))
+                         letters=lookup.LETTERS, price_books=_price_books(session, mode, doc_type),
+                         locations=stock.location_choices(session, g.user)))
 
 
 def _price_books(session: Session, mode: str, doc_type: str) -> list[PriceBook]:

@@ -103,6 +103,13 @@ def crm_stock_available(session: Session, product_ids: list[int]) -> dict[int, D
 
 
 @hookimpl
+def crm_stock_location_choices(session: Session, user: User | None) -> list[tuple[int, str]]:
+    """The active warehouses, by code, to see stock at (the item lookup's warehouse filter)."""
+    from crm_warehouses.services import warehouses
+    return [(w.location_id, f"{w.name} ({w.code})") for w in warehouses(session, active=True)]
+
+
+@hookimpl
 def crm_line_custom_keys(doc_type: str) -> dict[str, bool] | None:
     """A line of an order or invoice may name its own warehouse (by code) in ``custom``."""
     return {LINE_KEY: True} if doc_type in DOC_TYPES else None

@@ -98,6 +98,8 @@
     });
     var book = this.$(".il-book");
     if (book) { book.addEventListener("change", function () { self.refresh(); }); }
+    var where = this.$(".il-location");
+    if (where) { where.addEventListener("change", function () { self.state.page = 1; self.refresh(); }); }
     this.$$(".il-switch").forEach(function (box) {
       box.addEventListener("change", function () {
         self.state.switches[box.value] = box.checked; self.state.page = 1; self.refresh();
@@ -251,6 +253,8 @@
     var st = this.state;
     p.set("doc_type", this.config.docType);
     if (this.priceBook()) { p.set("price_book_id", this.priceBook()); }
+    var where = this.$(".il-location");
+    if (where && where.value) { p.set("location_id", where.value); }
     if (st.kind) { p.set("kind", st.kind); }
     if (st.q.trim()) { p.set("q", st.q.trim()); }
     Object.keys(st.facets).forEach(function (position) {
