@@ -277,3 +277,27 @@ def test_the_results_table_fits_a_1440_pixel_screen_with_readable_sort_headers(p
         return [w.scrollWidth, w.clientWidth, last.right, d.right]; }""")
     scroll_width, client_width, last_right, dialog_right = wrap
     assert scroll_width <= client_width and last_right <= dialog_right, wrap  # the price column is not cut
+
+
+@pytest.mark.crm_plugins("item_lookup", "warehouses")
+def test_in_stock_only_follows_the_warehouse_chosen(page, shop, rest, order_id, make_user):
+    """With the warehouses plugin (through the core's hooks: neither plugin imports the other) the
+    picker offers a Warehouse filter; in stock only and Available then follow that warehouse."""
+    from playwright.sync_api import expect
+    made = {code: rest.post("/warehouses", json={"code": code, "name": f"Warehouse {code}"}).get_json()
+            for code in ("A", "B")}
+    adjusted = rest.post(f"/warehouses/{made['B']['id']}/adjustments",
+                         json={"product_id": shop.ids["Beta drill"], "quantity": "2", "reason": "found"})
+    assert adjusted.status_code == 201, adjusted.get_data(as_text=True)
+    dialog = _open_picker(page, make_user("sales"), f"/sales-orders/{order_id}")
+    dialog.locator('.il-facet[data-field="subcategory"] input[value="Power"]').check()
+    dialog.locator('input.il-switch[value="in_stock"]').check()
+    names = dialog.locator("tbody tr[data-id] .il-name")
+    expect(names).to_have_count(3)      # every warehouse: Alpha drill, Beta drill, Drill kit
+    dialog.locator(".il-location").select_option(label="Warehouse B (B)")
+    expect(names).to_have_count(1)
+    expect(names.first).to_contain_text("Beta drill")
+    expect(_row(dialog, "Beta drill").locator("td.num").first).to_have_text("2")
+    dialog.locator(".il-location").select_option(label="Warehouse A (A)")
+    expect(dialog.locator(".il-status")).to_have_text("No item matches these filters.")
+    expect(names).to_have_count(0)
