@@ -1,5 +1,6 @@
 """``crm plugins install | uninstall | new`` with real pip: plugins built in the test from source
-folders (installed, upgraded, refused) and a scaffolded plugin whose own tests pass as generated.
+folders, installed from a wheel file, by name from a package index and from a folder (installed,
+upgraded, refused) and a scaffolded plugin whose own tests pass as generated.
 
 pip installs into a throwaway environment layered on this one (:func:`layered_python`), never
 into this one: the tests running beside these (other pytest processes, the servers they start)
@@ -139,19 +140,37 @@ def _state(app, plugin_id):
         return connection.execute(text("SELECT enabled FROM plugin_states WHERE id = :id"), {"id": plugin_id}).scalar()
 
 
-def test_install_upgrade_a_failed_upgrade_and_uninstall_of_a_plugin_built_from_folders(app, layered_python,
-                                                                                        tmp_path):
+def _wheel(layered_python, folder: Path, into: Path) -> Path:
+    """The wheel of the source ``folder``, built by pip into ``into``."""
+    built = layered_python.run("-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-w", str(into),
+                               str(folder))
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    return next(into.glob("crm_upg-*.whl"))
+
+
+def test_install_upgrade_a_failed_upgrade_and_uninstall_of_a_plugin(app, layered_python, tmp_path):
+    """Installed from a wheel file, upgraded by name from a package index, upgraded from a folder."""
     crm = layered_python.crm
-    first = crm("plugins", "install", str(_upg_plugin(tmp_path / "v1", "1.0.0", {"0001.py": FIRST})))
+    wheel = _wheel(layered_python, _upg_plugin(tmp_path / "v1", "1.0.0", {"0001.py": FIRST}), tmp_path / "wheels")
+    first = crm("plugins", "install", str(wheel))
     assert first.exit_code == 0, first.output
     assert "installed crm-upg 1.0.0: plugin(s) upg" in first.output and "upg: enabled" in first.output
     assert "restart" in first.output or "reloading" in first.output
     assert _columns(app, "upg_items") == {"id", "name"} and _state(app, "upg") in (True, 1)
     with db.engine(app).begin() as connection:
         connection.execute(text("INSERT INTO upg_items (name) VALUES ('kept')"))
+    again = crm("plugins", "install", str(wheel))            # already there: pip does nothing, the plugin stays
+    assert again.exit_code == 0, again.output
+    assert "crm-upg 1.0.0 was already installed: plugin(s) upg" in again.output and "upg: enabled" in again.output
 
-    second = crm("plugins", "install", str(_upg_plugin(tmp_path / "v2", "2.0.0", {"0001.py": FIRST, "0002.py": SECOND})))
+    index = tmp_path / "index"                               # a package index holding version 2.0.0
+    _wheel(layered_python, _upg_plugin(tmp_path / "v2", "2.0.0", {"0001.py": FIRST, "0002.py": SECOND}), index)
+    layered_python.env["PIP_FIND_LINKS"] = f"{index} {os.environ.get('PIP_FIND_LINKS', '')}".strip()
+    second = crm("plugins", "install", "crm-upg")
     assert second.exit_code == 0, second.output
+    current = crm("plugins", "install", "crm-upg")          # the newest already: pip installs nothing
+    assert current.exit_code == 0, current.output
+    assert "crm-upg 2.0.0 was already installed: plugin(s) upg" in current.output
     assert "installed crm-upg 2.0.0 (was 1.0.0)" in second.output and "its migrations ran" in second.output
     with db.engine(app).connect() as connection:
         assert connection.execute(text("SELECT name, colour FROM upg_items")).all() == [("kept", "blue")]

@@ -49,6 +49,35 @@ def test_metadata_comes_from_the_installed_distribution():
     assert meta.title == "Payments"
     assert meta.description == dist.metadata["Summary"] and meta.description
     assert PluginMetadata.of(metadata.distribution("crm-item-lookup")).title == "Item lookup"
+    assert meta.author == "CRM maintainers" and meta.requires_core == "<0.2,>=0.1"
+
+
+def _distribution(folder, lines: list[str]) -> metadata.Distribution:
+    info = folder / "crm_fox-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("\n".join(["Metadata-Version: 2.1", "Name: crm-fox", "Version: 1.0", *lines]) + "\n",
+                                   encoding="utf-8")
+    return metadata.PathDistribution(info)
+
+
+def test_author_and_home_page_fall_back_to_author_email_and_the_first_project_url(tmp_path):
+    full = PluginMetadata.of(_distribution(tmp_path / "a", [
+        "Summary: Foxes", "Author: Ana López", "Home-page: https://example.com/fox", "Requires-Dist: crm-core>=0.1"]))
+    assert (full.author, full.home_page, full.requires_core) == ("Ana López", "https://example.com/fox", ">=0.1")
+    modern = PluginMetadata.of(_distribution(tmp_path / "b", [
+        "Author-email: Ana <ana@example.com>", "Project-URL: Homepage, https://example.com/fox2",
+        "Project-URL: Issues, https://example.com/fox2/issues"]))
+    assert (modern.author, modern.home_page) == ("Ana <ana@example.com>", "https://example.com/fox2")
+    unsafe = PluginMetadata.of(_distribution(tmp_path / "c", ["Home-page: javascript:alert(1)"]))
+    assert unsafe.home_page == "" and unsafe.author == ""
+
+
+def test_the_page_shows_each_plugins_author_and_home_page(app_factory, make_user):
+    meta = PluginMetadata(distribution="crm-hello", title="Hello", description="Greetings",
+                          author="Ana López", home_page="https://example.com/crm-hello")
+    app = app_factory(extra=[module_candidate("hello", "crm_hello.plugin", "1.2.0", meta)])
+    hello = _row(html(sign_in(app, make_user).get("/admin/plugins")), "hello")
+    assert "By Ana López" in hello and 'href="https://example.com/crm-hello"' in hello and "1.2.0" in hello
 
 
 def test_the_core_requirement_is_read_from_requires_dist_and_checked_against_the_core():
@@ -192,18 +221,23 @@ def test_purge_lists_the_tables_and_rows_and_needs_the_name_typed_back(app, make
     assert session.execute(text("SELECT count(*) FROM hello_greetings")).scalar_one() == 0
 
 
-def test_purge_is_refused_while_an_enabled_plugin_requires_it(app_factory, crm_extra_plugins, make_user):
-    fan = types.SimpleNamespace(requires=["hello"], crm_menu_items=hookimpl(lambda user: []))
+@pytest.mark.parametrize("fan_enabled", [True, False])
+def test_purge_is_refused_while_an_installed_plugin_requires_it(app_factory, crm_extra_plugins, make_user,
+                                                                fan_enabled):
+    fan = types.ModuleType("hellofan")   # a module, as plugins are (pluggy keeps the disabled ones in a set)
+    fan.requires, fan.crm_menu_items = ["hello"], hookimpl(lambda user: [])
     app = app_factory(extra=[*crm_extra_plugins, module_candidate("hellofan", fan)])
     admin = sign_in(app, make_user)
+    if not fan_enabled:
+        assert admin.post("/admin/plugins/hellofan/disable").status_code == 302
     page = html(admin.get("/admin/plugins/hello/purge"))
-    assert "enabled plugin(s) hellofan require it" in page and 'name="confirm"' not in page
+    assert "installed plugin(s) hellofan require it: uninstall them first" in page and 'name="confirm"' not in page
     refused = admin.post("/admin/plugins/hello/purge", data={"confirm": "hello"})
     assert refused.status_code == 422
     with db.engine(app).connect() as connection:
         assert "hello_greetings" in plugin_admin.plugin_tables(connection, "hello")
     cli = crm(app, "plugins", "purge", "hello", "--confirm", "hello")
-    assert cli.exit_code == 1 and "enabled plugin(s) hellofan require it" in cli.output
+    assert cli.exit_code == 1 and "installed plugin(s) hellofan require it" in cli.output
 
 
 def test_purge_is_refused_while_other_records_refer_to_its_rows(app, make_user, session):

@@ -22,7 +22,8 @@ from importlib import metadata
 from pathlib import Path
 
 from flask import Flask
-from packaging.utils import canonicalize_name
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from sqlalchemy import select
 
 from crm import migrate
@@ -160,9 +161,10 @@ def install(app: Flask, spec: str, echo: Callable[[str], None] = print) -> Insta
         report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
     importlib.invalidate_caches()
     requested = [item["metadata"] for item in report.get("install", []) if item.get("requested")]
-    if not requested:  # already installed at that version: pip did nothing; carry on with its plugins
-        name = _project_name(Path(spec)) if Path(spec).is_dir() else (None if Path(spec).exists() else spec)
-        version = installed_version(name or "") if name else None
+    pip_did_nothing = not requested
+    if pip_did_nothing:  # already installed at that version: carry on with its plugins
+        name = _requested_name(spec)
+        version = installed_version(name) if name else None
         if not name or version is None:
             raise PluginLifecycleError(f"pip installed nothing for {spec}")
         requested = [{"name": name, "version": version}]
@@ -178,7 +180,10 @@ def install(app: Flask, spec: str, echo: Callable[[str], None] = print) -> Insta
         raise PluginLifecycleError(f"{name} {version} is not a CRM plugin (it declares no {ENTRY_POINT_GROUP!r} "
                                    f"entry point): refused; {undone}")
     done = Installed(name, version, previous, ids)
-    echo(f"installed {name} {version}" + (f" (was {previous})" if previous else "") + f": plugin(s) {', '.join(ids)}")
+    if pip_did_nothing:
+        echo(f"{name} {version} was already installed: plugin(s) {', '.join(ids)}")
+    else:
+        echo(f"installed {name} {version}" + (f" (was {previous})" if previous else "") + f": plugin(s) {', '.join(ids)}")
     states = _stored_states(app, ids)
     new = [p for p in ids if p not in states]
     if new:  # a plugin without a stored state counts as enabled: not before its tables exist
@@ -192,6 +197,25 @@ def install(app: Flask, spec: str, echo: Callable[[str], None] = print) -> Insta
         done.migrated.append(plugin_id)
         echo(outcome.stdout.strip())
     return done
+
+
+def _requested_name(spec: str) -> str | None:
+    """The distribution ``spec`` names: a folder's project, a wheel file's name, or the name of a
+    requirement such as ``crm-payments`` or ``crm-payments==0.2``."""
+    path = Path(spec)
+    if path.is_dir():
+        return _project_name(path)
+    if path.suffix == ".whl":
+        try:
+            return parse_wheel_filename(path.name)[0]
+        except InvalidWheelFilename:
+            return None
+    if path.exists():
+        return None
+    try:
+        return Requirement(spec).name
+    except InvalidRequirement:
+        return None
 
 
 def _project_name(folder: Path) -> str | None:

@@ -206,17 +206,17 @@ class PurgePlan:
 
 def purge_plan(connection: Connection, registry: PluginRegistry | None, plugin_id: str) -> PurgePlan:
     """The tables of ``plugin_id`` with their row counts, and what forbids purging them: another
-    enabled plugin that requires it, or rows of a table that is not the plugin's (the core's or
-    another plugin's) pointing at its rows."""
+    installed plugin that requires it (enabled or not: its data may rest on this plugin's), or
+    rows of a table that is not the plugin's (the core's or another plugin's) pointing at its rows."""
     quote = connection.dialect.identifier_preparer.quote
     names = plugin_tables(connection, plugin_id)
     plan = PurgePlan(plugin_id)
     for name in names:
         plan.tables.append((name, connection.execute(text(f"SELECT count(*) FROM {quote(name)}")).scalar_one()))
     if registry is not None:
-        dependants = [p for p in registry.enabled if plugin_id in registry.plugins[p].requires]
+        dependants = sorted(p for p, plugin in registry.plugins.items() if plugin_id in plugin.requires)
         if dependants:
-            plan.blockers.append(_("enabled plugin(s) %(plugins)s require it: disable or uninstall them first",
+            plan.blockers.append(_("installed plugin(s) %(plugins)s require it: uninstall them first",
                                    plugins=", ".join(dependants)))
     owned = set(names)
     inspector = sa_inspect(connection)
