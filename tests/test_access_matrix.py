@@ -153,6 +153,8 @@ def _make_records(session) -> dict[str, int]:
     transfer = transfers.create_transfer(session, {"from_warehouse_id": warehouse.id,
                                                    "to_warehouse_id": other_warehouse.id,
                                                    "lines": [{"product_id": catalog.widget, "quantity": 1}]})
+    from crm_warehouses import bins as warehouse_bins
+    bin_ = warehouse_bins.create_bin(session, warehouse, {"kind": "bin", "code": "MTX-1"})
     session.commit()
     return {
         "list-views": view.id, "accounts": catalog.account, "contacts": catalog.contact, "vendors": catalog.vendor,
@@ -163,7 +165,7 @@ def _make_records(session) -> dict[str, int]:
         "users": spare.id, "tokens": token.id, "payments": payment.id, "credits": credit.id,
         "statuses": payment.status_id, "methods": payments.list_methods(session)[0].id,
         "runs": run.id, "links": link.id, "emails": message.id, "imports": imported.id, "workflows": rule.id,
-        "warehouses": warehouse.id, "transfers": transfer.id,
+        "warehouses": warehouse.id, "transfers": transfer.id, "bins": bin_.id,
     }
 
 

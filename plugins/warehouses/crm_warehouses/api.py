@@ -20,14 +20,14 @@ from crm.api.fields import IdField, QuantityField, Text
 from crm.api.schemas import ListOf
 from crm.db import db
 from crm.errors import NotFound, PermissionDenied
-from crm.models import Document, StockMove
+from crm.models import Document, Item, StockMove
 from crm.permissions import can, require
 from crm.services import stock
 from crm.services.doctypes import DOC_TYPES as DOC_TYPE_INFO
 from crm.services.documents import get_document
 from crm.services.stock import ADJUSTMENT_REASONS
-from crm_warehouses import reorder, services, stock as warehouse_stock, transfers
-from crm_warehouses.models import DOC_TYPES, TRANSFER_STATUSES, Transfer, Warehouse
+from crm_warehouses import bins, reorder, services, stock as warehouse_stock, transfers
+from crm_warehouses.models import BIN_KINDS, DOC_TYPES, TRANSFER_STATUSES, Transfer, Warehouse
 from crm_warehouses.permissions import WAREHOUSES
 
 blp = Blueprint("warehouses_api", __name__, url_prefix="/api/v1/warehouses",
@@ -631,3 +631,279 @@ class TransferCancel(MethodView):
         """Cancel a draft, or a shipped transfer: what is still in transit returns to the source
         warehouse. 409 ``transfer_status`` once received or cancelled."""
         return _step(transfer_id, transfers.cancel)
+
+
+# --- locations inside a warehouse (bins) ---------------------------------------------------------
+
+class BinSchema(Schema):
+    class Meta:
+        name = "WarehouseBin"
+
+    id = fields.Integer(dump_only=True)
+    warehouse_id = fields.Integer(dump_only=True)
+    parent_id = IdField(allow_none=True, load_default=None,
+                        metadata={"description": "the zone, aisle or shelf it is in (same warehouse); null: the top"})
+    kind = fields.String(required=True, validate=validate.OneOf(BIN_KINDS),
+                         metadata={"description": "zone, aisle, shelf or bin (only a bin holds stock); a node is "
+                                                  "inside one of an earlier kind"})
+    code = Text(20, required=True, metadata={"description": "unique among its siblings: letters, digits, ., - and _"})
+    name = Text(200, load_default="", required=False)
+    path = fields.String(dump_only=True, metadata={"description": "the codes from the top: \"A / 03 / 2 / B1\""})
+    active = fields.Boolean(load_default=True, metadata={"description": "an inactive one takes no stock"})
+
+
+class BinPatchSchema(Schema):
+    class Meta:
+        name = "WarehouseBinPatch"
+
+    code = Text(20)
+    name = Text(200)
+    active = fields.Boolean()
+
+
+class BinStockRowSchema(Schema):
+    class Meta:
+        name = "WarehouseBinStockRow"
+
+    bin_id = fields.Integer(allow_none=True, metadata={"description": "null: not put away (on hand, in no bin)"})
+    path = fields.String(allow_none=True)
+    product_id = fields.Integer()
+    sku = fields.String()
+    name = fields.String()
+    quantity = QuantityField()
+
+
+class BinStockSchema(Schema):
+    class Meta:
+        name = "WarehouseBinStock"
+
+    items = fields.List(fields.Nested(BinStockRowSchema))
+    total = fields.Integer()
+
+
+class BinMoveSchema(Schema):
+    class Meta:
+        name = "WarehouseBinMove"
+
+    product_id = IdField(required=True)
+    from_bin_id = IdField(allow_none=True, load_default=None,
+                          metadata={"description": "an active bin of the warehouse; null: what is not put away"})
+    to_bin_id = IdField(allow_none=True, load_default=None,
+                        metadata={"description": "an active bin of the warehouse; null: back to not put away"})
+    quantity = QuantityField(required=True, metadata={"description": "above 0, at most what the source holds"})
+
+
+class BinMovedSchema(Schema):
+    class Meta:
+        name = "WarehouseBinMoved"
+
+    product_id = fields.Integer()
+    from_bin_id = fields.Integer(allow_none=True)
+    to_bin_id = fields.Integer(allow_none=True)
+    quantity = QuantityField()
+
+
+class BinCountSchema(Schema):
+    class Meta:
+        name = "WarehouseBinCount"
+
+    bin_id = IdField(required=True)
+    product_id = IdField(required=True)
+    counted_quantity = QuantityField(required=True, metadata={"description": "what the bin holds of the product"})
+    note = Text(1000)
+
+
+class BinCountedSchema(Schema):
+    class Meta:
+        name = "WarehouseBinCounted"
+
+    bin_id = fields.Integer()
+    product_id = fields.Integer()
+    quantity = QuantityField(metadata={"description": "what the bin holds now"})
+    difference = QuantityField(minimum=None, metadata={"description": "the warehouse's adjustment"})
+    move_id = fields.Integer(metadata={"description": "the stock move of the adjustment"})
+
+
+class DefaultBinSchema(Schema):
+    class Meta:
+        name = "WarehouseDefaultBin"
+
+    product_id = fields.Integer()
+    sku = fields.String(allow_none=True)
+    name = fields.String()
+    bin_id = fields.Integer(allow_none=True)
+    path = fields.String(allow_none=True)
+
+
+class DefaultBinChoiceSchema(Schema):
+    class Meta:
+        name = "WarehouseDefaultBinChoice"
+
+    bin_id = IdField(required=True, allow_none=True,
+                     metadata={"description": "an active bin of the warehouse; null: none (arrivals are not put away)"})
+
+
+class PickSchema(Schema):
+    class Meta:
+        name = "WarehousePick"
+
+    warehouse_id = fields.Integer(allow_none=True)
+    warehouse_code = fields.String(allow_none=True)
+    bin_id = fields.Integer(allow_none=True, metadata={"description": "null: from what is not put away"})
+    path = fields.String(allow_none=True)
+    line_number = fields.Integer(metadata={"description": "the order's line, from 1"})
+    line_id = fields.Integer()
+    product_id = fields.Integer()
+    sku = fields.String()
+    name = fields.String()
+    quantity = QuantityField()
+
+
+class PickingListSchema(Schema):
+    class Meta:
+        name = "WarehousePickingList"
+
+    document_id = fields.Integer()
+    number = fields.String()
+    items = fields.List(fields.Nested(PickSchema))
+    total = fields.Integer()
+
+
+def _held_rows(rows: list[bins.Held]) -> dict:
+    items = [{"bin_id": row.bin.id if row.bin else None, "path": row.bin.path if row.bin else None,
+              "product_id": row.product_id, "sku": row.sku, "name": row.name, "quantity": row.quantity}
+             for row in rows]
+    return {"items": items, "total": len(items)}
+
+
+@blp.route("/<int:warehouse_id>/bins")
+class Bins(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, ListOf(BinSchema))
+    def get(self, warehouse_id: int) -> dict:
+        """The warehouse's zones, aisles, shelves and bins, in path order."""
+        warehouse = services.get_warehouse(db.session, warehouse_id)
+        items = bins.bins(db.session, warehouse.id)
+        return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
+
+    @require("stock", "write")
+    @blp.arguments(BinSchema)
+    @blp.response(201, BinSchema)
+    def post(self, body: dict, warehouse_id: int) -> Any:
+        """Add a zone, aisle, shelf or bin (422 naming the field: a code taken among its
+        siblings, a parent of another warehouse or of a later kind)."""
+        with db.transaction() as session:
+            return bins.create_bin(session, services.get_warehouse(session, warehouse_id, for_update=True), body)
+
+
+@blp.route("/<int:warehouse_id>/bins/<int:bin_id>")
+class BinById(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, BinSchema)
+    def get(self, warehouse_id: int, bin_id: int) -> Any:
+        """One zone, aisle, shelf or bin."""
+        return bins.get_bin(db.session, services.get_warehouse(db.session, warehouse_id), bin_id)
+
+    @require("stock", "write")
+    @blp.arguments(BinPatchSchema)
+    @blp.response(200, BinSchema)
+    def patch(self, body: dict, warehouse_id: int, bin_id: int) -> Any:
+        """Change its code (the paths under it follow), name, or (de)activate it (409
+        ``bin_has_stock`` while it, or what is inside it, holds stock)."""
+        with db.transaction() as session:
+            warehouse = services.get_warehouse(session, warehouse_id, for_update=True)
+            return bins.update_bin(session, bins.get_bin(session, warehouse, bin_id), _sent(body))
+
+    @require("stock", "write")
+    @blp.response(204)
+    def delete(self, warehouse_id: int, bin_id: int) -> None:
+        """Delete one that holds no stock and has nothing inside it (409 ``bin_has_stock``,
+        ``bin_has_children``)."""
+        with db.transaction() as session:
+            warehouse = services.get_warehouse(session, warehouse_id, for_update=True)
+            bins.delete_bin(session, bins.get_bin(session, warehouse, bin_id))
+
+
+@blp.route("/<int:warehouse_id>/bins/stock")
+class BinStockReport(MethodView):
+    @require(WAREHOUSES)
+    @blp.arguments(WarehouseStockArgs, location="query")
+    @blp.response(200, BinStockSchema)
+    def get(self, args: dict, warehouse_id: int) -> dict:
+        """What each bin holds, in path order, then per product what is not put away (on hand
+        in the warehouse, in no bin)."""
+        warehouse = services.get_warehouse(db.session, warehouse_id)
+        return _held_rows(bins.warehouse_bin_stock(db.session, warehouse, args.get("product_id")))
+
+
+@blp.route("/<int:warehouse_id>/bins/moves")
+class BinMoves(MethodView):
+    @require("stock", "write")
+    @blp.arguments(BinMoveSchema)
+    @blp.response(201, BinMovedSchema)
+    def post(self, body: dict, warehouse_id: int) -> dict:
+        """Move stock from one bin to another of the same warehouse, or put away what is not
+        (``from_bin_id`` null). 422 naming the field: an unknown bin, one of another warehouse,
+        an inactive one; 409 ``insufficient_bin_stock`` naming ``quantity`` for more than the
+        source holds. Nothing moves then."""
+        with db.transaction() as session:
+            return bins.move(session, services.get_warehouse(session, warehouse_id), body)
+
+
+@blp.route("/<int:warehouse_id>/bins/counts")
+class BinCounts(MethodView):
+    @require("stock", "write")
+    @blp.arguments(BinCountSchema)
+    @blp.response(201, BinCountedSchema)
+    def post(self, body: dict, warehouse_id: int) -> dict:
+        """A count of one bin: it then holds ``counted_quantity``, and the warehouse's stock is
+        adjusted by the difference (reason ``count_correction``), in one transaction."""
+        with db.transaction() as session:
+            return bins.count(session, services.get_warehouse(session, warehouse_id), body)
+
+
+@blp.route("/<int:warehouse_id>/default-bins")
+class DefaultBins(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, ListOf(DefaultBinSchema))
+    def get(self, warehouse_id: int) -> dict:
+        """Each product's default bin in the warehouse (where its arrivals are put away)."""
+        warehouse = services.get_warehouse(db.session, warehouse_id)
+        items = [{"product_id": item.id, "sku": item.sku, "name": item.name, "bin_id": node.id, "path": node.path}
+                 for _row, node, item in bins.default_bins(db.session, warehouse.id)]
+        return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
+
+
+@blp.route("/<int:warehouse_id>/default-bins/<int:product_id>")
+class DefaultBinByProduct(MethodView):
+    @require("stock", "write")
+    @blp.arguments(DefaultBinChoiceSchema)
+    @blp.response(200, DefaultBinSchema)
+    def put(self, body: dict, warehouse_id: int, product_id: int) -> dict:
+        """Choose the product's default bin in the warehouse (an active bin of it), or none."""
+        with db.transaction() as session:
+            warehouse = services.get_warehouse(session, warehouse_id)
+            node = bins.set_default_bin(session, warehouse, product_id, body["bin_id"])
+            item = session.get(Item, product_id)
+            return {"product_id": product_id, "sku": item.sku if item else None, "name": item.name if item else "",
+                    "bin_id": node.id if node else None, "path": node.path if node else None}
+
+
+@blp.route("/picking-lists/<int:document_id>")
+class PickingList(MethodView):
+    @require(WAREHOUSES)
+    @blp.response(200, PickingListSchema)
+    def get(self, document_id: int) -> dict:
+        """What to pick for what a sales order still has to ship: per warehouse, in bin path
+        order (what is not put away last), the bin and quantity for each line, as shipping
+        will take it out of the bins."""
+        document = _document(db.session, document_id, "read")
+        if document.doc_type != "sales_order":
+            raise NotFound(_("sales order %(id)s not found", id=document_id))
+        picks = bins.picking_list(db.session, document)
+        items = [{"warehouse_id": p.warehouse.id if p.warehouse else None,
+                  "warehouse_code": p.warehouse.code if p.warehouse else None,
+                  "bin_id": p.bin.id if p.bin else None, "path": p.bin.path if p.bin else None,
+                  "line_number": p.line_number, "line_id": p.line_id, "product_id": p.product_id, "sku": p.sku,
+                  "name": p.name, "quantity": p.quantity} for p in picks]
+        return {"document_id": document.id, "number": document.number, "items": items, "total": len(items)}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, String, Text
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Model
@@ -127,6 +127,60 @@ class ReorderLevel(Model):
     reorder_quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
 
 
+#: the kinds of a warehouse's locations, outermost first: a node's parent is of an earlier kind,
+#: and only bins hold stock
+BIN_KINDS = ("zone", "aisle", "shelf", "bin")
+#: joins the codes of a bin's ancestors and its own into its path ("A / 03 / 2 / B1")
+PATH_SEPARATOR = " / "
+BIN_CODE_LENGTH = 20
+#: the key of a purchase order line's ``custom`` dict naming (by id) the bin its receipts go into
+BIN_KEY = "warehouses_bin"
+
+
+class Bin(Timestamps, Model):
+    """A location inside a warehouse: a zone, aisle, shelf or bin, in a tree per warehouse. Only
+    a bin holds stock; the warehouse's core stock location stays the one the core knows, and
+    the bins break down its on-hand stock (what no bin holds is "not put away")."""
+
+    __tablename__ = "warehouses_bins"
+    __audited__ = True
+    __table_args__ = (UniqueConstraint("warehouse_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses_warehouses.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses_bins.id"), index=True)
+    #: one of :data:`BIN_KINDS`
+    kind: Mapped[str] = mapped_column(String(10))
+    #: letters, digits, ``-``, ``_``, ``.``; unique among its siblings
+    code: Mapped[str] = mapped_column(String(BIN_CODE_LENGTH))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    #: its ancestors' codes and its own, joined by :data:`PATH_SEPARATOR`: shown, and the picking order
+    path: Mapped[str] = mapped_column(String(200))
+    #: an inactive node (or one under an inactive node) takes no stock; it holds none either
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class BinStock(Model):
+    """How much of a product a bin holds (summed over a warehouse's bins: at most its on hand there)."""
+
+    __tablename__ = "warehouses_bin_stock"
+
+    bin_id: Mapped[int] = mapped_column(ForeignKey("warehouses_bins.id", ondelete="CASCADE"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, index=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
+
+
+class DefaultBin(Model):
+    """The bin a product's receipts into a warehouse are put away in."""
+
+    __tablename__ = "warehouses_default_bins"
+
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses_warehouses.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, index=True)
+    bin_id: Mapped[int] = mapped_column(ForeignKey("warehouses_bins.id", ondelete="CASCADE"), index=True)
+
+
 #: the plugin's tables
 TABLES = [Warehouse.__table__, DocumentWarehouse.__table__, UserDefault.__table__, Transfer.__table__,
-          TransferLine.__table__, ReorderLevel.__table__]
+          TransferLine.__table__, ReorderLevel.__table__, Bin.__table__, BinStock.__table__, DefaultBin.__table__]

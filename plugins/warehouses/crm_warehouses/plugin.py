@@ -12,7 +12,7 @@ from crm import hookimpl
 from crm.models import Document, DocumentLine, Item, User
 from crm.ui import MenuItem
 from crm_warehouses import models  # noqa: F401  (registers the plugin's tables)
-from crm_warehouses.models import DOC_TYPES, LINE_KEY
+from crm_warehouses.models import BIN_KEY, DOC_TYPES, LINE_KEY
 
 #: the ``entity`` of ``crm_record_saved`` for the documents that have a warehouse
 DOCUMENT_ENTITIES = ("purchase-orders", "sales-orders", "invoices")
@@ -78,8 +78,8 @@ def crm_template_slot(slot: str, context: dict) -> Markup | None:
     record = context.get("record")
     if slot == "record_panels" and context.get("entity") == "products" and isinstance(record, Item) \
             and not record.is_bundle:
-        from crm_warehouses.web import product_panel
-        return product_panel(record)
+        from crm_warehouses.web import product_bins_panel, product_panel
+        return product_panel(record) + product_bins_panel(record)
     return None
 
 
@@ -111,16 +111,29 @@ def crm_stock_location_choices(session: Session, user: User | None) -> list[tupl
 
 @hookimpl
 def crm_line_custom_keys(doc_type: str) -> dict[str, bool] | None:
-    """A line of an order or invoice may name its own warehouse (by code) in ``custom``."""
+    """A line of an order or invoice may name its own warehouse (by code) in ``custom``; a
+    purchase order line, the bin (by id) its receipts are put away in."""
+    if doc_type == "purchase_order":
+        return {LINE_KEY: True, BIN_KEY: True}
     return {LINE_KEY: True} if doc_type in DOC_TYPES else None
 
 
 @hookimpl
 def crm_document_validate(session: Session, document: Document) -> None:
-    """A line's own warehouse must be an active warehouse."""
+    """A line's own warehouse must be an active warehouse, a purchase order line's bin an active bin."""
     if document.doc_type in DOC_TYPES:
+        from crm_warehouses import bins
         from crm_warehouses.services import check_lines
         check_lines(session, document)
+        bins.check_lines(session, document)
+
+
+@hookimpl
+def crm_stock_moved(session: Session, moves: list) -> None:
+    """The bins of a warehouse follow its stock: arrivals are put away (a purchase order line's
+    bin, else the product's default bin), departures leave the bins in path order."""
+    from crm_warehouses.bins import stock_moved
+    stock_moved(session, moves)
 
 
 @hookimpl

@@ -120,6 +120,8 @@ def delete_warehouse(session: Session, warehouse: Warehouse) -> None:
         raise Conflict(_("%(count)s document(s) name warehouse %(code)s: deactivate it instead", count=used,
                          code=warehouse.code), code="warehouse_in_use")
     session.execute(delete(UserDefault).where(UserDefault.warehouse_id == warehouse.id))
+    from crm_warehouses.bins import delete_all
+    delete_all(session, warehouse.id)
     session.delete(warehouse)
     session.flush()
     session.execute(delete(StockBalance).where(StockBalance.location_id == here))

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 from crm.db import db
 from crm.errors import CRMError
 from crm.models import Document, Item, StockMove
+from crm.money import decimal_text
 from crm.permissions import can, require
 from crm.services.doctypes import DOC_TYPES as DOC_TYPE_INFO
 from crm.services.documents import get_document
 from crm.services.settings import get_setting
 from crm.web.common import FormErrors, list_page, parse_decimal, parse_int
-from crm_warehouses import reorder, services, stock as warehouse_stock, transfers
-from crm_warehouses.models import DOC_TYPES, TRANSFER_STATUSES, Transfer
+from crm_warehouses import bins, reorder, services, stock as warehouse_stock, transfers
+from crm_warehouses.models import BIN_KINDS, DOC_TYPES, TRANSFER_STATUSES, Transfer, Warehouse
 from crm_warehouses.permissions import WAREHOUSES
 
 bp = Blueprint("warehouses", __name__, url_prefix="/warehouses", template_folder="templates")
@@ -376,3 +377,140 @@ def transfer_receive(transfer_id: int) -> ResponseReturnValue:
 def transfer_cancel(transfer_id: int) -> ResponseReturnValue:
     return _transfer_step(transfer_id, transfers.cancel,
                           _("Transfer %(number)s cancelled; what was in transit is back at the source."))
+
+
+# --- locations inside a warehouse (bins) ---------------------------------------------------------
+
+def _bin_form_value(form: Mapping[str, str], name: str) -> object:
+    """A select's id (an int), None when blank, else the text (the service refuses it, naming the field)."""
+    text = (form.get(name) or "").strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() and len(text) < 10 else text
+
+
+@bp.route("/<int:warehouse_id>/bins", endpoint="bins")
+@require(WAREHOUSES)
+def bins_page(warehouse_id: int) -> str:
+    """A warehouse's zones, aisles, shelves and bins, what each bin holds and what is not put
+    away; for who may change stock, the forms to add a location, move or put away stock, count a
+    bin and choose a product's default bin."""
+    session = db.session
+    warehouse = services.get_warehouse(session, warehouse_id)
+    nodes = bins.bins(session, warehouse.id)
+    held: dict[int | None, list] = {}
+    for row in bins.warehouse_bin_stock(session, warehouse):
+        held.setdefault(row.bin.id if row.bin else None, []).append(row)
+    may_move = can(g.user, "stock", "write")
+    return render_template("warehouses/bins.html", warehouse=warehouse, nodes=nodes, held=held,
+                           depth=bins.depth, kinds=BIN_KINDS, kind_label=bins.kind_label, may_move=may_move,
+                           stock_bins=[n for n in nodes if n.kind == "bin" and bins.usable(session, n)],
+                           parents=[n for n in nodes if n.kind != "bin"],
+                           defaults=bins.default_bins(session, warehouse.id),
+                           products=_stocked_products() if may_move else [])
+
+
+def _bins_step(warehouse_id: int, step: Callable[[Session, Warehouse], str]) -> ResponseReturnValue:
+    """Run a form of the bins page in one transaction; its message, or the refusal's."""
+    try:
+        with db.transaction() as session:
+            done = step(session, services.get_warehouse(session, warehouse_id))
+    except CRMError as exc:
+        messages = [f"{key}: {m}" for key, msgs in exc.fields.items() for m in msgs]
+        flash(exc.message if not messages else f"{exc.message} ({'; '.join(messages)})", "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for("warehouses.bins", warehouse_id=warehouse_id))
+
+
+@bp.route("/<int:warehouse_id>/bins/new", methods=["POST"], endpoint="bin_new")
+@require("stock", "write")
+def bin_new(warehouse_id: int) -> ResponseReturnValue:
+    form = request.form
+
+    def step(session: Session, warehouse: Warehouse) -> str:
+        node = bins.create_bin(session, warehouse, {"kind": form.get("kind"), "code": form.get("code", ""),
+                                                    "name": form.get("name", ""),
+                                                    "parent_id": _bin_form_value(form, "parent_id")})
+        return _("%(path)s added.", path=node.path)
+    return _bins_step(warehouse_id, step)
+
+
+@bp.route("/<int:warehouse_id>/bins/<int:bin_id>/delete", methods=["POST"], endpoint="bin_delete")
+@require("stock", "write")
+def bin_delete(warehouse_id: int, bin_id: int) -> ResponseReturnValue:
+    def step(session: Session, warehouse: Warehouse) -> str:
+        node = bins.get_bin(session, warehouse, bin_id)
+        path = node.path
+        bins.delete_bin(session, node)
+        return _("%(path)s deleted.", path=path)
+    return _bins_step(warehouse_id, step)
+
+
+@bp.route("/<int:warehouse_id>/bins/move", methods=["POST"], endpoint="bin_move")
+@require("stock", "write")
+def bin_move(warehouse_id: int) -> ResponseReturnValue:
+    """Move stock between two bins, or put away what is not (no source bin)."""
+    form = request.form
+
+    def step(session: Session, warehouse: Warehouse) -> str:
+        moved = bins.move(session, warehouse, {
+            "product_id": _bin_form_value(form, "product_id"), "from_bin_id": _bin_form_value(form, "from_bin_id"),
+            "to_bin_id": _bin_form_value(form, "to_bin_id"),
+            "quantity": parse_decimal(form.get("quantity"), "quantity", required=True)})
+        return _("%(quantity)s moved.", quantity=decimal_text(moved["quantity"]))
+    return _bins_step(warehouse_id, step)
+
+
+@bp.route("/<int:warehouse_id>/bins/count", methods=["POST"], endpoint="bin_count")
+@require("stock", "write")
+def bin_count(warehouse_id: int) -> ResponseReturnValue:
+    """A count of one bin: the bin holds what was counted, the warehouse is adjusted by the difference."""
+    form = request.form
+
+    def step(session: Session, warehouse: Warehouse) -> str:
+        counted = bins.count(session, warehouse, {
+            "product_id": _bin_form_value(form, "product_id"), "bin_id": _bin_form_value(form, "bin_id"),
+            "counted_quantity": parse_decimal(form.get("counted_quantity"), "counted_quantity", required=True),
+            "note": form.get("note", "")})
+        return _("Count saved: the warehouse's stock changed by %(difference)s.",
+                 difference=decimal_text(counted["difference"]))
+    return _bins_step(warehouse_id, step)
+
+
+@bp.route("/<int:warehouse_id>/bins/default", methods=["POST"], endpoint="bin_default")
+@require("stock", "write")
+def bin_default(warehouse_id: int) -> ResponseReturnValue:
+    """A product's default bin in the warehouse (blank: none)."""
+    form = request.form
+
+    def step(session: Session, warehouse: Warehouse) -> str:
+        node = bins.set_default_bin(session, warehouse, _bin_form_value(form, "product_id"),
+                                    _bin_form_value(form, "bin_id"))
+        return _("Default bin %(path)s chosen.", path=node.path) if node else _("No default bin.")
+    return _bins_step(warehouse_id, step)
+
+
+def product_bins_panel(product: Item) -> Markup:
+    """The product's stock per bin in each warehouse that has bins, on its page."""
+    if not can(g.user, WAREHOUSES):
+        return Markup("")
+    found = bins.product_bins(db.session, product.id)
+    if not found:
+        return Markup("")
+    return Markup(render_template("warehouses/_product_bins.html", product=product, found=found))
+
+
+@bp.route("/picking/<int:document_id>", endpoint="picking")
+@require(WAREHOUSES)
+def picking(document_id: int) -> str:
+    """A sales order's picking list, printable: per warehouse, in bin path order."""
+    session = db.session
+    doc_type = session.scalar(select(Document.doc_type).where(Document.id == document_id))
+    if doc_type != "sales_order":
+        abort(404)
+    if not can(g.user, DOC_TYPE_INFO[doc_type].resource, "read"):
+        abort(403)
+    order = get_document(session, doc_type, document_id)
+    return render_template("warehouses/picking.html", order=order, picks=bins.picking_list(session, order),
+                           order_url=_document_url(doc_type, document_id))

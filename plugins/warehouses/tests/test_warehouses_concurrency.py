@@ -35,3 +35,29 @@ def test_sixteen_clients_never_oversell_a_warehouse(live_api, live_api_as, catal
     assert (rows[mad["id"]]["on_hand"], rows[mad["id"]]["reserved"], rows[mad["id"]]["available"]) == ("3", "3", "0")
     assert (rows[bcn["id"]]["on_hand"], rows[bcn["id"]]["reserved"], rows[bcn["id"]]["available"]) == ("40", "8", "32")
     assert runner.invoke(["stock", "verify"]).exit_code == 0
+
+
+@pytest.mark.postgres_only
+def test_moves_racing_for_a_bins_last_units_never_both_get_them(live_api, live_api_as, catalog):
+    """B1 holds 3 widgets; 8 clients each move 1 to B2 at once and 4 more try to put 2 away from
+    what is not put away (1 left): exactly 3 moves and none of the put-aways get through."""
+    from test_warehouses_bins import shelf_of_bins
+    product_id = catalog.widget
+    mad = add_warehouse(live_api, "MAD")
+    tree = shelf_of_bins(live_api, mad, "B1", "B2")
+    assert live_api.post(f"/warehouses/{mad['id']}/adjustments", json={
+        "product_id": product_id, "quantity": "4", "reason": "found"}).status_code == 201
+    assert live_api.post(f"/warehouses/{mad['id']}/bins/moves", json={
+        "product_id": product_id, "to_bin_id": tree["B1"]["id"], "quantity": "3"}).status_code == 201
+    clients = [live_api_as("warehouse") for _ in range(12)]
+
+    def call(i):
+        body = ({"from_bin_id": tree["B1"]["id"], "to_bin_id": tree["B2"]["id"], "quantity": "1"} if i < 8 else
+                {"to_bin_id": tree["B2"]["id"], "quantity": "2"})
+        return clients[i].post(f"/warehouses/{mad['id']}/bins/moves", json={"product_id": product_id, **body})
+    responses = all_at_once(12, call)
+    assert sorted(r.status_code for r in responses[:8]) == [201] * 3 + [409] * 5, [r.text for r in responses]
+    assert [r.status_code for r in responses[8:]] == [409] * 4
+    rows = {row["path"]: row["quantity"] for row in
+            live_api.get(f"/warehouses/{mad['id']}/bins/stock").json()["items"]}
+    assert rows == {"A / 03 / 2 / B2": "3", None: "1"}
