@@ -441,6 +441,27 @@ def stock_replenish(product_ids, dry_run):
         click.echo("nothing to order: what is on its way covers every low product with a vendor")
 
 
+@stock.command("merge-locations")
+@click.option("--plugin", "plugin_id", required=True, help="the plugin whose stock locations are merged")
+@with_appcontext
+@domain_errors
+def stock_merge_locations(plugin_id):
+    """Bring the stock, stock moves and reservations at PLUGIN's stock locations to the default
+    location (each product's totals unchanged), so that the plugin may be purged. Refused while
+    the plugin is enabled."""
+    from crm.db import db as database
+    from crm.plugins import get_registry
+    from crm.services.stock_merge import merge_into_default
+    with database.transaction() as session:
+        merged = merge_into_default(session, plugin_id, enabled=plugin_id in get_registry().enabled)
+    if not merged.locations:
+        click.echo(f"plugin {plugin_id!r} has no stock locations: nothing to merge")
+        return
+    click.echo(f"merged {merged.locations} stock location(s) of {plugin_id} into the default location: "
+               f"{merged.moves} move(s), the stock of {merged.products} product(s), "
+               f"{merged.lines} sales order line(s)")
+
+
 # --- jobs -----------------------------------------------------------------------
 
 @cli.group()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from crm.db import table_owner, virtual_tables
 from crm.errors import NotFound, ValidationError
 from crm.models import PluginState
+from crm.services import stock_merge
 
 if TYPE_CHECKING:
     from crm.plugins import PluginRegistry
@@ -100,7 +101,8 @@ def _drop_foreign_keys_to(connection: Connection, tables: list[str]) -> None:
 def purge(connection: Connection, plugin_id: str) -> list[str]:
     """Drop every table, trigger and database function of ``plugin_id`` (named
     ``<plugin_id>_...``), and the unused foreign keys of other tables pointing at its tables, and
-    forget its state, settings and numbering sequences. Irreversible; see :func:`purge_plan`."""
+    forget its (empty) stock locations, state, settings and numbering sequences. Irreversible;
+    see :func:`purge_plan`."""
     drop_triggers_and_functions(connection, plugin_id)
     tables = plugin_tables(connection, plugin_id)
     virtual = virtual_tables(connection)
@@ -113,6 +115,7 @@ def purge(connection: Connection, plugin_id: str) -> list[str]:
     metadata = MetaData()
     metadata.reflect(connection, only=rest)      # also reflects the core tables they point at...
     metadata.drop_all(connection, tables=[metadata.tables[name] for name in rest])  # ...which stay
+    stock_merge.forget_locations(connection, plugin_id)    # empty: purge_plan refuses otherwise
     connection.execute(delete(PluginState).where(PluginState.id == plugin_id))
     from crm.models import Sequence, Setting
     from crm.services.doctypes import DOC_TYPES
@@ -198,6 +201,9 @@ class PurgePlan:
     plugin_id: str
     tables: list[tuple[str, int]] = field(default_factory=list)   # (table, rows), its version table too
     blockers: list[str] = field(default_factory=list)
+    #: stock moves, balances or reservations are at its stock locations (one of the blockers):
+    #: :func:`crm.services.stock_merge.merge_into_default` brings them to the default location
+    stock_at_locations: bool = False
 
     @property
     def allowed(self) -> bool:
@@ -206,8 +212,10 @@ class PurgePlan:
 
 def purge_plan(connection: Connection, registry: PluginRegistry | None, plugin_id: str) -> PurgePlan:
     """The tables of ``plugin_id`` with their row counts, and what forbids purging them: another
-    installed plugin that requires it (enabled or not: its data may rest on this plugin's), or
-    rows of a table that is not the plugin's (the core's or another plugin's) pointing at its rows."""
+    installed plugin that requires it (enabled or not: its data may rest on this plugin's),
+    rows of a table that is not the plugin's (the core's or another plugin's) pointing at its rows,
+    or stock moves, balances or reservations at its stock locations (``stock_locations.plugin``)
+    until they are merged into the default location (:mod:`crm.services.stock_merge`)."""
     quote = connection.dialect.identifier_preparer.quote
     names = plugin_tables(connection, plugin_id)
     plan = PurgePlan(plugin_id)
@@ -229,4 +237,12 @@ def purge_plan(connection: Connection, registry: PluginRegistry | None, plugin_i
             if rows:
                 plan.blockers.append(_("%(rows)s row(s) of %(table)s refer to its table %(target)s",
                                        rows=rows, table=table, target=key["referred_table"]))
+    located = stock_merge.located_stock(connection, plugin_id)
+    if located.any:
+        plan.blockers.append(_(
+            "%(moves)s stock move(s), the stock of %(products)s product(s) and %(lines)s sales order line(s) are at "
+            "its %(locations)s stock location(s): merge them into the default location first (crm stock "
+            "merge-locations --plugin %(plugin)s)", moves=located.moves, products=located.products, lines=located.lines,
+            locations=located.locations, plugin=plugin_id))
+        plan.stock_at_locations = True
     return plan

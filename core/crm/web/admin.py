@@ -100,6 +100,25 @@ def purge_plugin(plugin_id: str):
                            plugin=registry.plugins.get(plugin_id)), status
 
 
+@bp.route("/plugins/<plugin_id>/merge-locations", methods=["POST"])
+@require("plugins", "write")
+def merge_plugin_locations(plugin_id: str):
+    """The purge page's "Merge into the default location": the stock, moves and reservations at
+    the plugin's stock locations go to the default location (refused while it is enabled)."""
+    if not PLUGIN_ID.match(plugin_id):
+        abort(404)
+    from crm.services.stock_merge import merge_into_default
+    try:
+        with db.transaction() as session:
+            merged = merge_into_default(session, plugin_id, enabled=plugin_id in get_registry().enabled)
+    except CRMError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("The stock of %(count)s product(s) and %(moves)s stock move(s) at the locations of %(id)s are now at "
+                "the default location.", count=merged.products, moves=merged.moves, id=plugin_id))
+    return redirect(url_for("admin.purge_plugin", plugin_id=plugin_id))
+
+
 @bp.route("/roles")
 @require("users")
 def roles():
