@@ -180,3 +180,82 @@ def test_tax_codes_read_back_from_quickbooks(app, qbo, catalog):
         assert doc.grand_total == Decimal("75.00")
         assert s.scalar(select(Tax).where(Tax.name == "IVA 10%")) is not None
     in_app(app, check)
+
+
+def test_the_fake_refuses_tax_codes_invalid_for_a_us_company(qbo_us):
+    from accsync_qbo_fake import Fault
+    customer = qbo_us.user_create("Customer", {"DisplayName": "Customer"})
+    item = qbo_us.user_create("Item", {"Name": "Service", "Type": "Service",
+                                       "IncomeAccountRef": {"value": qbo_us.account_id("Sales")}})
+    california = qbo_us.tax_code_id("California")
+
+    def invoice(line_code, txn_code=None):
+        line = {"ItemRef": {"value": item["Id"]}, "Qty": 1, "UnitPrice": Decimal("100"),
+                "TaxCodeRef": {"value": line_code}}
+        detail = {"TotalTax": Decimal("99")}
+        if txn_code:
+            detail["TxnTaxCodeRef"] = {"value": txn_code}
+        return {"CustomerRef": {"value": customer["Id"]}, "TxnTaxDetail": detail, "Line": [
+            {"DetailType": "SalesItemLineDetail", "Amount": Decimal("100"), "SalesItemLineDetail": line}]}
+
+    def refused(body) -> Fault:
+        with pytest.raises(Fault) as caught:
+            qbo_us.user_create("Invoice", body)
+        return caught.value
+    # a line's code other than TAX or NON (one of the company's rates, or a code it does not have)
+    for code in (california, "999"):
+        fault = refused(invoice(code, california))
+        assert fault.code == "6000" and f"TaxCodeRef {code}" in fault.detail
+    # TAX or NON as the transaction's tax: the rate goes there, not a line code
+    for code in ("TAX", "NON"):
+        fault = refused(invoice("TAX", code))
+        assert fault.code == "6000" and "TxnTaxCodeRef" in fault.detail
+    assert refused(invoice("TAX", "999")).code == "2500"           # a rate the company does not have
+    assert qbo_us.objects("Invoice") == {}
+    # TAX lines at the transaction's rate, computed there (the TotalTax sent is not taken); NON lines untaxed
+    made = qbo_us.user_create("Invoice", invoice("TAX", california))
+    assert made["TxnTaxDetail"]["TotalTax"] == Decimal("8.25") and made["TotalAmt"] == Decimal("108.25")
+    made = qbo_us.user_create("Invoice", invoice("NON", california))
+    assert made["TxnTaxDetail"]["TotalTax"] == Decimal("0") and made["TotalAmt"] == Decimal("100")
+    # the rate made inactive there: 610, as for any inactive name
+    qbo_us.user_update("TaxCode", california, {"Active": False})
+    assert refused(invoice("TAX", california)).code == "610"
+    assert len(qbo_us.objects("Invoice")) == 2
+
+
+def test_a_tax_mapped_to_an_inactive_tax_code_fails_the_document_naming_it_and_keeps_its_link(app, qbo, catalog):
+    from crm_accounting_sync.quickbooks.connector import QuickBooksConnector
+    invoice = _invoice(app, catalog)   # lines with IVA 21% and IVA 10%
+    assert sync(app, "qbo").status == "done"
+    link = next(link for link in links(app, "qbo", "invoices") if link.local_id == invoice)
+    iva10 = qbo.tax_code_id("IVA 10%")
+    writes = lambda: len([b for p, b in qbo.bodies if p.endswith("/invoice")])  # noqa: E731
+    # made inactive there after the run read the company's tax codes: QuickBooks answers 610
+    connector = QuickBooksConnector(qbo_settings(qbo), {"client_secret": qbo.client_secret,
+                                                        "refresh_token": qbo.issue_refresh_token()})
+    assert connector.tax_codes()[iva10]["Active"] is True
+    qbo.user_update("TaxCode", iva10, {"Active": False})
+    in_app(app, lambda s: documents.update_document(s, s.get(Document, invoice), {"subject": "Changed here"}))
+    before = writes()
+    run = sync(app, "qbo", ["invoices"], connector=connector)
+    assert writes() == before + 1                                           # sent, and refused there
+    [record] = [r for r in run.records if r["entity"] == "invoices"]
+    assert record["action"] == "failed" and record["local_id"] == invoice, run
+    assert f"TaxCode 'IVA 10%' (id {iva10}) is inactive" in record["message"], run
+    [link] = [x for x in links(app, "qbo", "invoices") if x.local_id == invoice]
+    assert link.status == "failed" and "IVA 10%" in link.error                # not taken as deleted
+    assert qbo.objects("Invoice")[link.remote_id].get("PrivateNote") != "Changed here"
+    # the next run reads the tax codes again: refused before sending, naming the tax code
+    in_app(app, lambda s: documents.update_document(s, s.get(Document, invoice), {"subject": "Changed again"}))
+    run = sync(app, "qbo", ["invoices"])
+    [record] = [r for r in run.records if r["entity"] == "invoices"]
+    assert record["action"] == "failed", run
+    assert f"the tax code 'IVA 10%' (id {iva10}), which is inactive" in record["message"], run
+    assert writes() == before + 1
+    assert [x.status for x in links(app, "qbo", "invoices") if x.local_id == invoice] == ["failed"]
+    # active again there: the change goes to the same invoice
+    qbo.user_update("TaxCode", iva10, {"Active": True})
+    in_app(app, lambda s: documents.update_document(s, s.get(Document, invoice), {"subject": "Changed at last"}))
+    run = sync(app, "qbo", ["invoices"])
+    assert run.count("invoices", "to_remote", "updated") == 1, run
+    assert qbo.objects("Invoice")[link.remote_id]["PrivateNote"] == "Changed at last"

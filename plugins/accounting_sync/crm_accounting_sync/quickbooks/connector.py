@@ -1006,9 +1006,10 @@ class QuickBooksConnector(BaseConnector):
         return str(self.company_info().get("Country") or "").upper() in ("US", "USA")
 
     def tax_codes(self) -> dict[str, dict]:
-        """The company's tax codes, active or not, by id (read once per connector)."""
+        """The company's tax codes, active or not, by id (read once per connector). A query of a
+        list leaves the inactive ones out unless it names ``Active``."""
         if self._tax_codes is None:
-            self._tax_codes = {str(c["Id"]): c for c in self._query_all("TaxCode")}
+            self._tax_codes = {str(c["Id"]): c for c in self._query_all("TaxCode", "Active IN (true, false)")}
         return self._tax_codes
 
     def _tax_code(self, names: list | tuple, refs, where: str) -> str:
