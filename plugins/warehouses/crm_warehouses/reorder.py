@@ -152,7 +152,9 @@ def set_level(session: Session, warehouse: Warehouse, product_id: object, data: 
     reorder_quantity = _quantity(data.get("reorder_quantity", ZERO), "reorder_quantity", errors)
     if errors:
         raise ValidationError(_("Check the reorder level."), fields=errors)
-    row = session.get(ReorderLevel, (warehouse.id, product.id), with_for_update=True)
+    # the product's row lock (as stock changes take it) orders racing first settings: one inserts, the rest update
+    session.execute(select(Item.id).where(Item.id == product.id).with_for_update())
+    row = session.get(ReorderLevel, (warehouse.id, product.id), populate_existing=True)
     if row is None:
         row = ReorderLevel(warehouse_id=warehouse.id, product_id=product.id)
         session.add(row)

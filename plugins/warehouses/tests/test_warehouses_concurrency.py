@@ -61,3 +61,17 @@ def test_moves_racing_for_a_bins_last_units_never_both_get_them(live_api, live_a
     rows = {row["path"]: row["quantity"] for row in
             live_api.get(f"/warehouses/{mad['id']}/bins/stock").json()["items"]}
     assert rows == {"A / 03 / 2 / B2": "3", None: "1"}
+
+
+@pytest.mark.postgres_only
+def test_racing_first_reorder_levels_of_a_product_in_a_warehouse_all_succeed(live_api, live_api_as, catalog):
+    """Eight clients setting a product's first level in a warehouse at once: each answers 200 and
+    one row remains (no duplicate key for the ones that found none when they started)."""
+    mad = add_warehouse(live_api, "MAD")
+    clients = [live_api_as("warehouse") for _ in range(8)]
+    responses = all_at_once(8, lambda i: clients[i].put(
+        f"/warehouses/{mad['id']}/reorder-levels/{catalog.widget}", json={"reorder_level": str(i + 1)}))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    own = live_api.get(f"/warehouses/{mad['id']}/reorder-levels").json()
+    rows = own["items"] if isinstance(own, dict) else own
+    assert len(rows) == 1 and rows[0]["reorder_level"] in {str(i) for i in range(1, 9)}
