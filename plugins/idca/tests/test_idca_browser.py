@@ -1,12 +1,12 @@
 """In a real browser (Playwright, Chromium): an admin adds a formula column in the settings, sees
 the preview, saves; a user opens a quote and sees the column, and the server fills it in again
-as a line is edited."""
+as a line is edited; custom totals are shown by their labels."""
 from __future__ import annotations
 
 import re
 
 from crm.testing import sign_in
-from idca_helpers import order_body
+from idca_helpers import MARGIN_COLUMNS, MARGIN_TOTALS, order_body
 
 
 def test_admin_adds_a_formula_column_and_a_user_sees_it_on_a_quote(new_page, live_server, make_user, api, catalog):
@@ -77,3 +77,37 @@ def test_editor_with_hidden_discount_and_taxes_keeps_them_and_gives_new_lines_th
         quote["lines"][1]["tax_ids"]]
     assert [(line["discount_percent"], line["discount_amount"]) for line in saved["lines"][:3]] == [
         (line["discount_percent"], line["discount_amount"]) for line in quote["lines"]]
+
+
+def test_custom_totals_show_their_labels_on_the_document_page_and_in_the_editor(
+        new_page, live_server, make_user, api, put_layout, catalog):
+    """A layout's totals are shown by their labels (never their keys), formatted by their type,
+    hidden ones not at all: on the order's page, in the editor, and in the editor's totals as the
+    server recomputes them while a quantity is typed."""
+    from playwright.sync_api import expect
+    put_layout("sales-orders", MARGIN_COLUMNS, MARGIN_TOTALS + [
+        {"key": "margin_rate", "label": "Margin rate", "type": "percent",
+         "formula": "round(sum(margin) / subtotal * 100, 2)"},
+        {"key": "secret", "label": "Hidden figure", "visible": False, "formula": "sum(margin) * 2"}])
+    order = api.post("/sales-orders", json=order_body(catalog)).json()
+    page = new_page()
+    sign_in(page, make_user("sales"))
+
+    def expect_totals(margin: str, rate: str) -> None:
+        totals = page.locator("#doc-totals")
+        expect(totals.locator("tr.extra th")).to_have_text(["Total margin", "Margin rate"])
+        expect(totals.locator('[data-total="margin_total"]')).to_have_text(margin)
+        expect(totals.locator('[data-total="margin_rate"]')).to_have_text(rate)
+        expect(totals).not_to_contain_text("margin_total")
+        expect(totals).not_to_contain_text("Hidden figure")
+        expect(totals.locator('[data-total="secret"]')).to_have_count(0)
+
+    # 17.97 + 8.91 + 55.00 = 81.88 of a subtotal of 123.88: 66.1 %
+    page.goto(f"{live_server}/sales-orders/{order['id']}")
+    expect_totals("€81.88", "66.1 %")
+    page.goto(f"{live_server}/sales-orders/{order['id']}/edit")
+    expect_totals("€81.88", "66.1 %")
+    page.locator("input[name$='.quantity']").first.fill("5")
+    # widget 5 x 19.99 - 10 % = 89.95 - 60.00 = 29.95; 93.86 of a subtotal of 159.86: 58.71 %
+    expect(page.locator('#doc-totals [data-total="margin_total"]')).to_have_text("€93.86")
+    expect_totals("€93.86", "58.71 %")
