@@ -159,6 +159,7 @@ def _hook_phrases() -> dict[str, str]:
         "crm_stock_adjusted": stock,
         "crm_stock_location": _("chooses where stock is received, reserved and shipped"),
         "crm_stock_available": _("says what stock is available to each user"),
+        "crm_stock_location_choices": _("offers its stock locations to choose from (such as warehouses)"),
         "crm_invoice_received": payments,
         "crm_payment_event": payments,
         "crm_invoice_paid": payments,
