@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm import hookimpl
 from crm.db import db
@@ -15,6 +15,7 @@ from crm.models import DocumentLine, StockMove
 from crm.models.stock import DEFAULT_LOCATION_ID
 from crm.money import decimal_text
 from crm.services import stock
+from crm.services.settings import set_setting
 from crm.testing import registered_plugin
 from tests.test_concurrency import all_at_once
 
@@ -362,3 +363,171 @@ def test_location_choices_and_availability_at_a_location(app, api, catalog):
                     stock.available(session, [c.widget], location_id=999999)
                 assert "location_id" in refused.value.fields
                 session.close()
+
+
+# --- a location-owning plugin disabled: its locations are orphaned --------------------------------
+
+def _found(api, product_id, quantity):
+    r = api.post("/stock/adjustments", json={"product_id": product_id, "quantity": quantity, "reason": "found"})
+    assert r.status_code == 201, r.text
+
+
+def _at_b_and_c(app, api, product_id, at_b, at_c="0"):
+    """``at_b`` and ``at_c`` found at the tester's locations B and C (the tester enabled meanwhile)."""
+    plugin = Warehouses(app)
+    with app.app_context():
+        session = db.new_session(app)
+        plugin.c = stock.location(session, "tester", "C", "Warehouse C").id
+        session.commit()
+        session.close()
+    with registered_plugin(app, plugin, "tester"):
+        for location, quantity in ((plugin.b, at_b), (plugin.c, at_c)):
+            if D(quantity):
+                plugin.answer_for["adjustment"] = location
+                _found(api, product_id, quantity)
+    return plugin
+
+
+def test_a_disabled_plugins_stock_is_sold_reserved_and_shipped_as_the_totals_show(app, api, catalog, runner):
+    """All but 2 widgets are at a disabled plugin's locations B and C; 3 of B's are an order's
+    (reserved there before). The product says 9 available: an order for 9 (a widget line and a
+    kit) reserves them, ships them from the default location first, then B (never its order's
+    3), then C; the order reserved at B still ships; every balance equals its moves."""
+    c = catalog
+    _found(api, c.widget, "2")
+    _found(api, c.gadget, "5")
+    plugin = _at_b_and_c(app, api, c.widget, "6", "4")
+    b, c_loc = plugin.b, plugin.c
+    with registered_plugin(app, plugin, "tester"):
+        at_b = _approved(api, "sales-orders", {"account_id": c.account, "lines": [{"item_id": c.widget, "quantity": "3"}]})
+    assert _balances(app, c.widget) == {DEFAULT_LOCATION_ID: ("2", "0"), b: ("6", "3"), c_loc: ("4", "0")}
+    assert _stock(api, c.widget) == {"on_hand": "12", "reserved": "3", "available": "9", "incoming": "0"}
+    with app.app_context():
+        session = db.new_session(app)
+        assert stock.orphaned_locations(session) == [b, c_loc]
+        assert stock.available(session, [c.widget]) == {c.widget: D("9")}   # the totals, as today
+        session.close()
+
+    # 7 widgets and a kit (2 widgets, 1 gadget): the 9 available, in one statement
+    order = _approved(api, "sales-orders", {"account_id": c.account, "lines": [
+        {"item_id": c.widget, "quantity": "7"}, {"item_id": c.kit, "quantity": "1"}]})
+    assert order["status"] == "Approved"
+    assert _stock(api, c.widget) == {"on_hand": "12", "reserved": "12", "available": "0", "incoming": "0"}
+    assert _balances(app, c.widget) == {DEFAULT_LOCATION_ID: ("2", "9"), b: ("6", "3"), c_loc: ("4", "0")}
+    assert _verify(app) == []
+    one_more = api.post("/sales-orders", json={"account_id": c.account, "lines": [{"item_id": c.widget, "quantity": "1"}]}).json()
+    refused = api.patch(f"/sales-orders/{one_more['id']}", json={"status": "Approved"})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "insufficient_stock", refused.text
+
+    # shipped: 2 from the default location, 3 from B (the other 3 are B's order's), 4 from C
+    shipped = api.post(f"/sales-orders/{order['id']}/shipments")
+    assert shipped.status_code == 200, shipped.text
+    assert _balances(app, c.widget) == {b: ("3", "3")}
+    with app.app_context():
+        session = db.new_session(app)
+        out = {lid: decimal_text(-total) for lid, total in session.execute(
+            select(StockMove.location_id, func.sum(StockMove.quantity))
+            .where(StockMove.document_id == order["id"], StockMove.product_id == c.widget)
+            .group_by(StockMove.location_id))}
+        session.close()
+    assert out == {DEFAULT_LOCATION_ID: "2", b: "3", c_loc: "4"}
+    assert _stock(api, c.widget) == {"on_hand": "3", "reserved": "3", "available": "0", "incoming": "0"}
+    # the order reserved at B before still ships its 3 from there
+    assert api.post(f"/sales-orders/{at_b['id']}/shipments").status_code == 200
+    assert _balances(app, c.widget) == {}
+    assert _verify(app) == []
+    assert runner.invoke(["stock", "verify"]).exit_code == 0
+
+    # enabled again: B and C show what left them
+    _found(api, c.widget, "1")   # at the default location
+    with registered_plugin(app, plugin, "tester"):
+        with app.app_context():
+            session = db.new_session(app)
+            assert stock.orphaned_locations(session) == []
+            assert stock.available(session, [c.widget]) == {c.widget: D("0")}   # the plugin's answer: at B
+            session.close()
+        assert _balances(app, c.widget) == {DEFAULT_LOCATION_ID: ("1", "0")}
+
+
+def test_a_disabled_plugins_stock_leaves_by_direct_invoice_and_adjustment_where_it_is(app, api, catalog, runner):
+    """A direct invoice takes from the default location, then the orphaned B; cancelled, each part
+    goes back where it left. A negative adjustment and a count do the same; more than there is
+    in all is refused, nothing moved."""
+    c = catalog
+    _found(api, c.widget, "1")
+    plugin = _at_b_and_c(app, api, c.widget, "4")
+    b = plugin.b
+    invoice = _approved(api, "invoices", {"account_id": c.account, "lines": [{"item_id": c.widget, "quantity": "3"}]})
+    assert _balances(app, c.widget) == {b: ("2", "0")}
+    assert _stock(api, c.widget)["on_hand"] == "2"
+    assert api.patch(f"/invoices/{invoice['id']}", json={"status": "Cancelled"}).status_code == 200
+    assert _balances(app, c.widget) == {DEFAULT_LOCATION_ID: ("1", "0"), b: ("4", "0")}
+    assert _verify(app) == []
+
+    lost = api.post("/stock/adjustments", json={"product_id": c.widget, "quantity": "-2", "reason": "lost"})
+    assert lost.status_code == 201, lost.text
+    assert _balances(app, c.widget) == {b: ("3", "0")}
+    too_many = api.post("/stock/adjustments", json={"product_id": c.widget, "quantity": "-4", "reason": "lost"})
+    assert too_many.status_code == 409 and too_many.json()["error"]["code"] == "insufficient_stock"
+    # a count counts every unit the product shows: 1 found where 3 were, 2 written off at B
+    counted = api.post("/stock/adjustments", json={"product_id": c.widget, "counted_quantity": "1",
+                                                   "reason": "count_correction"})
+    assert counted.status_code == 201, counted.text
+    assert D(counted.json()["quantity"]) == D("-2")
+    assert _balances(app, c.widget) == {b: ("1", "0")}
+    assert _stock(api, c.widget) == {"on_hand": "1", "reserved": "0", "available": "1", "incoming": "0"}
+    assert _verify(app) == []
+
+    # negative stock allowed: an invoice for 3 takes B's 1 first, the default goes to -2
+    with app.app_context():
+        session = db.new_session(app)
+        set_setting(session, "allow_negative_stock", True)
+        session.commit()
+        session.close()
+    _approved(api, "invoices", {"account_id": c.account, "lines": [{"item_id": c.widget, "quantity": "3"}]})
+    assert _balances(app, c.widget) == {DEFAULT_LOCATION_ID: ("-2", "0")}
+    assert _stock(api, c.widget)["on_hand"] == "-2"
+    assert _verify(app) == []
+    assert runner.invoke(["stock", "verify"]).exit_code == 0
+
+
+@pytest.mark.postgres_only
+def test_clients_racing_for_the_last_units_at_the_default_and_an_orphaned_location_never_oversell(
+        app, live_api, live_api_as, catalog, runner):
+    """2 widgets at the default location, 3 at a disabled plugin's B: 16 clients at once approve
+    an order for 1 widget each (every other one with a gadget too: several lines in one
+    statement), then 16 clients issue a direct invoice for 1 widget; 5 get them in all."""
+    c = catalog
+    _found(live_api, c.widget, "2")
+    _found(live_api, c.gadget, "20")
+    plugin = _at_b_and_c(app, live_api, c.widget, "3")
+    clients = [live_api_as("sales") for _ in range(16)]
+    orders = [clients[i].post("/sales-orders", json={"account_id": c.account, "lines": [
+        {"item_id": c.widget, "quantity": "1"}] + ([{"item_id": c.gadget, "quantity": "0.5"}] if i % 2 else [])
+    }).json() for i in range(16)]
+    responses = all_at_once(16, lambda i: clients[i].patch(f"/sales-orders/{orders[i]['id']}",
+                                                           json={"status": "Approved"}))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 5 + [409] * 11, [r.text for r in responses if r.status_code not in (200, 409)]
+    assert _stock(live_api, c.widget) == {"on_hand": "5", "reserved": "5", "available": "0", "incoming": "0"}
+    assert _balances(app, c.widget) == {DEFAULT_LOCATION_ID: ("2", "5"), plugin.b: ("3", "0")}
+    assert _verify(app) == []
+    approved = [orders[i] for i, r in enumerate(responses) if r.status_code == 200]
+    shipped = all_at_once(5, lambda i: live_api.post(f"/sales-orders/{approved[i]['id']}/shipments"))
+    assert [r.status_code for r in shipped] == [200] * 5, [r.text for r in shipped]
+    assert _balances(app, c.widget) == {}
+    assert _verify(app) == []
+
+    # stock out racing: 16 direct invoices for the last 5 (2 at the default, 3 at B)
+    _found(live_api, c.widget, "2")
+    _at_b_and_c(app, live_api, c.widget, "3")
+    admins = [live_api_as("admin") for _ in range(16)]
+    invoices = [admins[i].post("/invoices", json={"account_id": c.account, "lines": [
+        {"item_id": c.widget, "quantity": "1"}]}).json() for i in range(16)]
+    issued = all_at_once(16, lambda i: admins[i].patch(f"/invoices/{invoices[i]['id']}", json={"status": "Approved"}))
+    codes = sorted(r.status_code for r in issued)
+    assert codes == [200] * 5 + [409] * 11, [r.text for r in issued if r.status_code not in (200, 409)]
+    assert _stock(live_api, c.widget) == {"on_hand": "0", "reserved": "0", "available": "0", "incoming": "0"}
+    assert _balances(app, c.widget) == {}
+    assert _verify(app) == []
+    assert runner.invoke(["stock", "verify"]).exit_code == 0

@@ -27,12 +27,13 @@ with the lines and quantities of this receipt or shipment.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 from typing import Callable, NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm.errors import Conflict, ValidationError
@@ -130,12 +131,32 @@ def _invoice_status(session: Session, invoice: Document, old: str, new: str) -> 
 
 
 def _where_taken(session: Session, invoice: Document, needs: list[stock.Need]) -> list[stock.Need]:
-    """A cancelled direct invoice's needs, each back at the location its stock went out from."""
-    taken_at = {(line_id, product_id): location_id for line_id, product_id, location_id in session.execute(
-        select(StockMove.line_id, StockMove.product_id, StockMove.location_id)
-        .where(StockMove.document_id == invoice.id, StockMove.quantity < 0).order_by(StockMove.id))}
-    return [replace(need, location_id=taken_at.get((need.line.id if need.line else None, need.product_id),
-                                                   DEFAULT_LOCATION_ID)) for need in needs]
+    """A cancelled direct invoice's needs, each back at the location its stock went out from (a
+    need whose stock left several locations: split, each part back where it left)."""
+    taken: dict[tuple[int | None, int], list[tuple[int, Decimal]]] = defaultdict(list)
+    for line_id, product_id, location_id, net in session.execute(
+            select(StockMove.line_id, StockMove.product_id, StockMove.location_id, func.sum(StockMove.quantity))
+            .where(StockMove.document_id == invoice.id)
+            .group_by(StockMove.line_id, StockMove.product_id, StockMove.location_id)
+            .order_by(func.min(StockMove.id))):
+        if net < 0:   # still out there (an earlier issue's stock came back when it was cancelled)
+            taken[(line_id, product_id)].append((location_id, -net))
+    back = []
+    for need in needs:
+        parts = taken.get((need.line.id if need.line else None, need.product_id), [])
+        left, last = need.quantity, DEFAULT_LOCATION_ID
+        while left > 0 and parts:
+            last, quantity = parts[0]
+            part = min(quantity, left)
+            back.append(replace(need, quantity=part, location_id=last))
+            left -= part
+            if part == quantity:
+                parts.pop(0)
+            else:
+                parts[0] = (last, quantity - part)
+        if left > 0:
+            back.append(replace(need, quantity=left, location_id=last))
+    return back
 
 
 def before_delete(session: Session, document: Document) -> None:

@@ -9,6 +9,13 @@ and location; each change writes the product's row first (which serialises the p
 changes), then its balance row, with the same condition at the location: one more statement per
 change. Summed over the locations, the balances equal the product's totals.
 
+Stock at an **orphaned** location (one whose plugin is not enabled: disabled, or gone without a
+merge) stays counted in the totals and nobody chooses it any more. A change at the default
+location, when the default is short, may draw on it (:func:`orphaned_locations`): a reservation
+is kept at the default location when the default and the orphaned locations together have it
+available; stock out (a shipment, a direct invoice, a negative adjustment) leaves the default
+location first, then the orphaned ones in id order, each move written where the stock leaves.
+
 A bundle has no stock of its own: its lines move and reserve its components
 (line quantity x component quantity). A service never has stock.
 """
@@ -169,6 +176,25 @@ def locations(session: Session, plugin: str | None = None) -> list[StockLocation
     return list(session.scalars(stmt))
 
 
+def orphaned_locations(session: Session) -> list[int]:
+    """The ids of the orphaned stock locations, in id order: those of a plugin that is not enabled
+    (disabled, not loaded, or gone). A change of stock at the default location may draw on their
+    stock when the default is short (see the module's description); one small query."""
+    reg = hooks.registry()
+    rows = session.execute(select(StockLocation.id, StockLocation.plugin)
+                           .where(StockLocation.id != DEFAULT_LOCATION_ID, StockLocation.plugin != "")
+                           .order_by(StockLocation.id))
+    return [location_id for location_id, plugin in rows if reg is None or not reg.is_enabled(plugin)]
+
+
+def _sources(session: Session, need: Need) -> list[int]:
+    """Where a need may take or reserve stock: its location; for the default location, the
+    default then the orphaned locations."""
+    if need.location_id != DEFAULT_LOCATION_ID:
+        return [need.location_id]
+    return [DEFAULT_LOCATION_ID, *orphaned_locations(session)]
+
+
 def _allow_negative(session: Session) -> bool:
     return bool(get_setting(session, "allow_negative_stock"))
 
@@ -325,9 +351,21 @@ def _lock_at(session: Session, pairs: Iterable[tuple[int, int]]) -> tuple[dict[i
 
 
 def _available_at(session: Session, need: Need) -> Decimal:
-    """What is available of a need's product at its location (and in all), locked."""
-    products, at = _lock_at(session, [(need.product_id, need.location_id)])
-    return min(products.get(need.product_id, ZERO), at[(need.product_id, need.location_id)])
+    """What is available of a need's product at its location (at the default location: with the
+    orphaned locations'), and in all, locked."""
+    products, at = _lock_at(session, [(need.product_id, lid) for lid in _sources(session, need)])
+    return min(products.get(need.product_id, ZERO), sum(at.values(), ZERO))
+
+
+def _pooled_free(session: Session, need: Need) -> Decimal | None:
+    """For a need at the default location: what is available at the default and the orphaned
+    locations together, locked (the caller holds the product's row); None without orphaned
+    locations."""
+    sources = _sources(session, need)
+    if len(sources) == 1:
+        return None
+    _products, at = _lock_at(session, [(need.product_id, lid) for lid in sources])
+    return sum(at.values(), ZERO)
 
 
 def receive(session: Session, needs: list[Need], document: Document) -> list[StockMove]:
@@ -351,12 +389,45 @@ def reserve(session: Session, needs: list[Need], *, allow_short: bool = False) -
 
     Each need reserves at its location: what is available there, and in all. One need: a
     conditional UPDATE of the product, one of its balance. Several: one statement locks the
-    products and reads both figures, one writes the products, one the balances."""
+    products and reads both figures, one writes the products, one the balances.
+
+    A need at the default location, with orphaned locations (:func:`orphaned_locations`), needs
+    what is available at the default and the orphaned locations together; it is kept at the
+    default location (whose reserved may then exceed its on hand), and its stock leaves where
+    it is when it ships (:func:`take_out`). One need: only when the default alone is short, under
+    the product's row lock (one query for the orphaned locations, one locking their balances).
+    Several: the orphaned locations are read first and their balances locked in the one
+    statement."""
     if not needs:
         return []
     if len(needs) == 1:  # one conditional UPDATE of the product, one of its balance
         return [_reserve_one(session, needs[0], allow_short)]
-    available, available_at = _lock_at(session, {(need.product_id, need.location_id) for need in needs})
+    pairs = {(need.product_id, need.location_id) for need in needs}
+    at_default = sorted({need.product_id for need in needs if need.location_id == DEFAULT_LOCATION_ID})
+    orphans = orphaned_locations(session) if at_default else []
+    # one statement locks every row it reads, the orphaned locations' too (in the one order)
+    available, available_at = _lock_at(session, pairs | {(pid, lid) for pid in at_default for lid in orphans})
+    for product_id in at_default:   # the default location, with the orphaned locations' stock
+        available_at[(product_id, DEFAULT_LOCATION_ID)] += sum(   # (not one a need here reserves at)
+            (available_at.pop((product_id, lid)) for lid in orphans if (product_id, lid) not in pairs), ZERO)
+    granted, short, taken, taken_at = _grant(needs, available, available_at, allow_short)
+    if short and not allow_short:
+        raise _short_error(session, short)
+    _change_many(session, "reserved", taken)
+    if orphans:   # the default's row may not exist yet (its stock all at orphaned locations)
+        for (product_id, location_id), delta in sorted(taken_at.items()):
+            if delta and location_id == DEFAULT_LOCATION_ID:
+                _balance_add(session, product_id, location_id, reserved=delta)
+        taken_at = {pair: delta for pair, delta in taken_at.items() if pair[1] != DEFAULT_LOCATION_ID}
+    _balance_many(session, "reserved", taken_at)
+    return [granted[i] for i in range(len(needs))]
+
+
+def _grant(needs: list[Need], available: dict[int, Decimal], available_at: dict[tuple[int, int], Decimal],
+           allow_short: bool) -> tuple[dict[int, Decimal], dict[int, Decimal], dict[int, Decimal],
+                                       dict[tuple[int, int], Decimal]]:
+    """What each need (by index) is granted, in product id order, each from what the previous ones
+    left: ``(granted, short per product, taken per product, taken per (product, location))``."""
     granted: dict[int, Decimal] = {}
     short: dict[int, Decimal] = {}
     taken: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -364,7 +435,7 @@ def reserve(session: Session, needs: list[Need], *, allow_short: bool = False) -
     for index, need in sorted(enumerate(needs), key=lambda pair: (pair[1].product_id, pair[1].location_id)):
         pair = (need.product_id, need.location_id)
         left = min(available.get(need.product_id, ZERO) - taken[need.product_id],
-                   available_at[pair] - taken_at[pair])
+                   available_at.get(pair, ZERO) - taken_at[pair])
         if left >= need.quantity:
             granted[index] = need.quantity
         else:
@@ -373,17 +444,17 @@ def reserve(session: Session, needs: list[Need], *, allow_short: bool = False) -
             granted[index] = min(left, need.quantity) if allow_short else ZERO
         taken[need.product_id] += granted[index]
         taken_at[pair] += granted[index]
-    if short and not allow_short:
-        raise _short_error(session, short)
-    _change_many(session, "reserved", taken)
-    _balance_many(session, "reserved", taken_at)
-    return [granted[i] for i in range(len(needs))]
+    return granted, short, dict(taken), dict(taken_at)
 
 
 def _reserve_one(session: Session, need: Need, allow_short: bool) -> Decimal:
     if _change(session, need.product_id, Item.on_hand - Item.reserved >= need.quantity, reserved=need.quantity):
         if _balance(session, need, StockBalance.on_hand - StockBalance.reserved >= need.quantity,
                     reserved=need.quantity):
+            return need.quantity
+        free = _pooled_free(session, need) if need.location_id == DEFAULT_LOCATION_ID else None
+        if free is not None and free >= need.quantity:   # with the orphaned locations' stock
+            _balance_add(session, need.product_id, DEFAULT_LOCATION_ID, reserved=need.quantity)
             return need.quantity
         _change(session, need.product_id, reserved=-need.quantity)   # short at the location: undone
     available = max(_available_at(session, need), ZERO)
@@ -392,7 +463,7 @@ def _reserve_one(session: Session, need: Need, allow_short: bool) -> Decimal:
     take = min(available, need.quantity)
     if take:
         _change(session, need.product_id, reserved=take)
-        _balance(session, need, reserved=take)
+        _balance_add(session, need.product_id, need.location_id, reserved=take)
     return take
 
 
@@ -417,21 +488,39 @@ def take_out(session: Session, needs_and_reserved: list[tuple[Need, Decimal]], d
     """Stock out: each need consumes ``reserved`` of its own reservation and takes the
     rest from what is available; refused (InsufficientStock) when that is short,
     unless negative stock is allowed. Each need takes from its location (where its
-    reservation is), checked there and in all. Returns the moves written."""
+    reservation is), checked there and in all. Returns the moves written.
+
+    A need at the default location that the default cannot cover alone, with orphaned
+    locations: see :func:`_take_pooled` (one move per location the stock leaves)."""
     allow_negative = _allow_negative(session)
     short: dict[int, Decimal] = {}
-    moves = []
+    moves: list[StockMove] = []
     for need, from_reservation in sorted(needs_and_reserved, key=lambda p: (p[0].product_id, p[0].location_id)):
         extra = need.quantity - from_reservation
         conditions = () if allow_negative else (  # never below zero, never into other orders' reservations
             Item.on_hand - need.quantity >= 0, Item.on_hand - Item.reserved >= extra)
         done = _change(session, need.product_id, *conditions, on_hand=-need.quantity, reserved=-from_reservation)
         if done and allow_negative:
-            _balance_add(session, need.product_id, need.location_id, on_hand=-need.quantity,
-                         reserved=-from_reservation)
+            parts = None
+            if need.location_id == DEFAULT_LOCATION_ID and not _balance(
+                    session, need, StockBalance.on_hand - need.quantity >= 0, on_hand=-need.quantity,
+                    reserved=-from_reservation):   # the default short: the orphaned locations' first
+                parts = _take_pooled(session, need, from_reservation, allow_negative=True)
+            elif need.location_id != DEFAULT_LOCATION_ID:
+                _balance_add(session, need.product_id, need.location_id, on_hand=-need.quantity,
+                             reserved=-from_reservation)
+            if parts is not None:
+                moves.extend(_move(session, replace(need, location_id=location_id), -part, kind, document=document,
+                                   reason=reason) for location_id, part in parts)
+                continue
         elif done and not _balance(session, need, StockBalance.on_hand - need.quantity >= 0,
                                    StockBalance.on_hand - StockBalance.reserved >= extra,
                                    on_hand=-need.quantity, reserved=-from_reservation):
+            parts = _take_pooled(session, need, from_reservation) if need.location_id == DEFAULT_LOCATION_ID else None
+            if parts is not None:   # from the default location, then the orphaned ones
+                moves.extend(_move(session, replace(need, location_id=location_id), -part, kind, document=document,
+                                   reason=reason) for location_id, part in parts)
+                continue
             _change(session, need.product_id, on_hand=need.quantity, reserved=from_reservation)   # undone
             done = False
         if not done:
@@ -441,6 +530,50 @@ def take_out(session: Session, needs_and_reserved: list[tuple[Need, Decimal]], d
     if short:
         raise _short_error(session, short)
     return _posted(session, moves)
+
+
+def _held(session: Session, product_id: int, location_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
+    """``{location_id: (on_hand, reserved)}`` of a product's balances there, the rows locked in
+    location order (the caller holds the product's row)."""
+    return {location_id: (on_hand, reserved) for location_id, on_hand, reserved in session.execute(
+        select(StockBalance.location_id, StockBalance.on_hand, StockBalance.reserved)
+        .where(StockBalance.product_id == product_id, StockBalance.location_id.in_(location_ids))
+        .order_by(StockBalance.location_id).with_for_update())}
+
+
+def _take_pooled(session: Session, need: Need, from_reservation: Decimal, *,
+                 allow_negative: bool = False) -> list[tuple[int, Decimal]] | None:
+    """Stock out of a need at the default location that the default cannot cover alone: what is
+    available at the default and the orphaned locations together must cover what does not come
+    from the need's reservation (unless negative stock is allowed); the quantity leaves the
+    default location first (up to its on hand), then each orphaned location in id order (up to
+    what is available there: never their own orders' reservations), and what none holds (negative
+    stock allowed) the default. Written to the balances; ``[(location_id, quantity)]`` where it
+    left, or None (short). The caller changed the product's row."""
+    sources = _sources(session, need)
+    held = _held(session, need.product_id, sources)
+    if not allow_negative and (len(sources) == 1 or sum(
+            (on_hand - reserved for on_hand, reserved in held.values()), ZERO) < need.quantity - from_reservation):
+        return None
+    parts: list[tuple[int, Decimal]] = []
+    left = need.quantity
+    for location_id in sources:
+        on_hand, reserved = held.get(location_id, (ZERO, ZERO))
+        room = on_hand if location_id == DEFAULT_LOCATION_ID else on_hand - reserved
+        part = min(max(room, ZERO), left)
+        if part:
+            parts.append((location_id, part))
+            left -= part
+    if left and not allow_negative:
+        return None
+    if left:
+        at_default = dict(parts).get(DEFAULT_LOCATION_ID, ZERO)
+        parts = [(DEFAULT_LOCATION_ID, at_default + left)] + [p for p in parts if p[0] != DEFAULT_LOCATION_ID]
+    for location_id, part in parts:
+        _balance_add(session, need.product_id, location_id, on_hand=-part)
+    if from_reservation:
+        _balance(session, need, reserved=-from_reservation)
+    return parts
 
 
 def put_back(session: Session, needs: list[Need], document: Document, *, reason: str) -> list[StockMove]:
@@ -514,7 +647,12 @@ def adjust(session: Session, product_id: int, *, quantity: Decimal | None = None
     the shelf there (the difference is written). ``location_id`` None: the location a plugin
     chooses (``crm_stock_location``, purpose ``adjustment``), else the default. Negative
     on-hand (at the location or in all) is refused unless allowed. Announced to the plugins
-    as ``crm_stock_moved`` then ``crm_stock_adjusted``."""
+    as ``crm_stock_moved`` then ``crm_stock_adjusted``.
+
+    At the default location because nobody chose another, with orphaned locations
+    (:func:`orphaned_locations`): a count counts them too, and a negative quantity leaves the
+    default location first, then each orphaned one in id order (up to its on hand), one move
+    where it leaves (each announced; the first is returned)."""
     if (quantity is None) == (counted_quantity is None):
         raise ValidationError.for_field("quantity", _("give a signed quantity or a counted_quantity, not both"))
     for name, value in (("quantity", quantity), ("counted_quantity", counted_quantity)):
@@ -531,6 +669,7 @@ def adjust(session: Session, product_id: int, *, quantity: Decimal | None = None
         raise ValidationError.for_field("product_id", _("a bundle has no stock of its own; adjust its components"))
     if counted_quantity is not None and counted_quantity < 0:
         raise ValidationError.for_field("counted_quantity", _("cannot be negative"))
+    chosen = location_id is None
     if location_id is None:
         asked = quantity if quantity is not None else counted_quantity
         assert asked is not None  # one of the two was given (checked above)
@@ -538,8 +677,12 @@ def adjust(session: Session, product_id: int, *, quantity: Decimal | None = None
                                       quantity=asked)
     else:
         location_id = checked_location(session, location_id)
-    on_hand_here = session.scalar(select(StockBalance.on_hand).where(
-        StockBalance.product_id == product.id, StockBalance.location_id == location_id)) or ZERO
+    # at the default location because nobody chose another: a count counts the orphaned locations
+    # too, and what is taken out leaves the default first, then the orphaned locations in id order
+    pooled = chosen and location_id == DEFAULT_LOCATION_ID and (counted_quantity is not None or (quantity or 0) < 0)
+    sources = _sources(session, Need(product.id, ZERO)) if pooled else [location_id]
+    held = {lid: on_hand for lid, (on_hand, _reserved) in _held(session, product.id, sources).items()}
+    on_hand_here = sum(held.values(), ZERO)
     if counted_quantity is not None:
         quantity = counted_quantity - on_hand_here
         reason = reason or "count_correction"
@@ -551,16 +694,36 @@ def adjust(session: Session, product_id: int, *, quantity: Decimal | None = None
         raise InsufficientStock(_("%(name)s: on hand would be %(quantity)s; negative stock is not allowed",
                                   name=product.name, quantity=decimal_text(after)),
                                 {"quantity": [_("would make on hand negative")]})
+    parts = _adjustment_parts(sources, held, quantity) if quantity < 0 and len(sources) > 1 \
+        else [(location_id, quantity)]
     session.execute(update(Item).where(Item.id == product.id).values(on_hand=Item.on_hand + quantity))
-    _balance_add(session, product.id, location_id, on_hand=quantity)
-    move = StockMove(product_id=product.id, quantity=quantity, kind="adjustment", reason=reason, note=note,
-                     location_id=location_id, user_id=current_actor_id())
-    session.add(move)
+    moves = []
+    for lid, part in parts:
+        _balance_add(session, product.id, lid, on_hand=part)
+        moves.append(StockMove(product_id=product.id, quantity=part, kind="adjustment", reason=reason, note=note,
+                               location_id=lid, user_id=current_actor_id()))
+    session.add_all(moves)
     session.flush()
     session.refresh(product)
-    _posted(session, [move])
-    hooks.call("crm_stock_adjusted", session=session, move=move)
-    return move
+    _posted(session, moves)
+    for move in moves:
+        hooks.call("crm_stock_adjusted", session=session, move=move)
+    return moves[0]
+
+
+def _adjustment_parts(sources: list[int], held: dict[int, Decimal], quantity: Decimal) -> list[tuple[int, Decimal]]:
+    """A negative ``quantity`` taken from ``sources`` in their order, each up to its on hand
+    (``held``); what none holds (negative stock allowed) at the first: ``[(location_id, part)]``."""
+    parts: list[tuple[int, Decimal]] = []
+    left = -quantity
+    for location_id in sources:
+        part = min(max(held.get(location_id, ZERO), ZERO), left)
+        if part:
+            parts.append((location_id, -part))
+            left -= part
+    if left:
+        parts.append((sources[0], -left))
+    return parts
 
 
 # --- reading --------------------------------------------------------------------------------------

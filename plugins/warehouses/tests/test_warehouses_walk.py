@@ -264,12 +264,23 @@ def test_a_walk_through_two_warehouses(live_api, runner, catalog):
     assert walk.figures(enabled=False) == state(total={W: "21/0/21/18", G: "8/0/8/0"}, enabled=False)
     walk.ok(api.post("/stock/adjustments", json={"product_id": c.gadget, "quantity": "1", "reason": "found"}), 201)
     assert walk.figures(enabled=False) == state(total={W: "21/0/21/18", G: "9/0/9/0"}, enabled=False)
+    #    a new order sells what the totals show, though nearly all of it is at the warehouses'
+    #    locations: it reserves, and ships from the default location first (the gadget found),
+    #    then the warehouses' in the order they were made (Madrid: 9 widgets, 2 gadgets)
+    third = walk.ok(api.post("/sales-orders", json={"account_id": c.account, "lines": [
+        {"item_id": c.widget, "quantity": "9"}, {"item_id": c.gadget, "quantity": "3"}]}), 201)
+    walk.status("sales-orders", third["id"], "Approved")
+    assert walk.figures(enabled=False) == state(total={W: "21/9/12/18", G: "9/3/6/0"}, enabled=False)
+    walk.ok(api.post(f"/sales-orders/{third['id']}/shipments"))
+    assert walk.figures(enabled=False) == state(total={W: "12/0/12/18", G: "6/0/6/0"}, enabled=False)
 
     # 9. enabled again: every warehouse's figures are back, with what happened meanwhile
-    #    (Barcelona shipped 4 widgets; the gadget found is at the default location, in no warehouse)
+    #    (Barcelona shipped 4 widgets, Madrid 9 widgets and 2 gadgets; the gadget found at the
+    #    default location, in no warehouse, left with the third order)
     assert walk.cli("plugins", "enable", "warehouses").strip() == "warehouses: enabled"
-    assert walk.figures() == state(MAD={W: "13/0/13/0", G: "6/0/6/0"}, BCN={W: "8/0/8/18", G: "2/0/2/0"},
-                                   MAD_bins=mad_bins, total={W: "21/0/21/18", G: "9/0/9/0"})
+    assert walk.figures() == state(MAD={W: "4/0/4/0", G: "4/0/4/0"}, BCN={W: "8/0/8/18", G: "2/0/2/0"},
+                                   MAD_bins={("B2", W): "4", ("B3", G): "2", (None, G): "2"},
+                                   total={W: "12/0/12/18", G: "6/0/6/0"})
     assert walk.ok(api.get(f"/sales-orders/{second['id']}"))["warehouses_warehouse_code"] == "BCN"
     assert walk.ok(api.get(f"/warehouses/{bcn['id']}/reorder-levels/{c.widget}"))["reorder_level"] == "15"
     assert walk.cli("stock", "verify").strip() == AGREES
