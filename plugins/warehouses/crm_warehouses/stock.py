@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import BigInteger, Numeric, Select, and_, case, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session, joinedload
 
 from crm import money
 from crm.errors import Conflict
 from crm.models import BundleComponent, Document, DocumentLine, Item, StockBalance, StockMove
+from crm.models.base import Money, Quantity
 from crm.services import stock
 from crm.services.stock import OPEN_PURCHASE_STATUSES
 from crm_warehouses import services
@@ -123,6 +124,10 @@ def warehouse_stock(session: Session, warehouse: Warehouse, product_id: int | No
 
 # --- the stock report of a warehouse -------------------------------------------------------------
 
+#: products a page of the stock report shows, unless ``per_page`` says otherwise
+REPORT_PER_PAGE = 50
+
+
 @dataclass(frozen=True)
 class ReportRow:
     """A product in a warehouse's stock report: its figures there, its reorder level there (the
@@ -139,35 +144,101 @@ class ReportRow:
     own_level: bool = False
 
 
-def stock_report(session: Session, warehouse: Warehouse, currency: str, *,
-                 low_only: bool = False) -> tuple[list[ReportRow], Decimal, int]:
+@dataclass(frozen=True)
+class StockReport:
+    """One page of a warehouse's stock report (``rows``) and what covers all its products: how
+    many the list holds (``total``: the low ones only with ``low_only``), the value of the
+    warehouse's whole stock and how many products are low there."""
+
+    rows: list[ReportRow]
+    total: int
+    page: int
+    per_page: int
+    value: Decimal
+    low_count: int
+
+
+def stock_report(session: Session, warehouse: Warehouse, currency: str, *, low_only: bool = False,
+                 page: int = 1, per_page: int = REPORT_PER_PAGE) -> StockReport:
     """A warehouse's stock levels: every product it holds, has reserved or expects, and every
     active product watched by a reorder level there (the warehouse's own, else the product's),
-    which may be low there without holding any, by SKU then name. Returns the rows (only the low
-    ones with ``low_only``), the value of the warehouse's whole stock (the rows' values summed, so
-    they add up) and how many are low."""
+    which may be low there without holding any, by SKU then name, ``per_page`` of them from page
+    ``page`` (past the last page: the last one); only the low ones with ``low_only``.
+
+    The page is read in SQL as plain columns; the counts are one aggregate query over all the
+    warehouse's products, and the value of its whole stock is the sum of every product's value
+    (on hand x cost, rounded per product by ``crm.money``, exactly as each row shows it) read from
+    the two columns it needs."""
     expected = {pid: q for (pid, wid), q in incoming(session).items() if wid == warehouse.id and q}
+    zero = literal(ZERO, Quantity)
+    held = func.coalesce(StockBalance.on_hand, zero)
+    promised = func.coalesce(StockBalance.reserved, zero)
     level = func.coalesce(ReorderLevel.reorder_level, Item.reorder_level)
     watched = and_(Item.active.is_(True), level > ZERO)
-    stmt = (select(Item, StockBalance.on_hand, StockBalance.reserved, ReorderLevel.reorder_level)
-            .outerjoin(StockBalance, (StockBalance.product_id == Item.id) & (StockBalance.location_id == warehouse.location_id))
-            .outerjoin(ReorderLevel, (ReorderLevel.product_id == Item.id) & (ReorderLevel.warehouse_id == warehouse.id))
-            .where(Item.kind == "product", Item.is_bundle.is_(False),
-                   or_(StockBalance.on_hand != ZERO, StockBalance.reserved != ZERO, Item.id.in_(list(expected)), watched))
-            .order_by(Item.sku, Item.name, Item.id))
+    low = and_(watched, held - promised <= level)
+    listed = and_(Item.kind == "product", Item.is_bundle.is_(False),
+                  or_(StockBalance.on_hand != ZERO, StockBalance.reserved != ZERO, Item.id.in_(list(expected)),
+                      watched))
+
+    def joined(stmt: Select) -> Select:
+        return (stmt.select_from(Item)
+                .outerjoin(StockBalance, (StockBalance.product_id == Item.id)
+                           & (StockBalance.location_id == warehouse.location_id))
+                .outerjoin(ReorderLevel, (ReorderLevel.product_id == Item.id)
+                           & (ReorderLevel.warehouse_id == warehouse.id))
+                .where(listed))
+
+    everything, low_count = session.execute(joined(select(func.count(), func.count(case((low, 1)))))).one()
+    total = low_count if low_only else everything
+    last_page = max(1, -(-total // per_page))
+    page = min(max(1, page), last_page)
+    stmt = joined(select(Item.id, Item.sku, Item.name, Item.active, Item.purchase_cost, Item.reorder_level,
+                         StockBalance.on_hand, StockBalance.reserved, ReorderLevel.reorder_level))
+    if low_only:
+        stmt = stmt.where(low)
+    stmt = stmt.order_by(Item.sku, Item.name, Item.id).limit(per_page).offset((page - 1) * per_page)
     rows = []
-    for item, on_hand, reserved, own in session.execute(stmt):
-        held, promised = on_hand or ZERO, reserved or ZERO
-        figures = Figures(warehouse, item.id, item.sku or "", item.name, held, promised, held - promised,
-                          expected.get(item.id, ZERO))
-        cost = item.purchase_cost or ZERO
-        reorder_level = own if own is not None else item.reorder_level
-        low = bool(item.active) and reorder_level > ZERO and figures.available <= reorder_level
-        rows.append(ReportRow(figures, reorder_level, cost,
-                              money.round_money(money.multiply(held, cost), currency), low, own is not None))
-    value = money.total(row.value for row in rows)
-    low_count = sum(1 for row in rows if row.low)
-    return ([row for row in rows if row.low] if low_only else rows), value, low_count
+    for product_id, sku, name, active, cost, product_level, on_hand, reserved, own in session.execute(stmt):
+        held_here, promised_here = on_hand or ZERO, reserved or ZERO
+        figures = Figures(warehouse, product_id, sku or "", name, held_here, promised_here,
+                          held_here - promised_here, expected.get(product_id, ZERO))
+        reorder_level = own if own is not None else product_level
+        rows.append(ReportRow(figures, reorder_level, cost or ZERO, _value(held_here, cost, currency),
+                              bool(active) and reorder_level > ZERO and figures.available <= reorder_level,
+                              own is not None))
+    return StockReport(rows, total, page, per_page, stock_value(session, warehouse, currency), low_count)
+
+
+def stock_value(session: Session, warehouse: Warehouse, currency: str) -> Decimal:
+    """The value of a warehouse's whole stock at purchase cost: each product's on hand x cost
+    rounded half up to the currency (as ``crm.money.round_money`` rounds it), then summed. Summed
+    in SQL, exactly: PostgreSQL's ``round()`` of a numeric rounds half away from zero as
+    ROUND_HALF_UP does; on SQLite the stored integers (quantity x 10**3, cost x 10**4) multiply and
+    round by integer division. A product too large for SQLite's 64-bit integers (a value above
+    about 900 billion) makes it read the two columns of every product and sum them in Python."""
+    places = money.currency_precision(currency)
+    held = (select().select_from(StockBalance).join(Item, Item.id == StockBalance.product_id)
+            .where(StockBalance.location_id == warehouse.location_id, StockBalance.on_hand != ZERO,
+                   Item.kind == "product", Item.is_bundle.is_(False), Item.purchase_cost != ZERO))
+    if session.get_bind().dialect.name == "postgresql":
+        rounded = func.round(type_coerce(StockBalance.on_hand * Item.purchase_cost, Numeric), places)
+        found = session.scalar(held.add_columns(func.sum(rounded)))
+        return ZERO if found is None else found
+    product = type_coerce(StockBalance.on_hand, BigInteger) * type_coerce(Item.purchase_cost, BigInteger)
+    unit = 10 ** (Quantity.scale + Money.scale - places)
+    units = case((product < 0, -((-product + unit // 2) // unit)), else_=(product + unit // 2) // unit)
+    found = session.scalar(held.add_columns(func.sum(units)))
+    if found is None:
+        return ZERO
+    if isinstance(found, int):
+        return Decimal(found).scaleb(-places)
+    costs = session.execute(held.add_columns(StockBalance.on_hand, Item.purchase_cost))
+    return money.total(_value(on_hand, cost, currency) for on_hand, cost in costs)
+
+
+def _value(on_hand: Decimal, cost: Decimal | None, currency: str) -> Decimal:
+    """A product's stock valued at its purchase cost, rounded to the currency."""
+    return money.round_money(money.multiply(on_hand, cost or ZERO), currency)
 
 
 def moves_query(warehouse: Warehouse) -> Select:

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm.api.collection import paginate
 from crm.db import db
 from crm.errors import CRMError
 from crm.models import Document, Item, StockMove
@@ -21,7 +22,7 @@ from crm.permissions import can, require
 from crm.services.doctypes import DOC_TYPES as DOC_TYPE_INFO
 from crm.services.documents import get_document
 from crm.services.settings import get_setting
-from crm.web.common import FormErrors, list_page, parse_decimal, parse_int
+from crm.web.common import MAX_PER_PAGE, PER_PAGE, FormErrors, Page, parse_decimal, parse_int, whole_or
 from crm_warehouses import bins, reorder, services, stock as warehouse_stock, transfers
 from crm_warehouses.models import BIN_KINDS, DOC_TYPES, TRANSFER_STATUSES, Transfer, Warehouse
 from crm_warehouses.permissions import WAREHOUSES
@@ -58,22 +59,37 @@ def detail(warehouse_id: int) -> str:
 @bp.route("/<int:warehouse_id>/report", endpoint="report")
 @require(WAREHOUSES)
 def report(warehouse_id: int) -> str:
-    """A warehouse's stock report: its stock levels valued at purchase cost, the low ones marked
-    (``?low=1`` keeps only them), and its stock moves, newest first, a page at a time (``?page=``)."""
+    """A warehouse's stock report: its stock levels valued at purchase cost, a page of products at
+    a time (``?page=``, ``?per_page=``), the low ones marked (``?low=1`` keeps only them), the
+    value and the low count of all its products; and its stock moves, newest first, a page at a
+    time (``?moves_page=``, ``?moves_per_page=``)."""
     session = db.session
     warehouse = services.get_warehouse(session, warehouse_id)
     currency = get_setting(session, "default_currency") or "EUR"
     low_only = request.args.get("low") == "1"
-    rows, value, low_count = warehouse_stock.stock_report(session, warehouse, currency, low_only=low_only)
-    moves = list_page(session, warehouse_stock.moves_query(warehouse), model=StockMove,
-                      sortable={"at": StockMove.id}, default_sort=[StockMove.id.desc()])
+    page, per_page = _page_args("", warehouse_stock.REPORT_PER_PAGE)
+    levels = warehouse_stock.stock_report(session, warehouse, currency, low_only=low_only,
+                                          page=page, per_page=per_page)
+    moves_page, moves_per_page = _page_args("moves_", PER_PAGE)
+    found = paginate(session, warehouse_stock.moves_query(warehouse),
+                     {"page": moves_page, "per_page": moves_per_page}, model=StockMove,
+                     default_sort=[StockMove.id.desc()])
+    moves = Page(found["items"], found["total"], moves_page, moves_per_page, None, "")
     doc_ids = {m.document_id for m in moves.items if m.document_id}
     documents = ({d.id: d for d in session.scalars(select(Document).where(Document.id.in_(doc_ids)))}
                  if doc_ids else {})
-    return render_template("warehouses/report.html", warehouse=warehouse, rows=rows, value=value,
-                           low_count=low_count, low_only=low_only, currency=currency, page=moves,
-                           moves=moves.items, move_documents=documents,
+    return render_template("warehouses/report.html", warehouse=warehouse, rows=levels.rows, value=levels.value,
+                           low_count=levels.low_count, low_only=low_only, currency=currency,
+                           levels_page=Page(levels.rows, levels.total, levels.page, levels.per_page, None, ""),
+                           page=moves, moves=moves.items, move_documents=documents,
                            can_order=can(g.user, "purchase_orders", "write") and warehouse.active)
+
+
+def _page_args(prefix: str, default: int) -> tuple[int, int]:
+    """``?<prefix>page=`` and ``?<prefix>per_page=`` (1 to 200; anything else: the defaults)."""
+    page = max(1, min(whole_or(request.args.get(f"{prefix}page"), 1), 1_000_000))
+    per_page = max(1, min(whole_or(request.args.get(f"{prefix}per_page"), default), MAX_PER_PAGE))
+    return page, per_page
 
 
 @bp.route("/new", methods=["GET", "POST"])
