@@ -15,6 +15,11 @@
     if (message && !window.confirm(message)) { event.preventDefault(); }
   });
 
+  // Buttons that print the page (the policy refuses onclick="window.print()").
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) { window.print(); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var toggle = document.querySelector(".menu-toggle");
     var sidebar = document.getElementById("sidebar");

@@ -177,3 +177,20 @@ def test_a_transfer_drafted_shipped_and_received_in_two_parts_on_its_pages(
             assert stock.verify(session) == []
         finally:
             session.close()
+
+
+def test_the_picking_list_prints_from_its_button(page, live_server, api, make_user, catalog):
+    """The Print button works under the Content-Security-Policy (crm.js's ``data-print``)."""
+    from playwright.sync_api import expect
+    c = catalog
+    mad = add_warehouse(api, "MAD")
+    api.post(f"/warehouses/{mad['id']}/adjustments", json={"product_id": c.widget, "quantity": "5", "reason": "found"})
+    order = api.post("/sales-orders", json={"account_id": c.account,
+                                            "lines": [{"item_id": c.widget, "quantity": "2"}]}).json()
+    assert api.put(f"/warehouses/documents/{order['id']}", json={"warehouse_id": mad["id"]}).status_code == 200
+    assert api.patch(f"/sales-orders/{order['id']}", json={"status": "Approved"}).status_code == 200
+    sign_in(page, make_user("warehouse"))
+    page.goto(f"/warehouses/picking/{order['id']}")
+    page.evaluate("() => { window.print = () => { document.body.dataset.printed = 'yes'; }; }")
+    page.get_by_role("button", name="Print").click()
+    expect(page.locator("body")).to_have_attribute("data-printed", "yes")
