@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
+
 ROOT = Path(__file__).resolve().parent.parent
 
 A_BROWSER_TEST = """

@@ -11,6 +11,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
+
 ROOT = Path(__file__).resolve().parent.parent
 NOT_WAITING = {"count", "is_visible", "is_hidden"}
 

@@ -36,6 +36,8 @@ import pytest
 from crm import hookspecs
 from crm.docs_reference import hook_groups
 
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
+
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_DOCS = ROOT / "docs" / "hooks"
 THIS_FILE = Path(__file__).resolve()

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PLUGINS = ("payments", "item_lookup", "idca", "accounting_sync", "warehouses")

@@ -17,6 +17,8 @@ from crm.money import (
     to_decimal,
 )
 
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
+
 D = Decimal
 PROPERTY = settings(database=None, deadline=None, max_examples=200)
 

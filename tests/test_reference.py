@@ -7,7 +7,11 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+import pytest
+
 from crm.docs_reference import render
+
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "reference.md"

@@ -8,6 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
+
 ROOT = Path(__file__).resolve().parent.parent
 HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I | re.S)
 JAVASCRIPT_LINK = re.compile(r"""(?:href|src|action)\s*=\s*["']?\s*javascript:""", re.I)

@@ -24,6 +24,8 @@ from crm.totals import (
     compute,
 )
 
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
+
 D = Decimal
 PROPERTY = settings(database=None, deadline=None, max_examples=150)
 

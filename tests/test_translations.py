@@ -13,6 +13,8 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"core": ROOT / "core" / "crm",
             **{path.name: path / f"crm_{path.name}" for path in sorted((ROOT / "plugins").iterdir())

@@ -58,6 +58,8 @@ MARKING_FIXTURES = {"page": "browser", "new_page": "browser"}
 def pytest_configure(config):
     config.addinivalue_line("markers", "crm_plugins(*ids): load only these plugins in the app fixture")
     config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (row locks, concurrency)")
+    config.addinivalue_line("markers", "no_database: touches no database (lint, docs, pure functions): "
+                                       "CI runs it once, on SQLite")
     for name, what in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {what}")
 

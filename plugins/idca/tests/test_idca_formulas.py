@@ -12,6 +12,8 @@ import pytest
 from crm_idca import formulas as fx
 from formula_tree_walk import tree_walk
 
+pytestmark = pytest.mark.no_database   # CI runs it once, on SQLite
+
 D = Decimal
 
 LINE = fx.Scope(
