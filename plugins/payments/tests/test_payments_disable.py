@@ -76,5 +76,6 @@ def test_removed_plugin_invoices_work_and_the_data_survives(app_factory, catalog
         assert [p.amount for p in services.payments_of(session, inv)] == [25]
         with db.transaction() as session:
             services.recompute_all(session)
-        invoice = documents.get_document(db.new_session(again), "invoice", inv)
-        assert (invoice.received, invoice.status) == (25, "Partially Paid")
+        with db.new_session(again) as session:
+            invoice = documents.get_document(session, "invoice", inv)
+            assert (invoice.received, invoice.status) == (25, "Partially Paid")
