@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import selectinload
 
 from crm import hookimpl
@@ -33,6 +33,7 @@ from crm.models import (
     StockMove,
     Vendor,
     WorkflowRun,
+    item_taxes,
 )
 from crm.services import import_files, imports
 from crm.testing import registered_plugin
@@ -474,3 +475,104 @@ def test_updates_written_together_still_refuse_a_row_alone(app, session, catalog
     assert [(e.row, e.column) for e in outcome.errors] == [(3, "SKU")]
     widget, gadget = item_by_sku(session, "NEW-1"), item_by_sku(session, "G-1")
     assert (widget.name, widget.unit_price, gadget.unit_price) == ("Widget", Decimal("21"), Decimal("7.455"))
+
+
+# --- undoing a large import: a few statements a batch, a refusal naming its row ---------------------
+
+class _DeleteSpy:
+    def __init__(self):
+        self.deleted: list[tuple[str, int]] = []
+
+    @hookimpl
+    def crm_record_deleted(self, session, entity, record_id):
+        self.deleted.append((entity, record_id))
+
+
+def made_by(session, run_id) -> dict[int, int]:
+    """The file's row -> the id of the record it created or updated."""
+    made = {r.row: r.record_id for r in session.scalars(select(ImportRow).where(ImportRow.run_id == run_id))}
+    session.commit()
+    return made
+
+
+def test_undo_of_a_large_import_deletes_every_record_with_a_few_statements_a_batch(app, session, catalog):
+    rows = 2 * imports.BATCH + 7
+    data = csv_bytes([["Name", "SKU", "Unit price", "Taxes"],
+                      *([f"Undo {n}", f"U-{n:05d}", "1", "IVA 21%"] for n in range(rows))])
+    outcome = do_import(app, "products", data)
+    ids = set(made_by(session, outcome.run_id).values())
+    assert len(ids) == rows
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+    event.listen(db.engine(app), "before_cursor_execute", seen)
+    try:
+        with registered_plugin(app, _DeleteSpy(), "delete_spy") as spy, app.app_context(), \
+                db.transaction() as s:
+            counts = imports.undo(s, imports.get_run(s, outcome.run_id, for_update=True))
+    finally:
+        event.remove(db.engine(app), "before_cursor_execute", seen)
+    assert counts == {"deleted": rows, "restored": 0, "reversed": 0}
+    assert count(session, Item, Item.id.in_(ids)) == 0
+    assert count(session, item_taxes, item_taxes.c.item_id.in_(ids)) == 0
+    deletions = set(session.scalars(select(AuditEntry.entity_id).where(AuditEntry.entity == "items",
+                                                                       AuditEntry.action == "delete")))
+    assert deletions == {str(i) for i in ids}
+    assert sorted(spy.deleted) == sorted(("items", i) for i in ids)
+    assert len(statements) < 20 * 3, statements   # three batches (one a record: seven a record)
+
+
+def test_undo_refuses_a_record_used_in_a_later_batch_naming_its_row_and_changes_nothing(app, session, catalog):
+    rows = imports.BATCH + 3
+    outcome = do_import(app, "products", csv_bytes([["Name", "SKU", "Unit price"],
+                                                    *([f"Used {n}", f"UU-{n:04d}", "5"] for n in range(rows))]))
+    made = made_by(session, outcome.run_id)
+    document = Document(doc_type="quote", number="Q-IMP-2", status="Created", account_id=catalog.account,
+                        currency="EUR")
+    session.add(document)
+    session.flush()
+    session.add(DocumentLine(document_id=document.id, position=0, item_id=made[2], description="Used 0",
+                             quantity=Decimal("1"), unit_price=Decimal("5")))   # the first row: undone last
+    session.commit()
+    with app.app_context(), pytest.raises(Conflict) as refused:
+        with db.transaction() as s:
+            imports.undo(s, imports.get_run(s, outcome.run_id))
+    assert "row 2:" in refused.value.message and "documents" in refused.value.message
+    assert "Used 0" in refused.value.message
+    assert count(session, Item, Item.id.in_(made.values())) == rows   # nothing undone
+    assert session.get(ImportRun, outcome.run_id).status == "done"
+
+
+@pytest.mark.parametrize("entity, header, use", [
+    ("accounts", ["Account name"], "contacts"),
+    ("vendors", ["Name"], "items"),
+    ("contacts", ["First name", "Last name"], "documents"),
+])
+def test_undo_of_accounts_vendors_and_contacts_removes_them_or_names_the_row_in_use(
+        app, session, catalog, entity, header, use):
+    values = [[f"Party {n}"] + ([f"Last {n}"] if len(header) == 2 else []) for n in range(3)]
+    outcome = do_import(app, entity, csv_bytes([header, *values]))
+    made = made_by(session, outcome.run_id)
+    used = made[3]
+    if use == "contacts":
+        session.add(Contact(first_name="Ana", last_name="Uses", account_id=used))
+    elif use == "items":
+        session.add(Item(kind="product", name="From the vendor", vendor_id=used, unit_price=Decimal("1")))
+    else:
+        session.add(Document(doc_type="quote", number="Q-IMP-3", status="Created", account_id=catalog.account,
+                             contact_id=used, currency="EUR"))
+    session.commit()
+    with app.app_context(), pytest.raises(Conflict) as refused:
+        with db.transaction() as s:
+            imports.undo(s, imports.get_run(s, outcome.run_id))
+    assert "row 3:" in refused.value.message and use in refused.value.message
+    model = {"accounts": Account, "vendors": Vendor, "contacts": Contact}[entity]
+    assert count(session, model, model.id.in_(made.values())) == 3
+    session.execute(delete({"contacts": Contact, "items": Item, "documents": Document}[use])
+                    .where({"contacts": Contact.account_id, "items": Item.vendor_id,
+                            "documents": Document.contact_id}[use] == used))
+    session.commit()
+    with app.app_context(), db.transaction() as s:
+        assert imports.undo(s, imports.get_run(s, outcome.run_id))["deleted"] == 3
+    assert count(session, model, model.id.in_(made.values())) == 0

@@ -273,7 +273,7 @@ def crm_plugins(request, crm_extra_plugins):
     return list(marker.args)
 
 
-def close_connections(app) -> None:
+def _close_connections(app) -> None:
     """Close the connections of ``app``'s engine, before its database is dropped. One still
     checked out belongs to something left in a reference cycle (a session a test did not close):
     it is collected now, while its database exists. Collected later, its rollback fails on the
@@ -303,7 +303,7 @@ def app_factory(crm_database_url, crm_extra_plugins):
 
     yield factory
     for app in made:
-        close_connections(app)
+        _close_connections(app)
 
 
 @pytest.fixture
@@ -320,7 +320,7 @@ def module_app(crm_template_database, crm_extra_plugins, tmp_path_factory):
         app = create_app(_test_config(url, PLUGINS=_default_plugins(crm_extra_plugins),
                                       EXTRA_PLUGINS=list(crm_extra_plugins)))
         yield app
-        close_connections(app)
+        _close_connections(app)
 
 
 @pytest.fixture

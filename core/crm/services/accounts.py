@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import exists
 from sqlalchemy.orm import Session
 
 from crm.models import Account, Contact, Document
 from crm.services.custom_fields import validate_custom
-from crm.services.records import add_record, change_record, check_version, delete_record, get_or_404, refuse_if_used
+from crm.services.records import (
+    add_record,
+    change_record,
+    check_version,
+    delete_record,
+    get_or_404,
+    referring,
+    refuse_if_used,
+)
 
 ENTITY = "accounts"
 
@@ -28,10 +35,12 @@ def update_account(session: Session, account: Account, data: dict) -> Account:
     return change_record(session, ENTITY, account, data)
 
 
+def references() -> dict:
+    """What refers to an account and keeps it from being deleted: a description -> the column."""
+    return {_("documents"): Document.account_id, _("contacts"): Contact.account_id}
+
+
 def delete_account(session: Session, account: Account) -> None:
     """Refused while documents or contacts refer to the account."""
-    refuse_if_used(session, _("account %(name)s", name=repr(account.name)), {
-        _("documents"): exists().where(Document.account_id == account.id),
-        _("contacts"): exists().where(Contact.account_id == account.id),
-    })
+    refuse_if_used(session, _("account %(name)s", name=repr(account.name)), referring(references(), account.id))
     delete_record(session, ENTITY, account)

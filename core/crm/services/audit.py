@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Table, event, inspect
 from sqlalchemy.orm import Session
 
 from crm.context import current_actor_id
 from crm.models import AuditEntry
+from crm.models.base import utcnow
 
 IGNORED = {"updated_at", "created_at", "version", "password_hash"}
 
@@ -54,27 +55,32 @@ def _entity_name(obj: Any) -> str:
 @event.listens_for(Session, "before_flush")
 def _record_updates_and_deletes(session: Session, _ctx: object, _instances: object) -> None:
     user_id = current_actor_id()
+    entries = []
     for obj in session.dirty:
         if getattr(obj, "__audited__", False) and session.is_modified(obj, include_collections=False):
             changes = _changes(obj)
             if changes:
-                session.add(AuditEntry(user_id=user_id, action="update", entity=_entity_name(obj),
-                                       entity_id=_identity(obj), changes=changes))
-    for obj in session.deleted:
-        if getattr(obj, "__audited__", False):
-            session.add(AuditEntry(user_id=user_id, action="delete", entity=_entity_name(obj),
-                                   entity_id=_identity(obj), changes={}))
+                entries.append(_entry(user_id, "update", obj, changes))
+    entries += [_entry(user_id, "delete", obj, {}) for obj in session.deleted if getattr(obj, "__audited__", False)]
+    _write(session, entries)
 
 
 @event.listens_for(Session, "after_flush")
 def _record_inserts(session: Session, _ctx: object) -> None:
     user_id = current_actor_id()
-    entries = [
-        AuditEntry(user_id=user_id, action="create", entity=_entity_name(obj), entity_id=_identity(obj), changes={})
-        for obj in session.new if getattr(obj, "__audited__", False)
-    ]
-    if entries:
-        session.add_all(entries)  # written by the next flush of this transaction
+    _write(session, [_entry(user_id, "create", obj, {}) for obj in session.new if getattr(obj, "__audited__", False)])
+
+
+def _entry(user_id: int | None, action: str, obj: object, changes: dict) -> dict:
+    return {"at": utcnow(), "user_id": user_id, "action": action, "entity": _entity_name(obj),
+            "entity_id": _identity(obj), "changes": changes}
+
+
+def _write(session: Session, entries: list[dict]) -> None:
+    """One INSERT for the flush's entries, in its transaction (a flush deleting a thousand
+    records writes their thousand entries at once)."""
+    from crm.services.records import insert_rows
+    insert_rows(session, cast(Table, AuditEntry.__table__), entries)
 
 
 def history(session: Session, entity: str, entity_id: object) -> list[AuditEntry]:

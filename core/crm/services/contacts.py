@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import exists
 from sqlalchemy.orm import Session, joinedload
 
 from crm.errors import ValidationError
@@ -15,6 +14,7 @@ from crm.services.records import (
     delete_record,
     find,
     get_or_404,
+    referring,
     refuse_if_used,
 )
 
@@ -44,11 +44,14 @@ def update_contact(session: Session, contact: Contact, data: dict) -> Contact:
     return change_record(session, ENTITY, contact, data)
 
 
+def references() -> dict:
+    """What refers to a contact and keeps it from being deleted: a description -> the column."""
+    return {_("documents"): Document.contact_id}
+
+
 def delete_contact(session: Session, contact: Contact) -> None:
     """Refused while documents refer to the contact."""
-    refuse_if_used(session, _("contact %(name)s", name=repr(contact.full_name)), {
-        _("documents"): exists().where(Document.contact_id == contact.id),
-    })
+    refuse_if_used(session, _("contact %(name)s", name=repr(contact.full_name)), referring(references(), contact.id))
     delete_record(session, ENTITY, contact)
 
 

@@ -19,12 +19,13 @@ run is an import whose transaction is rolled back.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
@@ -42,7 +43,7 @@ from crm.models.base import utcnow
 from crm.models.imports import ImportMapping, ImportRow, ImportRun
 from crm.models.stock import ADJUSTMENT_REASONS
 from crm.money import decimal_text
-from crm.services import accounts, contacts, items, price_books, stock, vendors
+from crm.services import accounts, contacts, items, price_books, records, stock, vendors
 from crm.services.custom_fields import fields_for
 from crm.services.import_files import Formula, Sheet
 from crm.services.records import insert_rows, matching, saves_batched
@@ -1176,9 +1177,10 @@ def get_run(session: Session, run_id: int, *, for_update: bool = False) -> Impor
 
 def undo(session: Session, import_run: ImportRun) -> dict[str, int]:
     """Remove what ``import_run`` created and restore what it updated (reversing its stock
-    adjustments), newest row first; refused as a whole (a Conflict naming the record) when a
-    created record is used by documents or other records, or when a later import of the same
-    entity has not been undone."""
+    adjustments), newest row first; refused as a whole (a Conflict naming the row and the record)
+    when a created record is used by documents or other records, or when a later import of the
+    same entity has not been undone. Records are removed 500 at a time (a query per kind of use,
+    one flush); bundles, which may be components of one another, one at a time."""
     if import_run.status != "done":
         raise Conflict(_("only a finished import can be undone (this one is %(status)s)", status=import_run.status),
                        {"status": [import_run.status]}, code="not_undoable")
@@ -1192,48 +1194,98 @@ def undo(session: Session, import_run: ImportRun) -> dict[str, int]:
                                 .order_by(ImportRow.id.desc())))
     counts = {"deleted": 0, "restored": 0, "reversed": 0}
     entity = import_run.entity
-    if entity == "price_book_entries":
-        _undo_prices(session, rows, counts)
-    for row in rows:
-        try:
-            if entity == "stock":
-                stock.adjust(session, row.item_id or 0, quantity=-Decimal(row.previous["quantity"]),
-                             reason=row.previous.get("reason") or "count_correction",
-                             note=_("undo of import %(id)s", id=import_run.id))
+    try:
+        if entity == "price_book_entries":
+            _undo_prices(session, rows, counts)
+        elif entity == "stock":
+            for row in rows:
+                _undo_adjustment(session, import_run, row)
                 counts["reversed"] += 1
-            elif entity != "price_book_entries":
-                _undo_record(session, entity, row, counts)
-        except CRMError as exc:
-            raise Conflict(_("import %(id)s cannot be undone: row %(row)s: %(reason)s", id=import_run.id, row=row.row,
-                             reason=exc.message), code="not_undoable") from None
+        else:
+            size = 1 if entity == "bundles" else 500
+            with saves_batched(session):
+                for start in range(0, len(rows), size):
+                    _undo_records(session, _UNDOERS[entity], rows[start:start + size], counts)
+    except _UndoRefused as refused:
+        raise Conflict(_("import %(id)s cannot be undone: row %(row)s: %(reason)s", id=import_run.id,
+                         row=refused.row.row, reason=refused.error.message), code="not_undoable") from None
     import_run.status = "undone"
     import_run.undone_at = utcnow()
     session.flush()
     return counts
 
 
-def _undo_record(session: Session, entity: str, row: ImportRow, counts: dict) -> None:
-    if entity in ("products", "bundles", "services"):
-        record = items.get_item(session, row.record_id, for_update=True)
-        if row.action == "created":
-            items.delete_item(session, record)
-        else:
-            items.update_item(session, record, _restored(row.previous))
-    else:
-        getters: dict[str, Callable[..., Any]] = {"accounts": accounts.get_account, "contacts": contacts.get_contact,
-                                                  "vendors": vendors.get_vendor}
-        deleters: dict[str, Callable[..., Any]] = {"accounts": accounts.delete_account,
-                                                   "contacts": contacts.delete_contact,
-                                                   "vendors": vendors.delete_vendor}
-        updaters: dict[str, Callable[..., Any]] = {"accounts": accounts.update_account,
-                                                   "contacts": contacts.update_contact,
-                                                   "vendors": vendors.update_vendor}
-        record = getters[entity](session, row.record_id, for_update=True)
-        if row.action == "created":
-            deleters[entity](session, record)
-        else:
-            updaters[entity](session, record, _restored(row.previous))
-    counts["deleted" if row.action == "created" else "restored"] += 1
+class _UndoRefused(Exception):
+    def __init__(self, row: ImportRow, error: CRMError):
+        super().__init__(error.message)
+        self.row, self.error = row, error
+
+
+@contextlib.contextmanager
+def _refusing(row: ImportRow) -> Iterator[None]:
+    """A refusal inside the block is the refusal of ``row``."""
+    try:
+        yield
+    except CRMError as exc:
+        raise _UndoRefused(row, exc) from None
+
+
+def _undo_adjustment(session: Session, import_run: ImportRun, row: ImportRow) -> None:
+    with _refusing(row):
+        stock.adjust(session, row.item_id or 0, quantity=-Decimal(row.previous["quantity"]),
+                     reason=row.previous.get("reason") or "count_correction",
+                     note=_("undo of import %(id)s", id=import_run.id))
+
+
+@dataclass(frozen=True)
+class _Undoer:
+    """How to undo the rows of an entity's import: its model and its service's functions."""
+
+    model: type
+    get: Callable[..., Any]
+    delete: Callable[..., Any]
+    update: Callable[..., Any]
+    references: Callable[[], dict]
+    entity: str
+    load: tuple = ()
+
+
+_ITEMS = _Undoer(Item, items.get_item, items.delete_item, items.update_item, items.references, items.ENTITY,
+                 items.LOAD)
+_UNDOERS = {
+    "products": _ITEMS, "services": _ITEMS, "bundles": _ITEMS,
+    "accounts": _Undoer(Account, accounts.get_account, accounts.delete_account, accounts.update_account,
+                        accounts.references, accounts.ENTITY),
+    "contacts": _Undoer(Contact, contacts.get_contact, contacts.delete_contact, contacts.update_contact,
+                        contacts.references, contacts.ENTITY),
+    "vendors": _Undoer(Vendor, vendors.get_vendor, vendors.delete_vendor, vendors.update_vendor,
+                       vendors.references, vendors.ENTITY),
+}
+
+
+def _undo_records(session: Session, undoer: _Undoer, rows: list[ImportRow], counts: dict) -> None:
+    """Undo ``rows``: their records read and locked with one query, the updated ones restored,
+    the created ones checked for uses together (the first one used is refused through its
+    service's delete, which names its uses) and deleted with one flush."""
+    model: Any = undoer.model
+    found: dict[int, Any] = {record.id: record for record in session.scalars(
+        select(model).where(matching(model.id, [row.record_id for row in rows], session))
+        .options(*undoer.load).with_for_update())}
+    created = []
+    for row in rows:
+        with _refusing(row):
+            record = found.get(row.record_id) or undoer.get(session, row.record_id)   # gone: NotFound
+            if row.action == "created":
+                created.append(record)
+            else:
+                undoer.update(session, record, _restored(row.previous))
+                counts["restored"] += 1
+    used = records.first_used(session, undoer.references(), [record.id for record in created])
+    if used is not None:
+        with _refusing(next(row for row in rows if row.record_id == used)):
+            undoer.delete(session, found[used])
+    records.delete_records(session, undoer.entity, created)
+    counts["deleted"] += len(created)
 
 
 def _undo_prices(session: Session, rows: list[ImportRow], counts: dict) -> None:

@@ -33,12 +33,13 @@ from crm.services.records import (
     apply_changes,
     check_bounds,
     check_version,
-    deleted,
+    delete_record,
     find,
     flush,
     insert_rows,
     matching,
     new_ids,
+    referring,
     refuse_if_used,
     saved,
     saved_many,
@@ -227,16 +228,14 @@ def delete_item(session: Session, item: Item) -> None:
     """Refused while documents, bundles, price books or stock moves refer to the item."""
     label = (_("product %(name)s", name=repr(item.name)) if item.kind == "product"
              else _("service %(name)s", name=repr(item.name)))
-    refuse_if_used(session, label, {
-        _("documents"): exists().where(DocumentLine.item_id == item.id),
-        _("bundles"): exists().where(BundleComponent.component_id == item.id),
-        _("price books"): exists().where(PriceBookEntry.item_id == item.id),
-        _("stock moves"): exists().where(StockMove.product_id == item.id),
-    })
-    item_id = item.id
-    session.delete(item)
-    flush(session)
-    deleted(session, ENTITY, item_id)
+    refuse_if_used(session, label, referring(references(), item.id))
+    delete_record(session, ENTITY, item)
+
+
+def references() -> dict:
+    """What refers to an item and keeps it from being deleted: a description -> the column."""
+    return {_("documents"): DocumentLine.item_id, _("bundles"): BundleComponent.component_id,
+            _("price books"): PriceBookEntry.item_id, _("stock moves"): StockMove.product_id}
 
 
 # --- stock figures -------------------------------------------------------------

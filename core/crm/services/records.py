@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any, Mapping, TypeVar
 
 from flask_babel import gettext as _
-from sqlalchemy import ARRAY, String, Table, any_, bindparam, func, insert, select, text
+from sqlalchemy import ARRAY, String, Table, any_, bindparam, exists, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -72,6 +72,24 @@ def refuse_if_used(session: Session, label: str, uses: dict) -> None:
         raise Conflict(_("%(label)s is still used by %(uses)s: it cannot be deleted; "
                          "deactivate it instead (\"active\": false)", label=label, uses=", ".join(found)),
                        code="in_use")
+
+
+def referring(references: Mapping[str, Any], record_id: int) -> dict:
+    """``references`` (a description -> the column that refers to such a record) as
+    :func:`refuse_if_used`'s EXISTS clauses for the record ``record_id``."""
+    return {name: exists().where(column == record_id) for name, column in references.items()}
+
+
+def first_used(session: Session, references: Mapping[str, Any], ids: list[int]) -> int | None:
+    """One of ``ids`` still referred to, or None (``references``: a description -> the column
+    that refers to such a record): a query per reference and thousand ids, for deleting many."""
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        for column in references.values():
+            used = session.scalar(select(column).where(matching(column, chunk, session)).limit(1))
+            if used is not None:
+                return used
+    return None
 
 
 def flush(session: Session, unique: Mapping[str, tuple[str, ...]] | None = None) -> None:
@@ -188,6 +206,17 @@ def delete_record(session: Session, entity: str, record: Any) -> None:
     session.delete(record)
     flush(session)
     deleted(session, entity, record_id)
+
+
+def delete_records(session: Session, entity: str, records: list) -> None:
+    """:func:`delete_record` for many records of one kind, checked beforehand (the undo of an
+    import): one flush, then the plugins told of each."""
+    record_ids = [record.id for record in records]
+    for record in records:
+        session.delete(record)
+    flush(session)
+    for record_id in record_ids:
+        deleted(session, entity, record_id)
 
 
 # --- bulk writes (imports) -----------------------------------------------------------------------

@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import exists
 from sqlalchemy.orm import Session
 
 from crm.models import Document, Item, Vendor
 from crm.services.custom_fields import validate_custom
-from crm.services.records import add_record, change_record, check_version, delete_record, get_or_404, refuse_if_used
+from crm.services.records import (
+    add_record,
+    change_record,
+    check_version,
+    delete_record,
+    get_or_404,
+    referring,
+    refuse_if_used,
+)
 
 ENTITY = "vendors"
 
@@ -28,10 +35,12 @@ def update_vendor(session: Session, vendor: Vendor, data: dict) -> Vendor:
     return change_record(session, ENTITY, vendor, data)
 
 
+def references() -> dict:
+    """What refers to a vendor and keeps it from being deleted: a description -> the column."""
+    return {_("documents"): Document.vendor_id, _("items"): Item.vendor_id}
+
+
 def delete_vendor(session: Session, vendor: Vendor) -> None:
     """Refused while documents or items refer to the vendor."""
-    refuse_if_used(session, _("vendor %(name)s", name=repr(vendor.name)), {
-        _("documents"): exists().where(Document.vendor_id == vendor.id),
-        _("items"): exists().where(Item.vendor_id == vendor.id),
-    })
+    refuse_if_used(session, _("vendor %(name)s", name=repr(vendor.name)), referring(references(), vendor.id))
     delete_record(session, ENTITY, vendor)
