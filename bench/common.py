@@ -59,38 +59,62 @@ def backends() -> list[str]:
     return [b for b in wanted if b == "sqlite" or (b == "postgresql" and postgres_available())]
 
 
+def admin_engine():
+    """An engine on the PostgreSQL server's ``postgres`` database, outside transactions."""
+    return create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+
+
+@contextlib.contextmanager
+def fresh_database(name: str, folder: str | None = None):
+    """The URL of a new, empty database for the benchmark ``name``: a SQLite file in ``folder``
+    when one is given, else the PostgreSQL database ``crm_bench_<name>``, dropped after the block."""
+    if folder is not None:
+        yield f"sqlite:///{folder}/bench.db"
+        return
+    dbname = f"crm_bench_{name}"
+    admin = admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+    try:
+        yield PG_SERVER.rsplit("/", 1)[0] + "/" + dbname
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def migrated_app(url: str, plugins=None):
+    """An app on the database ``url``, migrated, with an admin: (the app, the admin's API token).
+    ``plugins``: the plugin ids to load (None: every installed one)."""
+    from crm import create_app, migrate
+    from crm.db import db
+    from crm.services.users import create_user, issue_token
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "PLUGINS": plugins,
+                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    migrate.upgrade_all(app)
+    with app.app_context():
+        session = db.new_session(app)
+        user = create_user(session, "bench", "bench-password", "admin")
+        _, token = issue_token(session, user)
+        session.commit()
+        session.close()
+    return app, token
+
+
 @contextlib.contextmanager
 def bench_app(backend: str, name: str, plugins=None):
     """A migrated app on a fresh database, served on 127.0.0.1, with an admin token."""
     from werkzeug.serving import make_server
 
-    from crm import create_app, migrate
     from crm.db import db
-    from crm.services.users import create_user, issue_token
     from crm.testing import ApiClient
 
-    with tempfile.TemporaryDirectory() as tmp:
-        if backend == "sqlite":
-            url = f"sqlite:///{tmp}/bench.db"
-        else:
-            dbname = f"crm_bench_{name}"
-            admin = create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"),
-                                  isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-            admin.dispose()
-            url = PG_SERVER.rsplit("/", 1)[0] + "/" + dbname
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "PLUGINS": plugins,
-                          "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    with tempfile.TemporaryDirectory() as tmp, \
+            fresh_database(name, tmp if backend == "sqlite" else None) as url:
+        app, token = migrated_app(url, plugins)
         app.instance_path = tmp  # its own job queue: nothing queued here reaches another worker
-        migrate.upgrade_all(app)
-        with app.app_context():
-            session = db.new_session(app)
-            user = create_user(session, "bench", "bench-password", "admin")
-            _, token = issue_token(session, user)
-            session.commit()
-            session.close()
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -100,12 +124,6 @@ def bench_app(backend: str, name: str, plugins=None):
         finally:
             server.shutdown()
             db.engine(app).dispose()
-            if backend != "sqlite":
-                admin = create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"),
-                                      isolation_level="AUTOCOMMIT")
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "crm_bench_{name}" WITH (FORCE)'))
-                admin.dispose()
 
 
 def settle(bench: Bench) -> None:

@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from bench import data
-from bench.common import PG_SERVER, StatementCounter, header, row
+from bench.common import StatementCounter, admin_engine, fresh_database, header, migrated_app, row
 
 CLIENTS = 16
 ORDERS = 1200
@@ -64,26 +64,11 @@ def run(backend: str) -> None:
 
 
 def _round(processes: int):
-    from crm import create_app, migrate
     from crm.db import db
     from crm.models import Item
-    from crm.services.users import create_user, issue_token
 
-    dbname = f"crm_bench_scaleout_{processes}"
-    admin = create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-    url = PG_SERVER.rsplit("/", 1)[0] + "/" + dbname
-    try:
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
-        migrate.upgrade_all(app)
-        with app.app_context():
-            session = db.new_session(app)
-            user = create_user(session, "bench", "bench-password", "admin")
-            _, token = issue_token(session, user)
-            session.commit()
-            session.close()
+    with fresh_database(f"scaleout_{processes}") as url:
+        app, token = migrated_app(url)
         ids = data.base_records(app)
         product_ids = data.products(app, PRODUCTS, ids["tax"], stock=STOCK_PER_PRODUCT)
         served = _served(url, processes, Path(tempfile.mkdtemp(prefix="crm-bench-")))
@@ -93,9 +78,9 @@ def _round(processes: int):
             made, _, _ = _in_own_process(_send_all, port, token, bodies)
             orders = [json.loads(body)["id"] for _, body in made]
             approvals = [("PATCH", f"/api/v1/sales-orders/{order}", {"status": "Approved"}) for order in orders]
-            before = _cpu_seconds(served.process.pid, admin, dbname)
+            before = _cpu_seconds(served.process.pid, url)
             answers, seconds, clients_cpu = _in_own_process(_send_all, port, token, approvals)
-            after = _cpu_seconds(served.process.pid, admin, dbname)
+            after = _cpu_seconds(served.process.pid, url)
         cpu = {part: after[part] - before[part] for part in after} | {"clients": clients_cpu}
         with app.app_context():
             session = db.new_session(app)
@@ -105,36 +90,16 @@ def _round(processes: int):
             session.close()
         db.engine(app).dispose()
         return [code for code, _ in answers], seconds, _plain(oversold), _plain(reserved), cpu
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _statements_per_approval() -> int:
     """The SQL statements of one approval (after a first one), counted on the app's engine with the
     plugins the server loads, in this process through Flask's test client."""
-    from crm import create_app, migrate
     from crm.db import db
-    from crm.services.users import create_user, issue_token
-    dbname = "crm_bench_scaleout_statements"
-    admin = create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-    config = {"DATABASE_URL": PG_SERVER.rsplit("/", 1)[0] + "/" + dbname, "SECRET_KEY": "bench",
-              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
-    if PLUGINS is not None:
-        config["PLUGINS"] = [p.strip() for p in PLUGINS.split(",") if p.strip()]
-    try:
-        app = create_app(config)
-        migrate.upgrade_all(app)
-        with app.app_context():
-            session = db.new_session(app)
-            user = create_user(session, "bench", "bench-password", "admin")
-            _, token = issue_token(session, user)
-            session.commit()
-            session.close()
+
+    plugins = [p.strip() for p in PLUGINS.split(",") if p.strip()] if PLUGINS is not None else None
+    with fresh_database("scaleout_statements") as url:
+        app, token = migrated_app(url, plugins)
         ids = data.base_records(app)
         product_ids = data.products(app, 2, ids["tax"], stock=STOCK_PER_PRODUCT)
         client, headers = app.test_client(), {"Authorization": f"Bearer {token}"}
@@ -148,10 +113,6 @@ def _statements_per_approval() -> int:
         assert answer.status_code == 200, answer.get_data(as_text=True)
         db.engine(app).dispose()
         return counted["statements"]
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class _served:
@@ -218,12 +179,14 @@ def _send_all(port: int, token: str, requests_: list) -> tuple[list[tuple[int, b
     return answers, time.perf_counter() - start, time.process_time() - cpu
 
 
-def _cpu_seconds(server_pid: int, admin, dbname: str) -> dict[str, float]:
+def _cpu_seconds(server_pid: int, url: str) -> dict[str, float]:
     """CPU seconds used so far by the live processes of the server (its master and web
-    processes) and by PostgreSQL's backends connected to the bench's database."""
+    processes) and by PostgreSQL's backends connected to the bench's database ``url``."""
+    admin = admin_engine()
     with admin.connect() as conn:
         backends = list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
-                                     {"name": dbname}).scalars())
+                                     {"name": url.rsplit("/", 1)[1]}).scalars())
+    admin.dispose()
     server = [server_pid] + [pid for pid, parent in _processes() if parent == server_pid]
     return {"web": sum(_cpu_of(pid) for pid in server), "postgresql": sum(_cpu_of(pid) for pid in backends)}
 

@@ -24,10 +24,10 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 
 from bench import data, scaleout
-from bench.common import PG_SERVER, bench_app, header, p50_p95, row, settle
+from bench.common import bench_app, fresh_database, header, migrated_app, p50_p95, row, settle
 from bench.search import sign_in
 
 WAREHOUSES = 5
@@ -85,27 +85,11 @@ def _load() -> str:
 def _round(processes: int):
     """One round: a fresh database, 5 warehouses holding 9 of each of 20 products, 1,200 orders
     each of one warehouse, approved 16 at a time; (status codes, seconds, oversold, reserved, CPU)."""
-    from crm import create_app, migrate
     from crm.db import db
     from crm.models import Item, StockBalance
-    from crm.services.users import create_user, issue_token
 
-    dbname = f"crm_bench_warehouses_{processes}"
-    admin = create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-    url = PG_SERVER.rsplit("/", 1)[0] + "/" + dbname
-    try:
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-                          "PLUGINS": scaleout.PLUGINS.split(",") if scaleout.PLUGINS else None})
-        migrate.upgrade_all(app)
-        with app.app_context():
-            session = db.new_session(app)
-            user = create_user(session, "bench", "bench-password", "admin")
-            _, token = issue_token(session, user)
-            session.commit()
-            session.close()
+    with fresh_database(f"warehouses_{processes}") as url:
+        app, token = migrated_app(url, scaleout.PLUGINS.split(",") if scaleout.PLUGINS else None)
         ids = data.base_records(app)
         product_ids = data.products(app, PRODUCTS, ids["tax"])
         served = scaleout._served(url, processes, Path(tempfile.mkdtemp(prefix="crm-bench-")))
@@ -124,9 +108,9 @@ def _round(processes: int):
                  {"warehouse_id": warehouses[(n // PRODUCTS) % WAREHOUSES]["id"]}) for n, order in enumerate(orders)])
             assert all(code == 200 for code, _ in chosen), chosen[:3]
             approvals = [("PATCH", f"/api/v1/sales-orders/{order}", {"status": "Approved"}) for order in orders]
-            before = scaleout._cpu_seconds(served.process.pid, admin, dbname)
+            before = scaleout._cpu_seconds(served.process.pid, url)
             answers, seconds, clients_cpu = scaleout._in_own_process(scaleout._send_all, port, token, approvals)
-            after = scaleout._cpu_seconds(served.process.pid, admin, dbname)
+            after = scaleout._cpu_seconds(served.process.pid, url)
         cpu = {part: after[part] - before[part] for part in after} | {"clients": clients_cpu}
         with app.app_context():
             session = db.new_session(app)
@@ -139,10 +123,6 @@ def _round(processes: int):
         db.engine(app).dispose()
         oversold = f"{scaleout._plain(over_here)} / {scaleout._plain(over_all)}"
         return [code for code, _ in answers], seconds, oversold, scaleout._plain(reserved), cpu
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _stock_in(app, product_ids: list[int], location_ids: list[int], quantity: Decimal) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
@@ -33,45 +33,16 @@ from sqlalchemy.orm import Session
 from crm import money
 from crm.errors import ValidationError
 from crm.models import Item, StockBalance, Vendor
-from crm.money import MAX_QUANTITY
+from crm.money import MAX_QUANTITY, ZERO
 from crm.services import documents
 from crm.services.doctypes import DOC_TYPES
+from crm.services.replenishment import Need, Replenishment
 from crm_warehouses import services
 from crm_warehouses.models import ReorderLevel, Warehouse
 from crm_warehouses.stock import incoming
 
-ZERO = Decimal("0")
 #: the status of a purchase order not approved yet
 DRAFT = DOC_TYPES["purchase_order"].initial
-
-
-@dataclass(frozen=True)
-class Need:
-    """What one product low in a warehouse needs there: its figures there, and the quantity to
-    order (0 when what is on its way covers it). The fields of the core's replenishment."""
-
-    product_id: int
-    sku: str | None
-    name: str
-    vendor_id: int | None
-    available: Decimal
-    incoming: Decimal
-    in_drafts: Decimal
-    target: Decimal
-    quantity: Decimal
-
-
-@dataclass
-class Replenishment:
-    """What ordering a warehouse's shortfall drafted (``orders``, or would draft when ``dry_run``:
-    the vendors' ids with their needs), and the low products it left: covered by what is on its
-    way, or without a vendor."""
-
-    dry_run: bool
-    orders: list = field(default_factory=list)
-    planned: dict[int, list[Need]] = field(default_factory=dict)
-    covered: list[Need] = field(default_factory=list)
-    without_vendor: list[Need] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
