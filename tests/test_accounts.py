@@ -29,6 +29,8 @@ def test_create_get_list_patch_delete_account(api):
     assert r.json()["billing_address"] == ADDRESS
     stale = api.patch(f"/accounts/{account['id']}", json={"name": "Other", "version": 1})
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_version"
+    assert stale.json()["error"]["message"].startswith("this record was changed by someone else meanwhile")
+    assert stale.json()["error"]["fields"] == {"version": ["stale: it is now 2, you sent 1"]}
     assert api.get(f"/accounts/{account['id']}").json()["name"] == "López S.L."
 
     assert api.delete(f"/accounts/{account['id']}").status_code == 204

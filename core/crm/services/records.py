@@ -25,9 +25,9 @@ MAX_ID = 2**31 - 1
 def check_version(record: Any, version: int | None) -> None:
     """Optimistic concurrency: a PATCH that sends ``version`` must match the stored one."""
     if version is not None and version != record.version:
-        raise Conflict(_("this record was changed by someone else (version %(current)s, you sent %(sent)s); "
-                         "reload it and apply your change again", current=record.version, sent=version),
-                       {"version": [_("stale")]}, code="stale_version")
+        raise Conflict(_("this record was changed by someone else meanwhile; reload it and apply your change "
+                         "again"), {"version": [_("stale: it is now %(current)s, you sent %(sent)s",
+                                                   current=record.version, sent=version)]}, code="stale_version")
 
 
 def check_bounds(data: dict, bounds: dict, *, where: str = "") -> None:
