@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.api.fields import IdField, QuantityField, Text
-from crm.api.schemas import ListOf
+from crm.api.schemas import MAX_PER_PAGE, ListOf
 from crm.db import db
 from crm.errors import NotFound, PermissionDenied
 from crm.models import Document, Item, StockMove
@@ -239,6 +239,8 @@ class WarehouseStockSchema(Schema):
     warehouse = fields.Nested(WarehouseSchema)
     items = fields.List(fields.Nested(WarehouseStockRowSchema))
     total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
 
 
 class WarehouseStockArgs(Schema):
@@ -246,6 +248,8 @@ class WarehouseStockArgs(Schema):
         name = "WarehouseStockArgs"
 
     product_id = IdField(metadata={"description": "only this product"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 @blp.route("/<int:warehouse_id>/stock")
@@ -254,11 +258,13 @@ class WarehouseStock(MethodView):
     @blp.arguments(WarehouseStockArgs, location="query")
     @blp.response(200, WarehouseStockSchema)
     def get(self, args: dict, warehouse_id: int) -> dict:
-        """What the warehouse holds, has reserved and expects: every product with on hand,
-        reserved, available and incoming there (by SKU)."""
+        """What the warehouse holds, has reserved and expects: the products with on hand,
+        reserved, available and incoming there (by SKU), a page at a time."""
         warehouse = services.get_warehouse(db.session, warehouse_id)
-        rows = warehouse_stock.warehouse_stock(db.session, warehouse, args.get("product_id"))
-        return {"warehouse": warehouse, "items": rows, "total": len(rows)}
+        held = warehouse_stock.warehouse_stock(db.session, warehouse, args.get("product_id"),
+                                               page=args["page"], per_page=args["per_page"])
+        return {"warehouse": warehouse, "items": held.rows, "total": held.total, "page": held.page,
+                "per_page": held.per_page}
 
 
 class WarehouseAdjustmentSchema(Schema):

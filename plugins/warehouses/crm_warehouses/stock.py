@@ -106,20 +106,36 @@ def _figures(warehouse: Warehouse | None, product: Item, level: stock.StockLevel
     return Figures(warehouse, product.id, product.sku or "", product.name, on_hand, reserved, on_hand - reserved, coming)
 
 
-def warehouse_stock(session: Session, warehouse: Warehouse, product_id: int | None = None) -> list[Figures]:
-    """Every product the warehouse holds, has reserved or expects (by SKU, then name)."""
+@dataclass(frozen=True)
+class StockPage:
+    """A page of the products a warehouse holds, has reserved or expects (``rows``), and how
+    many there are in all (``total``)."""
+
+    rows: list[Figures]
+    total: int
+    page: int
+    per_page: int
+
+
+def warehouse_stock(session: Session, warehouse: Warehouse, product_id: int | None = None, *,
+                    page: int = 1, per_page: int = 50) -> StockPage:
+    """The products the warehouse holds, has reserved or expects, by SKU then name, ``per_page``
+    of them from page ``page`` (past the last page: the last one), read as plain columns."""
     expected = {pid: q for (pid, wid), q in incoming(session, [product_id] if product_id else None).items()
                 if wid == warehouse.id and q}
-    stmt = (select(Item, StockBalance.on_hand, StockBalance.reserved)
+    stmt = (select(Item.id, Item.sku, Item.name, StockBalance.on_hand, StockBalance.reserved)
             .outerjoin(StockBalance, (StockBalance.product_id == Item.id) & (StockBalance.location_id == warehouse.location_id))
             .where(Item.kind == "product", Item.is_bundle.is_(False),
-                   or_(StockBalance.on_hand != ZERO, StockBalance.reserved != ZERO, Item.id.in_(list(expected))))
-            .order_by(Item.sku, Item.name, Item.id))
+                   or_(StockBalance.on_hand != ZERO, StockBalance.reserved != ZERO, Item.id.in_(list(expected)))))
     if product_id is not None:
         stmt = stmt.where(Item.id == product_id)
-    return [Figures(warehouse, item.id, item.sku or "", item.name, on_hand or ZERO, reserved or ZERO,
-                    (on_hand or ZERO) - (reserved or ZERO), expected.get(item.id, ZERO))
-            for item, on_hand, reserved in session.execute(stmt)]
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = min(max(1, page), max(1, -(-total // per_page)))
+    found = session.execute(stmt.order_by(Item.sku, Item.name, Item.id).limit(per_page).offset((page - 1) * per_page))
+    rows = [Figures(warehouse, item_id, sku or "", name, on_hand or ZERO, reserved or ZERO,
+                    (on_hand or ZERO) - (reserved or ZERO), expected.get(item_id, ZERO))
+            for item_id, sku, name, on_hand, reserved in found]
+    return StockPage(rows, total, page, per_page)
 
 
 # --- the stock report of a warehouse -------------------------------------------------------------

@@ -49,10 +49,13 @@ def index() -> str:
 @bp.route("/<int:warehouse_id>")
 @require(WAREHOUSES)
 def detail(warehouse_id: int) -> str:
-    """A warehouse and its stock: every product it holds, has reserved or expects."""
+    """A warehouse and its stock: the products it holds, has reserved or expects, a page at a
+    time (``?page=``, ``?per_page=``)."""
     warehouse = services.get_warehouse(db.session, warehouse_id)
-    return render_template("warehouses/detail.html", warehouse=warehouse,
-                           rows=warehouse_stock.warehouse_stock(db.session, warehouse),
+    page, per_page = _page_args("", PER_PAGE)
+    held = warehouse_stock.warehouse_stock(db.session, warehouse, page=page, per_page=per_page)
+    return render_template("warehouses/detail.html", warehouse=warehouse, rows=held.rows,
+                           page=Page(held.rows, held.total, held.page, held.per_page, None, ""),
                            can_write=can(g.user, WAREHOUSES, "write"))
 
 

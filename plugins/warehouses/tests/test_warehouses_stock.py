@@ -3,7 +3,9 @@ from a sales order's, a direct invoice's stock out of its own, adjustments per w
 figures per warehouse in the API and on the product page, checked at each step."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from html import unescape
 
 from sqlalchemy import select
 
@@ -256,3 +258,32 @@ def test_the_warehouse_page_lists_its_stock(app, api, catalog, make_user):
     assert (f'<tr data-product="{c.widget}"><td>W-1</td>') in html and '<td class="num">3</td></tr>' in html
     assert "No hay existencias" in client.get(f"/warehouses/{empty['id']}").get_data(as_text=True)
     assert client.get("/warehouses/999").status_code == 404
+
+
+def test_the_warehouse_page_and_its_stock_api_go_a_page_at_a_time(app, api, catalog, make_user):
+    mad = add_warehouse(api, "MAD", "Madrid")
+    made = []
+    for n in range(5):
+        product = api.post("/products", json={"name": f"Paged {n}", "sku": f"PG-{n}", "unit_price": "1"}).json()
+        api.post(f"/warehouses/{mad['id']}/adjustments",
+                 json={"product_id": product["id"], "quantity": str(n + 1), "reason": "found"})
+        made.append(str(product["id"]))
+    api.post("/products", json={"name": "Not here", "sku": "PG-X", "unit_price": "1"})
+
+    pages = [api.get(f"/warehouses/{mad['id']}/stock", params={"per_page": 2, "page": n}).json() for n in (1, 2, 3, 9)]
+    assert [[row["sku"] for row in page["items"]] for page in pages] == [["PG-0", "PG-1"], ["PG-2", "PG-3"], ["PG-4"],
+                                                                        ["PG-4"]]   # past the last page: the last
+    assert {(page["total"], page["per_page"]) for page in pages} == {(5, 2)} and pages[-1]["page"] == 3
+    assert api.get(f"/warehouses/{mad['id']}/stock", params={"per_page": 201}).status_code == 422
+
+    client = signed_in(app.test_client(), make_user("warehouse"))
+    html = client.get(f"/warehouses/{mad['id']}?per_page=2").get_data(as_text=True)
+    seen = []
+    while True:
+        seen += re.findall(r'<tr data-product="(\d+)">', html)
+        following = re.search(r'<a href="([^"]+)" rel="next">', html)
+        if following is None:
+            break
+        html = client.get(unescape(following.group(1))).get_data(as_text=True)
+    assert seen == made and "5–5 of 5" in html
+    assert "Next" not in client.get(f"/warehouses/{mad['id']}").get_data(as_text=True)   # one page: no links
