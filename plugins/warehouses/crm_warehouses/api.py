@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.api.fields import IdField, QuantityField, Text
+from crm.api.fields import IdField, Integer, QuantityField, Text
 from crm.api.schemas import MAX_PER_PAGE, ListOf
 from crm.db import db
 from crm.errors import NotFound, PermissionDenied
@@ -248,8 +248,8 @@ class WarehouseStockArgs(Schema):
         name = "WarehouseStockArgs"
 
     product_id = IdField(metadata={"description": "only this product"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    page = Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 @blp.route("/<int:warehouse_id>/stock")
