@@ -1281,9 +1281,11 @@ def _undo_records(session: Session, undoer: _Undoer, rows: list[ImportRow], coun
                 undoer.update(session, record, _restored(row.previous))
                 counts["restored"] += 1
     used = records.first_used(session, undoer.references(), [record.id for record in created])
-    if used is not None:
+    if used is not None:   # refused by its service, naming its uses (or deleted, were they gone meanwhile)
         with _refusing(next(row for row in rows if row.record_id == used)):
             undoer.delete(session, found[used])
+        created = [record for record in created if record.id != used]
+        counts["deleted"] += 1
     records.delete_records(session, undoer.entity, created)
     counts["deleted"] += len(created)
 
