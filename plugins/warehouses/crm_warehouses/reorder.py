@@ -14,9 +14,9 @@ figures::
     to order = max(reorder quantity, reorder level) - (available + incoming + in draft orders)
 
 where incoming and the drafts are those of purchase orders for that warehouse (a line's own
-warehouse first). The core's replenishment (``crm.services.replenishment``: the low-stock
-report's "Order the shortfall", ``crm stock replenish``) keeps ordering the company's totals by
-the products' own levels; each answers its own question, and each counts the other's drafts only
+warehouse first), incoming also what shipped transfers bring there. The core's replenishment
+(``crm.services.replenishment``: the low-stock report's "Order the shortfall", ``crm stock
+replenish``) keeps ordering the company's totals by the products' own levels; each answers its own question, and each counts the other's drafts only
 where they are for the same place (the core counts every draft).
 """
 from __future__ import annotations

@@ -18,7 +18,7 @@ from crm.models.base import Money, Quantity
 from crm.services import stock
 from crm.services.stock import OPEN_PURCHASE_STATUSES
 from crm_warehouses import services
-from crm_warehouses.models import LINE_KEY, DocumentWarehouse, ReorderLevel, Warehouse
+from crm_warehouses.models import LINE_KEY, DocumentWarehouse, ReorderLevel, Transfer, TransferLine, Warehouse
 
 ZERO = Decimal("0")
 #: the purposes of ``crm_stock_location`` an inactive warehouse refuses (new stock commitments);
@@ -46,9 +46,10 @@ class Figures:
 
 def incoming(session: Session, product_ids: list[int] | None = None, *,
              statuses: tuple[str, ...] = OPEN_PURCHASE_STATUSES) -> dict[tuple[int, int | None], Decimal]:
-    """``{(product_id, warehouse_id or None): quantity}`` still to be received on approved
+    """``{(product_id, warehouse_id or None): quantity}`` still to be received: on approved
     purchase orders (components of bundles included), by the warehouse of each order (a line's
-    own warehouse first). ``statuses``: the purchase orders' statuses counted (the drafts, say)."""
+    own warehouse first), and in transit on shipped transfers, by their destination.
+    ``statuses``: the purchase orders' statuses counted (the drafts, say: then no transfers)."""
     rows = session.execute(
         select(Item.id, Item.is_bundle, DocumentWarehouse.warehouse_id, DocumentLine.quantity,
                DocumentLine.qty_received, DocumentLine.custom).select_from(DocumentLine)
@@ -77,10 +78,24 @@ def incoming(session: Session, product_ids: list[int] | None = None, *,
         for (bundle_id, bundle_warehouse), quantity in bundles.items():
             for component in by_bundle[bundle_id]:
                 found[(component.component_id, bundle_warehouse)] += quantity * component.quantity
+    if statuses == OPEN_PURCHASE_STATUSES:
+        for product_id, warehouse_id, quantity in _in_transit(session, product_ids):
+            found[(product_id, warehouse_id)] += quantity
     if product_ids is not None:
         wanted = set(product_ids)
         return {key: value for key, value in found.items() if key[0] in wanted}
     return dict(found)
+
+
+def _in_transit(session: Session, product_ids: list[int] | None):
+    """(product id, destination warehouse id, quantity) still in transit on shipped transfers."""
+    stmt = (select(TransferLine.product_id, Transfer.to_warehouse_id, TransferLine.quantity, TransferLine.qty_received)
+            .join(Transfer, Transfer.id == TransferLine.transfer_id)
+            .where(Transfer.status == "shipped", TransferLine.quantity != TransferLine.qty_received))
+    if product_ids is not None:
+        stmt = stmt.where(TransferLine.product_id.in_(product_ids))
+    return [(product_id, warehouse_id, quantity - received)
+            for product_id, warehouse_id, quantity, received in session.execute(stmt)]
 
 
 def product_stock(session: Session, product: Item) -> list[Figures]:

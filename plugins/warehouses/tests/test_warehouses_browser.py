@@ -35,13 +35,13 @@ def screen_lines(page) -> dict[str, tuple[str, str, str]]:
     return found
 
 
-def screen_stock(page, warehouse) -> dict[str, tuple[str, str, str]]:
-    """A warehouse's page: ``{product name: (on hand, reserved, available)}``."""
+def screen_stock(page, warehouse) -> dict[str, tuple[str, str, str, str]]:
+    """A warehouse's page: ``{product name: (on hand, reserved, available, incoming)}``."""
     page.goto(f"/warehouses/{warehouse['id']}")
     found = {}
     for row in page.locator("table.warehouses-stock-list tbody tr[data-product]").all():
         texts = cells(row)
-        found[texts[1]] = (texts[2], texts[3], texts[4])
+        found[texts[1]] = (texts[2], texts[3], texts[4], texts[5])
     return found
 
 
@@ -52,9 +52,9 @@ def screen_transit(page) -> dict[str, str]:
             for row in page.locator("table.warehouses-in-transit tbody tr[data-product]").all()}
 
 
-def api_stock(api, warehouse) -> dict[int, tuple[str, str, str]]:
+def api_stock(api, warehouse) -> dict[int, tuple[str, str, str, str]]:
     rows = api.get(f"/warehouses/{warehouse['id']}/stock").json()["items"]
-    return {row["product_id"]: (row["on_hand"], row["reserved"], row["available"]) for row in rows}
+    return {row["product_id"]: (row["on_hand"], row["reserved"], row["available"], row["incoming"]) for row in rows}
 
 
 def api_transit(api) -> dict[int, str]:
@@ -80,7 +80,7 @@ def test_a_transfer_drafted_shipped_and_received_in_two_parts_on_its_pages(
         assert made.status_code == 201, made.text
 
     sign_in(page, user)
-    assert screen_stock(page, mad) == {"Gadget": ("4.5", "0", "4.5"), "Widget": ("10", "0", "10")}
+    assert screen_stock(page, mad) == {"Gadget": ("4.5", "0", "4.5", "0"), "Widget": ("10", "0", "10", "0")}
     assert screen_stock(page, bcn) == {}
     expect(page.locator("table.warehouses-stock-list tbody")).to_contain_text("No stock here")
 
@@ -104,7 +104,7 @@ def test_a_transfer_drafted_shipped_and_received_in_two_parts_on_its_pages(
     assert screen_lines(page) == {"Widget": ("6", "0", "0"), "Gadget": ("1.5", "0", "0")}
     assert api_lines(wapi, transfer_id) == ("draft", {c.widget: ("6", "0", "0"), c.gadget: ("1.5", "0", "0")})
     # a draft moves nothing
-    assert screen_stock(page, mad) == {"Gadget": ("4.5", "0", "4.5"), "Widget": ("10", "0", "10")}
+    assert screen_stock(page, mad) == {"Gadget": ("4.5", "0", "4.5", "0"), "Widget": ("10", "0", "10", "0")}
     assert screen_transit(page) == {}
     expect(page.locator("table.warehouses-in-transit tbody")).to_contain_text("Nothing in transit.")
     assert api_transit(wapi) == {}
@@ -116,9 +116,10 @@ def test_a_transfer_drafted_shipped_and_received_in_two_parts_on_its_pages(
     expect(page.locator("h1 .transfer-status")).to_have_text("Shipped")
     assert screen_lines(page) == {"Widget": ("6", "0", "6"), "Gadget": ("1.5", "0", "1.5")}
     assert api_lines(wapi, transfer_id) == ("shipped", {c.widget: ("6", "0", "6"), c.gadget: ("1.5", "0", "1.5")})
-    assert screen_stock(page, mad) == {"Gadget": ("3", "0", "3"), "Widget": ("4", "0", "4")}
-    assert api_stock(wapi, mad) == {c.gadget: ("3", "0", "3"), c.widget: ("4", "0", "4")}
-    assert screen_stock(page, bcn) == {} and api_stock(wapi, bcn) == {}
+    assert screen_stock(page, mad) == {"Gadget": ("3", "0", "3", "0"), "Widget": ("4", "0", "4", "0")}
+    assert api_stock(wapi, mad) == {c.gadget: ("3", "0", "3", "0"), c.widget: ("4", "0", "4", "0")}
+    assert screen_stock(page, bcn) == {"Gadget": ("0", "0", "0", "1.5"), "Widget": ("0", "0", "0", "6")}  # incoming
+    assert api_stock(wapi, bcn) == {c.gadget: ("0", "0", "0", "1.5"), c.widget: ("0", "0", "0", "6")}
     assert screen_transit(page) == {"Widget": "6", "Gadget": "1.5"}
     assert api_transit(wapi) == {c.widget: "6", c.gadget: "1.5"}
 
@@ -132,9 +133,9 @@ def test_a_transfer_drafted_shipped_and_received_in_two_parts_on_its_pages(
     expect(page.locator("h1 .transfer-status")).to_have_text("Shipped")
     assert screen_lines(page) == {"Widget": ("6", "4", "2"), "Gadget": ("1.5", "0.5", "1")}
     assert api_lines(wapi, transfer_id) == ("shipped", {c.widget: ("6", "4", "2"), c.gadget: ("1.5", "0.5", "1")})
-    assert screen_stock(page, mad) == {"Gadget": ("3", "0", "3"), "Widget": ("4", "0", "4")}
-    assert screen_stock(page, bcn) == {"Gadget": ("0.5", "0", "0.5"), "Widget": ("4", "0", "4")}
-    assert api_stock(wapi, bcn) == {c.gadget: ("0.5", "0", "0.5"), c.widget: ("4", "0", "4")}
+    assert screen_stock(page, mad) == {"Gadget": ("3", "0", "3", "0"), "Widget": ("4", "0", "4", "0")}
+    assert screen_stock(page, bcn) == {"Gadget": ("0.5", "0", "0.5", "1"), "Widget": ("4", "0", "4", "2")}
+    assert api_stock(wapi, bcn) == {c.gadget: ("0.5", "0", "0.5", "1"), c.widget: ("4", "0", "4", "2")}
     assert screen_transit(page) == {"Widget": "2", "Gadget": "1"}
     assert api_transit(wapi) == {c.widget: "2", c.gadget: "1"}
 
@@ -155,10 +156,10 @@ def test_a_transfer_drafted_shipped_and_received_in_two_parts_on_its_pages(
            ).to_have_count(0)
     assert screen_lines(page) == {"Widget": ("6", "6", "0"), "Gadget": ("1.5", "1.5", "0")}
     assert api_lines(wapi, transfer_id) == ("received", {c.widget: ("6", "6", "0"), c.gadget: ("1.5", "1.5", "0")})
-    assert screen_stock(page, mad) == {"Gadget": ("3", "0", "3"), "Widget": ("4", "0", "4")}
-    assert screen_stock(page, bcn) == {"Gadget": ("1.5", "0", "1.5"), "Widget": ("6", "0", "6")}
-    assert api_stock(wapi, mad) == {c.gadget: ("3", "0", "3"), c.widget: ("4", "0", "4")}
-    assert api_stock(wapi, bcn) == {c.gadget: ("1.5", "0", "1.5"), c.widget: ("6", "0", "6")}
+    assert screen_stock(page, mad) == {"Gadget": ("3", "0", "3", "0"), "Widget": ("4", "0", "4", "0")}
+    assert screen_stock(page, bcn) == {"Gadget": ("1.5", "0", "1.5", "0"), "Widget": ("6", "0", "6", "0")}
+    assert api_stock(wapi, mad) == {c.gadget: ("3", "0", "3", "0"), c.widget: ("4", "0", "4", "0")}
+    assert api_stock(wapi, bcn) == {c.gadget: ("1.5", "0", "1.5", "0"), c.widget: ("6", "0", "6", "0")}
     assert screen_transit(page) == {} and api_transit(wapi) == {}
     page.goto(f"{T}?status=received")
     expect(page.locator("table.warehouses-transfers tbody tr[data-transfer]")).to_have_count(1)

@@ -85,9 +85,10 @@ def test_the_stock_report_of_a_warehouse_levels_value_low_stock_and_moves(app, a
     assert [(m[1], m[2], m[3]) for m in move_rows(second_html)] == [("Widget", "+10", "Adjustment")]
     assert "3–3 of 3" in pages_nav(second_html, "moves") and len(rows(second_html)) == 2
 
-    # BCN holds nothing yet (the widgets are in transit), but the gadget is watched: low there too
+    # BCN holds nothing yet: the widgets in transit are its incoming; the gadget is watched: low there too
     bcn_html = client.get(f"/warehouses/{bcn['id']}/report").get_data(as_text=True)
-    assert rows(bcn_html) == {str(c.gadget): ["G-1", "Gadget low", "0", "0", "0", "0", "5", "€3.00", "€0.00", "LOW"]}
+    assert rows(bcn_html) == {str(c.gadget): ["G-1", "Gadget low", "0", "0", "0", "0", "5", "€3.00", "€0.00", "LOW"],
+                              str(c.widget): ["W-1", "Widget", "0", "0", "0", "2", "0", "€12.00", "€0.00"]}
     assert '<dd data-total="value">€0.00</dd>' in bcn_html and "No stock moves yet." in bcn_html
     assert api.post(f"/warehouses/transfers/{moved.json()['id']}/receive").status_code == 200
     bcn_html = client.get(f"/warehouses/{bcn['id']}/report").get_data(as_text=True)

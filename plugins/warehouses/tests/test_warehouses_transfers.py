@@ -254,3 +254,27 @@ def test_the_transfer_forms_need_the_csrf_token(app_factory, make_user):
     client.post("/login", data={"username": user.username, "password": TEST_PASSWORD, "csrf_token": token})
     assert client.post("/warehouses/transfers/new", data={}).status_code == 400
     assert client.post("/warehouses/transfers/1/ship").status_code == 400
+
+
+def test_stock_in_transit_is_incoming_to_its_destination_and_not_ordered_again(api, api_as, catalog):
+    from test_warehouses_reorder import put_level
+    from test_warehouses_stock import at
+    c = catalog
+    mad, bcn = add_warehouse(api, "MAD"), add_warehouse(api, "BCN")
+    stocked(api, mad, c.widget, "10")
+    assert put_level(api, bcn, c.widget, "5").status_code == 200
+    transfer = api.post(T, json={"from_warehouse_id": mad["id"], "to_warehouse_id": bcn["id"],
+                                 "lines": [{"product_id": c.widget, "quantity": "4"}]}).json()
+    assert at(api, bcn, c.widget) == ("0", "0", "0", "0")            # a draft is not on its way
+
+    line = api.post(f"{T}/{transfer['id']}/ship").json()["lines"][0]
+    assert at(api, bcn, c.widget) == ("0", "0", "0", "4")
+    assert at(api, mad, c.widget)[3] == "0"                          # nor incoming where it left
+    dry = api_as("purchasing").post(f"/warehouses/{bcn['id']}/replenish", json={"dry_run": True}).json()
+    assert [(n["available"], n["incoming"], n["target"], n["quantity"])
+            for n in dry["purchase_orders"][0]["lines"]] == [("0", "4", "5", "1")]   # 1 more, not 5
+
+    api.post(f"{T}/{transfer['id']}/receive", json={"lines": [{"line_id": line["id"], "quantity": "2.5"}]})
+    assert at(api, bcn, c.widget) == ("2.5", "0", "2.5", "1.5")
+    api.post(f"{T}/{transfer['id']}/receive")
+    assert at(api, bcn, c.widget) == ("4", "0", "4", "0")
