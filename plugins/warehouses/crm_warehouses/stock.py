@@ -87,7 +87,7 @@ def incoming(session: Session, product_ids: list[int] | None = None, *,
     return dict(found)
 
 
-def _in_transit(session: Session, product_ids: list[int] | None):
+def _in_transit(session: Session, product_ids: list[int] | None) -> list[tuple[int, int, Decimal]]:
     """(product id, destination warehouse id, quantity) still in transit on shipped transfers."""
     stmt = (select(TransferLine.product_id, Transfer.to_warehouse_id, TransferLine.quantity, TransferLine.qty_received)
             .join(Transfer, Transfer.id == TransferLine.transfer_id)
