@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import Document, DocumentLine, Item, StockBalance, StockMove
-from crm.money import MAX_QUANTITY, decimal_text, round_quantity
+from crm.money import MAX_QUANTITY, ZERO, decimal_text, round_quantity
 from crm.services import stock
 from crm_warehouses import services
 from crm_warehouses.models import (
@@ -49,7 +49,6 @@ from crm_warehouses.models import (
     Warehouse,
 )
 
-ZERO = Decimal("0")
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 #: the kinds of moves that bring stock to a warehouse and are put away (a bundle's component
 #: coming back is ``bundle_component``)

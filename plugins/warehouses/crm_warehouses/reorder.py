@@ -16,8 +16,9 @@ figures::
 where incoming and the drafts are those of purchase orders for that warehouse (a line's own
 warehouse first), incoming also what shipped transfers bring there. The core's replenishment
 (``crm.services.replenishment``: the low-stock report's "Order the shortfall", ``crm stock
-replenish``) keeps ordering the company's totals by the products' own levels; each answers its own question, and each counts the other's drafts only
-where they are for the same place (the core counts every draft).
+replenish``) keeps ordering the company's totals by the products' own levels; each answers its
+own question, and each counts the other's drafts only where they are for the same place (the
+core counts every draft).
 """
 from __future__ import annotations
 
@@ -168,7 +169,7 @@ def needs(session: Session, warehouse: Warehouse, product_ids: Iterable[int] | N
         select(StockBalance.product_id, StockBalance.on_hand, StockBalance.reserved).where(
             StockBalance.location_id == warehouse.location_id, StockBalance.product_id.in_(ids)))}
     coming = incoming(session, ids)
-    drafted = incoming(session, ids, statuses=(DRAFT,))
+    drafted = incoming(session, ids, statuses=(DRAFT,), in_transit=False)
     found = []
     for product in products:
         row = own.get(product.id)

@@ -1,6 +1,7 @@
 """Stock per warehouse: on hand and reserved at each warehouse's location (the core's balances),
 available (on hand - reserved) and incoming (what approved purchase orders for that warehouse
-still have to deliver); and where the core's stock changes happen (the hooks' answers)."""
+still have to deliver, and what shipped transfers are bringing there); and where the core's stock
+changes happen (the hooks' answers)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -15,12 +16,12 @@ from crm import money
 from crm.errors import Conflict
 from crm.models import BundleComponent, Document, DocumentLine, Item, StockBalance, StockMove
 from crm.models.base import Money, Quantity
+from crm.money import ZERO
 from crm.services import stock
 from crm.services.stock import OPEN_PURCHASE_STATUSES
 from crm_warehouses import services
 from crm_warehouses.models import LINE_KEY, DocumentWarehouse, ReorderLevel, Transfer, TransferLine, Warehouse
 
-ZERO = Decimal("0")
 #: the purposes of ``crm_stock_location`` an inactive warehouse refuses (new stock commitments);
 #: receipts and shipments of what was already ordered or reserved still happen there
 REFUSED_WHEN_INACTIVE = ("reservation", "invoice", "adjustment")
@@ -45,11 +46,12 @@ class Figures:
 
 
 def incoming(session: Session, product_ids: list[int] | None = None, *,
-             statuses: tuple[str, ...] = OPEN_PURCHASE_STATUSES) -> dict[tuple[int, int | None], Decimal]:
+             statuses: tuple[str, ...] = OPEN_PURCHASE_STATUSES,
+             in_transit: bool = True) -> dict[tuple[int, int | None], Decimal]:
     """``{(product_id, warehouse_id or None): quantity}`` still to be received: on approved
     purchase orders (components of bundles included), by the warehouse of each order (a line's
-    own warehouse first), and in transit on shipped transfers, by their destination.
-    ``statuses``: the purchase orders' statuses counted (the drafts, say: then no transfers)."""
+    own warehouse first), and with ``in_transit`` on shipped transfers, by their destination.
+    ``statuses``: the purchase orders' statuses counted (the drafts, say)."""
     rows = session.execute(
         select(Item.id, Item.is_bundle, DocumentWarehouse.warehouse_id, DocumentLine.quantity,
                DocumentLine.qty_received, DocumentLine.custom).select_from(DocumentLine)
@@ -78,7 +80,7 @@ def incoming(session: Session, product_ids: list[int] | None = None, *,
         for (bundle_id, bundle_warehouse), quantity in bundles.items():
             for component in by_bundle[bundle_id]:
                 found[(component.component_id, bundle_warehouse)] += quantity * component.quantity
-    if statuses == OPEN_PURCHASE_STATUSES:
+    if in_transit:
         for product_id, warehouse_id, quantity in _in_transit(session, product_ids):
             found[(product_id, warehouse_id)] += quantity
     if product_ids is not None:
@@ -121,6 +123,11 @@ def _figures(warehouse: Warehouse | None, product: Item, level: stock.StockLevel
     return Figures(warehouse, product.id, product.sku or "", product.name, on_hand, reserved, on_hand - reserved, coming)
 
 
+def _within(page: int, total: int, per_page: int) -> int:
+    """``page`` of ``total`` rows ``per_page`` a page, or the last page when it is past it."""
+    return min(max(1, page), max(1, -(-total // per_page)))
+
+
 @dataclass(frozen=True)
 class StockPage:
     """A page of the products a warehouse holds, has reserved or expects (``rows``), and how
@@ -145,7 +152,7 @@ def warehouse_stock(session: Session, warehouse: Warehouse, product_id: int | No
     if product_id is not None:
         stmt = stmt.where(Item.id == product_id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = min(max(1, page), max(1, -(-total // per_page)))
+    page = _within(page, total, per_page)
     found = session.execute(stmt.order_by(Item.sku, Item.name, Item.id).limit(per_page).offset((page - 1) * per_page))
     rows = [Figures(warehouse, item_id, sku or "", name, on_hand or ZERO, reserved or ZERO,
                     (on_hand or ZERO) - (reserved or ZERO), expected.get(item_id, ZERO))
@@ -221,8 +228,7 @@ def stock_report(session: Session, warehouse: Warehouse, currency: str, *, low_o
 
     everything, low_count = session.execute(joined(select(func.count(), func.count(case((low, 1)))))).one()
     total = low_count if low_only else everything
-    last_page = max(1, -(-total // per_page))
-    page = min(max(1, page), last_page)
+    page = _within(page, total, per_page)
     stmt = joined(select(Item.id, Item.sku, Item.name, Item.active, Item.purchase_cost, Item.reorder_level,
                          StockBalance.on_hand, StockBalance.reserved, ReorderLevel.reorder_level))
     if low_only:

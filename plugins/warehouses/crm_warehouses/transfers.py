@@ -20,7 +20,7 @@ from crm.context import current_actor_id
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import Item, StockLocation
 from crm.models.base import utcnow
-from crm.money import MAX_QUANTITY, decimal_text, round_quantity
+from crm.money import MAX_QUANTITY, ZERO, decimal_text, round_quantity
 from crm.services import stock
 from crm.services.numbering import next_number
 from crm_warehouses.models import (
@@ -31,7 +31,6 @@ from crm_warehouses.models import (
     Warehouse,
 )
 
-ZERO = Decimal("0")
 SEQUENCE = "warehouses_transfer"
 MAX_LINES = 500
 
