@@ -108,10 +108,34 @@ def test_finds_documents_by_number_and_bundles_link_to_their_own_page(admin, rec
 
 def test_every_word_must_be_found_in_any_field_and_nothing_else_matches(admin, records):
     assert list(found(admin, "zephyrine b876")) == ["account"]           # name + tax id: the account only
-    assert found(admin, "zephyrine").keys() == {"account", "contact"}     # the contact's e-mail holds it
+    assert found(admin, "zephyrine").keys() == {"account", "contact",    # the contact's e-mail holds it,
+                                                "quote", "sales_order", "invoice"}  # the documents' customer too
     assert found(admin, "zephyrine nothere") == {}
     data = suggest(admin, "nothing-like-this")
     assert data["groups"] == [] and "Nothing found" in data["message"]
+
+
+def test_finds_documents_by_their_customers_or_vendors_name(admin, records, api, session):
+    docs = {kind: f"/{path}/{records['docs'][kind]['id']}" for kind, path in
+            [("quote", "quotes"), ("sales_order", "sales-orders"), ("purchase_order", "purchase-orders"),
+             ("invoice", "invoices")]}
+    other = Account(name="Harbourline Traders")
+    session.add(other)
+    session.commit()
+    theirs = api.post("/sales-orders", json={"account_id": other.id, "subject": "Ropes",
+                                             "lines": [{"item_id": records["catalog"].widget, "quantity": "1"}]})
+    assert theirs.status_code == 201, theirs.text
+    hits = found(admin, "zephyrine logistics")                   # every word in the customer's name
+    assert {kind: hits.get(kind) for kind in ("quote", "sales_order", "invoice")} == \
+        {kind: [docs[kind]] for kind in ("quote", "sales_order", "invoice")}
+    assert found(admin, "quillmate")["purchase_order"] == [docs["purchase_order"]]   # a purchase order's vendor
+    assert found(admin, "harbourline")["sales_order"] == [f"/sales-orders/{theirs.json()['id']}"]
+    assert "sales_order" not in found(admin, "zephyrine harbourline")   # the words of two names: neither
+    assert "sales_order" not in found(admin, "b87654321")               # the customer's tax id is not its name
+    assert "quote" not in found(admin, "orders@zephyrine")              # nor its e-mail
+    assert api.patch(f"/accounts/{records['account']}", json={"name": "Brightwater Holdings"}).status_code == 200
+    assert found(admin, "brightwater")["invoice"] == [docs["invoice"]]  # the customer's name as it is now
+    assert "invoice" not in found(admin, "zephyrine")
 
 
 def test_results_are_grouped_by_kind_in_order_with_the_best_first(admin, records, session):
@@ -138,7 +162,8 @@ def test_results_page_shows_groups_with_headings_and_links(admin, records):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     headings = re.findall(r'<h2 id="search-group-(\w+)">([^<]+)</h2>', html)
-    assert headings == [("account", "Accounts"), ("contact", "Contacts")]
+    assert headings == [("account", "Accounts"), ("contact", "Contacts"), ("quote", "Quotes"),
+                        ("sales_order", "Sales orders"), ("invoice", "Invoices")]
     assert f'href="/accounts/{records["account"]}"' in html and f'href="/contacts/{records["contact"]}"' in html
 
 
@@ -196,7 +221,8 @@ def test_a_role_that_may_not_read_purchasing_sees_no_purchase_orders_nor_vendors
     page = sales.get("/search/", query_string={"q": "quillmate", "kind": "vendor"}).get_data(as_text=True)
     assert "Quillmate" not in page and f"/purchase-orders/{po['id']}" not in page
     purchasing = sign_in(app, make_user, "purchasing")
-    assert found(purchasing, "quillmate") == {"vendor": [f"/vendors/{records['vendor']}"]}
+    assert found(purchasing, "quillmate") == {"vendor": [f"/vendors/{records['vendor']}"],
+                                              "purchase_order": [f"/purchase-orders/{po['id']}"]}
     assert found(purchasing, "pallets") == {"purchase_order": [f"/purchase-orders/{po['id']}"]}
 
 
@@ -222,7 +248,7 @@ def test_a_plugin_adds_a_kind_shown_only_to_the_roles_that_may_read_it(app, make
     with registered_plugin(app, SecretKindPlugin()):
         SecretKindPlugin.calls.clear()
         data = suggest(admin_client, "Zephyrine")
-        assert [g["kind"] for g in data["groups"]] == ["account", "secret", "contact"]   # order 35
+        assert [g["kind"] for g in data["groups"]][:3] == ["account", "secret", "contact"]   # order 35
         secret = data["groups"][1]
         assert secret["label"] == "Secret files"
         assert secret["hits"] == [{"id": 7, "title": "<b>Secret</b> Zephyrine file", "detail": "top",

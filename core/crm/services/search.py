@@ -1,5 +1,6 @@
 """The global search: products, services, accounts, contacts, vendors and documents found by any
-part of their name, number, SKU, e-mail or phone, grouped by kind, a few of each.
+part of their name, number, SKU, e-mail or phone (documents also by their customer's or vendor's
+name), grouped by kind, a few of each.
 
 How a query is read (:func:`words_of`): control characters dropped, split on white space, at most
 :data:`MAX_WORDS` words of at most :data:`MAX_WORD` characters; a record matches when **every**
@@ -7,6 +8,8 @@ word occurs, case-insensitively, in one of its searched fields (``ana lópez`` f
 Ana López, ``600111222`` the phone ``+34 600 111 222``: phones are also indexed without spaces,
 dashes, dots and brackets). At least one word must have :data:`TRIGRAM` characters or more: the
 indexes hold trigrams, and a query of only shorter words finds nothing (the page says so).
+A document also matches when every word is in the name of its customer (a purchase order: its
+vendor), one of the :data:`PARTIES` newest such: ``acme`` lists Acme's quotes, orders and invoices.
 
 The indexes (migration ``core_0012``):
 
@@ -265,6 +268,59 @@ def _exact(session: Session, table_name: str, columns: str, words: Sequence[str]
     return list(session.execute(sql_text(sql), params))
 
 
+#: the documents of at most this many customers or vendors (the newest) whose name holds the query
+PARTIES = 20
+
+
+def _named(session: Session, table_name: str, words: Sequence[str], limit: int) -> list[int]:
+    """The ids of the newest ``limit`` accounts or vendors whose **name** holds every word: their
+    full-text index finds the candidates, the name alone decides (``zephyrine`` is in the name of
+    Zephyrine Logistics; ``b876``, in its tax id, is not)."""
+    params: dict = {"limit": limit}
+    if _dialect(session) == "sqlite":
+        fts = FTS_TABLES[table_name]
+        params["match"] = " ".join("{name} : " + _phrase(w) for w in words if len(w) >= TRIGRAM)
+        source, order = f"{fts} CROSS JOIN {table_name} AS t ON t.id = {fts}.rowid", f"{fts}.rowid DESC"
+        conditions = [f"{fts} MATCH :match"]
+        short, function = [w for w in words if len(w) < TRIGRAM], "instr"
+    else:
+        source, order = f"{table_name} AS t", "t.id + 0 DESC"
+        conditions = _pg_conditions(table_name, words, params)
+        short, function = list(words), "strpos"
+    for n, word in enumerate(short):
+        params[f"n{n}"] = word
+        conditions.append(f"{function}(lower(t.name), :n{n}) > 0")
+    sql = f"SELECT t.id FROM {source} WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT :limit"
+    return list(session.scalars(sql_text(sql), params))
+
+
+def _of_parties(session: Session, columns: str, joins: str, words: Sequence[str], doc_type: str,
+                limit: int) -> list:
+    """The newest documents of ``doc_type`` whose customer (a purchase order: vendor) is one of
+    the :data:`PARTIES` newest whose name holds every word: ``acme`` finds Acme's orders. The
+    parties are read once per search (``session.info``)."""
+    memo = session.info.setdefault(MEMO, {})
+    key = ("parties", tuple(words))
+    if key not in memo:
+        memo[key] = {"account_id": _named(session, "accounts", words, PARTIES),
+                     "vendor_id": _named(session, "vendors", words, PARTIES)}
+    party = "vendor_id" if doc_type == "purchase_order" else "account_id"
+    ids = memo[key][party]
+    if not ids:
+        return []
+    params = {"doc_type": doc_type, "limit": limit, **{f"p{n}": id_ for n, id_ in enumerate(ids)}}
+    listed = ", ".join(f":p{n}" for n in range(len(ids)))
+    sql = (f"SELECT {columns} FROM documents AS t {joins} WHERE t.doc_type = :doc_type AND t.{party} IN ({listed}) "
+           f"ORDER BY t.id DESC LIMIT :limit")
+    return list(session.execute(sql_text(sql), params))
+
+
+def _newest_first(*found: list) -> list:
+    """Rows of several lists (each newest first, their id first), each once, newest first."""
+    rows = {row[0]: row for rows_ in found for row in rows_}
+    return [rows[id_] for id_ in sorted(rows, reverse=True)]
+
+
 def _best_first(exact: list, newest: list, limit: int) -> list:
     seen, rows = set(), []
     for row in [*exact, *newest]:
@@ -328,9 +384,10 @@ def _find_documents(doc_type: str) -> Finder:
         columns = "t.id, t.number, t.subject, t.status, COALESCE(a.name, v.name, '')"
         joins = "LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN vendors v ON v.id = t.vendor_id"
         equal = {"doc_type": doc_type}
+        newest = _newest_first(_newest_of(session, "documents", columns, words, limit, joins=joins, equal=equal),
+                               _of_parties(session, columns, joins, words, doc_type, limit))
         rows = _best_first(_exact(session, "documents", columns, words, ("number",), joins=joins, equal=equal),
-                           _newest_of(session, "documents", columns, words, limit, joins=joins, equal=equal),
-                           limit)
+                           newest, limit)
         return [SearchHit(doc_type, id_, number, _details(party, subject, status_label(status)))
                 for id_, number, subject, status, party in rows]
     return find
