@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Table, Text, literal_column
+from sqlalchemy import JSON, ForeignKey, Index, String, Table, Text, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Model
@@ -97,3 +97,11 @@ def search_text_index(model: type[Model], parts: list[str]) -> None:
 search_text_index(Account, ["name", "email", "phone", _compact("phone"), "tax_id"])
 search_text_index(Contact, ["first_name", "last_name", "email", "phone", _compact("phone")])
 search_text_index(Vendor, ["name", "email", "phone", _compact("phone")])
+
+#: PostgreSQL only (migration core_0019, where pg_trgm is available): the names alone, for the
+#: documents the global search finds by their customer's or vendor's name
+for _model in (Account, Vendor):
+    _table = cast(Table, _model.__table__)
+    Index(f"ix_{_table.name}_name_trgm", func.lower(_table.c.name).label("name_lower"),
+          postgresql_using="gin", postgresql_ops={"name_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+del _model, _table

@@ -273,9 +273,10 @@ PARTIES = 20
 
 
 def _named(session: Session, table_name: str, words: Sequence[str], limit: int) -> list[int]:
-    """The ids of the newest ``limit`` accounts or vendors whose **name** holds every word: their
-    full-text index finds the candidates, the name alone decides (``zephyrine`` is in the name of
-    Zephyrine Logistics; ``b876``, in its tax id, is not)."""
+    """The ids of the newest ``limit`` accounts or vendors whose **name** holds every word
+    (``zephyrine`` is in the name of Zephyrine Logistics; ``b876``, in its tax id, is not): on
+    SQLite the ``name`` column of their full-text table, on PostgreSQL the trigram index on
+    ``lower(name)`` (migration core_0019)."""
     params: dict = {"limit": limit}
     if _dialect(session) == "sqlite":
         fts = FTS_TABLES[table_name]
@@ -283,10 +284,13 @@ def _named(session: Session, table_name: str, words: Sequence[str], limit: int) 
         source, order = f"{fts} CROSS JOIN {table_name} AS t ON t.id = {fts}.rowid", f"{fts}.rowid DESC"
         conditions = [f"{fts} MATCH :match"]
         short, function = [w for w in words if len(w) < TRIGRAM], "instr"
-    else:
+    else:  # the trigram indexes on lower(name) of migration core_0019
         source, order = f"{table_name} AS t", "t.id + 0 DESC"
-        conditions = _pg_conditions(table_name, words, params)
-        short, function = list(words), "strpos"
+        conditions = []
+        for n, word in enumerate(w for w in words if len(w) >= TRIGRAM):
+            params[f"w{n}"] = "%" + _escape_like(word) + "%"
+            conditions.append(f"lower(t.name) LIKE lower(:w{n}) ESCAPE '\\'")
+        short, function = [w for w in words if len(w) < TRIGRAM], "strpos"
     for n, word in enumerate(short):
         params[f"n{n}"] = word
         conditions.append(f"{function}(lower(t.name), :n{n}) > 0")
@@ -297,22 +301,25 @@ def _named(session: Session, table_name: str, words: Sequence[str], limit: int) 
 def _of_parties(session: Session, columns: str, joins: str, words: Sequence[str], doc_type: str,
                 limit: int) -> list:
     """The newest documents of ``doc_type`` whose customer (a purchase order: vendor) is one of
-    the :data:`PARTIES` newest whose name holds every word: ``acme`` finds Acme's orders. The
-    parties are read once per search (``session.info``)."""
+    the :data:`PARTIES` newest whose name holds every word: ``acme`` finds Acme's orders. Read
+    once per search for every document type (``session.info``): one pass over those parties'
+    documents, through the index of their party column, numbers the newest of each type."""
+    party, table_name = ("vendor_id", "vendors") if doc_type == "purchase_order" else ("account_id", "accounts")
     memo = session.info.setdefault(MEMO, {})
-    key = ("parties", tuple(words))
+    key = ("parties", party, columns, joins, tuple(words), limit)
     if key not in memo:
-        memo[key] = {"account_id": _named(session, "accounts", words, PARTIES),
-                     "vendor_id": _named(session, "vendors", words, PARTIES)}
-    party = "vendor_id" if doc_type == "purchase_order" else "account_id"
-    ids = memo[key][party]
-    if not ids:
-        return []
-    params = {"doc_type": doc_type, "limit": limit, **{f"p{n}": id_ for n, id_ in enumerate(ids)}}
-    listed = ", ".join(f":p{n}" for n in range(len(ids)))
-    sql = (f"SELECT {columns} FROM documents AS t {joins} WHERE t.doc_type = :doc_type AND t.{party} IN ({listed}) "
-           f"ORDER BY t.id DESC LIMIT :limit")
-    return list(session.execute(sql_text(sql), params))
+        found: dict = {}
+        ids = _named(session, table_name, words, PARTIES)
+        if ids:
+            params = {"limit": limit, **{f"p{n}": id_ for n, id_ in enumerate(ids)}}
+            listed = ", ".join(f":p{n}" for n in range(len(ids)))
+            sql = (f"SELECT {columns}, t.doc_type FROM (SELECT t.*, row_number() OVER (PARTITION BY t.doc_type "
+                   f"ORDER BY t.id DESC) AS n FROM documents AS t WHERE t.{party} IN ({listed})) AS t {joins} "
+                   f"WHERE t.n <= :limit ORDER BY t.id DESC")
+            for row in session.execute(sql_text(sql), params):
+                found.setdefault(row[-1], []).append(tuple(row)[:-1])
+        memo[key] = found
+    return memo[key].get(doc_type, [])
 
 
 def _newest_first(*found: list) -> list:
