@@ -544,6 +544,72 @@ def test_undo_refuses_a_record_used_in_a_later_batch_naming_its_row_and_changes_
     assert session.get(ImportRun, outcome.run_id).status == "done"
 
 
+class _SaveSpy:
+    def __init__(self):
+        self.saved: list[tuple[str, int, bool]] = []
+
+    @hookimpl
+    def crm_record_saved(self, session, entity, record, created):
+        self.saved.append((entity, record.id, created))
+
+    @hookimpl
+    def crm_records_saved(self, session, entity, record_ids, created):
+        self.saved.extend((entity, record_id, created) for record_id in record_ids)
+
+
+def test_undo_of_a_large_update_restores_every_record_with_a_few_statements_a_batch(app, session, catalog):
+    rows = 2 * imports.BATCH + 7
+    do_import(app, "products", csv_bytes([["Name", "SKU", "Unit price"],
+                                          *([f"Restore {n}", f"R-{n:05d}", "1"] for n in range(rows))]))
+    outcome = do_import(app, "products", csv_bytes([["Name", "SKU", "Unit price", "Category"],
+                                                    *([f"Changed {n}", f"R-{n:05d}", "2", "New"]
+                                                      for n in range(rows))]), key="sku", on_duplicate="update")
+    assert outcome.updated == rows
+    ids = set(made_by(session, outcome.run_id).values())
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+    event.listen(db.engine(app), "before_cursor_execute", seen)
+    try:
+        with registered_plugin(app, _SaveSpy(), "save_spy") as spy, app.app_context(), db.transaction() as s:
+            counts = imports.undo(s, imports.get_run(s, outcome.run_id, for_update=True))
+    finally:
+        event.remove(db.engine(app), "before_cursor_execute", seen)
+    assert counts == {"deleted": 0, "restored": rows, "reversed": 0}
+    restored = {(i.name, i.sku, i.unit_price, i.category) for i in session.scalars(select(Item).where(Item.id.in_(ids)))}
+    assert restored == {(f"Restore {n}", f"R-{n:05d}", Decimal("1"), "") for n in range(rows)}
+    updates = list(session.scalars(select(AuditEntry.entity_id).where(AuditEntry.entity == "items",
+                                                                      AuditEntry.action == "update")))
+    assert {str(i) for i in ids} <= set(updates)
+    assert sorted(spy.saved) == sorted(("items", i, False) for i in ids)   # the plugins told of each
+    # three batches, each written with one flush: one INSERT of audit entries each, and besides
+    # the items' UPDATEs (one a record where the driver cannot check many rows' versions at once)
+    # a few statements a batch
+    assert sum(st.startswith("INSERT INTO audit_log") for st in statements) == 3
+    assert len([st for st in statements if not st.startswith("UPDATE items")]) < 20 * 3, statements
+
+
+def test_undo_of_an_update_refuses_a_value_taken_meanwhile_naming_its_row_and_changes_nothing(app, session, catalog):
+    rows = imports.BATCH + 3
+    do_import(app, "products", csv_bytes([["Name", "SKU", "Unit price"],
+                                          *([f"Renamed {n}", f"OLD-{n:04d}", "1"] for n in range(rows))]))
+    outcome = do_import(app, "products", csv_bytes([["Name", "SKU", "Unit price"],
+                                                    *([f"Renamed {n}", f"NEW-{n:04d}", "1"] for n in range(rows))]),
+                        key="name", on_duplicate="update")
+    assert outcome.updated == rows
+    session.add(Item(kind="product", name="Took the old SKU", sku="OLD-0000", unit_price=Decimal("1")))
+    session.commit()   # the first row's SKU before the update: restored last, in the second batch
+    with app.app_context(), pytest.raises(Conflict) as refused:
+        with db.transaction() as s:
+            imports.undo(s, imports.get_run(s, outcome.run_id))
+    assert "row 2:" in refused.value.message and "sku" in refused.value.message.lower()
+    session.expire_all()
+    skus = set(session.scalars(select(Item.sku).where(Item.name.like("Renamed %"))))
+    assert skus == {f"NEW-{n:04d}" for n in range(rows)}   # nothing restored
+    assert session.get(ImportRun, outcome.run_id).status == "done"
+
+
 @pytest.mark.parametrize("entity, header, use", [
     ("accounts", ["Account name"], "contacts"),
     ("vendors", ["Name"], "items"),

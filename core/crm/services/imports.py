@@ -1239,7 +1239,9 @@ def _undo_adjustment(session: Session, import_run: ImportRun, row: ImportRow) ->
 
 @dataclass(frozen=True)
 class _Undoer:
-    """How to undo the rows of an entity's import: its model and its service's functions."""
+    """How to undo the rows of an entity's import: its model and its service's functions
+    (``change`` and ``flush_changed``: restore many records with one flush, as the import wrote
+    them; without them, ``update`` restores one at a time)."""
 
     model: type
     get: Callable[..., Any]
@@ -1248,10 +1250,12 @@ class _Undoer:
     references: Callable[[], dict]
     entity: str
     load: tuple = ()
+    change: Callable[..., Any] | None = None
+    flush_changed: Callable[..., Any] | None = None
 
 
 _ITEMS = _Undoer(Item, items.get_item, items.delete_item, items.update_item, items.references, items.ENTITY,
-                 items.LOAD)
+                 items.LOAD, items.change_item, items.flush_changed_items)
 _UNDOERS = {
     "products": _ITEMS, "services": _ITEMS, "bundles": _ITEMS,
     "accounts": _Undoer(Account, accounts.get_account, accounts.delete_account, accounts.update_account,
@@ -1264,22 +1268,29 @@ _UNDOERS = {
 
 
 def _undo_records(session: Session, undoer: _Undoer, rows: list[ImportRow], counts: dict) -> None:
-    """Undo ``rows``: their records read and locked with one query, the updated ones restored,
-    the created ones checked for uses together (the first one used is refused through its
-    service's delete, which names its uses) and deleted with one flush."""
+    """Undo ``rows``: their records read and locked with one query, the updated ones restored
+    (with one flush where the service can), the created ones checked for uses together (the
+    first one used is refused through its service's delete, which names its uses) and deleted
+    with one flush."""
     model: Any = undoer.model
     found: dict[int, Any] = {record.id: record for record in session.scalars(
         select(model).where(matching(model.id, [row.record_id for row in rows], session))
         .options(*undoer.load).with_for_update())}
-    created = []
+    created, updated = [], []
     for row in rows:
         with _refusing(row):
             record = found.get(row.record_id) or undoer.get(session, row.record_id)   # gone: NotFound
             if row.action == "created":
                 created.append(record)
+            elif undoer.change is not None:
+                undoer.change(session, record, _restored(row.previous))
+                updated.append((row, record))
             else:
                 undoer.update(session, record, _restored(row.previous))
                 counts["restored"] += 1
+    if updated:
+        _flush_restored(session, undoer, updated)
+        counts["restored"] += len(updated)
     used = records.first_used(session, undoer.references(), [record.id for record in created])
     if used is not None:   # refused by its service, naming its uses (or deleted, were they gone meanwhile)
         with _refusing(next(row for row in rows if row.record_id == used)):
@@ -1288,6 +1299,20 @@ def _undo_records(session: Session, undoer: _Undoer, rows: list[ImportRow], coun
         counts["deleted"] += 1
     records.delete_records(session, undoer.entity, created)
     counts["deleted"] += len(created)
+
+
+def _flush_restored(session: Session, undoer: _Undoer, updated: list[tuple[ImportRow, Any]]) -> None:
+    """Write the restored records with one flush, in a savepoint; refused (a value taken
+    meanwhile, such as a SKU), they are written again one at a time to name the row refused."""
+    assert undoer.flush_changed is not None
+    try:
+        with session.begin_nested():
+            undoer.flush_changed(session, [record for _row, record in updated])
+    except CRMError:
+        for row, record in updated:
+            with _refusing(row):
+                undoer.update(session, record, _restored(row.previous))
+        raise   # every one went through alone: refuse as the batch was refused
 
 
 def _undo_prices(session: Session, rows: list[ImportRow], counts: dict) -> None:
