@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from crm import hookimpl
-from crm.models import Contact, Document
+from crm.models import Account, Contact, Document
 from crm.services.audit import history
 from crm.testing import at_once, registered_plugin
 
@@ -164,6 +164,20 @@ def test_patch_leaves_an_audit_entry_with_old_and_new_values(api, session):
     assert len(updates) == 1
     assert updates[0].changes == {"name": ["Before", "After"]}
     assert updates[0].user_id is not None
+
+
+def test_the_audit_trail_records_the_columns_really_changed_and_nothing_else(api, session):
+    account = api.post("/accounts", json={"name": "Same", "email": "s@b.example", "phone": "1"}).json()
+    record = session.get(Account, account["id"])
+    record.name = "Same"                                 # set to what it was
+    record.phone = "2"
+    record.phone = "1"                                   # changed and changed back
+    session.commit()
+    record.email = "new@b.example"
+    record.custom = {"tier": "gold"}
+    session.commit()
+    updates = [e.changes for e in history(session, "accounts", account["id"]) if e.action == "update"]
+    assert updates == [{"email": ["s@b.example", "new@b.example"], "custom": [{}, {"tier": "gold"}]}]
 
 
 class Spy:
