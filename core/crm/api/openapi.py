@@ -15,6 +15,8 @@ the plugins':
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from decimal import Decimal
 
 from apispec import BasePlugin
@@ -82,9 +84,46 @@ def schema_name(schema) -> str:
 
 
 class CrmApi(Api):
-    """flask-smorest's Api describing the API's own error body."""
+    """flask-smorest's Api describing the API's own error body, and writing its blueprints'
+    OpenAPI description when the description is first read (``GET /api/v1/openapi.json``, the
+    documentation pages, ``crm.docs_reference``) rather than as each blueprint is registered:
+    writing it is half the cost of making an app, which most apps (a worker's, a command's, a
+    test's) never read. The routes themselves are registered at once, as flask-smorest does."""
 
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args, **kwargs):
+        self._undocumented: list[Callable[[], None]] = []
+        self._documented = True
+        self._documenting = threading.RLock()
+        self._spec = None
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def spec(self):
+        """The APISpec, with every blueprint registered so far described in it."""
+        if not self._documented:
+            with self._documenting:   # another thread asking meanwhile waits for the whole of it
+                while self._undocumented:
+                    self._undocumented.pop(0)()
+                self._documented = True
+        return self._spec
+
+    @spec.setter
+    def spec(self, value) -> None:
+        self._spec = value
+
+    def register_blueprint(self, blp, *, parameters=None, **options) -> None:
+        """flask-smorest's ``register_blueprint``, its description written later (:attr:`spec`)."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+
+        def describe() -> None:
+            blp.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
+            self._spec.tag({"name": name, "description": blp.description})
+        self._undocumented.append(describe)
+        self._documented = False
 
 
 def _json_number(value) -> int | float:
