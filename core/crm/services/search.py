@@ -240,14 +240,21 @@ def _newest_of(session: Session, table_name: str, columns: str, words: Sequence[
     if key not in memo:
         params: dict = {"limit": limit}
         conditions = _pg_conditions(table_name, words, params)
-        sql = (f"SELECT {columns}, t.{name} FROM (SELECT t.*, row_number() OVER (PARTITION BY t.{name} "
-               f"ORDER BY t.id DESC) AS n FROM {table_name} AS t WHERE {' AND '.join(conditions)}) AS t {joins} "
-               f"WHERE t.n <= :limit ORDER BY t.id DESC")
-        found: dict = {}
-        for row in session.execute(sql_text(sql), params):
-            found.setdefault(row[-1], []).append(tuple(row)[:-1])
-        memo[key] = found
+        memo[key] = _newest_by(session, table_name, columns, joins, " AND ".join(conditions), name, params)
     return memo[key].get(value, [])
+
+
+def _newest_by(session: Session, table_name: str, columns: str, joins: str, where: str, name: str,
+               params: dict) -> dict:
+    """The newest ``params["limit"]`` rows matching ``where`` for each value of the column
+    ``name``, numbered in one pass: value -> rows (``columns``), newest first."""
+    sql = (f"SELECT {columns}, t.{name} FROM (SELECT t.*, row_number() OVER (PARTITION BY t.{name} "
+           f"ORDER BY t.id DESC) AS n FROM {table_name} AS t WHERE {where}) AS t {joins} "
+           f"WHERE t.n <= :limit ORDER BY t.id DESC")
+    found: dict = {}
+    for row in session.execute(sql_text(sql), params):
+        found.setdefault(row[-1], []).append(tuple(row)[:-1])
+    return found
 
 
 def _exact(session: Session, table_name: str, columns: str, words: Sequence[str], indexed: Sequence[str], *,
@@ -308,17 +315,11 @@ def _of_parties(session: Session, columns: str, joins: str, words: Sequence[str]
     memo = session.info.setdefault(MEMO, {})
     key = ("parties", party, columns, joins, tuple(words), limit)
     if key not in memo:
-        found: dict = {}
         ids = _named(session, table_name, words, PARTIES)
-        if ids:
-            params = {"limit": limit, **{f"p{n}": id_ for n, id_ in enumerate(ids)}}
-            listed = ", ".join(f":p{n}" for n in range(len(ids)))
-            sql = (f"SELECT {columns}, t.doc_type FROM (SELECT t.*, row_number() OVER (PARTITION BY t.doc_type "
-                   f"ORDER BY t.id DESC) AS n FROM documents AS t WHERE t.{party} IN ({listed})) AS t {joins} "
-                   f"WHERE t.n <= :limit ORDER BY t.id DESC")
-            for row in session.execute(sql_text(sql), params):
-                found.setdefault(row[-1], []).append(tuple(row)[:-1])
-        memo[key] = found
+        params = {"limit": limit, **{f"p{n}": id_ for n, id_ in enumerate(ids)}}
+        listed = ", ".join(f":p{n}" for n in range(len(ids)))
+        memo[key] = _newest_by(session, "documents", columns, joins, f"t.{party} IN ({listed})", "doc_type",
+                               params) if ids else {}
     return memo[key].get(doc_type, [])
 
 
