@@ -8,7 +8,7 @@ import sys
 from bench.common import backends
 
 #: modules in bench/ with a ``run(backend)`` function, in the order they run
-SUITES = ["documents", "stock", "idca", "pdf", "item_lookup", "accounting_sync", "scaleout", "imports", "search", "export", "warehouses"]
+SUITES = ["documents", "stock", "idca", "pdf", "item_lookup", "accounting_sync", "scaleout", "imports", "search", "export", "warehouses", "startup"]
 
 
 def main(argv: list[str]) -> None:

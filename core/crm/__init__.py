@@ -33,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     from crm.logs import init_request_ids
     from crm.plugins import PluginRegistry, installed_candidates
     from crm.request_guard import init_request_guard
+    from crm.routing import Rule
     from crm.security import init_security
     from crm.ui import init_ui
     from crm.web import init_web
@@ -40,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     instance_path = os.environ.get("CRM_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
     app = Flask(__name__, instance_path=os.path.abspath(instance_path))
+    app.url_rule_class = Rule
     app.json_provider_class = DecimalJSONProvider
     app.json = DecimalJSONProvider(app)
     app.config.update(crm_config.from_environment(app.instance_path))

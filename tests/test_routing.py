@@ -1,0 +1,37 @@
+"""The app's URL rules (crm.routing) build every URL as werkzeug's own rules do."""
+from __future__ import annotations
+
+from werkzeug.routing import AnyConverter, IntegerConverter, Map, PathConverter, Rule as WerkzeugRule, UnicodeConverter
+
+from crm.routing import Rule
+
+SAMPLES = {IntegerConverter: 7, UnicodeConverter: "a b&é", PathConverter: "a/b c.pdf"}
+
+
+def _sample(converter):
+    if isinstance(converter, AnyConverter):
+        return sorted(converter.items)[0]
+    return next(value for kind, value in SAMPLES.items() if isinstance(converter, kind))
+
+
+def test_every_rule_builds_the_url_werkzeug_builds(app):
+    rules = list(app.url_map.iter_rules())
+    assert len(rules) > 300
+    assert all(isinstance(rule, Rule) for rule in rules if rule.endpoint != "static")  # added by Flask() itself
+    plain = Map([WerkzeugRule(rule.rule, endpoint=rule.endpoint, methods=rule.methods, defaults=rule.defaults)
+                 for rule in rules], converters=app.url_map.converters)
+    for ours, theirs in zip(rules, plain.iter_rules(), strict=True):
+        values = {name: _sample(converter) for name, converter in ours._converters.items()}
+        unknown = {**values, "q": "ü & =", "page": 2}
+        for _ in range(2):  # the first call compiles the builder, the second uses it
+            assert ours.build(values, append_unknown=False) == theirs.build(values, append_unknown=False)
+            assert ours.build(unknown) == theirs.build(unknown), ours.rule
+        assert ours.build({**values, "id": "not a number"} if "id" in values else values) == \
+            theirs.build({**values, "id": "not a number"} if "id" in values else values)
+
+
+def test_url_for_answers_urls_of_the_core_and_the_plugins(app):
+    from flask import url_for
+    with app.test_request_context():
+        assert url_for("api_items.ProductById", item_id=12, fields="a b") == "/api/v1/products/12?fields=a+b"
+        assert url_for("static", filename="app.css").startswith("/static/app.css")
