@@ -117,6 +117,29 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+#: tests run between two freezes of what is alive (:func:`pytest_runtest_logfinish`)
+FREEZE_EVERY = 10
+_tests_since_freeze = 0
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    """Every ten tests, collect the garbage and freeze what is left alive (``gc.freeze``).
+
+    A test makes an app of some 20,000 objects and leaves about 70,000 in reference cycles,
+    so Python's full collections come every test or two, and each walked every object alive:
+    the imported modules and the session's fixtures, which live as long as the run. On a
+    2-core machine those walks were a fifth to a third of the suite's time. Frozen objects
+    are out of the collector's sight; later collections walk what the tests since made.
+    Something frozen that turns into cyclic garbage later (a module's shared app) is not
+    freed before the run ends: a few megabytes."""
+    global _tests_since_freeze
+    _tests_since_freeze += 1
+    if _tests_since_freeze >= FREEZE_EVERY:
+        _tests_since_freeze = 0
+        gc.collect()
+        gc.freeze()
+
+
 def _test_config(url: str, **extra) -> dict:
     return {"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False,
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", **extra}
