@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 from sqlalchemy import event, text
 
 from crm.db import db
@@ -27,3 +28,10 @@ def test_a_connection_left_in_a_reference_cycle_is_returned_before_its_database_
         assert returned == [1]
     finally:
         gc.enable()
+
+
+@pytest.mark.postgres_only
+def test_a_test_database_on_postgresql_commits_without_waiting_for_the_disk(app, module_app):
+    for each in (app, module_app):
+        with db.engine(each).connect() as connection:
+            assert connection.execute(text("SHOW synchronous_commit")).scalar() == "off"
