@@ -200,7 +200,8 @@ def crm_template_database(tmp_path_factory, crm_extra_plugins) -> TemplateDataba
 @contextlib.contextmanager
 def database_copy(template: TemplateDatabase, folder):
     """The URL of a new copy of the template database (a file in ``folder`` on SQLite), dropped
-    after the block. Tests get one each (``crm_database_url``); a module may share one."""
+    after the block (on PostgreSQL, twenty together). Tests get one each (``crm_database_url``);
+    a module may share one."""
     if template.sqlite_file:
         path = folder / "crm.db"
         shutil.copyfile(template.sqlite_file, path)
