@@ -223,7 +223,7 @@ class _PostgresCopies:
 
     #: copies dropped together: each ``DROP DATABASE`` makes PostgreSQL write a checkpoint, and
     #: after a checkpoint the first change of every page goes whole into the write-ahead log
-    #: again; one a test made both a fifth of the PostgreSQL suite's writes
+    #: again; dropping one after each test made 75 tests take 78-80 s instead of 50-61 s
     DROP_TOGETHER = 20
 
     def __init__(self):
@@ -279,7 +279,8 @@ class _PostgresCopies:
         ahead = self._ahead.pop(source.database, None)
         if ahead is not None:
             names.append(ahead.result())
-        self._drop_all(source, names)
+        if names:
+            self._drop_all(source, names)
         if self._worker is not None:
             self._worker.shutdown(wait=True)
             self._worker = None
