@@ -218,8 +218,8 @@ def database_copy(template: TemplateDatabase, folder):
 
 class _PostgresCopies:
     """Copies of a PostgreSQL template database, made one ahead in a thread of their own while
-    the test before runs, and dropped there twenty at a time (:attr:`DROP_TOGETHER`): a copy takes
-    a third of a second, mostly spent waiting for the disk, which a test then no longer waits for."""
+    the test before runs, and dropped twenty at a time (:attr:`DROP_TOGETHER`) in another thread,
+    so that a test waits for neither."""
 
     #: copies dropped together: each ``DROP DATABASE`` makes PostgreSQL write a checkpoint, and
     #: after a checkpoint the first change of every page goes whole into the write-ahead log
@@ -227,15 +227,16 @@ class _PostgresCopies:
     DROP_TOGETHER = 20
 
     def __init__(self):
-        self._worker = None
+        self._workers: dict[str, object] = {}   # "create" or "drop" -> its thread
         self._ahead: dict[str, object] = {}   # template name -> Future of the next copy's name
         self._used: dict[str, list[str]] = {}   # template name -> copies to drop
+        self._strategy: str | None = None
 
-    def _run(self, fn, *args):
-        if self._worker is None:
+    def _run(self, work: str, fn, *args):
+        if work not in self._workers:
             from concurrent.futures import ThreadPoolExecutor
-            self._worker = ThreadPoolExecutor(1, thread_name_prefix="crm-test-database-copies")
-        return self._worker.submit(fn, *args)
+            self._workers[work] = ThreadPoolExecutor(1, thread_name_prefix=f"crm-test-database-{work}")
+        return self._workers[work].submit(fn, *args)
 
     @staticmethod
     def _execute(source, *statements: str) -> None:
@@ -249,25 +250,34 @@ class _PostgresCopies:
             admin.dispose()
 
     def _create(self, source) -> str:
-        """A copy whose commits do not wait for the disk (``synchronous_commit`` off: what every
-        connection sees is the same; only a crash of PostgreSQL itself could lose the last
-        commits). A commit then takes under a millisecond instead of two or three."""
+        """A copy of the template's files, whose commits do not wait for the disk.
+
+        The copy is made file by file (``STRATEGY = FILE_COPY``, PostgreSQL 14's only way) rather
+        than page by page through the write-ahead log, PostgreSQL 15's default: that wrote the 11 MB
+        template twice, into the log and into the buffers that the next checkpoint (each dropped
+        copy makes one) wrote out again. 292 tests on two workers took 54-64 s instead of 76-80 s.
+
+        ``synchronous_commit`` is off: what every connection sees is the same; only a crash of
+        PostgreSQL itself could lose the last commits. A commit then takes under a millisecond
+        instead of two or three."""
+        if self._strategy is None:
+            self._strategy = " STRATEGY = FILE_COPY" if _server_version(source) >= 150000 else ""
         name = f"{source.database}_{uuid.uuid4().hex[:10]}"
-        self._execute(source, f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"',
+        self._execute(source, f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"{self._strategy}',
                       f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         return name
 
     def take(self, source) -> str:
         ahead = self._ahead.pop(source.database, None)
         name = ahead.result() if ahead is not None else self._create(source)
-        self._ahead[source.database] = self._run(self._create, source)
+        self._ahead[source.database] = self._run("create", self._create, source)
         return name
 
     def drop(self, source, name: str) -> None:
         used = self._used.setdefault(source.database, [])
         used.append(name)
         if len(used) >= self.DROP_TOGETHER:
-            self._run(self._drop_all, source, self._used.pop(source.database))
+            self._run("drop", self._drop_all, source, self._used.pop(source.database))
 
     def _drop_all(self, source, names: list[str]) -> None:
         self._execute(source, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names))
@@ -281,9 +291,20 @@ class _PostgresCopies:
             names.append(ahead.result())
         if names:
             self._drop_all(source, names)
-        if self._worker is not None:
-            self._worker.shutdown(wait=True)
-            self._worker = None
+        for worker in self._workers.values():
+            worker.shutdown(wait=True)
+        self._workers.clear()
+
+
+def _server_version(url) -> int:
+    """PostgreSQL's ``server_version_num`` (150004 for 15.4)."""
+    from sqlalchemy import create_engine, text
+    engine = create_engine(url.set(database="postgres"))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SHOW server_version_num")).scalar())
+    finally:
+        engine.dispose()
 
 
 _postgres_copies = _PostgresCopies()
