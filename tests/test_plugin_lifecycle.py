@@ -3,6 +3,8 @@ another core left unloaded, the Plugins page (state, what it adds in words, migr
 enable running them, purge with the plugin's name typed back and its refusals)."""
 from __future__ import annotations
 
+import shutil
+import time
 import types
 from importlib import metadata
 
@@ -11,7 +13,14 @@ from sqlalchemy import text
 
 from crm import hookimpl, migrate
 from crm.db import db
-from crm.plugins import PluginMetadata, core_requirement, core_version, incompatibility, module_candidate
+from crm.plugins import (
+    PluginMetadata,
+    core_requirement,
+    core_version,
+    incompatibility,
+    installed_candidates,
+    module_candidate,
+)
 from crm.services import plugin_admin
 from crm.testing import TEST_PASSWORD
 
@@ -58,6 +67,22 @@ def _distribution(folder, lines: list[str]) -> metadata.Distribution:
     (info / "METADATA").write_text("\n".join(["Metadata-Version: 2.1", "Name: crm-fox", "Version: 1.0", *lines]) + "\n",
                                    encoding="utf-8")
     return metadata.PathDistribution(info)
+
+
+def test_a_plugin_installed_or_removed_while_the_process_runs_is_what_the_next_app_finds(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def found():
+        return {candidate.id for candidate in installed_candidates()}
+    assert "fox" not in found() and "payments" in found()
+    time.sleep(0.05)  # the folder's change gets a time of its own
+    info = tmp_path / "crm_fox-1.0.dist-info"
+    _distribution(tmp_path, ["Summary: Foxes"])
+    (info / "entry_points.txt").write_text("[crm.plugins]\nfox = crm_fox\n", encoding="utf-8")
+    assert "fox" in found()
+    time.sleep(0.05)
+    shutil.rmtree(info)
+    assert "fox" not in found() and "payments" in found()
 
 
 def test_author_and_home_page_fall_back_to_author_email_and_the_first_project_url(tmp_path):

@@ -1,8 +1,12 @@
-"""The app's URL rules (crm.routing) build every URL as werkzeug's own rules do."""
+"""The app's URL rules (crm.routing) match and build every URL as werkzeug's own rules do, in
+the first app of a process and in the apps after it, which reuse what parsing the rules gave."""
 from __future__ import annotations
 
+import pytest
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import AnyConverter, IntegerConverter, Map, PathConverter, Rule as WerkzeugRule, UnicodeConverter
 
+from crm import BoundedIntConverter
 from crm.routing import Rule
 
 SAMPLES = {IntegerConverter: 7, UnicodeConverter: "a b&é", PathConverter: "a/b c.pdf"}
@@ -14,7 +18,12 @@ def _sample(converter):
     return next(value for kind, value in SAMPLES.items() if isinstance(converter, kind))
 
 
-def test_every_rule_builds_the_url_werkzeug_builds(app):
+def test_every_rule_matches_and_builds_the_urls_werkzeug_does_in_each_app(app_factory):
+    for app in (app_factory(), app_factory()):
+        _check_rules(app)
+
+
+def _check_rules(app):
     rules = list(app.url_map.iter_rules())
     assert len(rules) > 300
     assert all(isinstance(rule, Rule) for rule in rules if rule.endpoint != "static")  # added by Flask() itself
@@ -28,6 +37,22 @@ def test_every_rule_builds_the_url_werkzeug_builds(app):
             assert ours.build(unknown) == theirs.build(unknown), ours.rule
         refused = {**values, "id": "not a number"} if "id" in values else values
         assert ours.build(refused) == theirs.build(refused)
+    ours, theirs = app.url_map.bind("crm.example"), plain.bind("crm.example")
+    for rule in rules:
+        values = {name: _sample(converter) for name, converter in rule._converters.items()}
+        method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+        path = theirs.build(rule.endpoint, values, method=method)
+        assert ours.build(rule.endpoint, values, method=method) == path
+        assert ours.match(path, method) == theirs.match(path, method), path
+
+
+def test_a_rule_parsed_with_other_converters_is_parsed_again():
+    unbounded = Map([Rule("/orders/<int:id>", endpoint="order")]).bind("crm.example")
+    bounded = Map([Rule("/orders/<int:id>", endpoint="order")], converters={"int": BoundedIntConverter}).bind("crm.example")
+    assert unbounded.match("/orders/4294967296") == ("order", {"id": 4294967296})
+    assert bounded.match("/orders/12") == ("order", {"id": 12})
+    with pytest.raises(NotFound):
+        bounded.match("/orders/4294967296")
 
 
 def test_url_for_answers_urls_of_the_core_and_the_plugins(app):

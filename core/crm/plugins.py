@@ -25,7 +25,9 @@ from __future__ import annotations
 import graphlib
 import importlib
 import logging
+import os
 import re
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -163,8 +165,33 @@ class Candidate:
     meta: PluginMetadata = PluginMetadata()
 
 
+#: (what :func:`_path_stamp` gave, the plugins installed then)
+_installed: tuple[tuple, list[Candidate]] | None = None
+
+
 def installed_candidates() -> list[Candidate]:
-    """Every plugin installed in this environment, from entry points."""
+    """Every plugin installed in this environment, from entry points. Read again only when a
+    folder of ``sys.path`` changed (a distribution installed, upgraded or removed), as Python's
+    own ``importlib.metadata`` does: an app of a process after the first then finds them at once."""
+    global _installed
+    stamp = _path_stamp()
+    if _installed is None or _installed[0] != stamp:
+        _installed = (stamp, _read_installed_candidates())
+    return list(_installed[1])
+
+
+def _path_stamp() -> tuple:
+    """The folders of ``sys.path`` with the time each was last changed."""
+    stamps = []
+    for entry in sys.path:
+        try:
+            stamps.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            stamps.append((entry, None))
+    return tuple(stamps)
+
+
+def _read_installed_candidates() -> list[Candidate]:
     found = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         version = ep.dist.version if ep.dist is not None else ""
@@ -211,6 +238,7 @@ class PluginRegistry:
             seen[cand.id] = cand
 
         modules: dict[str, Plugin] = {}
+        core = core_version()
         for plugin_id, cand in seen.items():
             if cand is None:
                 continue
@@ -220,7 +248,6 @@ class PluginRegistry:
             if problem:
                 plugin.error = problem
                 continue
-            core = core_version()
             problem = incompatibility(cand.meta.requires_core, core)
             if problem:  # not imported: its code may not even import on this core
                 plugin.error = problem + ": not loaded"
