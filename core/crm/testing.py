@@ -217,9 +217,13 @@ def database_copy(template: TemplateDatabase, folder):
 
 
 class _PostgresCopies:
-    """Copies of a PostgreSQL template database, made one ahead in a thread of their own while
-    the test before runs, and dropped twenty at a time (:attr:`DROP_TOGETHER`) in another thread,
+    """Copies of a PostgreSQL template database, made ahead (:attr:`AHEAD`) in a thread of their
+    own while tests run, and dropped twenty at a time (:attr:`DROP_TOGETHER`) in another thread,
     so that a test waits for neither."""
+
+    #: copies kept ready: a copy takes 0.1-0.2 s, longer than many tests; those made during
+    #: the long tests are there for the short ones after them
+    AHEAD = 3
 
     #: copies dropped together: each ``DROP DATABASE`` makes PostgreSQL write a checkpoint, and
     #: after a checkpoint the first change of every page goes whole into the write-ahead log
@@ -228,7 +232,7 @@ class _PostgresCopies:
 
     def __init__(self):
         self._workers: dict[str, object] = {}   # "create" or "drop" -> its thread
-        self._ahead: dict[str, object] = {}   # template name -> Future of the next copy's name
+        self._ahead: dict[str, list] = {}   # template name -> Futures of the next copies' names
         self._used: dict[str, list[str]] = {}   # template name -> copies to drop
         self._strategy: str | None = None
 
@@ -268,9 +272,10 @@ class _PostgresCopies:
         return name
 
     def take(self, source) -> str:
-        ahead = self._ahead.pop(source.database, None)
-        name = ahead.result() if ahead is not None else self._create(source)
-        self._ahead[source.database] = self._run("create", self._create, source)
+        ahead = self._ahead.setdefault(source.database, [])
+        name = ahead.pop(0).result() if ahead else self._create(source)
+        while len(ahead) < self.AHEAD:
+            ahead.append(self._run("create", self._create, source))
         return name
 
     def drop(self, source, name: str) -> None:
@@ -283,12 +288,10 @@ class _PostgresCopies:
         self._execute(source, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names))
 
     def finish(self, source) -> None:
-        """Drop the copies of ``source`` left, the one made ahead too, and wait for what is left
+        """Drop the copies of ``source`` left, those made ahead too, and wait for what is left
         to do (before the template itself is dropped)."""
         names = self._used.pop(source.database, [])
-        ahead = self._ahead.pop(source.database, None)
-        if ahead is not None:
-            names.append(ahead.result())
+        names += [ahead.result() for ahead in self._ahead.pop(source.database, [])]
         if names:
             self._drop_all(source, names)
         for worker in self._workers.values():
