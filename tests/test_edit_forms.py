@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from crm.db import db
 from crm.models import Sequence, User
-from crm.testing import TEST_PASSWORD, check_round_trip, comparable, edit_forms
+from crm.testing import TEST_PASSWORD, check_round_trip, comparable, edit_forms, seeded_template
 
 pytestmark = pytest.mark.crm_plugins("hello")
 
@@ -65,8 +65,20 @@ class World:
         return comparable(response.json())
 
 
+@pytest.fixture(scope="module")
+def crm_template_database(crm_template_database, crm_extra_plugins, tmp_path_factory):
+    """The session's template with the world's records: each test starts from a copy."""
+    with seeded_template(crm_template_database, tmp_path_factory.mktemp("world"), lambda api: _make_world(api).ids,
+                         plugins=["hello"], extra=crm_extra_plugins) as template:
+        yield template
+
+
 @pytest.fixture
-def world(api) -> World:
+def world(api, crm_template_database) -> World:
+    return World(api, dict(crm_template_database.seeded))
+
+
+def _make_world(api) -> World:
     w = World(api)
     for entity in ("accounts", "contacts", "vendors", "items", "documents"):
         for position, (key, kind) in enumerate(CUSTOM_TYPES.items()):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import gc
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 
 from crm.db import db
-from crm.testing import _close_connections
+from crm.testing import _close_connections, database_copy, seeded_template
 
 
 def test_a_connection_left_in_a_reference_cycle_is_returned_before_its_database_is_dropped(app):
@@ -35,3 +35,30 @@ def test_a_test_database_on_postgresql_commits_without_waiting_for_the_disk(app,
     for each in (app, module_app):
         with db.engine(each).connect() as connection:
             assert connection.execute(text("SHOW synchronous_commit")).scalar() == "off"
+
+
+def test_a_seeded_template_gives_each_test_its_own_copy_of_the_seeded_records(crm_template_database, tmp_path):
+    def seed(api):
+        created = api.post("/accounts", json={"name": "Ferretería López"})
+        assert created.status_code == 201, created.text
+        return {"account": created.json()["id"]}
+
+    def names(url) -> list[str]:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                return list(connection.execute(text("SELECT name FROM accounts ORDER BY id")).scalars())
+        finally:
+            engine.dispose()
+
+    with seeded_template(crm_template_database, tmp_path / "seeded", seed) as template:
+        assert template.seeded["account"] > 0
+        with database_copy(template, tmp_path / "first") as first, \
+                database_copy(template, tmp_path / "second") as second:
+            assert names(first) == names(second) == ["Ferretería López"]
+            engine = create_engine(first)
+            with engine.begin() as connection:
+                connection.execute(text("UPDATE accounts SET name = 'Changed'"))
+            engine.dispose()
+            assert (names(first), names(second)) == (["Changed"], ["Ferretería López"])
+    assert names(crm_template_database.url) == []

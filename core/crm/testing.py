@@ -156,6 +156,8 @@ def crm_extra_plugins() -> list:
 class TemplateDatabase:
     url: str
     sqlite_file: str | None = None
+    #: what the seed of a :func:`seeded_template` returned (the ids of the records it wrote)
+    seeded: object = None
 
 
 def _worker_suffix() -> str:
@@ -203,6 +205,7 @@ def database_copy(template: TemplateDatabase, folder):
     after the block (on PostgreSQL, twenty together). Tests get one each (``crm_database_url``);
     a module may share one."""
     if template.sqlite_file:
+        folder.mkdir(parents=True, exist_ok=True)
         path = folder / "crm.db"
         shutil.copyfile(template.sqlite_file, path)
         yield f"sqlite:///{path}"
@@ -214,6 +217,40 @@ def database_copy(template: TemplateDatabase, folder):
         yield source.set(database=name).render_as_string(hide_password=False)
     finally:
         _postgres_copies.drop(source, name)
+
+
+@contextlib.contextmanager
+def seeded_template(template: TemplateDatabase, folder, seed, plugins=None, extra=()):
+    """A template for the tests of a module that all start from the same records: a copy of
+    ``template`` in which ``seed(api)`` writes them once (``api``: an :class:`ApiClient` of an
+    administrator, on an app with ``plugins`` and ``extra``, as :func:`app_factory` takes them).
+    What ``seed`` returns is the template's ``seeded``. Override ``crm_template_database`` in
+    the module with it, and each test's database is a copy of it::
+
+        @pytest.fixture(scope="module")
+        def crm_template_database(crm_template_database, tmp_path_factory):
+            with seeded_template(crm_template_database, tmp_path_factory.mktemp("seeded"),
+                                 seed) as template:
+                yield template
+    """
+    from crm import create_app
+    from crm.db import db
+    from crm.services.users import create_user, issue_token
+    with database_copy(template, folder) as url:
+        candidates = list(extra)
+        app = create_app(_test_config(url, PLUGINS=_default_plugins(candidates) if plugins is None else plugins,
+                                      EXTRA_PLUGINS=candidates))
+        with app.app_context():
+            s = db.new_session(app)
+            _, token = issue_token(s, create_user(s, f"seed-{uuid.uuid4().hex[:8]}", TEST_PASSWORD, "admin"))
+            s.commit()
+            s.close()
+        seeded = seed(ApiClient(IN_PROCESS, token, app))
+        _close_connections(app)   # a template is copied only while nothing is connected to it
+        yield TemplateDatabase(url, url.removeprefix("sqlite:///") if template.sqlite_file else None, seeded)
+        if not template.sqlite_file:
+            from sqlalchemy.engine import make_url
+            _postgres_copies.finish(make_url(url))
 
 
 class _PostgresCopies:
