@@ -234,18 +234,11 @@ def seeded_template(template: TemplateDatabase, folder, seed, plugins=None, extr
                 yield template
     """
     from crm import create_app
-    from crm.db import db
-    from crm.services.users import create_user, issue_token
     with database_copy(template, folder) as url:
         candidates = list(extra)
         app = create_app(_test_config(url, PLUGINS=_default_plugins(candidates) if plugins is None else plugins,
                                       EXTRA_PLUGINS=candidates))
-        with app.app_context():
-            s = db.new_session(app)
-            _, token = issue_token(s, create_user(s, f"seed-{uuid.uuid4().hex[:8]}", TEST_PASSWORD, "admin"))
-            s.commit()
-            s.close()
-        seeded = seed(ApiClient(IN_PROCESS, token, app))
+        seeded = seed(_api_client_factory(app, lambda role: _new_user(app, role), IN_PROCESS, app)("admin"))
         _close_connections(app)   # a template is copied only while nothing is connected to it
         yield TemplateDatabase(url, url.removeprefix("sqlite:///") if template.sqlite_file else None, seeded)
         if not template.sqlite_file:
@@ -281,14 +274,10 @@ class _PostgresCopies:
 
     @staticmethod
     def _execute(source, *statements: str) -> None:
-        from sqlalchemy import create_engine, text
-        admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                for statement in statements:
-                    conn.execute(text(statement))
-        finally:
-            admin.dispose()
+        from sqlalchemy import text
+        with _server_connection(source) as conn:
+            for statement in statements:
+                conn.execute(text(statement))
 
     def _create(self, source) -> str:
         """A copy of the template's files, whose commits do not wait for the disk.
@@ -302,7 +291,9 @@ class _PostgresCopies:
         PostgreSQL itself could lose the last commits. A commit then takes under a millisecond
         instead of two or three."""
         if self._strategy is None:
-            self._strategy = " STRATEGY = FILE_COPY" if _server_version(source) >= 150000 else ""
+            with _server_connection(source) as conn:
+                version = int(conn.exec_driver_sql("SHOW server_version_num").scalar())
+            self._strategy = " STRATEGY = FILE_COPY" if version >= 150000 else ""
         name = f"{source.database}_{uuid.uuid4().hex[:10]}"
         self._execute(source, f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"{self._strategy}',
                       f'ALTER DATABASE "{name}" SET synchronous_commit = off')
@@ -336,13 +327,15 @@ class _PostgresCopies:
         self._workers.clear()
 
 
-def _server_version(url) -> int:
-    """PostgreSQL's ``server_version_num`` (150004 for 15.4)."""
-    from sqlalchemy import create_engine, text
-    engine = create_engine(url.set(database="postgres"))
+@contextlib.contextmanager
+def _server_connection(url):
+    """A connection to the server of ``url`` (its ``postgres`` database), out of any transaction:
+    databases are created and dropped there."""
+    from sqlalchemy import create_engine
+    engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            return int(conn.execute(text("SHOW server_version_num")).scalar())
+            yield conn
     finally:
         engine.dispose()
 
@@ -556,18 +549,20 @@ def _script_info(app):
 @pytest.fixture
 def make_user(app):
     """``make_user("sales")`` -> a committed user with that role (password TEST_PASSWORD)."""
+    return lambda role="admin", username=None, **kwargs: _new_user(app, role, username, **kwargs)
+
+
+def _new_user(app, role: str, username: str | None = None, **kwargs):
+    """A committed user of ``app`` with that role (password :data:`TEST_PASSWORD`)."""
     from crm.db import db
     from crm.services.users import create_user
-
-    def make(role="admin", username=None, **kwargs):
-        with app.app_context():
-            s = db.new_session(app)
-            user = create_user(s, username or f"{role}-{uuid.uuid4().hex[:8]}", TEST_PASSWORD, role, **kwargs)
-            s.commit()
-            s.expunge(user)
-            s.close()
-            return user
-    return make
+    with app.app_context():
+        s = db.new_session(app)
+        user = create_user(s, username or f"{role}-{uuid.uuid4().hex[:8]}", TEST_PASSWORD, role, **kwargs)
+        s.commit()
+        s.expunge(user)
+        s.close()
+        return user
 
 
 @pytest.fixture
