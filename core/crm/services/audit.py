@@ -63,14 +63,25 @@ def _entity_name(obj: Any) -> str:
 @event.listens_for(Session, "before_flush")
 def _record_updates_and_deletes(session: Session, _ctx: object, _instances: object) -> None:
     user_id = current_actor_id()
+    entries = _updates(user_id, session.dirty)
+    entries += [_entry(user_id, "delete", obj, {}) for obj in session.deleted if getattr(obj, "__audited__", False)]
+    _write(session, entries)
+
+
+def record_updates(session: Session, objects: list) -> None:
+    """The update entries of ``objects`` now, with one INSERT, for a writer that then marks
+    their changes as stored without the ORM's flush (:func:`crm.services.records.flush_changed`)."""
+    _write(session, _updates(current_actor_id(), objects))
+
+
+def _updates(user_id: int | None, objects: Any) -> list[dict]:
     entries = []
-    for obj in session.dirty:
+    for obj in objects:
         if getattr(obj, "__audited__", False):
             changes = _changes(obj)
             if changes:
                 entries.append(_entry(user_id, "update", obj, changes))
-    entries += [_entry(user_id, "delete", obj, {}) for obj in session.deleted if getattr(obj, "__audited__", False)]
-    _write(session, entries)
+    return entries
 
 
 @event.listens_for(Session, "after_flush")

@@ -1283,13 +1283,12 @@ def _undo_records(session: Session, undoer: _Undoer, rows: list[ImportRow], coun
             if row.action == "created":
                 created.append(record)
             elif undoer.change is not None:
-                undoer.change(session, record, _restored(row.previous))
                 updated.append((row, record))
             else:
                 undoer.update(session, record, _restored(row.previous))
                 counts["restored"] += 1
     if updated:
-        _flush_restored(session, undoer, updated)
+        _restore_together(session, undoer, updated)
         counts["restored"] += len(updated)
     used = records.first_used(session, undoer.references(), [record.id for record in created])
     if used is not None:   # refused by its service, naming its uses (or deleted, were they gone meanwhile)
@@ -1301,12 +1300,16 @@ def _undo_records(session: Session, undoer: _Undoer, rows: list[ImportRow], coun
     counts["deleted"] += len(created)
 
 
-def _flush_restored(session: Session, undoer: _Undoer, updated: list[tuple[ImportRow, Any]]) -> None:
-    """Write the restored records with one flush, in a savepoint; refused (a value taken
-    meanwhile, such as a SKU), they are written again one at a time to name the row refused."""
-    assert undoer.flush_changed is not None
+def _restore_together(session: Session, undoer: _Undoer, updated: list[tuple[ImportRow, Any]]) -> None:
+    """Restore the records and write them together, in a savepoint (opened first: opening one
+    flushes what changed before it); refused (a value taken meanwhile, such as a SKU), they are
+    written again one at a time to name the row refused."""
+    assert undoer.change is not None and undoer.flush_changed is not None
     try:
         with session.begin_nested():
+            for row, record in updated:
+                with _refusing(row):
+                    undoer.change(session, record, _restored(row.previous))
             undoer.flush_changed(session, [record for _row, record in updated])
     except CRMError:
         for row, record in updated:

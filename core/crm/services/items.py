@@ -36,6 +36,7 @@ from crm.services.records import (
     delete_record,
     find,
     flush,
+    flush_changed,
     insert_rows,
     matching,
     new_ids,
@@ -217,9 +218,9 @@ def change_item(session: Session, item: Item, data: dict) -> None:
 
 
 def flush_changed_items(session: Session, changed: list[Item]) -> None:
-    """Write the items :func:`change_item` changed with one flush (an ``UPDATE`` per set of
-    changed columns, executemany; their audit entries), then tell the plugins of each."""
-    flush(session, UNIQUE)
+    """Write the items :func:`change_item` changed together (an executemany ``UPDATE`` per set of
+    changed columns, their audit entries in one ``INSERT``), then tell the plugins of each."""
+    flush_changed(session, changed, UNIQUE)
     for item in changed:
         saved(session, ENTITY, item, False)
 

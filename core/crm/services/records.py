@@ -6,15 +6,16 @@ from collections.abc import Iterator
 from typing import Any, Mapping, TypeVar
 
 from flask_babel import gettext as _
-from sqlalchemy import ARRAY, String, Table, any_, bindparam, exists, func, insert, select, text
+from sqlalchemy import ARRAY, String, Table, any_, bindparam, exists, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import NullType
 
 from crm import money
 from crm.errors import Conflict, NotFound, ValidationError
-from crm.services import hooks
+from crm.services import audit, hooks
 
 Record = TypeVar("Record")
 
@@ -97,15 +98,35 @@ def flush(session: Session, unique: Mapping[str, tuple[str, ...]] | None = None)
     a unique value taken meanwhile (``unique``: field -> constraint names or
     ``table.column`` as the database reports them), a row changed meanwhile
     (version counter) or a reference that appeared or vanished meanwhile."""
-    try:
+    with _conflicts(unique):
         session.flush()
+
+
+def flush_changed(session: Session, records: list, unique: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    """:func:`flush` for many loaded records of versioned models whose columns were changed (an
+    import's batch, its undo): their ``UPDATE`` s are sent as one executemany per model and set
+    of changed columns, each row matched by its id and version as the ORM's own flush matches it
+    (which sends a versioned ``UPDATE`` one row at a time, to check each row's count), with
+    their audit entries in one ``INSERT``; then the session flushes the rest (relationships)."""
+    with _conflicts(unique):
+        if records:
+            with session.no_autoflush:
+                audit.record_updates(session, records)
+                _update_changed(session, records)
+        session.flush()
+
+
+@contextlib.contextmanager
+def _conflicts(unique: Mapping[str, tuple[str, ...]] | None) -> Iterator[None]:
+    try:
+        yield
     except StaleDataError:
         raise Conflict(_("this record was changed by someone else meanwhile; reload it and apply your change "
                          "again"), {"version": [_("stale")]}, code="stale_version") from None
     except IntegrityError as exc:
-        text = str(exc.orig)
+        message = str(exc.orig)
         for field, markers in (unique or {}).items():
-            if any(marker in text for marker in markers):
+            if any(marker in message for marker in markers):
                 raise Conflict(_("%(field)s: already exists", field=field), {field: [_("already exists")]}) \
                     from None
         raise Conflict(_("the change conflicts with another change made at the same time; reload and try again")) \
@@ -221,41 +242,87 @@ def delete_records(session: Session, entity: str, records: list) -> None:
 
 # --- bulk writes (imports) -----------------------------------------------------------------------
 
+#: from this many rows on, :func:`insert_rows` loads them with ``COPY`` on PostgreSQL
+COPY_FROM = 100
+
+
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     """INSERT ``rows`` (dicts of column values, each with the same keys; the columns' Python
     defaults fill the columns no row gives) into ``table``, inside the session's transaction.
-    SQLite: one executemany. PostgreSQL: one statement whatever the number of rows, each column
-    sent as one array (``INSERT ... SELECT * FROM unnest(...)``): a multi-row ``VALUES`` with
-    thousands of placeholders costs the driver more to parse than the database to insert."""
+    SQLite, and a few rows: one executemany. PostgreSQL, :data:`COPY_FROM` rows or more: one
+    ``COPY``, the rows streamed as PostgreSQL's bulk load reads them (no statement with
+    thousands of placeholders for the driver to parse, nothing for it to quote)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
-    if dialect.name != "postgresql":
+    if dialect.name != "postgresql" or len(rows) < COPY_FROM:
         with session.no_autoflush:
             session.execute(insert(table), rows)
         return
     given = list(rows[0])
     columns = [c for c in table.columns if c.key in given or (c.default is not None and not c.primary_key)]
-    arrays, casts = {}, []
-    for n, column in enumerate(columns):
-        process = column.type._cached_bind_processor(dialect)  # JSON -> text, as a plain bind would
+    fillers = []   # per column: the rows' key, or the default's function or value; the bind processor
+    for column in columns:
         default = column.default
-        values = []
-        for row in rows:
-            if column.key in row:
-                value = row[column.key]
-            elif default is not None and default.is_callable:
-                value = default.arg(None)  # type: ignore[attr-defined]  # SQLAlchemy wraps it: (context)
-            else:
-                value = getattr(default, "arg", None)
-            values.append(process(value) if process is not None and value is not None else value)
-        arrays[f"a{n}"] = values
-        casts.append(f"CAST(:a{n} AS {column.type.compile(dialect=dialect)}[])")
+        make = default.arg if default is not None and default.is_callable else None  # type: ignore[attr-defined]
+        fixed = getattr(default, "arg", None) if make is None else None
+        process = column.type._cached_bind_processor(dialect)  # JSON -> text, as a plain bind would
+        fillers.append((column.key if column.key in given else None, make, fixed, process))
     names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
-    statement = text(f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) "
-                     f"SELECT * FROM unnest({', '.join(casts)})")
+    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
     with session.no_autoflush:
-        session.execute(statement, arrays)
+        driver: Any = session.connection().connection.driver_connection   # psycopg's
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values: list[Any] = []
+                for key, make, fixed, process in fillers:
+                    # SQLAlchemy wraps a default's function to take the execution context
+                    value = row[key] if key is not None else make(None) if make is not None else fixed
+                    values.append(process(value) if process is not None and value is not None else value)
+                copy.write_row(values)
+
+
+def _update_changed(session: Session, records: list) -> None:
+    """The changed columns of ``records`` written, then marked as stored on the objects (with the
+    new version and the columns' ``onupdate`` values): the ORM's flush finds nothing left in
+    them to write."""
+    groups: dict[tuple, list[tuple[Any, dict]]] = {}
+    for record in records:
+        state = inspect(record)
+        columns = state.mapper.column_attrs
+        touched = [key for key in state.committed_state if key in columns]
+        changed = {key: state.dict[key] for key in touched if get_history(record, key).has_changes()}
+        for key in touched:
+            if key not in changed:   # set to the value it had: nothing to write
+                set_committed_value(record, key, state.dict[key])
+        if changed:
+            groups.setdefault((state.mapper, tuple(sorted(changed))), []).append((record, changed))
+    connection = session.connection()
+    mapper: Any
+    for (mapper, keys), rows in groups.items():
+        table, version_column = mapper.local_table, mapper.version_id_col
+        version = mapper.get_property_by_column(version_column).key
+        # the columns set at every UPDATE (the time of the change), computed once for the rows
+        onupdate = {mapper.get_property_by_column(c).key: c.onupdate.arg(None)
+                    for c in table.columns if c.onupdate is not None and c.onupdate.is_callable
+                    and mapper.get_property_by_column(c).key not in keys}
+        new: dict[Any, Any] = {mapper.column_attrs[key].columns[0]: bindparam(f"new_{key}") for key in (*keys, *onupdate)}
+        statement = (table.update().where(table.c.id == bindparam("old_id"), version_column == bindparam("old_v"))
+                     .values({**new, version_column: bindparam("new_v")}))
+        params = [{"old_id": record.id, "old_v": getattr(record, version), "new_v": getattr(record, version) + 1,
+                   **{f"new_{key}": value for key, value in {**changed, **onupdate}.items()}}
+                  for record, changed in rows]
+        if connection.execute(statement, params).rowcount != len(params):
+            raise StaleDataError(f"{table.name}: a row was changed or deleted meanwhile")
+        for (record, changed), row in zip(rows, params):
+            for key, value in {**changed, **onupdate, version: row["new_v"]}.items():
+                set_committed_value(record, key, value)
+    for record in records:
+        state = inspect(record)
+        if state.modified and not state.committed_state:
+            # nothing else changed in it (no relationship): clean, so that the ORM's flush does
+            # not look through its columns again (SQLAlchemy has no public call for it)
+            state._commit_all(state.dict, session.identity_map)
 
 
 def new_ids(session: Session, table: Table, count: int) -> list[int] | None:
