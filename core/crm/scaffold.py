@@ -124,10 +124,10 @@ class Note(Model):
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import select
 
-from crm.api.schemas import ListOf
+from crm.api.schemas import ListOf, Schema
 from crm.db import db
 from crm.permissions import EVERYONE, Resource, require
 from $package.models import Note

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from crm.api.schemas import ListOf
+from crm.api.schemas import ListOf, Schema
 from crm.db import db
 from crm.permissions import require
 from crm.security import check_credentials

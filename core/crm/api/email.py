@@ -12,12 +12,12 @@ See docs/email.md.
 from __future__ import annotations
 
 from flask import current_app
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from crm.api.documents import BLUEPRINTS
 from crm.api.fields import IdField, clean_text
 from crm.api.openapi import ErrorSchema
-from crm.api.schemas import ListOf
+from crm.api.schemas import ListOf, Schema
 from crm.db import db
 from crm.errors import NotFound
 from crm.permissions import require

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from flask import g, jsonify
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError as SchemaError, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError, fields, validate, validates_schema
 from sqlalchemy import Select, select
 
 from crm.api import _flatten_messages
@@ -24,6 +24,7 @@ from crm.api.fields import IdField, clean_text
 from crm.api.openapi import ErrorDetailSchema
 from crm.api.records import patch_schema
 from crm.api.schema_messages import translate_fields
+from crm.api.schemas import Schema
 from crm.db import db
 from crm.errors import ValidationError
 from crm.logs import request_id

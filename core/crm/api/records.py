@@ -9,11 +9,11 @@ cannot hold them) and ids beyond 32 bits.
 from __future__ import annotations
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 from marshmallow.utils import missing
 
 from crm.api.fields import IdField, Text, clean_text
-from crm.api.schemas import ListArgs
+from crm.api.schemas import ListArgs, Schema
 from crm.money import parse_whole
 from crm.services.records import MAX_ID
 

@@ -1,7 +1,11 @@
 """Schemas shared by every resource: collections and list arguments."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from operator import attrgetter
+from typing import Any
+
+import marshmallow
+from marshmallow import fields, missing, validate
 
 from crm.api.fields import Integer, clean_text
 from crm.api.openapi import schema_name
@@ -9,7 +13,47 @@ from crm.api.openapi import schema_name
 MAX_PER_PAGE = 200
 
 
-def ListOf(item_schema: type[Schema], name: str | None = None) -> type[Schema]:
+class Schema(marshmallow.Schema):
+    """marshmallow's ``Schema``, dumping objects faster: each field reads its attribute with a
+    getter made once per schema, where marshmallow looks it up through four calls a field and
+    object (half the time of dumping a page of products). The output is marshmallow's: mappings,
+    fields that read their value their own way (``Function``, ``Method``, their own
+    ``get_value``) and attributes an object lacks go through marshmallow's own lookup."""
+
+    def _serialize(self, obj: Any, *, many: bool = False) -> Any:
+        if many and obj is not None:
+            return [self._serialize(one) for one in obj]
+        if hasattr(obj, "__getitem__"):
+            return super()._serialize(obj)
+        plan = self.__dict__.get("_dump_plan") or self._make_dump_plan()
+        result = self.dict_class()
+        for key, name, field, getter in plan:
+            if getter is not None:
+                try:
+                    value = getter(obj)
+                except AttributeError:   # absent, or None on a dotted path: marshmallow's default
+                    value = field.serialize(name, obj, accessor=self.get_attribute)
+                else:
+                    value = field._serialize(value, name, obj)
+            else:
+                value = field.serialize(name, obj, accessor=self.get_attribute)
+            if value is not missing:
+                result[key] = value
+        return result
+
+    def _make_dump_plan(self) -> list[tuple[str, str, fields.Field, Any]]:
+        plain_schema = type(self).get_attribute is marshmallow.Schema.get_attribute
+        plan = []
+        for name, field in self.dump_fields.items():
+            plain = plain_schema and field._CHECK_ATTRIBUTE and type(field).get_value is fields.Field.get_value \
+                and type(field).serialize is fields.Field.serialize
+            key = field.data_key if field.data_key is not None else name
+            plan.append((key, name, field, attrgetter(field.attribute or name) if plain else None))
+        self._dump_plan = plan
+        return plan
+
+
+def ListOf(item_schema: type[marshmallow.Schema], name: str | None = None) -> type[Schema]:
     """The collection envelope ``{"items", "total", "page", "per_page"}`` around ``item_schema``,
     named ``name`` or ``<item schema's name>List`` (in a plugin's package like the item schema,
     so that its name starts with the plugin id too: :func:`crm.api.openapi.schema_name`)."""
@@ -23,7 +67,7 @@ def ListOf(item_schema: type[Schema], name: str | None = None) -> type[Schema]:
     return envelope
 
 
-def document_schema(doc_type: str) -> type[Schema]:
+def document_schema(doc_type: str) -> type[marshmallow.Schema]:
     """The schema the API answers a document of ``doc_type`` (``quote``, ``sales_order``,
     ``purchase_order``, ``invoice``) with, for a plugin endpoint that answers a document."""
     from crm.api.documents import BLUEPRINTS  # built with the API's document endpoints (it imports this module)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from marshmallow import Schema, ValidationError as SchemaValidationError, fields, pre_load, validate, validates
+from marshmallow import ValidationError as SchemaValidationError, fields, pre_load, validate, validates
 
 from crm.api.fields import IdField, Integer, MoneyField, PercentField, QuantityField, clean_text
+from crm.api.schemas import Schema
 from crm.services.doctypes import DOC_TYPES
 from crm.services.documents import MAX_LINES
 from crm_item_lookup import search as lookup, settings as lookup_settings

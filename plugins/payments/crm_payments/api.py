@@ -10,12 +10,12 @@ from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError as SchemaError, fields, validate
+from marshmallow import ValidationError as SchemaError, fields, validate
 
 from crm.api.collection import paginate
 from crm.api.fields import MAX_ID, Date, IdField, Integer, MoneyField, PercentField, Text
 from crm.api.idempotency import create_once
-from crm.api.schemas import ListArgs, ListOf
+from crm.api.schemas import ListArgs, ListOf, Schema
 from crm.db import db
 from crm.errors import ValidationError
 from crm.permissions import require

@@ -12,12 +12,12 @@ from flask import g, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.api.fields import IdField, Integer, QuantityField, Text
-from crm.api.schemas import MAX_PER_PAGE, ListOf
+from crm.api.schemas import MAX_PER_PAGE, ListOf, Schema
 from crm.db import db
 from crm.errors import NotFound, PermissionDenied
 from crm.models import Document, Item, StockMove
