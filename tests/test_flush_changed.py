@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from crm.db import db
 from crm.errors import Conflict
@@ -89,3 +90,16 @@ def test_a_value_taken_meanwhile_is_refused_naming_the_field(app, api):
         records.flush_changed(s, [item], items.UNIQUE)
     assert refused.value.fields == {"sku": ["already exists"]}
     assert api.get(f"/products/{second}").json()["sku"] == "P-1"
+
+
+@pytest.mark.parametrize("count", [3, records.COPY_FROM])
+def test_rows_inserted_together_are_refused_as_sqlalchemy_refuses_a_statement(app, api, count):
+    """A few rows go in with an INSERT, many with COPY on PostgreSQL: either way a value taken is
+    SQLAlchemy's IntegrityError, which the services turn into a 409 naming the field."""
+    api.post("/products", json={"name": "Taken", "sku": "TAKEN", "unit_price": "1"})
+    rows = [{"kind": "product", "name": f"N{n}", "sku": "TAKEN" if n == count - 1 else f"N-{n}", "unit_price": 1,
+             "is_bundle": False, "custom": {}} for n in range(count)]
+    with app.app_context(), pytest.raises(IntegrityError) as refused, db.transaction() as s:
+        records.insert_rows(s, Item.__table__, rows)
+    assert "sku" in str(refused.value.orig)
+    assert api.get("/products?per_page=200").json()["total"] == 1

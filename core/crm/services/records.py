@@ -7,7 +7,7 @@ from typing import Any, Mapping, TypeVar
 
 from flask_babel import gettext as _
 from sqlalchemy import ARRAY, String, Table, any_, bindparam, exists, func, insert, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import get_history, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -272,14 +272,17 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
     with session.no_autoflush:
         driver: Any = session.connection().connection.driver_connection   # psycopg's
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                values: list[Any] = []
-                for key, make, fixed, process in fillers:
-                    # SQLAlchemy wraps a default's function to take the execution context
-                    value = row[key] if key is not None else make(None) if make is not None else fixed
-                    values.append(process(value) if process is not None and value is not None else value)
-                copy.write_row(values)
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    values: list[Any] = []
+                    for key, make, fixed, process in fillers:
+                        # SQLAlchemy wraps a default's function to take the execution context
+                        value = row[key] if key is not None else make(None) if make is not None else fixed
+                        values.append(process(value) if process is not None and value is not None else value)
+                    copy.write_row(values)
+        except dialect.loaded_dbapi.Error as exc:   # raised as SQLAlchemy raises a statement's (IntegrityError...)
+            raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
 
 
 def _update_changed(session: Session, records: list) -> None:
