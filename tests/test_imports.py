@@ -599,6 +599,50 @@ def test_undo_of_a_large_update_restores_every_record_with_a_few_statements_a_ba
     assert len(statements) < 20 * 3, statements
 
 
+#: each entity whose updates are written a batch at a time: its model, file columns, key, audit name
+_TOGETHER = {
+    "products": (Item, ["Name", "SKU", "Unit price"], lambda n, v: [f"P{n}", f"K-{n}", str(v)], "sku", "items"),
+    "services": (Item, ["Name", "Unit price"], lambda n, v: [f"S{n}", str(v)], "name", "items"),
+    "accounts": (Account, ["Name", "Tax id", "Phone"], lambda n, v: [f"A{n}", f"T{n}", f"{v}"], "tax_id",
+                 "accounts"),
+    "contacts": (Contact, ["First name", "Last name", "Email", "Phone"],
+                 lambda n, v: ["C", f"{n}", f"c{n}@example.com", f"{v}"], "email", "contacts"),
+    "vendors": (Vendor, ["Name", "Phone"], lambda n, v: [f"V{n}", f"{v}"], "name", "vendors"),
+}
+
+
+@pytest.mark.parametrize("entity", sorted(_TOGETHER))
+def test_updates_and_their_undo_write_a_batch_of_records_with_one_update(app, session, entity, monkeypatch):
+    model, header, row, key, audited = _TOGETHER[entity]
+    rows = imports.BATCH + 3
+    do_import(app, entity, csv_bytes([header, *(row(n, 1) for n in range(rows))]))
+    table = model.__table__.name
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.startswith(f"UPDATE {table} "):
+            statements.append(statement)
+    event.listen(db.engine(app), "before_cursor_execute", seen)
+    try:
+        with registered_plugin(app, _SaveSpy(), "save_spy") as spy:
+            outcome = do_import(app, entity, csv_bytes([header, *(row(n, 2) for n in range(rows))]), key=key,
+                                on_duplicate="update")
+            updated = len(statements)
+            with app.app_context(), db.transaction() as s:
+                counts = imports.undo(s, imports.get_run(s, outcome.run_id, for_update=True))
+    finally:
+        event.remove(db.engine(app), "before_cursor_execute", seen)
+    assert outcome.updated == rows and counts["restored"] == rows
+    assert updated == 2 and len(statements) == 4, "one UPDATE a batch, each way"
+    ids = set(made_by(session, outcome.run_id).values())
+    assert sorted(spy.saved) == sorted([(audited, i, False) for i in ids] * 2), "the plugins told of each, twice"
+    entries = session.scalars(select(AuditEntry.entity_id).where(AuditEntry.entity == audited,
+                                                                 AuditEntry.action == "update")).all()
+    assert sorted(entries) == sorted([str(i) for i in ids] * 2), "each change audited"
+    again = csv_bytes([header, *(row(n, 1) for n in range(rows))])
+    assert do_import(app, entity, again, key=key, on_duplicate="skip").skipped == rows   # restored: the same keys
+
+
 def test_undo_of_an_update_refuses_a_value_taken_meanwhile_naming_its_row_and_changes_nothing(app, session, catalog):
     rows = imports.BATCH + 3
     do_import(app, "products", csv_bytes([["Name", "SKU", "Unit price"],

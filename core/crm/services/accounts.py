@@ -8,12 +8,13 @@ from crm.models import Account, Contact, Document
 from crm.services.custom_fields import validate_custom
 from crm.services.records import (
     add_record,
-    change_record,
+    apply_changes,
     check_version,
     delete_record,
     get_or_404,
     referring,
     refuse_if_used,
+    store_change,
 )
 
 ENTITY = "accounts"
@@ -29,10 +30,18 @@ def create_account(session: Session, data: dict) -> Account:
 
 
 def update_account(session: Session, account: Account, data: dict) -> Account:
-    check_version(account, data.pop("version", None))
-    if "custom" in data:
-        data["custom"] = validate_custom(session, ENTITY, data["custom"], current=account.custom)
-    return change_record(session, ENTITY, account, data)
+    change_account(session, account, data)
+    return store_change(session, ENTITY, account)
+
+
+def change_account(session: Session, account: Account, data: dict) -> None:
+    """:func:`update_account`'s checks and changes without its flush: an import writes the changed
+    accounts of a batch together (:func:`crm.services.records.store_changes`)."""
+    with session.no_autoflush:   # nothing flushed half-way: a batch is written together
+        check_version(account, data.pop("version", None))
+        if "custom" in data:
+            data["custom"] = validate_custom(session, ENTITY, data["custom"], current=account.custom)
+        apply_changes(account, data)
 
 
 def references() -> dict:

@@ -9,13 +9,14 @@ from crm.models import Account, Contact, Document
 from crm.services.custom_fields import validate_custom
 from crm.services.records import (
     add_record,
-    change_record,
+    apply_changes,
     check_version,
     delete_record,
     find,
     get_or_404,
     referring,
     refuse_if_used,
+    store_change,
 )
 
 ENTITY = "contacts"
@@ -36,12 +37,20 @@ def create_contact(session: Session, data: dict) -> Contact:
 
 
 def update_contact(session: Session, contact: Contact, data: dict) -> Contact:
-    check_version(contact, data.pop("version", None))
-    if "custom" in data:
-        data["custom"] = validate_custom(session, ENTITY, data["custom"], current=contact.custom)
-    if "account_id" in data:
-        _set_account(session, contact, data.pop("account_id"))
-    return change_record(session, ENTITY, contact, data)
+    change_contact(session, contact, data)
+    return store_change(session, ENTITY, contact)
+
+
+def change_contact(session: Session, contact: Contact, data: dict) -> None:
+    """:func:`update_contact`'s checks and changes without its flush: an import writes the changed
+    contacts of a batch together (:func:`crm.services.records.store_changes`)."""
+    with session.no_autoflush:   # nothing flushed half-way: a batch is written together
+        check_version(contact, data.pop("version", None))
+        if "custom" in data:
+            data["custom"] = validate_custom(session, ENTITY, data["custom"], current=contact.custom)
+        if "account_id" in data:
+            _set_account(session, contact, data.pop("account_id"))
+        apply_changes(contact, data)
 
 
 def references() -> dict:

@@ -25,7 +25,7 @@ import datetime as dt
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
@@ -642,8 +642,10 @@ class _Importer:
         self.bulk = False
         self.pending: list[tuple[int, dict, str | None]] = []
         self.pending_keys: set[str] = set()
-        #: in such a batch, the items updated, written together (items.flush_changed_items)
-        self.changed: list[Item] = []
+        #: in a batch of products, services, accounts, contacts or vendors, the records updated
+        #: are changed one at a time and written together (records.store_changes)
+        self.together = False
+        self.changed: list[Any] = []
 
     # -- one batch ----------------------------------------------------------------------------
 
@@ -664,6 +666,7 @@ class _Importer:
         self._lock_updated(prepared)
         savepoint = self.session.begin_nested()
         self.bulk = self.entity in ("products", "services")
+        self.together = self.entity in _UNDOERS and _UNDOERS[self.entity].change is not None
         try:
             with saves_batched(self.session):   # the plugins told once per batch (crm_records_saved)
                 for _index, number, values in prepared:
@@ -674,7 +677,7 @@ class _Importer:
         except (_RowFailed, CRMError):
             savepoint.rollback()
         finally:
-            self.bulk = False
+            self.bulk = self.together = False
             self.pending, self.pending_keys, self.changed = [], set(), []
         # redo the batch row by row, each in its savepoint, to keep the rows that pass
         del self.outcome.records[records_before:]
@@ -940,8 +943,8 @@ class _Importer:
             record = self.get(found[0])
             data = _load(self.entity, self.service_data(values, record), update=True)
             previous = snapshot(record, data)
-            if self.bulk:   # checked and changed now, written with the batch's other changes
-                items.change_item(self.session, record, data)
+            if self.together:   # checked and changed now, written with the batch's other changes
+                _UNDOERS[self.entity].change(self.session, record, data)   # type: ignore[misc]  # (together)
                 self.changed.append(record)
             else:
                 self.update(record, data)
@@ -966,13 +969,14 @@ class _Importer:
             self.created_keys[key] = record_id
 
     def flush_pending(self) -> None:
-        """Create the plain items waiting in this batch, together."""
+        """Write the records changed in this batch and create the plain items waiting, together."""
         pending, self.pending = self.pending, []
         changed, self.changed = self.changed, []
         self.pending_keys = set()
         if changed:
+            service = _UNDOERS[self.entity]
             try:
-                items.flush_changed_items(self.session, changed)
+                records.store_changes(self.session, service.entity, changed, service.unique)
             except CRMError as exc:
                 raise _RowFailed(self.errors_of(exc)) from None
         if not pending:
@@ -1239,9 +1243,10 @@ def _undo_adjustment(session: Session, import_run: ImportRun, row: ImportRow) ->
 
 @dataclass(frozen=True)
 class _Undoer:
-    """How to undo the rows of an entity's import: its model and its service's functions
-    (``change`` and ``flush_changed``: restore many records with one flush, as the import wrote
-    them; without them, ``update`` restores one at a time)."""
+    """How to change and undo the records of an entity's import: its model and its service's
+    functions (with ``change``, the checks and changes of ``update`` without its flush, a batch's
+    records are changed one at a time and written together, ``unique`` naming the field of a
+    value taken meanwhile; without it, ``update`` changes and restores one at a time)."""
 
     model: type
     get: Callable[..., Any]
@@ -1251,19 +1256,22 @@ class _Undoer:
     entity: str
     load: tuple = ()
     change: Callable[..., Any] | None = None
-    flush_changed: Callable[..., Any] | None = None
+    unique: Mapping[str, tuple[str, ...]] | None = None
 
 
 _ITEMS = _Undoer(Item, items.get_item, items.delete_item, items.update_item, items.references, items.ENTITY,
-                 items.LOAD, items.change_item, items.flush_changed_items)
+                 items.LOAD, items.change_item, items.UNIQUE)
+#: bundles are changed and restored one at a time (a bundle may be a component of another)
+_BUNDLES = _Undoer(Item, items.get_item, items.delete_item, items.update_item, items.references, items.ENTITY,
+                   items.LOAD)
 _UNDOERS = {
-    "products": _ITEMS, "services": _ITEMS, "bundles": _ITEMS,
+    "products": _ITEMS, "services": _ITEMS, "bundles": _BUNDLES,
     "accounts": _Undoer(Account, accounts.get_account, accounts.delete_account, accounts.update_account,
-                        accounts.references, accounts.ENTITY),
+                        accounts.references, accounts.ENTITY, change=accounts.change_account),
     "contacts": _Undoer(Contact, contacts.get_contact, contacts.delete_contact, contacts.update_contact,
-                        contacts.references, contacts.ENTITY),
+                        contacts.references, contacts.ENTITY, change=contacts.change_contact),
     "vendors": _Undoer(Vendor, vendors.get_vendor, vendors.delete_vendor, vendors.update_vendor,
-                       vendors.references, vendors.ENTITY),
+                       vendors.references, vendors.ENTITY, change=vendors.change_vendor),
 }
 
 
@@ -1304,13 +1312,13 @@ def _restore_together(session: Session, undoer: _Undoer, updated: list[tuple[Imp
     """Restore the records and write them together, in a savepoint (opened first: opening one
     flushes what changed before it); refused (a value taken meanwhile, such as a SKU), they are
     written again one at a time to name the row refused."""
-    assert undoer.change is not None and undoer.flush_changed is not None
+    assert undoer.change is not None
     try:
         with session.begin_nested():
             for row, record in updated:
                 with _refusing(row):
                     undoer.change(session, record, _restored(row.previous))
-            undoer.flush_changed(session, [record for _row, record in updated])
+            records.store_changes(session, undoer.entity, [record for _row, record in updated], undoer.unique)
     except CRMError:
         for row, record in updated:
             with _refusing(row):

@@ -36,7 +36,6 @@ from crm.services.records import (
     delete_record,
     find,
     flush,
-    flush_changed,
     insert_rows,
     matching,
     new_ids,
@@ -44,6 +43,8 @@ from crm.services.records import (
     refuse_if_used,
     saved,
     saved_many,
+    store_change,
+    store_changes,
 )
 from crm.services.taxes import taxes_by_id
 
@@ -204,9 +205,7 @@ def _insert_rows(session: Session, values: list[dict]) -> list[int]:
 def update_item(session: Session, item: Item, data: dict) -> Item:
     check_version(item, data.pop("version", None))
     _apply(session, item, data)
-    flush(session, UNIQUE)
-    saved(session, ENTITY, item, False)
-    return item
+    return store_change(session, ENTITY, item, UNIQUE)
 
 
 def change_item(session: Session, item: Item, data: dict) -> None:
@@ -220,9 +219,7 @@ def change_item(session: Session, item: Item, data: dict) -> None:
 def flush_changed_items(session: Session, changed: list[Item]) -> None:
     """Write the items :func:`change_item` changed together (an executemany ``UPDATE`` per set of
     changed columns, their audit entries in one ``INSERT``), then tell the plugins of each."""
-    flush_changed(session, changed, UNIQUE)
-    for item in changed:
-        saved(session, ENTITY, item, False)
+    store_changes(session, ENTITY, changed, UNIQUE)
 
 
 def delete_item(session: Session, item: Item) -> None:

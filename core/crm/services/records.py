@@ -213,12 +213,21 @@ def add_record(session: Session, entity: str, record: Record,
     return record
 
 
-def change_record(session: Session, entity: str, record: Record, data: dict) -> Record:
-    """Set ``data`` on a record (:func:`apply_changes`), flush it and tell the plugins (:func:`saved`)."""
-    apply_changes(record, data)
-    flush(session)
+def store_change(session: Session, entity: str, record: Record,
+                 unique: Mapping[str, tuple[str, ...]] | None = None) -> Record:
+    """Flush a changed record (:func:`flush`, with ``unique``) and tell the plugins (:func:`saved`)."""
+    flush(session, unique)
     saved(session, entity, record, False)
     return record
+
+
+def store_changes(session: Session, entity: str, records: list,
+                  unique: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    """:func:`store_change` for many changed records of one kind (an import's batch, its undo):
+    written together (:func:`flush_changed`), then the plugins told of each."""
+    flush_changed(session, records, unique)
+    for record in records:
+        saved(session, entity, record, False)
 
 
 def delete_record(session: Session, entity: str, record: Any) -> None:

@@ -8,12 +8,13 @@ from crm.models import Document, Item, Vendor
 from crm.services.custom_fields import validate_custom
 from crm.services.records import (
     add_record,
-    change_record,
+    apply_changes,
     check_version,
     delete_record,
     get_or_404,
     referring,
     refuse_if_used,
+    store_change,
 )
 
 ENTITY = "vendors"
@@ -29,10 +30,18 @@ def create_vendor(session: Session, data: dict) -> Vendor:
 
 
 def update_vendor(session: Session, vendor: Vendor, data: dict) -> Vendor:
-    check_version(vendor, data.pop("version", None))
-    if "custom" in data:
-        data["custom"] = validate_custom(session, ENTITY, data["custom"], current=vendor.custom)
-    return change_record(session, ENTITY, vendor, data)
+    change_vendor(session, vendor, data)
+    return store_change(session, ENTITY, vendor)
+
+
+def change_vendor(session: Session, vendor: Vendor, data: dict) -> None:
+    """:func:`update_vendor`'s checks and changes without its flush: an import writes the changed
+    vendors of a batch together (:func:`crm.services.records.store_changes`)."""
+    with session.no_autoflush:   # nothing flushed half-way: a batch is written together
+        check_version(vendor, data.pop("version", None))
+        if "custom" in data:
+            data["custom"] = validate_custom(session, ENTITY, data["custom"], current=vendor.custom)
+        apply_changes(vendor, data)
 
 
 def references() -> dict:
