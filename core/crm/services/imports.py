@@ -642,9 +642,10 @@ class _Importer:
         self.bulk = False
         self.pending: list[tuple[int, dict, str | None]] = []
         self.pending_keys: set[str] = set()
-        #: in a batch of products, services, accounts, contacts or vendors, the records updated
-        #: are changed one at a time and written together (records.store_changes)
-        self.together = False
+        #: in a batch of products, services, accounts, contacts or vendors, the service's function
+        #: changing a record without its flush: the records updated are written together
+        #: (records.store_changes)
+        self.change: Callable[..., Any] | None = None
         self.changed: list[Any] = []
 
     # -- one batch ----------------------------------------------------------------------------
@@ -666,7 +667,7 @@ class _Importer:
         self._lock_updated(prepared)
         savepoint = self.session.begin_nested()
         self.bulk = self.entity in ("products", "services")
-        self.together = self.entity in _UNDOERS and _UNDOERS[self.entity].change is not None
+        self.change = _UNDOERS[self.entity].change if self.entity in _UNDOERS else None
         try:
             with saves_batched(self.session):   # the plugins told once per batch (crm_records_saved)
                 for _index, number, values in prepared:
@@ -677,7 +678,7 @@ class _Importer:
         except (_RowFailed, CRMError):
             savepoint.rollback()
         finally:
-            self.bulk = self.together = False
+            self.bulk, self.change = False, None
             self.pending, self.pending_keys, self.changed = [], set(), []
         # redo the batch row by row, each in its savepoint, to keep the rows that pass
         del self.outcome.records[records_before:]
@@ -943,8 +944,8 @@ class _Importer:
             record = self.get(found[0])
             data = _load(self.entity, self.service_data(values, record), update=True)
             previous = snapshot(record, data)
-            if self.together:   # checked and changed now, written with the batch's other changes
-                _UNDOERS[self.entity].change(self.session, record, data)   # type: ignore[misc]  # (together)
+            if self.change is not None:   # checked and changed now, written with the batch's other changes
+                self.change(self.session, record, data)
                 self.changed.append(record)
             else:
                 self.update(record, data)
