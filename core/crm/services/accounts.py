@@ -5,11 +5,10 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from crm.models import Account, Contact, Document
-from crm.services.custom_fields import validate_custom
+from crm.services.custom_fields import check_change, validate_custom
 from crm.services.records import (
     add_record,
     apply_changes,
-    check_version,
     delete_record,
     get_or_404,
     referring,
@@ -38,9 +37,7 @@ def change_account(session: Session, account: Account, data: dict) -> None:
     """:func:`update_account`'s checks and changes without its flush: an import writes the changed
     accounts of a batch together (:func:`crm.services.records.store_changes`)."""
     with session.no_autoflush:   # nothing flushed half-way: a batch is written together
-        check_version(account, data.pop("version", None))
-        if "custom" in data:
-            data["custom"] = validate_custom(session, ENTITY, data["custom"], current=account.custom)
+        check_change(session, ENTITY, account, data)
         apply_changes(account, data)
 
 

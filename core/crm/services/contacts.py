@@ -6,11 +6,10 @@ from sqlalchemy.orm import Session, joinedload
 
 from crm.errors import ValidationError
 from crm.models import Account, Contact, Document
-from crm.services.custom_fields import validate_custom
+from crm.services.custom_fields import check_change, validate_custom
 from crm.services.records import (
     add_record,
     apply_changes,
-    check_version,
     delete_record,
     find,
     get_or_404,
@@ -45,9 +44,7 @@ def change_contact(session: Session, contact: Contact, data: dict) -> None:
     """:func:`update_contact`'s checks and changes without its flush: an import writes the changed
     contacts of a batch together (:func:`crm.services.records.store_changes`)."""
     with session.no_autoflush:   # nothing flushed half-way: a batch is written together
-        check_version(contact, data.pop("version", None))
-        if "custom" in data:
-            data["custom"] = validate_custom(session, ENTITY, data["custom"], current=contact.custom)
+        check_change(session, ENTITY, contact, data)
         if "account_id" in data:
             _set_account(session, contact, data.pop("account_id"))
         apply_changes(contact, data)

@@ -21,7 +21,7 @@ from crm.errors import Conflict, ValidationError
 from crm.models import CustomField
 from crm.models.catalog import CUSTOM_FIELD_ENTITIES, CUSTOM_FIELD_TYPES
 from crm.money import decimal_text, is_whole, parse_decimal
-from crm.services.records import apply_changes, deleted, flush, get_or_404, saved
+from crm.services.records import apply_changes, check_version, deleted, flush, get_or_404, saved
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}\Z")
 MAX_TEXT = 2000
@@ -63,6 +63,15 @@ def validate_custom(session: Session, entity: str, values: dict | None, *, curre
         if definition.required and result.get(key) in (None, ""):
             raise ValidationError.for_field(f"{field_prefix}.{key}", _("is required"))
     return result
+
+
+def check_change(session: Session, entity: str, record: Any, data: dict) -> None:
+    """A change ``data`` of a record of ``entity`` checked before it is set: the version it was
+    read at (``data["version"]``, popped; 409 when stale) and its custom fields
+    (``data["custom"]`` becomes the record's new ``custom`` dict, :func:`validate_custom`)."""
+    check_version(record, data.pop("version", None))
+    if "custom" in data:
+        data["custom"] = validate_custom(session, entity, data["custom"], current=record.custom)
 
 
 def _convert(definition: CustomField, value: Any, where: str) -> Any:

@@ -5,11 +5,10 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from crm.models import Document, Item, Vendor
-from crm.services.custom_fields import validate_custom
+from crm.services.custom_fields import check_change, validate_custom
 from crm.services.records import (
     add_record,
     apply_changes,
-    check_version,
     delete_record,
     get_or_404,
     referring,
@@ -38,9 +37,7 @@ def change_vendor(session: Session, vendor: Vendor, data: dict) -> None:
     """:func:`update_vendor`'s checks and changes without its flush: an import writes the changed
     vendors of a batch together (:func:`crm.services.records.store_changes`)."""
     with session.no_autoflush:   # nothing flushed half-way: a batch is written together
-        check_version(vendor, data.pop("version", None))
-        if "custom" in data:
-            data["custom"] = validate_custom(session, ENTITY, data["custom"], current=vendor.custom)
+        check_change(session, ENTITY, vendor, data)
         apply_changes(vendor, data)
 
 
