@@ -14,6 +14,11 @@ from its few thousand rows instead of the 100,000 entries. The triggers maintain
 ``item_lookup_facet_counts`` holds the same per facet position and value (on SQLite): a facet's
 counts when no other facet is selected come from a few dozen of its rows.
 
+``item_lookup_count_deltas`` (used on PostgreSQL) holds a transaction's changes to those counts
+until its commit folds them in, summed per group: a bulk import adds 1 to the same few dozen
+count rows once per item, and PostgreSQL would otherwise keep every version of each row until
+the commit and walk them all at each update.
+
 ``item_lookup_text`` (SQLite only) is an FTS5 full-text index of the entries' search text with
 trigram tokens: a virtual table, created by migration item_lookup_0003 and kept by the triggers,
 with no model.
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Index, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, SmallInteger, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Model
@@ -94,6 +99,24 @@ class Count(Model):
     f3: Mapped[str] = mapped_column(String(FACET_VALUE_LENGTH), primary_key=True)
     in_stock: Mapped[bool] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
+
+
+#: +1 or -1 on the count of a group (``''`` for no facet value), written by PostgreSQL's triggers
+#: and folded into ``item_lookup_counts`` at the commit of the transaction that wrote it; empty
+#: between transactions. ``opens``: the first change since the last folding, the one whose
+#: deferred trigger folds them all (see ``crm_item_lookup.sync``). No key: rows are only appended,
+#: then deleted together.
+count_deltas = Table(
+    "item_lookup_count_deltas", Model.metadata,
+    Column("kind_key", String(10), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("in_stock", Boolean, nullable=False),
+    Column("f1", String(FACET_VALUE_LENGTH), nullable=False),
+    Column("f2", String(FACET_VALUE_LENGTH), nullable=False),
+    Column("f3", String(FACET_VALUE_LENGTH), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("opens", Boolean, nullable=False),
+)
 
 
 class FacetCount(Model):

@@ -23,6 +23,14 @@ What they do, on both databases:
 - whenever a count could change, ``item_lookup_state.generation`` goes up (in the
   writing transaction), so that cached counts are never reused.
 
+On PostgreSQL the counts are not changed row by row: each +1 and -1 is appended to
+``item_lookup_count_deltas``, and the commit folds them in, one sum per group. (A row changed
+again and again in one transaction keeps every version until the commit, and each change walks
+them: a bulk import adding 1 to the same few dozen rows once per item took time growing with
+the square of its items.) The first change after a folding is marked ``opens``; only that row
+queues the folding trigger, so a transaction folds once, after every change queued before it,
+however many items it wrote.
+
 On SQLite (one writer at a time) the triggers do all of it at once. On
 PostgreSQL they are DEFERRABLE INITIALLY DEFERRED constraint triggers: all of it
 happens at commit time, and whatever touches rows that several items share (the
@@ -59,12 +67,17 @@ SQLITE_TRIGGERS = ("item_lookup_items_insert", "item_lookup_items_update", "item
                    "item_lookup_entries_delete", "item_lookup_entries_text")
 #: SQLite's full-text index of the entries' search text (migration item_lookup_0003)
 TEXT_TABLE = "item_lookup_text"
+#: PostgreSQL's count changes waiting for the commit (migration item_lookup_0005)
+DELTAS_TABLE = "item_lookup_count_deltas"
 PG_TRIGGERS = (("item_lookup_items_change", "items"), ("item_lookup_items_stock", "items"),
                ("item_lookup_components_change", "bundle_components"),
                ("item_lookup_entries_count", "item_lookup_entries"),
-               ("item_lookup_entries_count_change", "item_lookup_entries"))
+               ("item_lookup_entries_count_change", "item_lookup_entries"),
+               ("item_lookup_count_deltas_fold", "item_lookup_count_deltas"))
+#: the trigger folding a transaction's count changes into the counts (migration item_lookup_0005)
+FOLDING = "item_lookup_count_deltas_fold"
 PG_FUNCTIONS = ("item_lookup_item_changed", "item_lookup_stock_changed", "item_lookup_components_changed",
-                "item_lookup_bump_now", "item_lookup_count_entry")
+                "item_lookup_bump_now", "item_lookup_count_entry", "item_lookup_fold_counts")
 #: older names, dropped when the triggers are installed again
 PG_OLD_TRIGGERS = (("item_lookup_items_sync", "items"), ("item_lookup_items_bump", "items"),
                    ("item_lookup_items_bump_stock", "items"), ("item_lookup_components_bump", "bundle_components"))
@@ -169,6 +182,18 @@ def _counts_sql(row: str, delta: int, facet_counts: bool) -> str:
     return "; ".join([_count_sql(row, delta)] + (_facet_count_sql(row, delta) if facet_counts else []))
 
 
+def _deltas_sql(*changes: tuple[str, int]) -> str:
+    """Append the changes (entry ``row``, +1 or -1) on the counts of the entries' groups to the changes
+    to fold (PostgreSQL), in one statement: a folding fired at its end (in immediate mode) sees them
+    all. The first row ``opens`` when plpgsql's variable ``opens`` says so."""
+    rows = []
+    for n, (row, delta) in enumerate(changes):
+        values = [f"{row}.kind_key", f"{row}.active", f"{row}.in_stock",
+                  f"COALESCE({row}.f1, '')", f"COALESCE({row}.f2, '')", f"COALESCE({row}.f3, '')"]
+        rows.append(f"({', '.join(values)}, {delta}, {'opens' if n == 0 else 'false'})")
+    return f"INSERT INTO {DELTAS_TABLE} ({', '.join(GROUP)}, n, opens) VALUES {', '.join(rows)}"
+
+
 def _text_sql(row: str, delta: int) -> str:
     """Add entry ``row`` to the full-text index, or (-1) take it out (an external-content FTS5
     table is told the old text to remove)."""
@@ -223,7 +248,59 @@ def _sqlite_statements(facet_counts: bool = True, text_index: bool = True) -> li
 
 # --- PostgreSQL --------------------------------------------------------------------------------------
 
-def _pg_statements(facet_counts: bool = True) -> list[str]:
+def _pg_counting(facet_counts: bool, deltas: bool) -> list[str]:
+    """The function counting an entry added, removed or moved to another group, and (``deltas``)
+    the one folding the changes at the commit."""
+    if not deltas:   # before migration item_lookup_0005: each change goes straight to the counts
+        return [f"""CREATE OR REPLACE FUNCTION item_lookup_count_entry() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+  IF to_regclass('item_lookup_counts') IS NULL THEN RETURN NULL; END IF;
+  PERFORM item_lookup_bump_now();  -- the counter row first
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    {_counts_sql('OLD', -1, facet_counts)};
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    {_counts_sql('NEW', 1, facet_counts)};
+  END IF;
+  RETURN NULL;
+END $body$"""]
+    columns = ", ".join(GROUP)
+    return [
+        f"""CREATE OR REPLACE FUNCTION item_lookup_count_entry() RETURNS trigger LANGUAGE plpgsql AS $body$
+DECLARE
+  opens boolean;
+BEGIN
+  IF to_regclass('{DELTAS_TABLE}') IS NULL THEN RETURN NULL; END IF;
+  PERFORM item_lookup_bump_now();  -- the counter row first
+  opens := current_setting('item_lookup.folding_queued', true) IS DISTINCT FROM pg_current_xact_id()::text;
+  IF opens THEN
+    PERFORM set_config('item_lookup.folding_queued', pg_current_xact_id()::text, true);
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    {_deltas_sql(('OLD', -1), ('NEW', 1))};
+  ELSIF TG_OP = 'DELETE' THEN
+    {_deltas_sql(('OLD', -1))};
+  ELSE
+    {_deltas_sql(('NEW', 1))};
+  END IF;
+  RETURN NULL;
+END $body$""",
+        f"""CREATE OR REPLACE FUNCTION item_lookup_fold_counts() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+  IF to_regclass('item_lookup_counts') IS NULL THEN RETURN NULL; END IF;
+  PERFORM set_config('item_lookup.folding_queued', '', true);  -- a later change queues another folding
+  WITH folded AS (DELETE FROM {DELTAS_TABLE} RETURNING {columns}, n)
+  INSERT INTO item_lookup_counts ({columns}, n)
+  SELECT {columns}, sum(n) FROM folded GROUP BY {columns} HAVING sum(n) <> 0
+  ON CONFLICT ({columns}) DO UPDATE SET n = item_lookup_counts.n + excluded.n;
+  RETURN NULL;
+END $body$""",
+        f"CREATE CONSTRAINT TRIGGER {FOLDING} AFTER INSERT ON {DELTAS_TABLE} "
+        f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.opens) EXECUTE FUNCTION item_lookup_fold_counts()",
+    ]
+
+
+def _pg_statements(facet_counts: bool = True, deltas: bool = True) -> list[str]:
     upsert = upsert_sql("i", "items AS i", "i.id = NEW.id", "postgresql")
     guard = "IF to_regclass('item_lookup_entries') IS NULL THEN RETURN NULL; END IF;"
     deferred = "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
@@ -277,18 +354,7 @@ BEGIN
   END IF;
   RETURN NULL;
 END $body$""",
-        f"""CREATE OR REPLACE FUNCTION item_lookup_count_entry() RETURNS trigger LANGUAGE plpgsql AS $body$
-BEGIN
-  IF to_regclass('item_lookup_counts') IS NULL THEN RETURN NULL; END IF;
-  PERFORM item_lookup_bump_now();  -- the counter row first
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    {_counts_sql('OLD', -1, facet_counts)};
-  END IF;
-  IF TG_OP IN ('UPDATE', 'INSERT') THEN
-    {_counts_sql('NEW', 1, facet_counts)};
-  END IF;
-  RETURN NULL;
-END $body$""",
+        *_pg_counting(facet_counts, deltas),
         f"CREATE CONSTRAINT TRIGGER item_lookup_items_change AFTER INSERT OR DELETE OR UPDATE OF {', '.join(WATCHED)} "
         f"ON items {deferred} EXECUTE FUNCTION item_lookup_item_changed()",
         f"CREATE CONSTRAINT TRIGGER item_lookup_items_stock AFTER UPDATE OF on_hand, reserved ON items {deferred} "
@@ -311,11 +377,12 @@ def _dialect(connection: Connection) -> str:
 def install(connection: Connection) -> None:
     """Create the triggers (replacing any there are). On SQLite they keep ``item_lookup_facet_counts``
     (from migration item_lookup_0002 on: see :func:`facet_counts_kept`) and the full-text index
-    (from item_lookup_0003 on) too."""
+    (from item_lookup_0003 on) too; on PostgreSQL, from item_lookup_0005 on, they fold the count
+    changes at the commit."""
     uninstall(connection)
     facet_counts = facet_counts_kept(connection)
     statements = (_sqlite_statements(facet_counts, text_index_kept(connection)) if _dialect(connection) == "sqlite"
-                  else _pg_statements(facet_counts))
+                  else _pg_statements(facet_counts, _has_table(connection, DELTAS_TABLE)))
     for statement in statements:
         connection.execute(text(statement))
 
@@ -340,10 +407,9 @@ def _exists(connection: Connection, table: str) -> bool:
 
 def facet_counts_kept(connection: Connection) -> bool:
     """Whether the triggers keep ``item_lookup_facet_counts``: on SQLite, once the table exists.
-    Not on PostgreSQL: a row trigger adding 1 to one of a few dozen rows per entry rewrites each of
-    them thousands of times in a bulk import's transaction, and every update walks the versions the
-    transaction left before it (the bench's 111,000-item load, under two minutes without it, was
-    still committing after seven); PostgreSQL groups ``item_lookup_counts`` instead."""
+    Not on PostgreSQL, which groups ``item_lookup_counts`` instead (the per-value counts were kept
+    there by row triggers before the count changes were folded at the commit, and a bulk import's
+    commit took time growing with the square of its items: see the module's docstring)."""
     return _dialect(connection) == "sqlite" and _has_table(connection, "item_lookup_facet_counts")
 
 
@@ -384,21 +450,26 @@ def flush_deferred(connection: Connection) -> None:
     if _dialect(connection) != "postgresql":
         return
     names = [name for name, _table in PG_TRIGGERS]
-    present = connection.execute(
-        text("SELECT count(DISTINCT tgname) FROM pg_trigger WHERE tgname IN :names").bindparams(
-            bindparam("names", expanding=True)), {"names": names}).scalar()
-    if present == len(names):
-        connection.execute(text(f"SET CONSTRAINTS {', '.join(names)} IMMEDIATE"))
-        connection.execute(text(f"SET CONSTRAINTS {', '.join(names)} DEFERRED"))
+    present = sorted(connection.execute(
+        text("SELECT DISTINCT tgname FROM pg_trigger WHERE tgname IN :names").bindparams(
+            bindparam("names", expanding=True)), {"names": names}).scalars())
+    # the folding last, once: made immediate with the others, it would fold after each change
+    for step in ([name for name in present if name != FOLDING], [name for name in present if name == FOLDING]):
+        if step:
+            connection.execute(text(f"SET CONSTRAINTS {', '.join(step)} IMMEDIATE"))
+    if present:
+        connection.execute(text(f"SET CONSTRAINTS {', '.join(present)} DEFERRED"))
 
 
 def compact(engine: Engine) -> None:
-    """PostgreSQL: VACUUM the lookup's tables (after a bulk import the counts table holds a dead
-    row version per imported item until then; SQLite updates in place)."""
+    """PostgreSQL: VACUUM the lookup's tables (after a bulk import the table of count changes holds
+    a dead row per imported item until then; SQLite updates in place)."""
     if engine.dialect.name != "postgresql":
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE item_lookup_counts, item_lookup_entries"))
+        tables = ["item_lookup_counts", "item_lookup_entries"] + ([DELTAS_TABLE] if _exists(connection, DELTAS_TABLE)
+                                                                   else [])
+        connection.execute(text(f"VACUUM ANALYZE {', '.join(tables)}"))
 
 
 def recount(connection: Connection) -> None:

@@ -12,7 +12,8 @@ from crm import migrate
 from crm.db import db
 from crm.models import Item
 from crm.testing import is_postgres
-from crm_item_lookup.models import Entry, State
+from crm_item_lookup import sync
+from crm_item_lookup.models import Entry, State, count_deltas
 from item_lookup_helpers import names
 
 
@@ -282,9 +283,11 @@ def _counts_agree(app) -> None:
             per_facet.update({(r[0], r[1], r[2], position, r[3]): r[4] for r in s.execute(
                 select(e.kind_key, e.active, e.in_stock, value, func.count())
                 .group_by(e.kind_key, e.active, e.in_stock, value))})
+        waiting = list(s.execute(select(count_deltas)))
         s.close()
     assert kept == actual
     assert kept_per_facet == ({} if is_postgres() else per_facet)   # kept on SQLite only
+    assert waiting == []   # every transaction folded its count changes at its commit
 
 
 def test_the_kept_counts_always_equal_the_entries(shop, rest, app, find):
@@ -302,6 +305,55 @@ def test_the_kept_counts_always_equal_the_entries(shop, rest, app, find):
         s.close()
     _counts_agree(app)
     assert find(kind="product", in_stock="true")["total"] == 8   # all but Old drill (inactive)
+
+
+def test_counts_follow_changes_run_early_and_savepoints_rolled_back(shop, app):
+    """Changes counted before the commit (as a reindex runs them), in savepoints kept and rolled
+    back, and after: the counts are those of the entries the commit leaves."""
+    with app.app_context():
+        s = db.new_session(app)
+        s.execute(update(Item).where(Item.id == shop.ids["Beta drill"]).values(on_hand=Item.on_hand + 5))
+        sync.flush_deferred(s.connection())
+        s.execute(update(Item).where(Item.id == shop.ids["Beta drill"]).values(category="Garden"))
+        with s.begin_nested():
+            s.execute(update(Item).where(Item.id == shop.ids["Zeta cable"]).values(active=False))
+            sync.flush_deferred(s.connection())
+        nested = s.begin_nested()
+        s.execute(update(Item).where(Item.id == shop.ids["Alpha drill"]).values(active=False, category="Gone"))
+        sync.flush_deferred(s.connection())
+        nested.rollback()
+        s.execute(Item.__table__.delete().where(Item.id == shop.ids["Old drill"]))
+        s.commit()
+        s.close()
+    _counts_agree(app)
+
+
+@pytest.mark.postgres_only
+def test_a_bulk_write_changes_each_count_once_not_once_per_item(app):
+    """PostgreSQL keeps every version of a row changed in a transaction until its commit, and each
+    change walks them: a bulk write adding to a count once per item would take time growing with
+    the square of its items. 900 items created, moved to other categories, then deleted, each in
+    one transaction: the count rows are written a few times per group, not once per item."""
+    rows = [{"kind": "product", "name": f"Bulk {n}", "sku": f"BULK-{n}", "unit_price": Decimal(1),
+             "purchase_cost": Decimal(0), "category": f"Family {n % 3}", "subcategory": "", "manufacturer": "",
+             "active": True, "on_hand": Decimal(n % 2), "reserved": Decimal(0), "qty_per_unit": Decimal(1),
+             "reorder_level": Decimal(0), "usage_unit": "", "description": "", "is_bundle": False, "custom": {},
+             "version": 1} for n in range(900)]
+    bulk = Item.__table__.c.sku.like("BULK-%")
+    writes = [lambda s: s.execute(insert(Item), rows),
+              lambda s: s.execute(update(Item).where(bulk).values(category=func.concat("Moved ", Item.id % 4))),
+              lambda s: s.execute(Item.__table__.delete().where(bulk))]
+    for write in writes:
+        with app.app_context():
+            s = db.new_session(app)
+            write(s)
+            sync.flush_deferred(s.connection())
+            counts_written = s.scalar(text("SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables "
+                                           "WHERE relname = 'item_lookup_counts'"))
+            s.commit()
+            s.close()
+        assert counts_written < 50   # a few dozen groups at most; once per item: 900 (1,800 moved)
+        _counts_agree(app)
 
 
 def test_items_stay_writable_after_the_plugin_is_purged(shop, app, runner):
