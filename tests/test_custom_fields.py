@@ -158,3 +158,32 @@ def test_values_of_deactivated_or_deleted_fields_stay_but_cannot_change(api):
     api.patch(f"/custom-fields/{note['id']}", json={"active": True})
     assert api.patch(f"/accounts/{account['id']}", json={"custom": {"note": "changed"}}).json()["custom"] == {
         "note": "changed"}
+
+
+def test_fields_read_once_per_transaction_follow_a_field_added_changed_or_deleted_in_it(app):
+    """The checks read every custom field once per transaction (an import checks thousands of
+    records): a field added, changed or deleted in the same transaction is what the next check sees."""
+    import pytest
+    from crm.db import db
+    from crm.errors import ValidationError
+    from crm.services import custom_fields
+
+    def check(session, values):
+        return custom_fields.validate_custom(session, "vendors", values)
+
+    with app.app_context(), db.transaction() as s:
+        assert check(s, {}) == {}
+        field = custom_fields.create_field(s, {"entity": "vendors", "key": "region", "label": "Region",
+                                               "type": "text", "required": True})
+        with pytest.raises(ValidationError, match="required"):
+            check(s, {})
+        assert check(s, {"region": "Norte"}) == {"region": "Norte"}
+        custom_fields.update_field(s, field, {"active": False})
+        assert check(s, {}) == {}
+        custom_fields.update_field(s, field, {"active": True})
+        with pytest.raises(ValidationError, match="required"):
+            check(s, {})
+        custom_fields.delete_field(s, field)
+        assert check(s, {}) == {}
+        with pytest.raises(ValidationError, match="unknown custom field"):
+            check(s, {"region": "Norte"})

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook
 from sqlalchemy import delete, event, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from crm import hookimpl
 from crm.context import acting_as
@@ -36,7 +36,7 @@ from crm.models import (
     item_taxes,
 )
 from crm.services import import_files, imports, records
-from crm.testing import registered_plugin
+from crm.testing import is_postgres, registered_plugin
 
 
 def xlsx(rows: list[list], formulas: dict | None = None) -> bytes:
@@ -641,6 +641,52 @@ def test_updates_and_their_undo_write_a_batch_of_records_with_one_update(app, se
     assert sorted(entries) == sorted([str(i) for i in ids] * 2), "each change audited"
     again = csv_bytes([header, *(row(n, 1) for n in range(rows))])
     assert do_import(app, entity, again, key=key, on_duplicate="skip").skipped == rows   # restored: the same keys
+
+
+@pytest.mark.parametrize("entity", ["accounts", "contacts", "vendors"])
+def test_new_records_are_added_a_batch_at_a_time_each_kept_with_its_row(app, session, entity):
+    """Accounts, contacts and vendors are created together, a batch a flush (products and services
+    have their own bulk insert; on PostgreSQL the flush inserts a batch with one statement); a key
+    repeated within a batch is still the duplicate of the record its first row made, and each
+    record is audited, told to the plugins and kept with its row."""
+    model, header, row, key, audited = _TOGETHER[entity]
+    rows = imports.BATCH + 3
+    lines = [row(n, n) for n in range(rows)]
+    lines.insert(10, row(3, "again"))   # row 3's key again, in the same batch: skipped
+    table = model.__table__.name
+    inserts: list[str] = []
+    flushes: list[int] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.startswith(f"INSERT INTO {table} "):
+            inserts.append(statement)
+
+    def flushed(flushing, _context):
+        made = sum(isinstance(obj, model) for obj in flushing.new)
+        if made:
+            flushes.append(made)
+    event.listen(db.engine(app), "before_cursor_execute", seen)
+    event.listen(Session, "after_flush", flushed)
+    try:
+        with registered_plugin(app, _SaveSpy(), "save_spy") as spy:
+            outcome = do_import(app, entity, csv_bytes([header, *lines]), key=key, on_duplicate="skip")
+    finally:
+        event.remove(db.engine(app), "before_cursor_execute", seen)
+        event.remove(Session, "after_flush", flushed)
+    assert (outcome.created, outcome.skipped) == (rows, 1)
+    # the first batch in two flushes (before the repeated key and after it), then the last batch
+    assert flushes == [10, imports.BATCH - 11, 4]
+    assert len(inserts) == (3 if is_postgres() else rows)
+    made = made_by(session, outcome.run_id)
+    records = {r.id: r for r in session.scalars(select(model).where(model.id.in_(made.values())))}
+    numbers = [n for n in range(2, rows + 3) if n != 12]   # the file's rows after the header but the repeat
+    assert sorted(made) == numbers
+    for n, number in enumerate(numbers):   # each row made the record holding its values
+        assert row(n, n)[0] in {getattr(records[made[number]], column, None) for column in ("name", "first_name")}
+    assert sorted(spy.saved) == sorted((audited, i, True) for i in records)
+    entries = session.scalars(select(AuditEntry.entity_id).where(AuditEntry.entity == audited,
+                                                                 AuditEntry.action == "create")).all()
+    assert sorted(entries) == sorted(str(i) for i in records)
 
 
 def test_undo_of_an_update_refuses_a_value_taken_meanwhile_naming_its_row_and_changes_nothing(app, session, catalog):

@@ -24,8 +24,14 @@ def get_account(session: Session, account_id: int, *, for_update: bool = False) 
 
 
 def create_account(session: Session, data: dict) -> Account:
+    return add_record(session, ENTITY, new_account(session, data))
+
+
+def new_account(session: Session, data: dict) -> Account:
+    """:func:`create_account`'s checks and the new account, neither added nor flushed: an import
+    adds a batch's new accounts together (:func:`crm.services.records.add_records`)."""
     data["custom"] = validate_custom(session, ENTITY, data.get("custom"))
-    return add_record(session, ENTITY, Account(**data))
+    return Account(**data)
 
 
 def update_account(session: Session, account: Account, data: dict) -> Account:

@@ -28,11 +28,18 @@ def get_contact(session: Session, contact_id: int, *, for_update: bool = False) 
 
 
 def create_contact(session: Session, data: dict) -> Contact:
-    data["custom"] = validate_custom(session, ENTITY, data.get("custom"))
-    account_id = data.pop("account_id", None)
-    contact = Contact(**data)
-    _set_account(session, contact, account_id)
-    return add_record(session, ENTITY, contact)
+    return add_record(session, ENTITY, new_contact(session, data))
+
+
+def new_contact(session: Session, data: dict) -> Contact:
+    """:func:`create_contact`'s checks and the new contact, neither added nor flushed: an import
+    adds a batch's new contacts together (:func:`crm.services.records.add_records`)."""
+    with session.no_autoflush:   # nothing flushed half-way: a batch is written together
+        data["custom"] = validate_custom(session, ENTITY, data.get("custom"))
+        account_id = data.pop("account_id", None)
+        contact = Contact(**data)
+        _set_account(session, contact, account_id)
+    return contact
 
 
 def update_contact(session: Session, contact: Contact, data: dict) -> Contact:

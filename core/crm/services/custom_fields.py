@@ -13,15 +13,23 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, object_session
 
 from crm import dates
 from crm.errors import Conflict, ValidationError
 from crm.models import CustomField
 from crm.models.catalog import CUSTOM_FIELD_ENTITIES, CUSTOM_FIELD_TYPES
 from crm.money import decimal_text, is_whole, parse_decimal
-from crm.services.records import apply_changes, check_version, deleted, flush, get_or_404, saved
+from crm.services.records import (
+    apply_changes,
+    check_version,
+    deleted,
+    flush,
+    get_or_404,
+    once_per_transaction,
+    saved,
+)
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}\Z")
 MAX_TEXT = 2000
@@ -33,10 +41,24 @@ UNIQUE = {"key": ("uq_custom_fields_entity_key", "custom_fields.entity")}
 
 
 def fields_for(session: Session, entity: str, *, active_only: bool = True) -> list[CustomField]:
-    stmt = select(CustomField).where(CustomField.entity == entity)
-    if active_only:
-        stmt = stmt.where(CustomField.active.is_(True))
-    return list(session.scalars(stmt.order_by(CustomField.position, CustomField.id)))
+    """The custom fields of ``entity`` in their order (only the active ones with ``active_only``).
+    Every field is read in one query once per transaction (an import checks thousands of records'
+    values); a field added, changed or deleted in the session makes the next call read them again."""
+    every = once_per_transaction(session, _FIELDS, lambda: list(session.scalars(
+        select(CustomField).order_by(CustomField.position, CustomField.id))))
+    return [f for f in every if f.entity == entity and (f.active or not active_only)]
+
+
+_FIELDS = "crm.custom_fields.fields"
+
+
+@event.listens_for(CustomField, "after_insert")
+@event.listens_for(CustomField, "after_update")
+@event.listens_for(CustomField, "after_delete")
+def _field_flushed(_mapper: Any, _connection: Any, target: CustomField) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info.pop(_FIELDS, None)
 
 
 def validate_custom(session: Session, entity: str, values: dict | None, *, current: dict | None = None,

@@ -640,7 +640,11 @@ class _Importer:
         self._locked: dict[int, Any] = {}
         #: in a batch of plain items, the new ones wait to be created together (items.insert_items)
         self.bulk = False
-        self.pending: list[tuple[int, dict, str | None]] = []
+        #: in a batch of accounts, contacts or vendors, the service's function checking and making a
+        #: record without adding it: the new records are added together (records.add_records)
+        self.new: Callable[..., Any] | None = None
+        #: (row number, the item's data or the new record, key) waiting for :meth:`flush_pending`
+        self.pending: list[tuple[int, Any, str | None]] = []
         self.pending_keys: set[str] = set()
         #: in a batch of products, services, accounts, contacts or vendors, the service's function
         #: changing a record without its flush: the records updated are written together
@@ -667,7 +671,8 @@ class _Importer:
         self._lock_updated(prepared)
         savepoint = self.session.begin_nested()
         self.bulk = self.entity in ("products", "services")
-        self.change = _UNDOERS[self.entity].change if self.entity in _UNDOERS else None
+        service = _UNDOERS.get(self.entity)
+        self.change, self.new = (service.change, service.new) if service is not None else (None, None)
         try:
             with saves_batched(self.session):   # the plugins told once per batch (crm_records_saved)
                 for _index, number, values in prepared:
@@ -678,7 +683,7 @@ class _Importer:
         except (_RowFailed, CRMError):
             savepoint.rollback()
         finally:
-            self.bulk, self.change = False, None
+            self.bulk, self.change, self.new = False, None, None
             self.pending, self.pending_keys, self.changed = [], set(), []
         # redo the batch row by row, each in its savepoint, to keep the rows that pass
         del self.outcome.records[records_before:]
@@ -955,8 +960,8 @@ class _Importer:
             return
         data = _load(self.entity, self.service_data(values, None), update=False)
         key = self.key_of(values)
-        if self.bulk:
-            self.pending.append((number, data, key))
+        if self.bulk or self.new is not None:
+            self.pending.append((number, data if self.new is None else self.new(self.session, data), key))
             if key is not None:
                 self.pending_keys.add(key)
             return
@@ -970,21 +975,25 @@ class _Importer:
             self.created_keys[key] = record_id
 
     def flush_pending(self) -> None:
-        """Write the records changed in this batch and create the plain items waiting, together."""
+        """Write the records changed in this batch and create the new ones waiting, together."""
         pending, self.pending = self.pending, []
         changed, self.changed = self.changed, []
         self.pending_keys = set()
-        if changed:
-            service = _UNDOERS[self.entity]
-            try:
-                records.store_changes(self.session, service.entity, changed, service.unique)
-            except CRMError as exc:
-                raise _RowFailed(self.errors_of(exc)) from None
-        if not pending:
+        if not (changed or pending):
             return
+        service = _UNDOERS[self.entity]
         try:
-            ids = items.insert_items(self.session, "service" if self.entity == "services" else "product",
-                                     [data for _number, data, _key in pending])
+            if changed:
+                records.store_changes(self.session, service.entity, changed, service.unique)
+            if not pending:
+                return
+            if self.new is not None:
+                new = [record for _number, record, _key in pending]
+                records.add_records(self.session, service.entity, new, service.unique)
+                ids = [record.id for record in new]
+            else:
+                ids = items.insert_items(self.session, "service" if self.entity == "services" else "product",
+                                         [data for _number, data, _key in pending])
         except CRMError as exc:
             raise _RowFailed(self.errors_of(exc)) from None
         for (number, _data, key), record_id in zip(pending, ids):
@@ -1247,7 +1256,9 @@ class _Undoer:
     """How to change and undo the records of an entity's import: its model and its service's
     functions (with ``change``, the checks and changes of ``update`` without its flush, a batch's
     records are changed one at a time and written together, ``unique`` naming the field of a
-    value taken meanwhile; without it, ``update`` changes and restores one at a time)."""
+    value taken meanwhile; without it, ``update`` changes and restores one at a time; with ``new``,
+    the checks of ``create`` making a record without adding it, a batch's new records are added
+    together; products and services have their own bulk creation, ``items.insert_items``)."""
 
     model: type
     get: Callable[..., Any]
@@ -1258,6 +1269,7 @@ class _Undoer:
     load: tuple = ()
     change: Callable[..., Any] | None = None
     unique: Mapping[str, tuple[str, ...]] | None = None
+    new: Callable[..., Any] | None = None
 
 
 _ITEMS = _Undoer(Item, items.get_item, items.delete_item, items.update_item, items.references, items.ENTITY,
@@ -1268,11 +1280,14 @@ _BUNDLES = _Undoer(Item, items.get_item, items.delete_item, items.update_item, i
 _UNDOERS = {
     "products": _ITEMS, "services": _ITEMS, "bundles": _BUNDLES,
     "accounts": _Undoer(Account, accounts.get_account, accounts.delete_account, accounts.update_account,
-                        accounts.references, accounts.ENTITY, change=accounts.change_account),
+                        accounts.references, accounts.ENTITY, change=accounts.change_account,
+                        new=accounts.new_account),
     "contacts": _Undoer(Contact, contacts.get_contact, contacts.delete_contact, contacts.update_contact,
-                        contacts.references, contacts.ENTITY, change=contacts.change_contact),
+                        contacts.references, contacts.ENTITY, change=contacts.change_contact,
+                        new=contacts.new_contact),
     "vendors": _Undoer(Vendor, vendors.get_vendor, vendors.delete_vendor, vendors.update_vendor,
-                       vendors.references, vendors.ENTITY, change=vendors.change_vendor),
+                       vendors.references, vendors.ENTITY, change=vendors.change_vendor,
+                       new=vendors.new_vendor),
 }
 
 

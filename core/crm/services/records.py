@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any, Mapping, TypeVar
 
 from flask_babel import gettext as _
@@ -18,6 +19,7 @@ from crm.errors import Conflict, NotFound, ValidationError
 from crm.services import audit, hooks
 
 Record = TypeVar("Record")
+T = TypeVar("T")
 
 #: ids are 32-bit integers on PostgreSQL: anything outside cannot exist (and must not reach the database).
 MAX_ID = 2**31 - 1
@@ -204,6 +206,22 @@ def deleted(session: Session, entity: str, record_id: int) -> None:
     hooks.call("crm_record_deleted", session=session, entity=entity, record_id=record_id)
 
 
+def once_per_transaction(session: Session, key: str, read: Callable[[], T]) -> T:
+    """``read()`` (without autoflush), once per transaction of ``session``: kept in
+    ``session.info[key]`` with the transaction it was read in. ``session.info.pop(key, None)``
+    makes the next call read again: a flush listener of what was read does it when that changes
+    in the session."""
+    kept = session.info.get(key)
+    transaction = session.get_transaction()
+    if kept is None or transaction is None or kept[0]() is not transaction:
+        with session.no_autoflush:
+            value = read()
+        transaction = session.get_transaction()
+        kept = (weakref.ref(transaction) if transaction is not None else lambda: None, value)
+        session.info[key] = kept
+    return kept[1]
+
+
 def add_record(session: Session, entity: str, record: Record,
                unique: Mapping[str, tuple[str, ...]] | None = None) -> Record:
     """Add a new record, flush it (:func:`flush`, with ``unique``) and tell the plugins (:func:`saved`)."""
@@ -211,6 +229,17 @@ def add_record(session: Session, entity: str, record: Record,
     flush(session, unique)
     saved(session, entity, record, True)
     return record
+
+
+def add_records(session: Session, entity: str, records: list,
+                unique: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    """:func:`add_record` for many new records of one kind (an import's batch): flushed together
+    (SQLAlchemy inserts rows of one table with a few multi-row ``INSERT``s, and their audit entries
+    with one), then the plugins told of each."""
+    session.add_all(records)
+    flush(session, unique)
+    for record in records:
+        saved(session, entity, record, True)
 
 
 def store_change(session: Session, entity: str, record: Record,

@@ -24,8 +24,14 @@ def get_vendor(session: Session, vendor_id: int, *, for_update: bool = False) ->
 
 
 def create_vendor(session: Session, data: dict) -> Vendor:
+    return add_record(session, ENTITY, new_vendor(session, data))
+
+
+def new_vendor(session: Session, data: dict) -> Vendor:
+    """:func:`create_vendor`'s checks and the new vendor, neither added nor flushed: an import
+    adds a batch's new vendors together (:func:`crm.services.records.add_records`)."""
     data["custom"] = validate_custom(session, ENTITY, data.get("custom"))
-    return add_record(session, ENTITY, Vendor(**data))
+    return Vendor(**data)
 
 
 def update_vendor(session: Session, vendor: Vendor, data: dict) -> Vendor:

@@ -31,7 +31,6 @@ import json
 import logging
 import secrets
 import socket
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -67,6 +66,7 @@ from crm.models.base import utcnow
 from crm.models.workflows import Notification, WorkflowRule, WorkflowRun
 from crm.services import hooks
 from crm.services.doctypes import DOC_TYPES
+from crm.services.records import once_per_transaction
 
 log = logging.getLogger(__name__)
 
@@ -910,19 +910,14 @@ def _rules_for(session: Session, entity: str, event_key: str) -> list[tuple[int,
     read in one query once per transaction (a bulk import fires thousands of saves, an approval
     a save and a status change); a rule added, changed or deleted in the session makes the next
     call read them again."""
-    cache = session.info.get(_RULES)
-    transaction = session.get_transaction()
-    if cache is None or transaction is None or cache[0]() is not transaction:
+    def read() -> dict[tuple[str, str], list[tuple[int, dict, dict]]]:
         grouped: dict[tuple[str, str], list[tuple[int, dict, dict]]] = {}
-        with session.no_autoflush:
-            for rule_id, rule_entity, event, trigger, conditions in session.execute(
-                    select(WorkflowRule.id, WorkflowRule.entity, WorkflowRule.event, WorkflowRule.trigger,
-                           WorkflowRule.conditions).where(WorkflowRule.enabled.is_(True)).order_by(WorkflowRule.id)):
-                grouped.setdefault((rule_entity, event), []).append((rule_id, trigger, conditions))
-        transaction = session.get_transaction()
-        cache = (weakref.ref(transaction) if transaction is not None else lambda: None, grouped)
-        session.info[_RULES] = cache
-    return cache[1].get((entity, event_key), [])
+        for rule_id, rule_entity, rule_event, trigger, conditions in session.execute(
+                select(WorkflowRule.id, WorkflowRule.entity, WorkflowRule.event, WorkflowRule.trigger,
+                       WorkflowRule.conditions).where(WorkflowRule.enabled.is_(True)).order_by(WorkflowRule.id)):
+            grouped.setdefault((rule_entity, rule_event), []).append((rule_id, trigger, conditions))
+        return grouped
+    return once_per_transaction(session, _RULES, read).get((entity, event_key), [])
 
 
 _RULES = "crm.workflows.rules"
