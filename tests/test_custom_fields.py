@@ -1,6 +1,12 @@
 """Custom fields through the API, and the validation of the values records carry."""
 from __future__ import annotations
 
+import pytest
+
+from crm.db import db
+from crm.errors import ValidationError
+from crm.services import custom_fields
+
 #: path, custom field entity, a minimal valid body
 RESOURCES = [
     ("/accounts", "accounts", {"name": "López"}),
@@ -163,11 +169,6 @@ def test_values_of_deactivated_or_deleted_fields_stay_but_cannot_change(api):
 def test_fields_read_once_per_transaction_follow_a_field_added_changed_or_deleted_in_it(app):
     """The checks read every custom field once per transaction (an import checks thousands of
     records): a field added, changed or deleted in the same transaction is what the next check sees."""
-    import pytest
-    from crm.db import db
-    from crm.errors import ValidationError
-    from crm.services import custom_fields
-
     def check(session, values):
         return custom_fields.validate_custom(session, "vendors", values)
 
