@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from flask_babel import gettext as _
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from crm import dates
 from crm.errors import Conflict, ValidationError
@@ -28,6 +28,7 @@ from crm.services.records import (
     flush,
     get_or_404,
     once_per_transaction,
+    read_again_when_flushed,
     saved,
 )
 
@@ -50,15 +51,7 @@ def fields_for(session: Session, entity: str, *, active_only: bool = True) -> li
 
 
 _FIELDS = "crm.custom_fields.fields"
-
-
-@event.listens_for(CustomField, "after_insert")
-@event.listens_for(CustomField, "after_update")
-@event.listens_for(CustomField, "after_delete")
-def _field_flushed(_mapper: Any, _connection: Any, target: CustomField) -> None:
-    session = object_session(target)
-    if session is not None:
-        session.info.pop(_FIELDS, None)
+read_again_when_flushed(CustomField, _FIELDS)
 
 
 def validate_custom(session: Session, entity: str, values: dict | None, *, current: dict | None = None,

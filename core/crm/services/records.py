@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, Mapping, TypeVar
 
 from flask_babel import gettext as _
-from sqlalchemy import ARRAY, String, Table, any_, bindparam, exists, func, insert, inspect, select
+from sqlalchemy import ARRAY, String, Table, any_, bindparam, event, exists, func, insert, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import get_history, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import NullType
@@ -209,8 +209,8 @@ def deleted(session: Session, entity: str, record_id: int) -> None:
 def once_per_transaction(session: Session, key: str, read: Callable[[], T]) -> T:
     """``read()`` (without autoflush), once per transaction of ``session``: kept in
     ``session.info[key]`` with the transaction it was read in. ``session.info.pop(key, None)``
-    makes the next call read again: a flush listener of what was read does it when that changes
-    in the session."""
+    makes the next call read again (:func:`read_again_when_flushed` does it when what was read
+    changes in the session)."""
     kept = session.info.get(key)
     transaction = session.get_transaction()
     if kept is None or transaction is None or kept[0]() is not transaction:
@@ -220,6 +220,17 @@ def once_per_transaction(session: Session, key: str, read: Callable[[], T]) -> T
         kept = (weakref.ref(transaction) if transaction is not None else lambda: None, value)
         session.info[key] = kept
     return kept[1]
+
+
+def read_again_when_flushed(model: type, key: str) -> None:
+    """After a row of ``model`` is inserted, updated or deleted by a session's flush, its next
+    :func:`once_per_transaction` call for ``key`` reads again."""
+    def forget(_mapper: Any, _connection: Any, target: object) -> None:
+        session = object_session(target)
+        if session is not None:
+            session.info.pop(key, None)
+    for name in ("after_insert", "after_update", "after_delete"):
+        event.listen(model, name, forget)
 
 
 def add_record(session: Session, entity: str, record: Record,

@@ -57,7 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from crm.errors import CRMError, NotFound, ValidationError
@@ -66,7 +66,7 @@ from crm.models.base import utcnow
 from crm.models.workflows import Notification, WorkflowRule, WorkflowRun
 from crm.services import hooks
 from crm.services.doctypes import DOC_TYPES
-from crm.services.records import once_per_transaction
+from crm.services.records import once_per_transaction, read_again_when_flushed
 
 log = logging.getLogger(__name__)
 
@@ -921,15 +921,7 @@ def _rules_for(session: Session, entity: str, event_key: str) -> list[tuple[int,
 
 
 _RULES = "crm.workflows.rules"
-
-
-@event.listens_for(WorkflowRule, "after_insert")
-@event.listens_for(WorkflowRule, "after_update")
-@event.listens_for(WorkflowRule, "after_delete")
-def _rule_flushed(_mapper: Any, _connection: Any, target: WorkflowRule) -> None:
-    session = object_session(target)
-    if session is not None:
-        session.info.pop(_RULES, None)
+read_again_when_flushed(WorkflowRule, _RULES)
 
 
 def fire(session: Session, event_key: str, entity: str, record: Any, *, period: str = "",
