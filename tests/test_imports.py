@@ -6,6 +6,7 @@ file's language, encodings, undo; and every kind of bad input refused with a cle
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from decimal import Decimal
 
@@ -741,3 +742,42 @@ def test_undo_of_accounts_vendors_and_contacts_removes_them_or_names_the_row_in_
     with app.app_context(), db.transaction() as s:
         assert imports.undo(s, imports.get_run(s, outcome.run_id))["deleted"] == 3
     assert count(session, model, model.id.in_(made.values())) == 0
+
+
+def test_full_collections_are_rarer_during_an_import_and_its_undo_and_as_before_after_whatever_their_end(
+        app, session):
+    """An import and its undo keep their rows and records alive: Python's full collections, which
+    walk every live object, are a hundred times rarer while they run (``crm.collector``), and the
+    collector is as it was once they end, done, refused or failed."""
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    class Spy:
+        fail = False
+
+        @hookimpl
+        def crm_records_saved(self, session, entity, record_ids, created):
+            seen.append(gc.get_threshold())
+            if self.fail:
+                raise RuntimeError("a plugin failed")
+
+        @hookimpl
+        def crm_record_deleted(self, session, entity, record_id):
+            seen.append(gc.get_threshold())
+
+    header = ["Name", "SKU", "Unit price"]
+    with registered_plugin(app, Spy(), "collector_spy") as spy:
+        outcome = do_import(app, "products", csv_bytes([header, ["Kept", "GC-1", "1"]]))
+        with pytest.raises(imports.ImportRefused):
+            do_import(app, "products", csv_bytes([header, ["Good", "GC-2", "1"], ["Bad", "GC-3", "abc"]]))
+        assert gc.get_threshold() == before
+        spy.fail = True
+        with pytest.raises(RuntimeError):
+            do_import(app, "products", csv_bytes([header, ["Failing", "GC-4", "1"]]))
+        assert gc.get_threshold() == before
+        spy.fail = False
+        with app.app_context(), db.transaction() as s:
+            imports.undo(s, imports.get_run(s, outcome.run_id, for_update=True))
+    assert seen and set(seen) == {(before[0], before[1], before[2] * 100)}
+    assert len(seen) == 4   # each import's batch and the undo's deletion, each while relaxed
+    assert gc.get_threshold() == before

@@ -35,7 +35,7 @@ from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import Table, func, literal, select
 from sqlalchemy.orm import Session
 
-from crm import dates, money
+from crm import collector, dates, money
 from crm.context import current_actor_id
 from crm.errors import Conflict, CRMError, NotFound, ValidationError
 from crm.models import Account, Contact, CustomField, Item, PriceBook, Tax, Vendor
@@ -565,10 +565,11 @@ def run(session: Session, entity: str, sheet: Sheet, options: Options, *,
     importer = _Importer(session, entity, sheet, options)
     outcome = importer.outcome
     outcome.total = len(sheet.rows)
-    for start in range(0, len(sheet.rows), BATCH):
-        importer.batch(range(start, min(start + BATCH, len(sheet.rows))))
-        if progress is not None:
-            progress(min(start + BATCH, len(sheet.rows)), len(sheet.rows))
+    with collector.bulk_work():
+        for start in range(0, len(sheet.rows), BATCH):
+            importer.batch(range(start, min(start + BATCH, len(sheet.rows))))
+            if progress is not None:
+                progress(min(start + BATCH, len(sheet.rows)), len(sheet.rows))
     outcome.errors.sort(key=lambda e: e.row)
     return outcome
 
@@ -1208,21 +1209,22 @@ def undo(session: Session, import_run: ImportRun) -> dict[str, int]:
                                 .order_by(ImportRow.id.desc())))
     counts = {"deleted": 0, "restored": 0, "reversed": 0}
     entity = import_run.entity
-    try:
-        if entity == "price_book_entries":
-            _undo_prices(session, rows, counts)
-        elif entity == "stock":
-            for row in rows:
-                _undo_adjustment(session, import_run, row)
-                counts["reversed"] += 1
-        else:
-            size = 1 if entity == "bundles" else 500
-            with saves_batched(session):
-                for start in range(0, len(rows), size):
-                    _undo_records(session, _UNDOERS[entity], rows[start:start + size], counts)
-    except _UndoRefused as refused:
-        raise Conflict(_("import %(id)s cannot be undone: row %(row)s: %(reason)s", id=import_run.id,
-                         row=refused.row.row, reason=refused.error.message), code="not_undoable") from None
+    with collector.bulk_work():
+        try:
+            if entity == "price_book_entries":
+                _undo_prices(session, rows, counts)
+            elif entity == "stock":
+                for row in rows:
+                    _undo_adjustment(session, import_run, row)
+                    counts["reversed"] += 1
+            else:
+                size = 1 if entity == "bundles" else 500
+                with saves_batched(session):
+                    for start in range(0, len(rows), size):
+                        _undo_records(session, _UNDOERS[entity], rows[start:start + size], counts)
+        except _UndoRefused as refused:
+            raise Conflict(_("import %(id)s cannot be undone: row %(row)s: %(reason)s", id=import_run.id,
+                             row=refused.row.row, reason=refused.error.message), code="not_undoable") from None
     import_run.status = "undone"
     import_run.undone_at = utcnow()
     session.flush()
