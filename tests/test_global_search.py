@@ -9,10 +9,12 @@ from html import unescape
 
 import pytest
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
 
 from crm import hookimpl
 from crm.models import ROLES, Account, Contact, Item, Vendor
 from crm.permissions import RESOURCES, Resource, can
+from crm.services import search
 from crm.services.search import SearchHit, SearchKind
 from crm.testing import registered_plugin
 from tests.test_web_pages import sign_in
@@ -155,6 +157,54 @@ def test_results_are_grouped_by_kind_in_order_with_the_best_first(admin, records
     assert page.status_code == 200
     assert len(re.findall(r'href="/accounts/\d+"', html)) == 8     # every one of them
     assert "Widget" not in html
+
+
+@pytest.mark.parametrize("window", [1, 2, 5, 1000])
+def test_each_kind_shows_its_exact_matches_then_its_newest_whatever_rows_are_newer(app, session, api, catalog,
+                                                                                    monkeypatch, window):
+    """PostgreSQL reads a window of each kind's newest rows before asking its trigram indexes
+    for the older ones (``search.WINDOW``). Whatever its size, and wherever the matches are
+    among the rows of their kind and of the others, each kind shows the rows equal to the query
+    first, then its newest matches, and says whether there are more."""
+    monkeypatch.setattr(search, "WINDOW", window)
+    product_names = ["quasar stand", "Quasar", "desk lamp", "quasar box", "desk lamp", "desk lamp", "blue quasar",
+                     "desk lamp", "quasar rack", "desk lamp", "desk lamp"]
+    session.add_all([Item(kind="product", name=name, unit_price=1) for name in product_names])
+    session.flush()                                  # the services are the newest items
+    session.add_all([Item(kind="service", name="Quasar fitting" if n == 0 else f"Fitting {n}", unit_price=1)
+                     for n in range(9)])
+    session.add_all([Account(name="Quasarworks" if n in (0, 3) else f"Account {n}") for n in range(9)])
+    session.commit()
+    oldest = session.scalars(select(Account.id).where(Account.name == "Quasarworks").order_by(Account.id)).first()
+    session.commit()
+    order = api.post("/sales-orders", json={"account_id": oldest, "subject": "Stands",
+                                            "lines": [{"item_id": catalog.widget, "quantity": "1"}]})
+    assert order.status_code == 201, order.text
+
+    def ids(kind, name_holds):
+        rows = session.scalars(select(kind.id).where(func.lower(kind.name).contains(name_holds))
+                               .order_by(kind.id.desc()))
+        return list(rows)
+
+    def shown(q, limit=3):
+        with app.test_request_context():
+            result = search.search(session, q, search.core_kinds(), limit)
+        return {group.kind.key: ([hit.id for hit in group.hits], group.more) for group in result.groups}
+
+    exact = session.scalars(select(Item.id).where(Item.name == "Quasar")).one()
+    products = [i for i in ids(Item, "quasar") if i != exact and i < min(ids(Item, "fitting"))]
+    quasarworks = ids(Account, "quasarworks")
+    assert shown("quasar") == {
+        "product": ([exact, *products[:2]], True),               # the exact name, then the newest
+        "service": (ids(Item, "quasar fitting"), False),         # the oldest service
+        "account": (quasarworks, False),
+        "sales_order": ([order.json()["id"]], False),            # by its customer's name, the oldest such
+    }
+    assert shown("stand") == {"product": (ids(Item, "quasar stand"), False),   # the oldest product alone
+                              "sales_order": ([order.json()["id"]], False)}   # its subject
+    assert shown("lamp", limit=6) == {"product": (ids(Item, "lamp")[:6], False)}
+    assert shown("lamp", limit=5) == {"product": (ids(Item, "lamp")[:5], True)}
+    assert shown("zzqxj") == {}
 
 
 def test_results_page_shows_groups_with_headings_and_links(admin, records):

@@ -22,7 +22,9 @@ The indexes (migration ``core_0012``):
 
 Within a kind, the records whose name (number for documents, SKU too for items) is the query
 come first, then the newest: SQLite walks the full-text index backwards from the newest match and
-stops after a few, so a common word costs no more than a rare one.
+stops after a few; PostgreSQL filters the kind's :data:`WINDOW` newest rows and asks its trigram
+indexes only for what they lack (:func:`_pg_matches`). So a common word costs no more than a rare
+one.
 
 Plugins add kinds of their own with the hook ``crm_search_kinds()`` (:class:`SearchKind`).
 Which kinds a user may see is the caller's business (the web layer asks ``crm.permissions``).
@@ -173,31 +175,65 @@ def _text_of(table_name: str) -> str:
     return "lower(" + PG_TEXT[table_name].format(t="t.") + ")"
 
 
-def _newest(session: Session, table_name: str, columns: str, words: Sequence[str], limit: int, *,
-            joins: str = "", equal: dict[str, str] | None = None) -> list:
-    """Rows (``columns`` of the table, aliased ``t``, and of ``joins``) holding every word, newest
-    first, at most ``limit``: SQLite walks its full-text table backwards from the newest match
-    and stops at ``limit``; PostgreSQL reads the matches from its trigram indexes and keeps the
-    newest (ordered by ``id + 0``: walking the primary key backwards, which the planner may
-    prefer for a word it believes common, reads the whole table when few rows or none match).
-    ``equal``: column -> value the rows must have."""
-    params = {"limit": limit, **{f"e_{name}": value for name, value in (equal or {}).items()}}
-    conditions = [f"t.{name} = :e_{name}" for name in (equal or {})]
-    if _dialect(session) == "sqlite":
-        fts = FTS_TABLES[table_name]
-        prefix = FTS_SEARCHED.get(table_name)
-        params["match"] = " ".join((f"{prefix} : " if prefix else "") + _phrase(w) for w in words if len(w) >= TRIGRAM)
-        source = f"{fts} CROSS JOIN {table_name} AS t ON t.id = {fts}.rowid"
-        conditions.insert(0, f"{fts} MATCH :match")
-        conditions += _short_words(table_name, words, params, "instr")
-        order = f"{fts}.rowid DESC"
-    else:
-        source = f"{table_name} AS t"
-        conditions += _pg_conditions(table_name, words, params)
-        order = "t.id + 0 DESC"
-    sql = (f"SELECT {columns} FROM {source} {joins} WHERE {' AND '.join(conditions)} "
-           f"ORDER BY {order} LIMIT :limit")
-    return list(session.execute(sql_text(sql), params))
+def _matches(session: Session, table_name: str, columns: str, words: Sequence[str], limit: int, *,
+             indexed: Sequence[str] = (), joins: str = "", equal: dict[str, str] | None = None,
+             unindexed_equal: bool = False) -> tuple[list, list]:
+    """The rows (``columns`` of the table, aliased ``t``, and of ``joins``) that a search shows:
+    ``(exact, newest)``, those whose one of the ``indexed`` columns is the query (see
+    :func:`_exact`, at most five) and the newest ``limit`` holding every word, newest first.
+    ``equal``: column -> value the rows must have. SQLite: two statements, the newest read by
+    walking its full-text table backwards from the newest match. PostgreSQL: one
+    (:func:`_pg_matches`)."""
+    equal = equal or {}
+    params = {"limit": limit, **{f"e_{name}": value for name, value in equal.items()}}
+    if _dialect(session) != "sqlite":
+        found = _pg_matches(session, table_name, columns, _pg_conditions(table_name, words, params), params,
+                            exact=_exact_condition(words, indexed, params) if indexed else None, joins=joins,
+                            equal=equal)
+        return [row[:-1] for row in found if row[-1] == 0], [row[:-1] for row in found if row[-1] == 1]
+    exact = _exact(session, table_name, columns, words, indexed, joins=joins, equal=equal,
+                   unindexed_equal=unindexed_equal) if indexed else []
+    fts = FTS_TABLES[table_name]
+    prefix = FTS_SEARCHED.get(table_name)
+    params["match"] = " ".join((f"{prefix} : " if prefix else "") + _phrase(w) for w in words if len(w) >= TRIGRAM)
+    conditions = [f"{fts} MATCH :match", *(f"t.{name} = :e_{name}" for name in equal),
+                  *_short_words(table_name, words, params, "instr")]
+    sql = (f"SELECT {columns} FROM {fts} CROSS JOIN {table_name} AS t ON t.id = {fts}.rowid {joins} "
+           f"WHERE {' AND '.join(conditions)} ORDER BY {fts}.rowid DESC LIMIT :limit")
+    return exact, list(session.execute(sql_text(sql), params))
+
+
+#: PostgreSQL: how many of a table's newest rows (of the kind searched) are read before its
+#: trigram indexes are asked for the older ones
+WINDOW = 150
+
+
+def _pg_matches(session: Session, table_name: str, columns: str, conditions: Sequence[str], params: dict, *,
+                exact: str | None = None, joins: str = "", equal: dict[str, str] | None = None) -> list:
+    """PostgreSQL, in one statement: the rows meeting the ``exact`` condition (at most five),
+    then the newest ``params["limit"]`` meeting every one of ``conditions``, all with ``equal``
+    (whose values are in ``params`` as ``e_<column>``); each row ends with 0 (exact) or 1.
+
+    The newest are read in two parts: the :data:`WINDOW` newest rows, walked backwards by their
+    index and filtered, then, only when those hold too few, the older rows' matches from the
+    trigram indexes (PostgreSQL stops at the ``LIMIT`` and never runs the second part when the
+    first fills it). A word thousands of rows hold is found among the newest at once, where
+    reading all its matches from the trigram indexes to keep the newest costs thousands of row
+    reads; a rare one costs the window's walk more than the indexes alone."""
+    kept = " AND ".join(f"t.{name} = :e_{name}" for name in equal or {}) or "TRUE"
+    where = " AND ".join(conditions)
+    newest = f"SELECT t.id FROM {table_name} AS t WHERE {kept} ORDER BY t.id DESC LIMIT :window"
+    window = f"SELECT t.* FROM {table_name} AS t WHERE {kept} ORDER BY t.id DESC LIMIT :window"
+    parts = [f"SELECT * FROM ((SELECT t.*, 1 AS found_as FROM ({window}) AS t WHERE {where} "
+             f"ORDER BY t.id DESC LIMIT :limit) "
+             f"UNION ALL (SELECT t.*, 1 AS found_as FROM {table_name} AS t WHERE {kept} AND {where} "
+             f"AND t.id + 0 < (SELECT min(w.id) FROM ({newest}) AS w) ORDER BY t.id + 0 DESC LIMIT :limit)) AS n "
+             f"LIMIT :limit"]
+    if exact:
+        parts.insert(0, f"SELECT t.*, 0 AS found_as FROM {table_name} AS t WHERE {kept} AND ({exact}) LIMIT 5")
+    found = " UNION ALL ".join(f"({part})" for part in parts)
+    sql = f"SELECT {columns}, t.found_as FROM ({found}) AS t {joins} ORDER BY t.found_as, t.id DESC"
+    return list(session.execute(sql_text(sql), {**params, "window": WINDOW}))
 
 
 def _short_words(table_name: str, words: Sequence[str], params: dict, function: str) -> list[str]:
@@ -226,24 +262,6 @@ def _pg_conditions(table_name: str, words: Sequence[str], params: dict) -> list[
 MEMO = "crm.search.memo"
 
 
-def _newest_of(session: Session, table_name: str, columns: str, words: Sequence[str], limit: int, *,
-               joins: str = "", equal: dict[str, str]) -> list:
-    """:func:`_newest` for one value of one column (an item's kind, a document's type).
-    PostgreSQL reads the newest of every value at once, one pass over the matches instead of one
-    per kind, and keeps them for the rest of the search (``session.info``, cleared by
-    :func:`search`); SQLite's backward walks stop early and need no such help."""
-    if _dialect(session) == "sqlite":
-        return _newest(session, table_name, columns, words, limit, joins=joins, equal=equal)
-    ((name, value),) = equal.items()
-    memo = session.info.setdefault(MEMO, {})
-    key = (table_name, columns, joins, name, tuple(words), limit)
-    if key not in memo:
-        params: dict = {"limit": limit}
-        conditions = _pg_conditions(table_name, words, params)
-        memo[key] = _newest_by(session, table_name, columns, joins, " AND ".join(conditions), name, params)
-    return memo[key].get(value, [])
-
-
 def _newest_by(session: Session, table_name: str, columns: str, joins: str, where: str, name: str,
                params: dict) -> dict:
     """The newest ``params["limit"]`` rows matching ``where`` for each value of the column
@@ -257,22 +275,26 @@ def _newest_by(session: Session, table_name: str, columns: str, joins: str, wher
     return found
 
 
-def _exact(session: Session, table_name: str, columns: str, words: Sequence[str], indexed: Sequence[str], *,
-           joins: str = "", equal: dict[str, str] | None = None, unindexed_equal: bool = False) -> list:
-    """Rows whose one of the ``indexed`` columns is the query in one of its usual cases
-    (``so-0042`` finds ``SO-0042``, ``widget`` the product ``Widget``), read from their indexes.
-    ``unindexed_equal``: on SQLite the ``equal`` columns are written ``+t.column``, so that it
-    never walks an index of those (an item's kind) instead."""
+def _exact_condition(words: Sequence[str], indexed: Sequence[str], params: dict) -> str:
+    """One of the ``indexed`` columns is the query in one of its usual cases (``so-0042`` finds
+    ``SO-0042``, ``widget`` the product ``Widget``): their indexes answer it."""
     q = " ".join(words)
     candidates = sorted({q, q.upper(), q.capitalize(), q.title()})
-    params = {**{f"c{n}": c for n, c in enumerate(candidates)},
-              **{f"e_{name}": value for name, value in (equal or {}).items()}}
-    plus = "+" if unindexed_equal and _dialect(session) == "sqlite" else ""
+    params.update({f"c{n}": c for n, c in enumerate(candidates)})
     listed = ", ".join(f":c{n}" for n in range(len(candidates)))
-    found = " OR ".join(f"t.{column} IN ({listed})" for column in indexed)
-    conditions = [f"{plus}t.{name} = :e_{name}" for name in (equal or {})] + [f"({found})"]
+    return " OR ".join(f"t.{column} IN ({listed})" for column in indexed)
+
+
+def _exact(session: Session, table_name: str, columns: str, words: Sequence[str], indexed: Sequence[str], *,
+           joins: str = "", equal: dict[str, str], unindexed_equal: bool = False) -> list:
+    """SQLite: at most five rows meeting :func:`_exact_condition`, newest first. ``unindexed_equal``: the
+    ``equal`` columns are written ``+t.column``, so that it never walks an index of those (an
+    item's kind) instead."""
+    params = {f"e_{name}": value for name, value in equal.items()}
+    plus = "+" if unindexed_equal else ""
+    conditions = [f"{plus}t.{name} = :e_{name}" for name in equal] + [f"({_exact_condition(words, indexed, params)})"]
     sql = f"SELECT {columns} FROM {table_name} AS t {joins} WHERE {' AND '.join(conditions)} LIMIT 5"
-    return list(session.execute(sql_text(sql), params))
+    return sorted(session.execute(sql_text(sql), params), key=lambda row: row[0], reverse=True)
 
 
 #: the documents of at most this many customers or vendors (the newest) whose name holds the query
@@ -285,23 +307,19 @@ def _named(session: Session, table_name: str, words: Sequence[str], limit: int) 
     SQLite the ``name`` column of their full-text table, on PostgreSQL the trigram index on
     ``lower(name)`` (migration core_0019)."""
     params: dict = {"limit": limit}
-    if _dialect(session) == "sqlite":
-        fts = FTS_TABLES[table_name]
-        params["match"] = " ".join("{name} : " + _phrase(w) for w in words if len(w) >= TRIGRAM)
-        source, order = f"{fts} CROSS JOIN {table_name} AS t ON t.id = {fts}.rowid", f"{fts}.rowid DESC"
-        conditions = [f"{fts} MATCH :match"]
-        short, function = [w for w in words if len(w) < TRIGRAM], "instr"
-    else:  # the trigram indexes on lower(name) of migration core_0019
-        source, order = f"{table_name} AS t", "t.id + 0 DESC"
-        conditions = []
+    conditions = []
+    for n, word in enumerate(w for w in words if len(w) < TRIGRAM):
+        params[f"n{n}"] = word
+        conditions.append(f"{'instr' if _dialect(session) == 'sqlite' else 'strpos'}(lower(t.name), :n{n}) > 0")
+    if _dialect(session) != "sqlite":  # the trigram indexes on lower(name) of migration core_0019
         for n, word in enumerate(w for w in words if len(w) >= TRIGRAM):
             params[f"w{n}"] = "%" + _escape_like(word) + "%"
             conditions.append(f"lower(t.name) LIKE lower(:w{n}) ESCAPE '\\'")
-        short, function = [w for w in words if len(w) < TRIGRAM], "strpos"
-    for n, word in enumerate(short):
-        params[f"n{n}"] = word
-        conditions.append(f"{function}(lower(t.name), :n{n}) > 0")
-    sql = f"SELECT t.id FROM {source} WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT :limit"
+        return [id_ for id_, _found_as in _pg_matches(session, table_name, "t.id", conditions, params)]
+    fts = FTS_TABLES[table_name]
+    params["match"] = " ".join("{name} : " + _phrase(w) for w in words if len(w) >= TRIGRAM)
+    sql = (f"SELECT t.id FROM {fts} CROSS JOIN {table_name} AS t ON t.id = {fts}.rowid "
+           f"WHERE {' AND '.join([f'{fts} MATCH :match', *conditions])} ORDER BY {fts}.rowid DESC LIMIT :limit")
     return list(session.scalars(sql_text(sql), params))
 
 
@@ -362,8 +380,8 @@ def _find_items(kind: str) -> Finder:
     def find(session: Session, words: list[str], limit: int) -> list[SearchHit]:
         columns = "t.id, t.name, t.sku, t.category, t.active, t.is_bundle"
         equal = {"kind": kind}
-        rows = _best_first(_exact(session, "items", columns, words, ("sku", "name"), equal=equal, unindexed_equal=True),
-                           _newest_of(session, "items", columns, words, limit, equal=equal), limit)
+        rows = _best_first(*_matches(session, "items", columns, words, limit, indexed=("sku", "name"), equal=equal,
+                                     unindexed_equal=True), limit)
         return [SearchHit(kind, id_, name, _details(sku, category), inactive=not active,
                           variant="bundle" if is_bundle else None)
                 for id_, name, sku, category, active, is_bundle in rows]
@@ -373,8 +391,7 @@ def _find_items(kind: str) -> Finder:
 def _find_parties(kind: str, table_name: str) -> Finder:
     def find(session: Session, words: list[str], limit: int) -> list[SearchHit]:
         columns = "t.id, t.name, t.email, t.phone, t.active"
-        rows = _best_first(_exact(session, table_name, columns, words, ("name",)),
-                           _newest(session, table_name, columns, words, limit), limit)
+        rows = _best_first(*_matches(session, table_name, columns, words, limit, indexed=("name",)), limit)
         return [SearchHit(kind, id_, name, _details(email, phone), inactive=not active)
                 for id_, name, email, phone, active in rows]
     return find
@@ -382,7 +399,7 @@ def _find_parties(kind: str, table_name: str) -> Finder:
 
 def _find_contacts(session: Session, words: list[str], limit: int) -> list[SearchHit]:
     columns = "t.id, t.first_name, t.last_name, t.email, t.phone, t.active, a.name"
-    rows = _newest(session, "contacts", columns, words, limit, joins="LEFT JOIN accounts a ON a.id = t.account_id")
+    _, rows = _matches(session, "contacts", columns, words, limit, joins="LEFT JOIN accounts a ON a.id = t.account_id")
     return [SearchHit("contact", id_, f"{first} {last}".strip(), _details(account, email, phone), inactive=not active)
             for id_, first, last, email, phone, active, account in rows]
 
@@ -392,10 +409,10 @@ def _find_documents(doc_type: str) -> Finder:
         columns = "t.id, t.number, t.subject, t.status, COALESCE(a.name, v.name, '')"
         joins = "LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN vendors v ON v.id = t.vendor_id"
         equal = {"doc_type": doc_type}
-        newest = _newest_first(_newest_of(session, "documents", columns, words, limit, joins=joins, equal=equal),
-                               _of_parties(session, columns, joins, words, doc_type, limit))
-        rows = _best_first(_exact(session, "documents", columns, words, ("number",), joins=joins, equal=equal),
-                           newest, limit)
+        exact, newest = _matches(session, "documents", columns, words, limit, indexed=("number",), joins=joins,
+                                 equal=equal)
+        rows = _best_first(exact, _newest_first(newest, _of_parties(session, columns, joins, words, doc_type, limit)),
+                           limit)
         return [SearchHit(doc_type, id_, number, _details(party, subject, status_label(status)))
                 for id_, number, subject, status, party in rows]
     return find
