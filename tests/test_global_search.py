@@ -159,13 +159,13 @@ def test_results_are_grouped_by_kind_in_order_with_the_best_first(admin, records
     assert "Widget" not in html
 
 
-@pytest.mark.parametrize("window", [1, 2, 5, 1000])
+@pytest.mark.parametrize("window", [1, 2, 1000])
 def test_each_kind_shows_its_exact_matches_then_its_newest_whatever_rows_are_newer(app, session, api, catalog,
                                                                                     monkeypatch, window):
-    """PostgreSQL reads a window of each kind's newest rows before asking its trigram indexes
-    for the older ones (``search.WINDOW``). Whatever its size, and wherever the matches are
-    among the rows of their kind and of the others, each kind shows the rows equal to the query
-    first, then its newest matches, and says whether there are more."""
+    """PostgreSQL reads a window of each kind's newest rows (``search.WINDOW`` rows a hit asked
+    for) before asking its trigram indexes for the older ones. Whatever its size, and wherever
+    the matches are among the rows of their kind and of the others, each kind shows the rows
+    equal to the query first, then its newest matches, and says whether there are more."""
     monkeypatch.setattr(search, "WINDOW", window)
     product_names = ["quasar stand", "Quasar", "desk lamp", "quasar box", "desk lamp", "desk lamp", "blue quasar",
                      "desk lamp", "quasar rack", "desk lamp", "desk lamp"]

@@ -22,9 +22,9 @@ The indexes (migration ``core_0012``):
 
 Within a kind, the records whose name (number for documents, SKU too for items) is the query
 come first, then the newest: SQLite walks the full-text index backwards from the newest match and
-stops after a few; PostgreSQL filters the kind's :data:`WINDOW` newest rows and asks its trigram
-indexes only for what they lack (:func:`_pg_matches`). So a common word costs no more than a rare
-one.
+stops after a few; PostgreSQL filters the kind's newest rows (:data:`WINDOW`) and asks its trigram
+indexes only for what they lack (:func:`_pg_matches`; the item kinds together, and the document
+types together: :func:`_pg_matches_among`). So a common word costs no more than a rare one.
 
 Plugins add kinds of their own with the hook ``crm_search_kinds()`` (:class:`SearchKind`).
 Which kinds a user may see is the caller's business (the web layer asks ``crm.permissions``).
@@ -177,18 +177,28 @@ def _text_of(table_name: str) -> str:
 
 def _matches(session: Session, table_name: str, columns: str, words: Sequence[str], limit: int, *,
              indexed: Sequence[str] = (), joins: str = "", equal: dict[str, str] | None = None,
-             unindexed_equal: bool = False) -> tuple[list, list]:
+             among: Sequence[str] = (), unindexed_equal: bool = False) -> tuple[list, list]:
     """The rows (``columns`` of the table, aliased ``t``, and of ``joins``) that a search shows:
     ``(exact, newest)``, those whose one of the ``indexed`` columns is the query (see
     :func:`_exact`, at most five) and the newest ``limit`` holding every word, newest first.
-    ``equal``: column -> value the rows must have. SQLite: two statements, the newest read by
-    walking its full-text table backwards from the newest match. PostgreSQL: one
-    (:func:`_pg_matches`)."""
+    ``equal``: column -> value the rows must have; ``among``: the values of that column the
+    search reads together (an item's kinds, the document types). SQLite: two statements, the
+    newest read by walking its full-text table backwards from the newest match. PostgreSQL:
+    :func:`_pg_matches`, or :func:`_pg_matches_among` for every value at once."""
     equal = equal or {}
     params = {"limit": limit, **{f"e_{name}": value for name, value in equal.items()}}
     if _dialect(session) != "sqlite":
-        found = _pg_matches(session, table_name, columns, _pg_conditions(table_name, words, params), params,
-                            exact=_exact_condition(words, indexed, params) if indexed else None, joins=joins,
+        exact_sql = _exact_condition(words, indexed, params) if indexed else None
+        conditions = _pg_conditions(table_name, words, params)
+        if among:
+            ((name, value),) = equal.items()
+            memo = session.info.setdefault(MEMO, {})
+            key = (table_name, columns, joins, name, tuple(among), tuple(words), limit)
+            if key not in memo:
+                memo[key] = _pg_matches_among(session, table_name, columns, conditions, params, exact=exact_sql,
+                                              joins=joins, name=name, values=among)
+            return memo[key].get(value, ([], []))
+        found = _pg_matches(session, table_name, columns, conditions, params, exact=exact_sql, joins=joins,
                             equal=equal)
         return [row[:-1] for row in found if row[-1] == 0], [row[:-1] for row in found if row[-1] == 1]
     exact = _exact(session, table_name, columns, words, indexed, joins=joins, equal=equal,
@@ -203,9 +213,10 @@ def _matches(session: Session, table_name: str, columns: str, words: Sequence[st
     return exact, list(session.execute(sql_text(sql), params))
 
 
-#: PostgreSQL: how many of a table's newest rows (of the kind searched) are read before its
-#: trigram indexes are asked for the older ones
-WINDOW = 150
+#: PostgreSQL: how many of a kind's newest rows are read, per hit asked for, before its trigram
+#: indexes are asked for the older ones (the suggestions ask for 6 a kind: 150 rows; a word one
+#: row in 25 holds is found among them)
+WINDOW = 25
 
 
 def _pg_matches(session: Session, table_name: str, columns: str, conditions: Sequence[str], params: dict, *,
@@ -214,9 +225,9 @@ def _pg_matches(session: Session, table_name: str, columns: str, conditions: Seq
     then the newest ``params["limit"]`` meeting every one of ``conditions``, all with ``equal``
     (whose values are in ``params`` as ``e_<column>``); each row ends with 0 (exact) or 1.
 
-    The newest are read in two parts: the :data:`WINDOW` newest rows, walked backwards by their
-    index and filtered, then, only when those hold too few, the older rows' matches from the
-    trigram indexes (PostgreSQL stops at the ``LIMIT`` and never runs the second part when the
+    The newest are read in two parts: the newest rows (:data:`WINDOW` a hit), walked backwards
+    by their index and filtered, then, only when those hold too few, the older rows' matches from
+    the trigram indexes (PostgreSQL stops at the ``LIMIT`` and never runs the second part when the
     first fills it). A word thousands of rows hold is found among the newest at once, where
     reading all its matches from the trigram indexes to keep the newest costs thousands of row
     reads; a rare one costs the window's walk more than the indexes alone."""
@@ -233,7 +244,54 @@ def _pg_matches(session: Session, table_name: str, columns: str, conditions: Seq
         parts.insert(0, f"SELECT t.*, 0 AS found_as FROM {table_name} AS t WHERE {kept} AND ({exact}) LIMIT 5")
     found = " UNION ALL ".join(f"({part})" for part in parts)
     sql = f"SELECT {columns}, t.found_as FROM ({found}) AS t {joins} ORDER BY t.found_as, t.id DESC"
-    return list(session.execute(sql_text(sql), {**params, "window": WINDOW}))
+    return list(session.execute(sql_text(sql), {**params, "window": WINDOW * params["limit"]}))
+
+
+def _pg_matches_among(session: Session, table_name: str, columns: str, conditions: Sequence[str], params: dict, *,
+                      exact: str | None, joins: str, name: str, values: Sequence[str]) -> dict:
+    """:func:`_pg_matches` for each of ``values`` of the column ``name`` (an item's kinds, the
+    document types), in at most two statements instead of one per value: value ->
+    ``(exact, newest)``. The first reads each value's exact matches and the matches among its
+    newest rows (:data:`WINDOW` a hit); the second, only for the values those left short, their newest
+    matches from the trigram indexes. When no value's window was full, the word is rare enough for
+    one pass over all its matches to serve them all; when one was, the word is common there, and
+    one pass would read every one of those matches: each short value is then read apart, which
+    PostgreSQL answers by crossing the trigram indexes with the index of ``name`` (a prefix every
+    invoice number holds costs little for the other document types)."""
+    where = " AND ".join(conditions)
+    params = {**params, "window": WINDOW * params["limit"], **{f"v{n}": value for n, value in enumerate(values)}}
+    parts = []
+    for n in range(len(values)):
+        if exact:
+            parts.append(f"SELECT t.*, 0 AS found_as FROM {table_name} AS t WHERE t.{name} = :v{n} AND ({exact}) "
+                         f"LIMIT 5")
+        # the value as a range, and the order by both columns: PostgreSQL walks the index on
+        # (name, id) backwards, reading the window's rows and no others, where for "= value" it may
+        # walk the primary key and skip the rows of other values (every one, when those are newest)
+        window = (f"SELECT t.* FROM {table_name} AS t WHERE t.{name} >= :v{n} AND t.{name} <= :v{n} "
+                  f"ORDER BY t.{name} DESC, t.id DESC LIMIT :window")
+        parts.append(f"SELECT * FROM (SELECT t.*, 1 AS found_as FROM ({window}) AS t WHERE {where} "
+                     f"ORDER BY t.id DESC LIMIT :limit) AS w{n}")
+    found = " UNION ALL ".join(f"({part})" for part in parts)
+    sql = f"SELECT {columns}, t.{name}, t.found_as FROM ({found}) AS t {joins} ORDER BY t.found_as, t.id DESC"
+    answer: dict = {value: ([], []) for value in values}
+    for row in session.execute(sql_text(sql), params):
+        answer[row[-2]][row[-1]].append(tuple(row)[:-2])
+    short = [n for n, value in enumerate(values) if len(answer[value][1]) < params["limit"]]
+    if not short:
+        return answer
+    listed = ", ".join(f":v{n}" for n in short)
+    if len(short) == len(values):  # a word no value's window is full of: one pass over its matches
+        older = _newest_by(session, table_name, columns, joins, f"{where} AND t.{name} IN ({listed})", name, params)
+    else:  # common among some: read each other value apart, its index crossed with the trigram indexes
+        found = " UNION ALL ".join(f"(SELECT t.* FROM {table_name} AS t WHERE t.{name} = :v{n} AND {where} "
+                                   f"ORDER BY t.id + 0 DESC LIMIT :limit)" for n in short)
+        older = {}
+        for row in session.execute(sql_text(f"SELECT {columns}, t.{name} FROM ({found}) AS t {joins}"), params):
+            older.setdefault(row[-1], []).append(tuple(row)[:-1])
+    for n in short:  # every match of the value, the window's included
+        answer[values[n]] = (answer[values[n]][0], sorted(older.get(values[n], []), key=lambda row: -row[0]))
+    return answer
 
 
 def _short_words(table_name: str, words: Sequence[str], params: dict, function: str) -> list[str]:
@@ -376,12 +434,17 @@ def _details(*parts: str | None) -> str:
     return " · ".join(part for part in parts if part)
 
 
+#: the item kinds and document types the core's kinds search, read together on PostgreSQL
+ITEM_KINDS = ("product", "service")
+DOC_TYPES = ("quote", "sales_order", "purchase_order", "invoice")
+
+
 def _find_items(kind: str) -> Finder:
     def find(session: Session, words: list[str], limit: int) -> list[SearchHit]:
         columns = "t.id, t.name, t.sku, t.category, t.active, t.is_bundle"
         equal = {"kind": kind}
         rows = _best_first(*_matches(session, "items", columns, words, limit, indexed=("sku", "name"), equal=equal,
-                                     unindexed_equal=True), limit)
+                                     among=ITEM_KINDS, unindexed_equal=True), limit)
         return [SearchHit(kind, id_, name, _details(sku, category), inactive=not active,
                           variant="bundle" if is_bundle else None)
                 for id_, name, sku, category, active, is_bundle in rows]
@@ -410,7 +473,7 @@ def _find_documents(doc_type: str) -> Finder:
         joins = "LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN vendors v ON v.id = t.vendor_id"
         equal = {"doc_type": doc_type}
         exact, newest = _matches(session, "documents", columns, words, limit, indexed=("number",), joins=joins,
-                                 equal=equal)
+                                 equal=equal, among=DOC_TYPES)
         rows = _best_first(exact, _newest_first(newest, _of_parties(session, columns, joins, words, doc_type, limit)),
                            limit)
         return [SearchHit(doc_type, id_, number, _details(party, subject, status_label(status)))
