@@ -4,15 +4,22 @@ timing helpers that print p50/p95."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
+import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 
+ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("CRM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -164,3 +171,48 @@ def row(label: str, value: str, note: str = "") -> None:
 
 def header(title: str) -> None:
     print(f"\n== {title}")
+
+
+class Served:
+    """``crm serve`` (gunicorn, as in production) on the database ``url`` with ``processes`` web
+    processes of ``threads`` threads on a free port, until the block ends (``with`` gives the
+    port); ``plugins``: its ``CRM_PLUGINS`` (None: every installed plugin)."""
+
+    def __init__(self, url: str, processes: int, threads: int, folder: Path, plugins: str | None = None):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_SECRET_KEY": "bench", "CRM_INSTANCE_PATH": str(folder),
+               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        for unset in ("CRM_REDIS_URL", "CRM_WITH_WORKER", "CRM_WEB_WORKERS", "CRM_WEB_THREADS", "CRM_PLUGINS"):
+            env.pop(unset, None)
+        if plugins is not None:
+            env["CRM_PLUGINS"] = plugins
+        self.folder = folder
+        self.log = (folder / "serve.log").open("w")
+        self.process = subprocess.Popen([sys.executable, "-m", "crm.cli", "serve", "--port", str(self.port),
+                                         "--workers", str(processes), "--threads", str(threads)],
+                                        env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def __enter__(self) -> int:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    return self.port
+            except OSError:
+                time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("crm serve did not come up")
+
+    def __exit__(self, *_exc) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -14,10 +14,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 
 from bench import data
-from bench.common import StatementCounter, admin_engine, fresh_database, header, migrated_app, row
+from bench.common import Served, StatementCounter, admin_engine, fresh_database, header, migrated_app, row
 
 CLIENTS = 16
 ORDERS = 1200
@@ -37,7 +33,6 @@ STOCK_PER_PRODUCT = Decimal("45")  # 900 units for 1,200 single-unit orders: som
 PROCESSES = [int(n) for n in os.environ.get("CRM_BENCH_SCALEOUT_PROCESSES", "1,4").split(",")]
 THREADS = int(os.environ.get("CRM_BENCH_SCALEOUT_THREADS", "4"))
 PLUGINS = os.environ.get("CRM_BENCH_SCALEOUT_PLUGINS")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(backend: str) -> None:
@@ -71,7 +66,7 @@ def _round(processes: int):
         app, token = migrated_app(url)
         ids = data.base_records(app)
         product_ids = data.products(app, PRODUCTS, ids["tax"], stock=STOCK_PER_PRODUCT)
-        served = _served(url, processes, Path(tempfile.mkdtemp(prefix="crm-bench-")))
+        served = Served(url, processes, THREADS, Path(tempfile.mkdtemp(prefix="crm-bench-")), PLUGINS)
         with served as port:
             bodies = [("POST", "/api/v1/sales-orders", {"account_id": ids["account"], "lines": [
                 {"item_id": product_ids[n % PRODUCTS], "quantity": "1"}]}) for n in range(ORDERS)]
@@ -113,49 +108,6 @@ def _statements_per_approval() -> int:
         assert answer.status_code == 200, answer.get_data(as_text=True)
         db.engine(app).dispose()
         return counted["statements"]
-
-
-class _served:
-    """``crm serve`` with ``processes`` web processes on a free port, until the block ends."""
-
-    def __init__(self, url: str, processes: int, folder: Path):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_SECRET_KEY": "bench", "CRM_INSTANCE_PATH": str(folder),
-               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        for unset in ("CRM_REDIS_URL", "CRM_WITH_WORKER", "CRM_WEB_WORKERS", "CRM_WEB_THREADS", "CRM_PLUGINS"):
-            env.pop(unset, None)
-        if PLUGINS is not None:
-            env["CRM_PLUGINS"] = PLUGINS
-        self.folder = folder
-        self.log = (folder / "serve.log").open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "crm.cli", "serve", "--port", str(self.port),
-                                         "--workers", str(processes), "--threads", str(THREADS)],
-                                        env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def __enter__(self) -> int:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    return self.port
-            except OSError:
-                time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError("crm serve did not come up")
-
-    def __exit__(self, *_exc) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _send_all(port: int, token: str, requests_: list) -> tuple[list[tuple[int, bytes]], float]:
