@@ -184,22 +184,22 @@ def _matches(session: Session, table_name: str, columns: str, words: Sequence[st
     ``equal``: column -> value the rows must have; ``among``: the values of that column the
     search reads together (an item's kinds, the document types). SQLite: two statements, the
     newest read by walking its full-text table backwards from the newest match. PostgreSQL:
-    :func:`_pg_matches`, or :func:`_pg_matches_among` for every value at once."""
+    :func:`_pg_matches`, or with ``equal`` :func:`_pg_matches_among` (every value of ``among``
+    at once)."""
     equal = equal or {}
     params = {"limit": limit, **{f"e_{name}": value for name, value in equal.items()}}
     if _dialect(session) != "sqlite":
         exact_sql = _exact_condition(words, indexed, params) if indexed else None
         conditions = _pg_conditions(table_name, words, params)
-        if among:
+        if equal:
             ((name, value),) = equal.items()
             memo = session.info.setdefault(MEMO, {})
-            key = (table_name, columns, joins, name, tuple(among), tuple(words), limit)
+            key = (table_name, columns, joins, name, tuple(among or [value]), tuple(words), limit)
             if key not in memo:
                 memo[key] = _pg_matches_among(session, table_name, columns, conditions, params, exact=exact_sql,
-                                              joins=joins, name=name, values=among)
+                                              joins=joins, name=name, values=among or [value])
             return memo[key].get(value, ([], []))
-        found = _pg_matches(session, table_name, columns, conditions, params, exact=exact_sql, joins=joins,
-                            equal=equal)
+        found = _pg_matches(session, table_name, columns, conditions, params, exact=exact_sql, joins=joins)
         return [row[:-1] for row in found if row[-1] == 0], [row[:-1] for row in found if row[-1] == 1]
     exact = _exact(session, table_name, columns, words, indexed, joins=joins, equal=equal,
                    unindexed_equal=unindexed_equal) if indexed else []
@@ -220,10 +220,10 @@ WINDOW = 25
 
 
 def _pg_matches(session: Session, table_name: str, columns: str, conditions: Sequence[str], params: dict, *,
-                exact: str | None = None, joins: str = "", equal: dict[str, str] | None = None) -> list:
+                exact: str | None = None, joins: str = "") -> list:
     """PostgreSQL, in one statement: the rows meeting the ``exact`` condition (at most five),
-    then the newest ``params["limit"]`` meeting every one of ``conditions``, all with ``equal``
-    (whose values are in ``params`` as ``e_<column>``); each row ends with 0 (exact) or 1.
+    then the newest ``params["limit"]`` meeting every one of ``conditions``; each row ends with 0
+    (exact) or 1.
 
     The newest are read in two parts: the newest rows (:data:`WINDOW` a hit), walked backwards
     by their index and filtered, then, only when those hold too few, the older rows' matches from
@@ -231,17 +231,16 @@ def _pg_matches(session: Session, table_name: str, columns: str, conditions: Seq
     first fills it). A word thousands of rows hold is found among the newest at once, where
     reading all its matches from the trigram indexes to keep the newest costs thousands of row
     reads; a rare one costs the window's walk more than the indexes alone."""
-    kept = " AND ".join(f"t.{name} = :e_{name}" for name in equal or {}) or "TRUE"
     where = " AND ".join(conditions)
-    newest = f"SELECT t.id FROM {table_name} AS t WHERE {kept} ORDER BY t.id DESC LIMIT :window"
-    window = f"SELECT t.* FROM {table_name} AS t WHERE {kept} ORDER BY t.id DESC LIMIT :window"
+    newest = f"SELECT t.id FROM {table_name} AS t ORDER BY t.id DESC LIMIT :window"
+    window = f"SELECT t.* FROM {table_name} AS t ORDER BY t.id DESC LIMIT :window"
     parts = [f"SELECT * FROM ((SELECT t.*, 1 AS found_as FROM ({window}) AS t WHERE {where} "
              f"ORDER BY t.id DESC LIMIT :limit) "
-             f"UNION ALL (SELECT t.*, 1 AS found_as FROM {table_name} AS t WHERE {kept} AND {where} "
+             f"UNION ALL (SELECT t.*, 1 AS found_as FROM {table_name} AS t WHERE {where} "
              f"AND t.id + 0 < (SELECT min(w.id) FROM ({newest}) AS w) ORDER BY t.id + 0 DESC LIMIT :limit)) AS n "
              f"LIMIT :limit"]
     if exact:
-        parts.insert(0, f"SELECT t.*, 0 AS found_as FROM {table_name} AS t WHERE {kept} AND ({exact}) LIMIT 5")
+        parts.insert(0, f"SELECT t.*, 0 AS found_as FROM {table_name} AS t WHERE {exact} LIMIT 5")
     found = " UNION ALL ".join(f"({part})" for part in parts)
     sql = f"SELECT {columns}, t.found_as FROM ({found}) AS t {joins} ORDER BY t.found_as, t.id DESC"
     return list(session.execute(sql_text(sql), {**params, "window": WINDOW * params["limit"]}))
