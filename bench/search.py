@@ -8,6 +8,8 @@ page (``GET /search/?q=``, twenty of each kind, HTML), and the search alone
 (``crm.services.search.search`` in a session, no HTTP). Target: p95 < 30 ms. The request floor
 (a query too short to be searched) shows what every request costs besides the search. On SQLite
 the search's CPU time is printed too: on a busy machine it is what the search costs by itself.
+Then the suggestions again as production serves them: ``crm serve`` (gunicorn) in processes of
+its own, asked over a kept-alive ``http.client`` connection.
 Also the API's product search (``/api/v1/products?q=``) over the 40,000 products.
 """
 from __future__ import annotations
