@@ -634,7 +634,9 @@ def test_a_failed_payment_emails_the_customer_once_however_often_the_payment_is_
     rule(api, name="Payment failed", entity="invoices", trigger={"event": "payment_failed"},
          actions=[{"type": "send_email", "to": ["party"], "language": "en", "attach_pdf": False,
                    "subject": "Your payment for invoice {{ document.number }} did not go through",
-                   "body": "Please pay the {{ document.balance }} still open."}])
+                   "body": "Your payment of {{ payment.amount }} of {{ payment.date }} ({{ payment.reference }}) "
+                           "is {{ payment.status }}. Please pay the {{ document.balance }} still open."},
+                  {"type": "add_comment", "text": "{{ payment.amount }} {{ payment.status }} {{ payment.note }}"}])
     invoice = api.post("/invoices", json={"account_id": catalog.account,
                                           "lines": [{"item_id": catalog.consulting, "quantity": "1"}]}).json()
     api.patch(f"/invoices/{invoice['id']}", json={"status": "Approved"})
@@ -644,7 +646,8 @@ def test_a_failed_payment_emails_the_customer_once_however_often_the_payment_is_
         mailer.send_due(wf_app)
         return [m.message["Subject"] for m in smtp.messages]
 
-    card = api.post(f"/invoices/{invoice['id']}/payments", json={"amount": "48.40", "status": "Pending"}).json()
+    card = api.post(f"/invoices/{invoice['id']}/payments", json={"amount": "48.40", "status": "Pending",
+                                                                  "reference": "TX-77", "date": "2027-03-05"}).json()
     assert deliver() == []                                              # pending: nothing failed yet
     assert api.patch(f"/payments/{card['id']}", json={"status": "Failed"}).status_code == 200
     subject = f"Your payment for invoice {invoice['number']} did not go through"
@@ -652,12 +655,32 @@ def test_a_failed_payment_emails_the_customer_once_however_often_the_payment_is_
     for change in ({"note": "card declined twice"}, {"status": "Pending"}, {"status": "Failed"}):
         assert api.patch(f"/payments/{card['id']}", json={**change}).status_code == 200   # saved again
     assert deliver() == [subject]
-    check = api.post(f"/invoices/{invoice['id']}/payments", json={"amount": "48.40", "status": "Failed"})
+    check = api.post(f"/invoices/{invoice['id']}/payments", json={"amount": "48.40", "status": "Failed",
+                                                                   "note": "cheque bounced"})
     assert check.status_code == 201                                     # another payment recorded as failed
     assert deliver() == [subject, subject]
     assert smtp.messages[0].rcpt_tos == ["pay@lopez.example"]
-    assert "48.40" in smtp.messages[0].message.get_content()           # nothing was received
+    assert "Your payment of €48.40 of March 5, 2027 (TX-77) is Failed. Please pay the €48.40 still open." \
+        in smtp.messages[0].message.get_content()                      # the payment, and nothing was received
     assert api.get(f"/invoices/{invoice['id']}").json()["received"] == "0.00"
+    # each run sees its own payment
+    assert sorted(comments(wf_app, "documents", invoice["id"])) == ["€48.40 Failed", "€48.40 Failed cheque bounced"]
+
+
+def test_only_a_payment_trigger_gives_its_rules_the_payment(wf_app, api):
+    if "payment_failed" not in workflows_events(wf_app, "invoices"):
+        pytest.skip("the payments plugin says when a payment fails")
+    action = {"type": "add_comment", "text": "{{ payment.amount }}"}
+    refused = api.post("/workflows", json={"name": "No payment here", "entity": "invoices", "enabled": True,
+                                           "trigger": {"event": "updated"}, "actions": [action]})
+    assert refused.status_code == 422, refused.text
+    assert "actions[0].text" in refused.json()["error"]["fields"]
+    unknown = api.post("/workflows", json={"name": "Unknown", "entity": "invoices", "enabled": True,
+                                           "trigger": {"event": "payment_failed"},
+                                           "actions": [{**action, "text": "{{ payment.colour }}"}]})
+    assert unknown.status_code == 422 and "actions[0].text" in unknown.json()["error"]["fields"]
+    for event in ("payment_recorded", "payment_failed", "payment_overdue"):
+        rule(api, name=f"On {event}", entity="invoices", trigger={"event": event}, actions=[action])
 
 
 def test_a_rule_turned_off_before_its_run_does_nothing_and_says_so(wf_app, api):

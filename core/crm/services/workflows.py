@@ -159,12 +159,19 @@ class WorkflowTrigger:
     """A trigger a plugin declares (hook ``crm_workflow_triggers``) and fires with :func:`fire`:
     ``key`` (unique, e.g. ``payment_recorded``) on the records of ``entity``; ``per`` says how
     often it may run a rule for one record: ``"record"`` (once), ``"period"`` (once per
-    ``period`` given to :func:`fire`, e.g. a payment's id)."""
+    ``period`` given to :func:`fire`, e.g. a payment's id).
+
+    ``placeholders(session, period, language)``, when given, returns what the templates of the
+    trigger's rules see besides the record (``{"payment": {"amount": ...}}``), written in
+    ``language`` (``en``, ``es``): called with the run's ``period`` when a rule runs, and with
+    None when one is saved, then with sample values, for checking its templates (a template
+    using a name that is not there is refused)."""
 
     key: str
     entity: str
     label: Any
     per: str = "period"
+    placeholders: Callable[[Session, str | None, str], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -498,8 +505,9 @@ def check_trigger(entity: str, trigger: Any) -> dict:
     return out
 
 
-def template_sample(session: Session, entity: str, language: str = "en") -> dict[str, Any]:
-    """What the templates of a rule on ``entity`` may use, with sample values (to check them)."""
+def template_sample(session: Session, entity: str, language: str = "en", event: str | None = None) -> dict[str, Any]:
+    """What the templates of a rule on ``entity`` started by ``event`` may use, with sample values
+    (to check them)."""
     from crm.services import email
     spec = ENTITIES[entity]
     context: dict[str, Any] = email.sample_context(spec.doc_type, language) if spec.doc_type else {
@@ -509,9 +517,17 @@ def template_sample(session: Session, entity: str, language: str = "en") -> dict
     context["record"] = {name: sample[kind] for name, kind in fields_of(entity).items()}
     context["record"]["id"] = 1
     context["rule"] = {"name": "Rule", "id": 1}
-    context["event"] = "updated"
+    context["event"] = event or "updated"
     context["link"] = "/"
-    return context
+    return {**context, **_trigger_placeholders(session, event, None, language)}
+
+
+def _trigger_placeholders(session: Session, event: str | None, period: str | None, language: str) -> dict[str, Any]:
+    """What a plugin's trigger adds to its rules' templates (``WorkflowTrigger.placeholders``)."""
+    trigger = plugin_triggers().get(event or "")
+    if trigger is None or trigger.placeholders is None:
+        return {}
+    return dict(trigger.placeholders(session, period, language))
 
 
 def _render(subject: str, body: str, context: Mapping[str, Any], where: str,
@@ -578,8 +594,9 @@ def check_webhook_url(url: Any, where: str = "url") -> str:
     return url
 
 
-def check_action(session: Session, entity: str, action: Any, i: int) -> dict:
-    """One action as it is stored; refused naming ``actions[i].<key>``."""
+def check_action(session: Session, entity: str, action: Any, i: int, event: str | None = None) -> dict:
+    """One action of a rule on ``entity`` started by ``event`` as it is stored; refused naming
+    ``actions[i].<key>``."""
     where = f"actions[{i}]"
     if not isinstance(action, dict):
         raise ValidationError.for_field(where, _("must be an object with a type"))
@@ -598,10 +615,10 @@ def check_action(session: Session, entity: str, action: Any, i: int) -> dict:
     if kind not in checks:
         raise ValidationError.for_field(f"{where}.type", _("must be one of: %(values)s",
                                                            values=", ".join(action_types())))
-    return {"type": kind, **checks[kind](session, entity, action, where)}
+    return {"type": kind, **checks[kind](session, entity, action, where, event)}
 
 
-def _check_send_email(session: Session, entity: str, action: dict, where: str) -> dict:
+def _check_send_email(session: Session, entity: str, action: dict, where: str, event: str | None) -> dict:
     from crm.services import email
     language = action.get("language") or "en"
     if language not in email.LANGUAGES:
@@ -618,11 +635,11 @@ def _check_send_email(session: Session, entity: str, action: dict, where: str) -
         raise ValidationError.for_field(f"{where}.subject", _("a subject is required (or attach the document's "
                                                               "PDF with its type's template)"))
     if subject or body:
-        _render(subject, body, template_sample(session, entity, language), where)
+        _render(subject, body, template_sample(session, entity, language, event), where)
     return {"to": to, "cc": cc, "subject": subject, "body": body, "language": language, "attach_pdf": attach}
 
 
-def _check_update_field(session: Session, entity: str, action: dict, where: str) -> dict:
+def _check_update_field(session: Session, entity: str, action: dict, where: str, event: str | None) -> dict:
     spec = ENTITIES[entity]
     field = _name(action.get("field"))
     if field not in spec.updatable or field not in fields_of(entity):
@@ -640,13 +657,13 @@ def _check_update_field(session: Session, entity: str, action: dict, where: str)
     return {"field": field, "value": value if isinstance(value, (bool, int)) or value is None else str(value)}
 
 
-def _check_add_comment(session: Session, entity: str, action: dict, where: str) -> dict:
+def _check_add_comment(session: Session, entity: str, action: dict, where: str, event: str | None) -> dict:
     text = _text(action, "text", f"{where}.text", MAX_TEXT, required=True)
-    _render(" ", text, template_sample(session, entity), where, ("text", "text"))
+    _render(" ", text, template_sample(session, entity, event=event), where, ("text", "text"))
     return {"text": text}
 
 
-def _check_notify(session: Session, entity: str, action: dict, where: str) -> dict:
+def _check_notify(session: Session, entity: str, action: dict, where: str, event: str | None) -> dict:
     role, user_id = _name(action.get("role")) or "", action.get("user_id")
     if bool(role) == bool(user_id):
         raise ValidationError.for_field(f"{where}.role", _("name a role or a user, one of them"))
@@ -662,11 +679,11 @@ def _check_notify(session: Session, entity: str, action: dict, where: str) -> di
             raise ValidationError.for_field(f"{where}.user_id", _("no user %(id)s", id=user_id))
     title = _text(action, "title", f"{where}.title", 250, required=True, line=True)
     message = _text(action, "message", f"{where}.message", MAX_TEXT)
-    _render(title, message, template_sample(session, entity), where, ("title", "message"))
+    _render(title, message, template_sample(session, entity, event=event), where, ("title", "message"))
     return {"role": role, "user_id": user_id or None, "title": title, "message": message}
 
 
-def _check_webhook(session: Session, entity: str, action: dict, where: str) -> dict:
+def _check_webhook(session: Session, entity: str, action: dict, where: str, event: str | None) -> dict:
     return {"url": check_webhook_url(action.get("url"), f"{where}.url")}
 
 
@@ -689,7 +706,7 @@ def check_rule(session: Session, data: Mapping[str, Any], current: WorkflowRule 
         raise ValidationError.for_field("actions", _("at least one action is required"))
     if len(actions) > MAX_ACTIONS:
         raise ValidationError.for_field("actions", _("at most %(count)s actions", count=MAX_ACTIONS))
-    checked = [check_action(session, entity, action, i) for i, action in enumerate(actions)]
+    checked = [check_action(session, entity, action, i, trigger.get("event")) for i, action in enumerate(actions)]
     enabled = merged.get("enabled", False)
     if not isinstance(enabled, bool):
         raise ValidationError.for_field("enabled", _("must be true or false"))
@@ -1216,7 +1233,7 @@ def _context(session: Session, rule: WorkflowRule, run: WorkflowRun, record: Any
     context["rule"] = {"name": rule.name, "id": rule.id}
     context["event"] = run.event
     context["link"] = record_link(run.entity, run.record_id, run.snapshot or {})
-    return context
+    return {**context, **_trigger_placeholders(session, run.event, run.period, language)}
 
 
 def _perform(app: Flask, session: Session, rule: WorkflowRule, run: WorkflowRun, i: int, action: Mapping) -> str:

@@ -1,6 +1,7 @@
 """Hook implementations of the payments plugin (id ``payments``)."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from crm import hookimpl
@@ -120,6 +121,28 @@ def crm_workflow_triggers():
     from flask_babel import lazy_gettext as _l
 
     from crm.services.workflows import WorkflowTrigger
-    return [WorkflowTrigger("payment_recorded", "invoices", _l("A payment is recorded")),
-            WorkflowTrigger("payment_failed", "invoices", _l("A payment fails")),
-            WorkflowTrigger("payment_overdue", "invoices", _l("An installment falls overdue"))]
+    return [WorkflowTrigger("payment_recorded", "invoices", _l("A payment is recorded"), placeholders=_payment),
+            WorkflowTrigger("payment_failed", "invoices", _l("A payment fails"), placeholders=_payment),
+            WorkflowTrigger("payment_overdue", "invoices", _l("An installment falls overdue"), placeholders=_payment)]
+
+
+def _payment(session, period: str | None, language: str) -> dict:
+    """What the templates of a rule started by a payment see of it, besides the invoice:
+    ``payment.amount`` (with the invoice's currency), ``payment.date``, ``payment.method``,
+    ``payment.status``, ``payment.reference``, ``payment.note``; all empty for a payment since
+    deleted, sample values when a rule is saved (``period`` None). ``period`` is the payment's id."""
+    from babel.dates import format_date
+    from babel.numbers import format_currency
+
+    from crm_payments.models import Payment
+    if period is None:
+        return {"payment": {"amount": format_currency(Decimal("120.00"), "EUR", locale=language),
+                            "date": format_date(dt.date(2027, 1, 31), format="long", locale=language),
+                            "method": "Card", "status": "Failed", "reference": "TX-0001", "note": "Sample"}}
+    payment = session.get(Payment, int(period)) if period.isdigit() else None
+    if payment is None:
+        return {"payment": dict.fromkeys(("amount", "date", "method", "status", "reference", "note"), "")}
+    return {"payment": {"amount": format_currency(payment.amount, payment.invoice.currency, locale=language),
+                        "date": format_date(payment.date, format="long", locale=language),
+                        "method": payment.method.name if payment.method else "", "status": payment.status.name,
+                        "reference": payment.reference, "note": payment.note}}
