@@ -519,11 +519,12 @@ def template_sample(session: Session, entity: str, language: str = "en", event: 
     context["rule"] = {"name": "Rule", "id": 1}
     context["event"] = event or "updated"
     context["link"] = "/"
-    return {**context, **_trigger_placeholders(session, event, None, language)}
+    return {**_trigger_placeholders(session, event, None, language), **context}
 
 
 def _trigger_placeholders(session: Session, event: str | None, period: str | None, language: str) -> dict[str, Any]:
-    """What a plugin's trigger adds to its rules' templates (``WorkflowTrigger.placeholders``)."""
+    """What a plugin's trigger adds to its rules' templates (``WorkflowTrigger.placeholders``);
+    the core's own names (``record``, ``document``, ...) are kept over a plugin's."""
     trigger = plugin_triggers().get(event or "")
     if trigger is None or trigger.placeholders is None:
         return {}
@@ -1233,7 +1234,7 @@ def _context(session: Session, rule: WorkflowRule, run: WorkflowRun, record: Any
     context["rule"] = {"name": rule.name, "id": rule.id}
     context["event"] = run.event
     context["link"] = record_link(run.entity, run.record_id, run.snapshot or {})
-    return {**context, **_trigger_placeholders(session, run.event, run.period, language)}
+    return {**_trigger_placeholders(session, run.event, run.period, language), **context}
 
 
 def _perform(app: Flask, session: Session, rule: WorkflowRule, run: WorkflowRun, i: int, action: Mapping) -> str:
