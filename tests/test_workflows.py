@@ -542,6 +542,17 @@ def test_the_rule_page_shows_its_run_log_and_the_bell_counts_notifications(wf_ap
     assert client.get("/admin/workflows/").status_code == 200
 
 
+def test_the_form_lists_what_a_plugins_trigger_adds_to_its_templates(wf_app, client, make_user):
+    if "payment_failed" not in workflows_events(wf_app, "invoices"):
+        pytest.skip("the payments plugin gives its rules the payment")
+    from crm.testing import TEST_PASSWORD
+    admin = make_user("admin")
+    client.post("/login", data={"username": admin.username, "password": TEST_PASSWORD})
+    page = client.get("/admin/workflows/new").get_data(as_text=True)
+    assert "<dt>A payment fails</dt><dd>payment.amount, payment.date, payment.method, payment.status, " \
+           "payment.reference, payment.note</dd>" in page
+
+
 def test_the_form_refuses_an_unknown_field_next_to_its_input(wf_app, client, make_user):
     from crm.testing import TEST_PASSWORD
     admin = make_user("admin")

@@ -522,6 +522,19 @@ def template_sample(session: Session, entity: str, language: str = "en", event: 
     return {**_trigger_placeholders(session, event, None, language), **context}
 
 
+def trigger_placeholders(session: Session) -> list[tuple[Any, list[str]]]:
+    """The plugins' triggers that give their rules more placeholders, each with their names
+    (``payment.amount``, ...), for the rule form: ``[(label, names)]``."""
+    found = []
+    for trigger in plugin_triggers().values():
+        if trigger.placeholders is not None:
+            names: list[str] = []
+            for name, value in trigger.placeholders(session, None, "en").items():
+                names += [f"{name}.{part}" for part in value] if isinstance(value, Mapping) else [name]
+            found.append((trigger.label, names))
+    return found
+
+
 def _trigger_placeholders(session: Session, event: str | None, period: str | None, language: str) -> dict[str, Any]:
     """What a plugin's trigger adds to its rules' templates (``WorkflowTrigger.placeholders``);
     the core's own names (``record``, ``document``, ...) are kept over a plugin's."""

@@ -184,7 +184,8 @@ def _form_page(rule, values: dict, errors: FormErrors):
     return render_template("admin/workflow_form.html", rule=rule, values=values, errors=errors,
                            entities=workflows.ENTITIES, events=workflows.EVENTS, operators=workflows.OPERATORS,
                            action_types=workflows.action_types(), fields_of=workflows.fields_of,
-                           plugin_events=workflows.plugin_triggers(), condition_rows=CONDITION_ROWS,
+                           plugin_events=workflows.plugin_triggers(),
+                           trigger_placeholders=workflows.trigger_placeholders(db.session), condition_rows=CONDITION_ROWS,
                            action_rows=ACTION_ROWS, kept=kept_parts(rule))
 
 
