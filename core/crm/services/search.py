@@ -187,7 +187,7 @@ def _matches(session: Session, table_name: str, columns: str, words: Sequence[st
     :func:`_pg_matches`, or with ``equal`` :func:`_pg_matches_among` (every value of ``among``
     at once)."""
     equal = equal or {}
-    params = {"limit": limit, **{f"e_{name}": value for name, value in equal.items()}}
+    params: dict = {"limit": limit}
     if _dialect(session) != "sqlite":
         exact_sql = _exact_condition(words, indexed, params) if indexed else None
         conditions = _pg_conditions(table_name, words, params)
@@ -203,6 +203,7 @@ def _matches(session: Session, table_name: str, columns: str, words: Sequence[st
         return [row[:-1] for row in found if row[-1] == 0], [row[:-1] for row in found if row[-1] == 1]
     exact = _exact(session, table_name, columns, words, indexed, joins=joins, equal=equal,
                    unindexed_equal=unindexed_equal) if indexed else []
+    params.update({f"e_{name}": value for name, value in equal.items()})
     fts = FTS_TABLES[table_name]
     prefix = FTS_SEARCHED.get(table_name)
     params["match"] = " ".join((f"{prefix} : " if prefix else "") + _phrase(w) for w in words if len(w) >= TRIGRAM)

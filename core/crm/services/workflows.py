@@ -522,7 +522,7 @@ def template_sample(session: Session, entity: str, language: str = "en", event: 
     return {**_trigger_placeholders(session, event, None, language), **context}
 
 
-def trigger_placeholders(session: Session) -> list[tuple[Any, list[str]]]:
+def placeholder_names(session: Session) -> list[tuple[Any, list[str]]]:
     """The plugins' triggers that give their rules more placeholders, each with their names
     (``payment.amount``, ...), for the rule form: ``[(label, names)]``."""
     found = []

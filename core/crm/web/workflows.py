@@ -185,7 +185,7 @@ def _form_page(rule, values: dict, errors: FormErrors):
                            entities=workflows.ENTITIES, events=workflows.EVENTS, operators=workflows.OPERATORS,
                            action_types=workflows.action_types(), fields_of=workflows.fields_of,
                            plugin_events=workflows.plugin_triggers(),
-                           trigger_placeholders=workflows.trigger_placeholders(db.session), condition_rows=CONDITION_ROWS,
+                           trigger_placeholders=workflows.placeholder_names(db.session), condition_rows=CONDITION_ROWS,
                            action_rows=ACTION_ROWS, kept=kept_parts(rule))
 
 

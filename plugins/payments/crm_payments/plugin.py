@@ -136,13 +136,15 @@ def _payment(session, period: str | None, language: str) -> dict:
 
     from crm_payments.models import Payment
     if period is None:
-        return {"payment": {"amount": format_currency(Decimal("120.00"), "EUR", locale=language),
-                            "date": format_date(dt.date(2027, 1, 31), format="long", locale=language),
-                            "method": "Card", "status": "Failed", "reference": "TX-0001", "note": "Sample"}}
-    payment = session.get(Payment, int(period)) if period.isdigit() else None
-    if payment is None:
-        return {"payment": dict.fromkeys(("amount", "date", "method", "status", "reference", "note"), "")}
-    return {"payment": {"amount": format_currency(payment.amount, payment.invoice.currency, locale=language),
-                        "date": format_date(payment.date, format="long", locale=language),
-                        "method": payment.method.name if payment.method else "", "status": payment.status.name,
-                        "reference": payment.reference, "note": payment.note}}
+        amount, currency, date, method, status, reference, note = (
+            Decimal("120.00"), "EUR", dt.date(2027, 1, 31), "Card", "Failed", "TX-0001", "Sample")
+    else:
+        payment = session.get(Payment, int(period)) if period.isdigit() else None
+        if payment is None:
+            return {"payment": dict.fromkeys(("amount", "date", "method", "status", "reference", "note"), "")}
+        amount, currency, date, method, status, reference, note = (
+            payment.amount, payment.invoice.currency, payment.date, payment.method.name if payment.method else "",
+            payment.status.name, payment.reference, payment.note)
+    return {"payment": {"amount": format_currency(amount, currency, locale=language),
+                        "date": format_date(date, format="long", locale=language), "method": method,
+                        "status": status, "reference": reference, "note": note}}
