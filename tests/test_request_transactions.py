@@ -87,3 +87,75 @@ def test_a_request_that_only_read_leaves_its_statements_prepared_for_the_next(pr
     # psycopg prepares a statement the fifth time a connection runs it, and forgets every one at a
     # rollback: a read-only request that ended with one would leave none
     assert answers[-1]["prepared"] > 0
+
+
+def _writes(api, catalog) -> list:
+    """Writes of every kind of record, by name, each a function of what the ones before answered
+    (by name)."""
+    c = catalog
+    line = {"item_id": c.widget, "quantity": "1"}
+    return [
+        ("product", lambda _: api.post("/products", json={"name": "Drill", "unit_price": "10.00"})),
+        ("change it", lambda made: api.patch(f"/products/{made['product']['id']}", json={"unit_price": "11.00"})),
+        ("create an account", lambda _: api.post("/accounts", json={"name": "Nueva S.L."})),
+        ("quote", lambda _: api.post("/quotes", json={"account_id": c.account, "lines": [line]})),
+        ("adjust stock", lambda _: api.post("/stock/adjustments", json={
+            "product_id": c.widget, "quantity": "10", "reason": "found"})),
+        ("sales order", lambda _: api.post("/sales-orders", json={"account_id": c.account, "lines": [line]})),
+        ("approve it", lambda made: api.patch(f"/sales-orders/{made['sales order']['id']}", json={"status": "Approved"})),
+        ("invoice", lambda made: api.post(f"/sales-orders/{made['sales order']['id']}/invoices")),
+        ("purchase order", lambda _: api.post("/purchase-orders", json={"vendor_id": c.vendor, "lines": [line]})),
+        ("approve the purchase order", lambda made: api.patch(f"/purchase-orders/{made['purchase order']['id']}", json={"status": "Approved"})),
+        ("receive it", lambda made: api.post(f"/purchase-orders/{made['purchase order']['id']}/receipts")),
+        ("ship the sales order", lambda made: api.post(f"/sales-orders/{made['sales order']['id']}/shipments")),
+        ("approve the invoice", lambda made: api.patch(f"/invoices/{made['invoice']['id']}", json={"status": "Approved"})),
+        ("accept the quote", lambda made: api.patch(f"/quotes/{made['quote']['id']}", json={"status": "Accepted"})),
+        ("its sales order", lambda made: api.post(f"/quotes/{made['quote']['id']}/sales-order")),
+        ("order its products", lambda made: api.post(f"/sales-orders/{made['its sales order']['id']}/purchase-order",
+                                                     json={"vendor_id": c.vendor})),
+        ("change an invoice", lambda made: api.patch(f"/invoices/{made['invoice']['id']}", json={"subject": "Renamed"})),
+        ("create a contact", lambda _: api.post("/contacts", json={"last_name": "Pérez", "account_id": c.account})),
+        ("create a vendor", lambda _: api.post("/vendors", json={"name": "Otro Proveedor"})),
+        ("create a service", lambda _: api.post("/services", json={"name": "Repair", "unit_price": "30.00"})),
+        ("create a bundle", lambda _: api.post("/products", json={"name": "Pair", "unit_price": "30.00", "components": [
+            {"product_id": c.widget, "quantity": "2"}]})),
+    ]
+
+
+def _late_reads(app, api, writes) -> dict[str, list[str]]:
+    """The statements each write sent after its commit, for those that sent any."""
+    from sqlalchemy import event
+
+    log: list[str] = []
+    engine = db.engine(app)
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_a: log.append(statement))
+    event.listen(engine, "commit", lambda _c: log.append("COMMIT"))
+    made, late = {}, {}
+    for label, write in writes:
+        log.clear()
+        answer = write(made)
+        assert answer.status_code in (200, 201), (label, answer.text)
+        made[label] = answer.json()
+        assert "COMMIT" in log, label
+        after = [" ".join(statement.split())[:90] for statement in log[log.index("COMMIT") + 1:]]
+        if after:
+            late[label] = after
+    return late
+
+
+@pytest.mark.crm_plugins()
+def test_a_write_answers_from_what_its_transaction_read(app, api, catalog):
+    """The answer to a write is built from what its transaction read: it begins no transaction
+    after the commit (on SQLite one more ``BEGIN IMMEDIATE``, the writers' lock; on PostgreSQL a
+    statement more, to tell whether it wrote, and its commit)."""
+    late = _late_reads(app, api, _writes(api, catalog))
+    assert late == {}, "\n".join(f"{k}: {v}" for k, v in late.items())
+
+
+@pytest.mark.crm_plugins("payments", "warehouses", "idca", "accounting_sync", "item_lookup")
+def test_with_every_plugin_a_sale_answers_from_what_its_transaction_read(app, api, catalog):
+    """The same with every plugin loaded, along a sale: what each plugin adds to the answer was
+    read in the transaction too."""
+    sale = {"product", "adjust stock", "sales order", "approve it", "invoice"}
+    late = _late_reads(app, api, [(label, write) for label, write in _writes(api, catalog) if label in sale])
+    assert late == {}, "\n".join(f"{k}: {v}" for k, v in late.items())

@@ -68,7 +68,8 @@ def load_options() -> tuple[LoaderOption, ...]:
 
 def get_document(session: Session, doc_type: str, doc_id: int, *, for_update: bool = False) -> Document:
     """The document, with its lines; ``for_update`` locks its row until the commit."""
-    stmt = select(Document).where(Document.id == doc_id, Document.doc_type == doc_type).options(*load_options())
+    stmt = select(Document).where(Document.id == doc_id, Document.doc_type == doc_type).options(
+        *load_options(), joinedload(Document.source))  # the answer shows it, after the commit of a change
     if doc_type == "sales_order":  # its recurring schedule (the answer shows it) in the same query
         stmt = stmt.add_columns(RecurringSchedule).outerjoin(
             RecurringSchedule, RecurringSchedule.sales_order_id == Document.id)
@@ -113,7 +114,7 @@ def create_document(session: Session, doc_type: str, data: dict, *, source: Docu
     kind = DOC_TYPES[doc_type]
     data = dict(data)
     document = Document(doc_type=doc_type, status=status or kind.initial, source_id=source.id if source else None,
-                        created_by_id=current_actor_id(), updated_by_id=current_actor_id(), lines=[],
+                        source=source, created_by_id=current_actor_id(), updated_by_id=current_actor_id(), lines=[],
                         received=Decimal("0"), **_new_document_defaults(session))
     _set_party(session, kind, document, data)
     _fill_addresses(session, document, data, new=True)
@@ -130,6 +131,8 @@ def create_document(session: Session, doc_type: str, data: dict, *, source: Docu
     if doc_type == "invoice" and document.received:
         refresh_balance(session, document)  # its status follows what was received
     _set_recurring(session, document, data)
+    if doc_type == "sales_order" and not hasattr(document, _SCHEDULE):
+        setattr(document, _SCHEDULE, None)  # a new order has no schedule: nothing to read back
     hooks.call("crm_record_saved", session=session, entity=kind.path, record=document, created=True)
     return document
 
@@ -509,7 +512,7 @@ def _set_party(session: Session, kind: DocType, document: Document, data: dict) 
         vendor = session.get(Vendor, vendor_id)
         if vendor is None:
             raise ValidationError.for_field("vendor_id", _("unknown vendor %(vendor_id)s", vendor_id=vendor_id))
-        document.vendor_id = vendor.id
+        document.vendor_id, document.vendor = vendor.id, vendor
         return
     if "vendor_id" in data and data["vendor_id"] is not None:
         raise ValidationError.for_field("vendor_id", _("a %(doc_type)s has an account_id, not a vendor",
@@ -520,7 +523,7 @@ def _set_party(session: Session, kind: DocType, document: Document, data: dict) 
     account = session.get(Account, account_id)
     if account is None:
         raise ValidationError.for_field("account_id", _("unknown account %(account_id)s", account_id=account_id))
-    document.account_id = account.id
+    document.account_id, document.account = account.id, account
 
 
 # --- what a document takes from its party ---------------------------------------------------------
@@ -859,9 +862,10 @@ def _new_from(session: Session, doc_type: str, source: Document, header: dict, *
               quantities: dict[int, Decimal] | None = None,
               unit_price_from: Callable[[DocumentLine], Decimal] | None = None) -> Document:
     kind = DOC_TYPES[doc_type]
-    document = Document(doc_type=doc_type, status=status or kind.initial, source_id=source.id,
+    document = Document(doc_type=doc_type, status=status or kind.initial, source_id=source.id, source=source,
                         created_by_id=current_actor_id(), updated_by_id=current_actor_id(), received=Decimal("0"),
                         account_id=source.account_id if kind.party == "account" else None,
+                        account=source.account if kind.party == "account" else None,
                         group_taxes=list(source.group_taxes or []), shipping_taxes=list(source.shipping_taxes or []))
     for key, value in header.items():
         setattr(document, key, value)
@@ -870,6 +874,8 @@ def _new_from(session: Session, doc_type: str, source: Document, header: dict, *
     recompute(session, document)
     document.history.append(StatusChange(from_status=None, to_status=document.status, user_id=current_actor_id(),
                                          note=f"from {source.number}"))
+    if doc_type == "sales_order":
+        setattr(document, _SCHEDULE, None)  # a new order has no schedule: nothing to read back
     session.add(document)
     session.flush()
     hooks.call("crm_record_saved", session=session, entity=kind.path, record=document, created=True)
@@ -940,6 +946,6 @@ def order_from_vendor(session: Session, sales_order: Document, vendor_id: int, *
     header = _copy_header(sales_order)
     header.update(party_addresses(vendor), contact_id=None, customer_reference="",
                   discount_percent=None, discount_amount=None, shipping_amount=Decimal("0"), adjustment=Decimal("0"))
-    header["vendor_id"] = vendor.id
+    header["vendor_id"], header["vendor"] = vendor.id, vendor
     return _new_from(session, "purchase_order", sales_order, header, quantities=quantities,
                      unit_price_from=lambda line: line.item.purchase_cost)

@@ -108,7 +108,7 @@ def _not_found(kind: str | None, item_id: int) -> str:
 
 
 def create_item(session: Session, kind: str, data: dict) -> Item:
-    item = Item(kind=kind, is_bundle=False, custom={})
+    item = Item(kind=kind, is_bundle=False, custom={}, taxes=[], components=[])
     data.setdefault("custom", {})
     _apply(session, item, data)
     session.add(item)

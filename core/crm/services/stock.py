@@ -700,7 +700,7 @@ def adjust(session: Session, product_id: int, *, quantity: Decimal | None = None
     moves = []
     for lid, part in parts:
         _balance_add(session, product.id, lid, on_hand=part)
-        moves.append(StockMove(product_id=product.id, quantity=part, kind="adjustment", reason=reason, note=note,
+        moves.append(StockMove(product_id=product.id, product=product, quantity=part, kind="adjustment", reason=reason, note=note,
                                location_id=lid, user_id=current_actor_id()))
     session.add_all(moves)
     session.flush()

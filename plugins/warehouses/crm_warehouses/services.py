@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 from crm.errors import Conflict, NotFound, ValidationError
@@ -176,12 +176,34 @@ def set_user_default(session: Session, user_id: int, warehouse_id: int | None) -
 
 # --- the warehouse of a document -----------------------------------------------------------------
 
+#: ``session.info`` key: the documents the session found without a warehouse. Kept as the
+#: session keeps the rows it found (across its commits: ``session.get`` answers a row it holds
+#: without asking the database again), and forgotten at a rollback, as they are.
+_WITHOUT = "crm_warehouses.documents_without_warehouse"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_without(session: Session, _previous) -> None:
+    session.info.pop(_WITHOUT, None)
+
+
 def document_warehouse(session: Session, document_id: int | None) -> Warehouse | None:
     """The warehouse of a document, or None (its stock is at the core's default location)."""
     if document_id is None:
         return None
+    without = session.info.setdefault(_WITHOUT, set())
+    if document_id in without:
+        return None
     row = session.get(DocumentWarehouse, document_id)
-    return session.get(Warehouse, row.warehouse_id) if row is not None else None
+    if row is None:
+        without.add(document_id)
+        return None
+    return session.get(Warehouse, row.warehouse_id)
+
+
+def _add_row(session: Session, document_id: int, warehouse_id: int) -> None:
+    session.add(DocumentWarehouse(document_id=document_id, warehouse_id=warehouse_id))
+    session.info.get(_WITHOUT, set()).discard(document_id)
 
 
 def stock_touched(session: Session, document: Document) -> bool:
@@ -211,7 +233,7 @@ def set_document_warehouse(session: Session, document: Document, warehouse_id: i
         if row is not None:
             session.delete(row)
     elif row is None:
-        session.add(DocumentWarehouse(document_id=document.id, warehouse_id=warehouse.id))
+        _add_row(session, document.id, warehouse.id)
     else:
         row.warehouse_id = warehouse.id
     session.flush()
@@ -227,8 +249,10 @@ def document_created(session: Session, document: Document, user_id: int | None) 
     if chosen is None or not chosen.active:
         chosen = user_default(session, user_id)
     if chosen is not None and chosen.active:
-        session.add(DocumentWarehouse(document_id=document.id, warehouse_id=chosen.id))
+        _add_row(session, document.id, chosen.id)
         session.flush()
+    else:
+        session.info.setdefault(_WITHOUT, set()).add(document.id)
 
 
 # --- a line's own warehouse ----------------------------------------------------------------------

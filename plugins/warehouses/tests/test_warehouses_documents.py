@@ -116,3 +116,32 @@ def test_the_warehouse_stays_once_the_document_moved_stock(api, catalog):
     assert api.get(f"/warehouses/documents/{po['id']}").json() | {"warehouse": None} == {
         "document_id": po["id"], "warehouse_id": mad["id"], "warehouse": None, "locked": True}
     assert choose(api, po["id"], mad["id"]).status_code == 200   # choosing the same one again changes nothing
+
+
+def test_a_session_remembers_a_document_without_warehouse_until_it_gets_one_or_rolls_back(app, api, catalog):
+    """``document_warehouse`` reads a document without a warehouse once per session (the answer
+    after a commit needs no new transaction), and forgets it when the session gives it one or
+    rolls back."""
+    from crm.db import db
+    from crm.models import Document
+    from crm_warehouses import services
+
+    mad = add_warehouse(api, "MAD")
+    order = sales_order(api, catalog, [{"item_id": catalog.widget, "quantity": "1"}])
+    session = db.new_session(app)
+    try:
+        document = session.get(Document, order["id"])
+        assert services.document_warehouse(session, document.id) is None
+        session.commit()
+        assert services.document_warehouse(session, document.id) is None
+        assert not session.in_transaction()                      # answered without reading again
+        assert services.set_document_warehouse(session, document, mad["id"]).code == "MAD"
+        assert services.document_warehouse(session, document.id).code == "MAD"
+        session.rollback()
+        assert services.document_warehouse(session, document.id) is None
+        services.set_document_warehouse(session, document, mad["id"])
+        session.commit()
+        assert services.document_warehouse(session, document.id).code == "MAD"
+    finally:
+        session.close()
+    assert api.get(f"/sales-orders/{order['id']}").json()["warehouses_warehouse_code"] == "MAD"
