@@ -183,7 +183,7 @@ _WITHOUT = "crm_warehouses.documents_without_warehouse"
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_without(session: Session, _previous) -> None:
+def _forget_without(session: Session, _previous: object) -> None:
     session.info.pop(_WITHOUT, None)
 
 
