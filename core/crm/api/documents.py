@@ -29,7 +29,7 @@ from crm.api.fields import (
 )
 from crm.api.idempotency import create_once
 from crm.api.openapi import ErrorSchema
-from crm.api.schemas import ListArgs, ListOf, Schema
+from crm.api.schemas import ListArgs, ListOf, Schema, dumped
 from crm.db import db
 from crm.errors import ValidationError as DomainValidationError
 from crm.models import Document
@@ -318,7 +318,7 @@ def make_blueprint(kind: DocType) -> Blueprint:
         def post(self, body):
             """Create; amounts are computed by the server. Honours ``Idempotency-Key``."""
             return create_once(kind.path, request.get_json(silent=True),
-                               lambda session: documents.create_document(session, kind.name, body), load)
+                               lambda session: documents.create_document(session, kind.name, body), load, out_schema)
 
     @blp.route("/<int:doc_id>")
     class One(MethodView):
@@ -336,7 +336,7 @@ def make_blueprint(kind: DocType) -> Blueprint:
             with db.transaction() as session:
                 document = documents.get_document(session, kind.name, doc_id, for_update=True)
                 documents.update_document(session, document, body)
-            return document
+                return dumped(out_schema, document)
 
         @require(kind.resource, "write")
         @blp.response(204)
@@ -389,7 +389,8 @@ def add_conversions() -> None:
         def view(body, doc_id):
             with db.transaction() as session:
                 quote = documents.get_document(session, "quote", doc_id, for_update=True)
-                return documents.convert_quote(session, quote, target, copy=bool(body and body.get("copy")))
+                return dumped(BLUEPRINTS[target].out_schema,
+                              documents.convert_quote(session, quote, target, copy=bool(body and body.get("copy"))))
         view.__name__ = f"quote_to_{target}"
         view.__doc__ = (f"Convert an accepted quote into a {DOC_TYPES[target].label.lower()}: once, unless "
                         f"``copy`` is true (409 ``already_converted`` names the existing one).")
@@ -407,7 +408,8 @@ def add_conversions() -> None:
         unless ``copy`` is true (409 ``already_converted`` names the existing one)."""
         with db.transaction() as session:
             order = documents.get_document(session, "sales_order", doc_id, for_update=True)
-            return documents.order_from_vendor(session, order, body["vendor_id"], copy=body["copy"])
+            return dumped(BLUEPRINTS["purchase_order"].out_schema,
+                          documents.order_from_vendor(session, order, body["vendor_id"], copy=body["copy"]))
 
 
 class LineQuantity(Schema):
@@ -470,7 +472,7 @@ def add_order_actions() -> None:
         """
         with db.transaction() as session:
             order = documents.get_document(session, "purchase_order", doc_id, for_update=True)
-            return orders.receive_purchase_order(session, order, lines_of(body))
+            return dumped(purchases.out_schema, orders.receive_purchase_order(session, order, lines_of(body)))
 
     @sales.route("/<int:doc_id>/shipments", methods=["POST"])
     @require("shipments", "write")
@@ -489,7 +491,7 @@ def add_order_actions() -> None:
         """
         with db.transaction() as session:
             order = documents.get_document(session, "sales_order", doc_id, for_update=True)
-            return orders.ship_sales_order(session, order, lines_of(body))
+            return dumped(sales.out_schema, orders.ship_sales_order(session, order, lines_of(body)))
 
     @sales.route("/<int:doc_id>/invoices", methods=["POST"])
     @require("invoices", "write")
@@ -500,7 +502,7 @@ def add_order_actions() -> None:
         """Invoice (part of) a sales order; never beyond the ordered quantity across its invoices."""
         with db.transaction() as session:
             order = documents.get_document(session, "sales_order", doc_id, for_update=True)
-            return orders.invoice_sales_order(session, order, lines_of(body))
+            return dumped(BLUEPRINTS["invoice"].out_schema, orders.invoice_sales_order(session, order, lines_of(body)))
 
 
 def add_pdf_routes() -> None:

@@ -13,12 +13,32 @@ from crm.api.openapi import schema_name
 MAX_PER_PAGE = 200
 
 
+class Dumped(dict):
+    """An answer already dumped by its schema (:func:`dumped`), which the schema's ``dump``
+    gives back as it is."""
+
+
+def dumped(schema: type[marshmallow.Schema] | marshmallow.Schema, obj: Any) -> Dumped:
+    """``obj`` dumped now by ``schema``, for a view to return from inside its transaction: the
+    answer to a write is then built from what the write's transaction read. Dumped after the
+    commit (what the response decorator does with a record), whatever the answer reads that the
+    transaction had not (a relationship, a plugin's field: ``crm_document_serialize``) begins a
+    new transaction just for it."""
+    return Dumped((schema() if isinstance(schema, type) else schema).dump(obj))
+
+
 class Schema(marshmallow.Schema):
     """marshmallow's ``Schema``, dumping objects faster: each field reads its attribute with a
     getter made once per schema, where marshmallow looks it up through four calls a field and
     object (a third of the time of dumping a page of products). The output is marshmallow's:
     mappings, fields that read their value their own way (``Function``, ``Method``, their own
-    ``get_value``) and attributes an object lacks go through marshmallow's own lookup."""
+    ``get_value``) and attributes an object lacks go through marshmallow's own lookup. An answer
+    already dumped (:func:`dumped`) is given back as it is."""
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        if isinstance(obj, Dumped):
+            return dict(obj)
+        return super().dump(obj, many=many)
 
     def _serialize(self, obj: Any, *, many: bool = False) -> Any:
         if many and obj is not None:

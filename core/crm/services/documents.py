@@ -68,8 +68,7 @@ def load_options() -> tuple[LoaderOption, ...]:
 
 def get_document(session: Session, doc_type: str, doc_id: int, *, for_update: bool = False) -> Document:
     """The document, with its lines; ``for_update`` locks its row until the commit."""
-    stmt = select(Document).where(Document.id == doc_id, Document.doc_type == doc_type).options(
-        *load_options(), joinedload(Document.source))  # the answer shows it, after the commit of a change
+    stmt = select(Document).where(Document.id == doc_id, Document.doc_type == doc_type).options(*load_options())
     if doc_type == "sales_order":  # its recurring schedule (the answer shows it) in the same query
         stmt = stmt.add_columns(RecurringSchedule).outerjoin(
             RecurringSchedule, RecurringSchedule.sales_order_id == Document.id)

@@ -12,9 +12,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from crm.api.schemas import document_schema
+from crm.api.schemas import document_schema, dumped
 from crm.db import db
-from crm.models import Document
 from crm.permissions import require
 from crm.services import documents
 from crm.services.doctypes import DOC_TYPES, DocType
@@ -80,14 +79,14 @@ def _add_lines_route(kind: DocType) -> None:
         @require(kind.resource, "write")
         @lines_blp.arguments(schemas.ItemLookupLinesIn)
         @lines_blp.response(200, out_schema)
-        def post(self, body: dict, doc_id: int) -> Document:
+        def post(self, body: dict, doc_id: int) -> dict:
             """Append one line per item in one transaction (bundles are one line). Existing lines are
             kept; totals, validation and status rules are the core's (409 when not editable)."""
             with db.transaction() as session:
                 document = documents.get_document(session, kind.name, doc_id, for_update=True)
                 lines.append_items(session, document, body["items"], version=body.get("version"),
                                    price_book_id=body.get("price_book_id"))
-            return document
+                return dumped(out_schema, document)
 
     DocumentLines.__name__ = f"{kind.name.title().replace('_', '')}Lines"
     DocumentLines.post.__doc__ = (f"Add items to a {kind.label.lower()}.\n\n"

@@ -156,9 +156,10 @@ def _add_lines_view(kind: DocType) -> None:
                 document = documents.get_document(session, kind.name, doc_id, for_update=True)
                 lines.append_items(session, document, body["items"], version=body.get("version"),
                                    price_book_id=body.get("price_book_id"))
+                answer = out_schema().dump(document)  # in the transaction: see crm.api.schemas.dumped
         except CRMError as exc:
             return _json_error(exc)
-        return jsonify(out_schema().dump(document))
+        return jsonify(answer)
 
     add_lines.__name__ = f"add_{kind.name}_lines"
     json_bp.add_url_rule(f"/{kind.path}/<int:doc_id>/lines", add_lines.__name__, add_lines, methods=["POST"])

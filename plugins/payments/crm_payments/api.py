@@ -351,7 +351,7 @@ class InvoicePayments(MethodView):
         -> 422 with the balance, unless ``excess_as_credit``. Honours ``Idempotency-Key``."""
         return create_once(f"payments:invoice:{invoice_id}", request.get_json(silent=True),
                            lambda session: services.record_payment(session, invoice_id, body),
-                           services.get_payment)
+                           services.get_payment, PaymentsPaymentSchema)
 
 
 # --- calculator -------------------------------------------------------------------------------------
@@ -447,7 +447,7 @@ class Schedule(MethodView):
         Honours ``Idempotency-Key``."""
         return create_once(f"payments:schedule:{invoice_id}", request.get_json(silent=True),
                            lambda session: services.create_schedule(session, invoice_id, body),
-                           services.get_schedule)
+                           services.get_schedule, PaymentsScheduleSchema)
 
 
 # --- credit -----------------------------------------------------------------------------------------
