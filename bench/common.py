@@ -176,9 +176,11 @@ def header(title: str) -> None:
 class Served:
     """``crm serve`` (gunicorn, as in production) on the database ``url`` with ``processes`` web
     processes of ``threads`` threads on a free port, until the block ends (``with`` gives the
-    port); ``plugins``: its ``CRM_PLUGINS`` (None: every installed plugin)."""
+    port); ``plugins``: its ``CRM_PLUGINS`` (None: every installed plugin). ``wsgi``: another
+    WSGI app (``module:name``) served by gunicorn the same way instead (a benchmark's floor)."""
 
-    def __init__(self, url: str, processes: int, threads: int, folder: Path, plugins: str | None = None):
+    def __init__(self, url: str, processes: int, threads: int, folder: Path, plugins: str | None = None,
+                 wsgi: str | None = None):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -190,9 +192,12 @@ class Served:
             env["CRM_PLUGINS"] = plugins
         self.folder = folder
         self.log = (folder / "serve.log").open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "crm.cli", "serve", "--port", str(self.port),
-                                         "--workers", str(processes), "--threads", str(threads)],
-                                        env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        command = ([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(processes),
+                    "--threads", str(threads), "--worker-class", "gthread" if threads > 1 else "sync", wsgi]
+                   if wsgi else
+                   [sys.executable, "-m", "crm.cli", "serve", "--port", str(self.port), "--workers", str(processes),
+                    "--threads", str(threads)])
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def __enter__(self) -> int:
         deadline = time.monotonic() + 60

@@ -33,6 +33,7 @@ STOCK_PER_PRODUCT = Decimal("45")  # 900 units for 1,200 single-unit orders: som
 PROCESSES = [int(n) for n in os.environ.get("CRM_BENCH_SCALEOUT_PROCESSES", "1,4").split(",")]
 THREADS = int(os.environ.get("CRM_BENCH_SCALEOUT_THREADS", "4"))
 PLUGINS = os.environ.get("CRM_BENCH_SCALEOUT_PLUGINS")
+FLOOR_APP = "bench.floor:application"
 
 
 def run(backend: str) -> None:
@@ -41,24 +42,37 @@ def run(backend: str) -> None:
     if backend != "postgresql":
         row("(PostgreSQL only: several web processes share the database)", "-")
         return
-    cores = os.cpu_count() or 1
+    rates = {}
     for processes in PROCESSES:
-        codes, seconds, oversold, reserved, cpu = _round(processes)
-        other = len(codes) - codes.count(200) - codes.count(409)
-        row(f"approvals, {CLIENTS} clients, {processes} web process(es) x {THREADS} threads",
-            f"{ORDERS / seconds:.0f} /s", f"{codes.count(200)} reserved, {codes.count(409)} refused, other {other}")
-        per = {part: seconds_ * 1000 / ORDERS for part, seconds_ in cpu.items()}
-        row("  CPU per approval: web / PostgreSQL / clients",
-            f"{per['web']:.1f}/{per['postgresql']:.1f}/{per['clients']:.1f} ms",
-            f"at most {cores * 1000 / sum(per.values()):.0f}/s on {cores} idle cores"
-            f" ({cores * 1000 / (per['web'] + per['postgresql']):.0f}/s with the clients elsewhere)")
-        row("  units oversold", str(oversold), f"reserved {reserved} of {STOCK_PER_PRODUCT * PRODUCTS} in stock")
+        rates[processes] = _report(f"approvals, {CLIENTS} clients, {processes} web process(es) x {THREADS} threads",
+                                   *_round(processes))
+    floor = max(PROCESSES)
+    floor_rate = _report(f"floor: the approval's own SQL in a bare WSGI app, {floor} process(es) x {THREADS} threads",
+                         *_round(floor, FLOOR_APP))
+    row("  the CRM's rate against the floor's", f"{rates[floor] / floor_rate:.2f}",
+        "the floor is the most this machine gives any implementation of this work (bench/floor.py)")
     counted = _statements_per_approval()
     row("SQL statements per approval (in process, Flask's test client)", str(counted),
         "the token check, the order and its lines, the changes, the hooks' reads")
 
 
-def _round(processes: int):
+def _report(label: str, codes, seconds, oversold, reserved, cpu) -> float:
+    """Print a round's rate, its CPU per approval and the units oversold; the rate."""
+    cores = os.cpu_count() or 1
+    other = len(codes) - codes.count(200) - codes.count(409)
+    row(label, f"{ORDERS / seconds:.0f} /s", f"{codes.count(200)} reserved, {codes.count(409)} refused, other {other}")
+    per = {part: seconds_ * 1000 / ORDERS for part, seconds_ in cpu.items()}
+    row("  CPU per approval: web / PostgreSQL / clients",
+        f"{per['web']:.1f}/{per['postgresql']:.1f}/{per['clients']:.1f} ms",
+        f"at most {cores * 1000 / sum(per.values()):.0f}/s on {cores} idle cores"
+        f" ({cores * 1000 / (per['web'] + per['postgresql']):.0f}/s with the clients elsewhere)")
+    row("  units oversold", str(oversold), f"reserved {reserved} of {STOCK_PER_PRODUCT * PRODUCTS} in stock")
+    return ORDERS / seconds
+
+
+def _round(processes: int, wsgi: str | None = None):
+    """One round: the orders made through the CRM, then approved by 16 clients through ``crm
+    serve`` (or the WSGI app ``wsgi``, served by gunicorn the same way)."""
     from crm.db import db
     from crm.models import Item
 
@@ -66,17 +80,19 @@ def _round(processes: int):
         app, token = migrated_app(url)
         ids = data.base_records(app)
         product_ids = data.products(app, PRODUCTS, ids["tax"], stock=STOCK_PER_PRODUCT)
-        served = Served(url, processes, THREADS, Path(tempfile.mkdtemp(prefix="crm-bench-")), PLUGINS)
-        with served as port:
-            bodies = [("POST", "/api/v1/sales-orders", {"account_id": ids["account"], "lines": [
-                {"item_id": product_ids[n % PRODUCTS], "quantity": "1"}]}) for n in range(ORDERS)]
+        bodies = [("POST", "/api/v1/sales-orders", {"account_id": ids["account"], "lines": [
+            {"item_id": product_ids[n % PRODUCTS], "quantity": "1"}]}) for n in range(ORDERS)]
+        crm = Served(url, processes, THREADS, Path(tempfile.mkdtemp(prefix="crm-bench-")), PLUGINS)
+        with crm as port:
             made, _, _ = _in_own_process(_send_all, port, token, bodies)
-            orders = [json.loads(body)["id"] for _, body in made]
-            approvals = [("PATCH", f"/api/v1/sales-orders/{order}", {"status": "Approved"}) for order in orders]
-            before = _cpu_seconds(served.process.pid, url)
-            answers, seconds, clients_cpu = _in_own_process(_send_all, port, token, approvals)
-            after = _cpu_seconds(served.process.pid, url)
-        cpu = {part: after[part] - before[part] for part in after} | {"clients": clients_cpu}
+            approvals = [("PATCH", f"/api/v1/sales-orders/{json.loads(body)['id']}", {"status": "Approved"})
+                         for _, body in made]
+            if wsgi is None:
+                answers, seconds, cpu = _approve_all(crm, port, url, token, approvals)
+        if wsgi is not None:
+            floor = Served(url, processes, THREADS, Path(tempfile.mkdtemp(prefix="crm-bench-")), wsgi=wsgi)
+            with floor as port:
+                answers, seconds, cpu = _approve_all(floor, port, url, token, approvals)
         with app.app_context():
             session = db.new_session(app)
             oversold = session.scalar(select(func.coalesce(func.sum(Item.reserved - Item.on_hand), 0))
@@ -85,6 +101,15 @@ def _round(processes: int):
             session.close()
         db.engine(app).dispose()
         return [code for code, _ in answers], seconds, _plain(oversold), _plain(reserved), cpu
+
+
+def _approve_all(served: Served, port: int, url: str, token: str, approvals: list):
+    """The approvals sent by the clients to ``served``: the answers, the seconds they took, and
+    the CPU seconds of the server, of PostgreSQL's backends and of the clients meanwhile."""
+    before = _cpu_seconds(served.process.pid, url)
+    answers, seconds, clients_cpu = _in_own_process(_send_all, port, token, approvals)
+    after = _cpu_seconds(served.process.pid, url)
+    return answers, seconds, {part: after[part] - before[part] for part in after} | {"clients": clients_cpu}
 
 
 def _statements_per_approval() -> int:
