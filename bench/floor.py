@@ -36,7 +36,14 @@ def _answer(start_response, status: str, body: dict) -> list[bytes]:
     return [data]
 
 
-def app(environ, start_response):
+def application(environ, start_response):
+    try:
+        return _route(environ, start_response)
+    except _Short as short:
+        return _answer(start_response, "409 Conflict", {"error": "insufficient_stock", "item_id": short.args[0]})
+
+
+def _route(environ, start_response):
     path = environ.get("PATH_INFO", "")
     if path == "/healthz":
         return _answer(start_response, "200 OK", {"status": "ok"})
@@ -87,14 +94,4 @@ def _approve(start_response, order_id: int, token_hash: str) -> list[bytes]:
 
 
 class _Short(Exception):
-    pass
-
-
-def _guarded(environ, start_response):
-    try:
-        return app(environ, start_response)
-    except _Short as short:
-        return _answer(start_response, "409 Conflict", {"error": "insufficient_stock", "item_id": short.args[0]})
-
-
-application = _guarded
+    """A line's product is short: the approval is refused and its transaction rolled back."""

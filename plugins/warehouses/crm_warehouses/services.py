@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import Document, DocumentLine, StockBalance, StockLocation, StockMove
@@ -176,34 +176,37 @@ def set_user_default(session: Session, user_id: int, warehouse_id: int | None) -
 
 # --- the warehouse of a document -----------------------------------------------------------------
 
-#: ``session.info`` key: the documents the session found without a warehouse. Kept as the
-#: session keeps the rows it found (across its commits: ``session.get`` answers a row it holds
-#: without asking the database again), and forgotten at a rollback, as they are.
-_WITHOUT = "crm_warehouses.documents_without_warehouse"
+#: ``session.info`` key: document id -> its warehouse (or None), as the transaction found or set
+#: it. An approval asks where to reserve, then its answer shows the warehouse: read once.
+#: (``session.get`` answers a row the session still holds without a query, but neither a
+#: missing row nor one nothing refers to any more, which the session lets go.)
+_KNOWN = "crm_warehouses.document_warehouses"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_the_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the transaction's end, not a flush's or a savepoint's
+        session.info.pop(_KNOWN, None)
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_without(session: Session, _previous: object) -> None:
-    session.info.pop(_WITHOUT, None)
+def _forget_at_a_rollback(session: Session, _previous: SessionTransaction) -> None:
+    session.info.pop(_KNOWN, None)   # a savepoint's too: what it changed is gone
 
 
 def document_warehouse(session: Session, document_id: int | None) -> Warehouse | None:
     """The warehouse of a document, or None (its stock is at the core's default location)."""
     if document_id is None:
         return None
-    without = session.info.setdefault(_WITHOUT, set())
-    if document_id in without:
-        return None
-    row = session.get(DocumentWarehouse, document_id)
-    if row is None:
-        without.add(document_id)
-        return None
-    return session.get(Warehouse, row.warehouse_id)
+    known = session.info.setdefault(_KNOWN, {})
+    if document_id not in known:
+        row = session.get(DocumentWarehouse, document_id)
+        known[document_id] = session.get(Warehouse, row.warehouse_id) if row is not None else None
+    return known[document_id]
 
 
-def _add_row(session: Session, document_id: int, warehouse_id: int) -> None:
-    session.add(DocumentWarehouse(document_id=document_id, warehouse_id=warehouse_id))
-    session.info.get(_WITHOUT, set()).discard(document_id)
+def _known(session: Session, document_id: int, warehouse: Warehouse | None) -> None:
+    session.info.setdefault(_KNOWN, {})[document_id] = warehouse
 
 
 def stock_touched(session: Session, document: Document) -> bool:
@@ -233,10 +236,11 @@ def set_document_warehouse(session: Session, document: Document, warehouse_id: i
         if row is not None:
             session.delete(row)
     elif row is None:
-        _add_row(session, document.id, warehouse.id)
+        session.add(DocumentWarehouse(document_id=document.id, warehouse_id=warehouse.id))
     else:
         row.warehouse_id = warehouse.id
     session.flush()
+    _known(session, document.id, warehouse)
     return warehouse
 
 
@@ -249,10 +253,9 @@ def document_created(session: Session, document: Document, user_id: int | None) 
     if chosen is None or not chosen.active:
         chosen = user_default(session, user_id)
     if chosen is not None and chosen.active:
-        _add_row(session, document.id, chosen.id)
+        session.add(DocumentWarehouse(document_id=document.id, warehouse_id=chosen.id))
         session.flush()
-    else:
-        session.info.setdefault(_WITHOUT, set()).add(document.id)
+    _known(session, document.id, chosen if chosen is not None and chosen.active else None)
 
 
 # --- a line's own warehouse ----------------------------------------------------------------------

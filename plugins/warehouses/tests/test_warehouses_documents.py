@@ -118,30 +118,40 @@ def test_the_warehouse_stays_once_the_document_moved_stock(api, catalog):
     assert choose(api, po["id"], mad["id"]).status_code == 200   # choosing the same one again changes nothing
 
 
-def test_a_session_remembers_a_document_without_warehouse_until_it_gets_one_or_rolls_back(app, api, catalog):
-    """``document_warehouse`` reads a document without a warehouse once per session (the answer
-    after a commit needs no new transaction), and forgets it when the session gives it one or
-    rolls back."""
+def test_a_transaction_reads_a_documents_warehouse_once(app, api, catalog):
+    """``document_warehouse`` reads a document's warehouse (or that it has none) once per
+    transaction: an approval asks where to reserve, then its answer shows the warehouse. What
+    the transaction sets is known to it; the next transaction, or a rollback, reads again."""
+    from sqlalchemy import event
+
     from crm.db import db
     from crm.models import Document
     from crm_warehouses import services
 
     mad = add_warehouse(api, "MAD")
     order = sales_order(api, catalog, [{"item_id": catalog.widget, "quantity": "1"}])
+    api.post("/stock/adjustments", json={"product_id": catalog.widget, "quantity": "5", "reason": "found"})
+    reads: list[str] = []
+    event.listen(db.engine(app), "before_cursor_execute",
+                 lambda _c, _cur, sql, *_a: reads.append(sql) if "FROM warehouses_documents" in sql else None)
     session = db.new_session(app)
     try:
         document = session.get(Document, order["id"])
         assert services.document_warehouse(session, document.id) is None
+        session.flush()
+        assert services.document_warehouse(session, document.id) is None
+        assert len(reads) == 1
         session.commit()
         assert services.document_warehouse(session, document.id) is None
-        assert not session.in_transaction()                      # answered without reading again
+        assert len(reads) == 2                                   # the next transaction reads again
         assert services.set_document_warehouse(session, document, mad["id"]).code == "MAD"
         assert services.document_warehouse(session, document.id).code == "MAD"
         session.rollback()
         assert services.document_warehouse(session, document.id) is None
-        services.set_document_warehouse(session, document, mad["id"])
-        session.commit()
-        assert services.document_warehouse(session, document.id).code == "MAD"
+        assert len(reads) == 4                                   # the choice read its row; read again
     finally:
         session.close()
-    assert api.get(f"/sales-orders/{order['id']}").json()["warehouses_warehouse_code"] == "MAD"
+    reads.clear()
+    approved = api.patch(f"/sales-orders/{order['id']}", json={"status": "Approved"})
+    assert approved.status_code == 200 and approved.json()["warehouses_warehouse_code"] is None
+    assert len(reads) == 1                                       # where to reserve; the answer knew
