@@ -126,8 +126,13 @@ def _writes(api, catalog, *, plugins: bool = False) -> list:
     ]
 
 
+#: a document's path by its number's prefix
+PATHS = {"QUO": "quotes", "SO": "sales-orders", "PO": "purchase-orders", "INV": "invoices"}
+
+
 def _late_reads(app, api, writes) -> dict[str, list[str]]:
-    """The statements each write sent after its commit, for those that sent any."""
+    """The statements each write sent after its commit, for those that sent any; and, for each
+    write answered with a document, the same document read back must be the answer."""
     from sqlalchemy import event
 
     log: list[str] = []
@@ -144,6 +149,9 @@ def _late_reads(app, api, writes) -> dict[str, list[str]]:
         after = [" ".join(statement.split())[:90] for statement in log[log.index("COMMIT") + 1:]]
         if after:
             late[label] = after
+        number = made[label].get("number")
+        if number:
+            assert api.get(f"/{PATHS[number.split('-')[0]]}/{made[label]['id']}").json() == made[label], label
     return late
 
 
