@@ -170,3 +170,32 @@ def test_with_every_plugin_a_write_answers_from_what_its_transaction_read(app, a
     was read in the transaction too."""
     late = _late_reads(app, api, _writes(api, catalog, plugins=True))
     assert late == {}, "\n".join(f"{k}: {v}" for k, v in late.items())
+
+
+@pytest.mark.crm_plugins("payments", "warehouses", "idca", "accounting_sync", "item_lookup")
+def test_requests_load_and_dump_with_schemas_made_once(api, catalog, monkeypatch):
+    """Every write above, and reads of lists and records, once more: no request makes a schema.
+    Making one copies and binds each of its fields (``crm.api.schemas.shared``), as costly as a
+    small request's own work."""
+    import marshmallow
+
+    def run() -> None:
+        made: dict = {}
+        for label, write in _writes(api, catalog, plugins=True):
+            answer = write(made)
+            assert answer.status_code in (200, 201), (label, answer.text)
+            made[label] = answer.json()
+        for path in ("/products?q=widget&per_page=5", "/sales-orders?status=Approved", "/accounts",
+                     f"/sales-orders/{made['sales order']['id']}", f"/invoices/{made['invoice']['id']}/payments"):
+            assert api.get(path).status_code == 200, path
+
+    run()
+    schemas_made: list[str] = []
+    first_init = marshmallow.Schema.__init__
+
+    def counted_init(self, *args, **kwargs):
+        schemas_made.append(type(self).__name__)
+        first_init(self, *args, **kwargs)
+    monkeypatch.setattr(marshmallow.Schema, "__init__", counted_init)
+    run()
+    assert schemas_made == []

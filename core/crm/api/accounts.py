@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import func, select
 
 from crm.api.collection import as_bool, paginate
 from crm.api.fields import Integer
 from crm.api.records import Address, Custom, Email, RecordListArgs, Text, patch_schema
-from crm.api.schemas import ListOf, Schema
+from crm.api.schemas import Blueprint, ListOf, Schema
 from crm.db import db
 from crm.models import Account
 from crm.permissions import require

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from crm.api.schemas import ListOf, Schema
+from crm.api.schemas import Blueprint, ListOf, Schema
 from crm.db import db
 from crm.permissions import require
 from crm.security import check_credentials

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -11,7 +10,7 @@ from sqlalchemy.orm import joinedload
 from crm.api.collection import as_bool, paginate
 from crm.api.fields import Integer
 from crm.api.records import Custom, Email, Id, RecordListArgs, Text, as_id, patch_schema
-from crm.api.schemas import ListOf, Schema
+from crm.api.schemas import Blueprint, ListOf, Schema
 from crm.db import db
 from crm.models import Contact
 from crm.permissions import require

@@ -5,14 +5,13 @@ from __future__ import annotations
 from flask import request
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from crm.api.collection import as_bool, paginate
 from crm.api.fields import Integer
 from crm.api.records import RecordListArgs, Text, as_text, clean_text
-from crm.api.schemas import ListOf, Schema
+from crm.api.schemas import Blueprint, ListOf, Schema
 from crm.db import db
 from crm.models import CustomField
 from crm.models.catalog import CUSTOM_FIELD_ENTITIES, CUSTOM_FIELD_TYPES

@@ -11,7 +11,6 @@ from decimal import Decimal
 from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import INCLUDE, fields, missing, post_dump, validate, validates_schema
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
@@ -29,7 +28,7 @@ from crm.api.fields import (
 )
 from crm.api.idempotency import create_once
 from crm.api.openapi import ErrorSchema
-from crm.api.schemas import ListArgs, ListOf, Schema, dumped
+from crm.api.schemas import Blueprint, ListArgs, ListOf, Schema, dumped
 from crm.db import db
 from crm.errors import ValidationError as DomainValidationError
 from crm.models import Document

@@ -19,7 +19,6 @@ import json
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError, fields, validate
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -31,7 +30,7 @@ from crm.api.items import ProductSchema, ServiceSchema
 from crm.api.price_books import ListPriceSchema
 from crm.api.records import patch_schema
 from crm.api.schema_messages import translate_fields
-from crm.api.schemas import Schema
+from crm.api.schemas import Blueprint, Schema
 from crm.api.stock import AdjustmentSchema
 from crm.api.vendors import VendorSchema
 from crm.db import db

@@ -10,14 +10,13 @@ from decimal import Decimal
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from crm.api.collection import as_bool, paginate
 from crm.api.fields import Integer, MoneyField, QuantityField
 from crm.api.records import Custom, Id, IdsOf, RecordListArgs, Text, as_id, as_text, patch_schema
-from crm.api.schemas import ListOf, Schema
+from crm.api.schemas import Blueprint, ListOf, Schema
 from crm.db import db
 from crm.models import Item
 from crm.money import decimal_text

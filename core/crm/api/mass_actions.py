@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from flask import g, jsonify
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError, fields, validate, validates_schema
 from sqlalchemy import Select, select
 
@@ -24,7 +23,7 @@ from crm.api.fields import IdField, clean_text
 from crm.api.openapi import ErrorDetailSchema
 from crm.api.records import patch_schema
 from crm.api.schema_messages import translate_fields
-from crm.api.schemas import Schema
+from crm.api.schemas import Blueprint, Schema
 from crm.db import db
 from crm.errors import ValidationError
 from crm.logs import request_id

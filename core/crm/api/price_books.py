@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -11,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from crm.api.collection import as_bool, paginate
 from crm.api.fields import Integer, MoneyField
 from crm.api.records import Id, RecordListArgs, Text, as_text, clean_text, patch_schema
-from crm.api.schemas import ListOf, Schema
+from crm.api.schemas import Blueprint, ListOf, Schema
 from crm.db import db
 from crm.models import PriceBook
 from crm.permissions import require

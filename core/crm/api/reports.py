@@ -17,11 +17,10 @@ from decimal import Decimal
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, fields, validate
 
 from crm.api.fields import Date, IdField, Integer
-from crm.api.schemas import MAX_PER_PAGE, Schema
+from crm.api.schemas import MAX_PER_PAGE, Blueprint, Schema
 from crm.db import db
 from crm.labels import CODE_LABELS
 from crm.money import MONEY_MIN_PLACES, decimal_text

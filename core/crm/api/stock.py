@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
 from crm.api.collection import paginate
 from crm.api.fields import IdField, QuantityField, Text
-from crm.api.schemas import ListArgs, ListOf, Schema
+from crm.api.schemas import Blueprint, ListArgs, ListOf, Schema
 from crm.db import db
 from crm.models import StockMove
 from crm.models.stock import ADJUSTMENT_REASONS, MOVE_KINDS

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from crm.api.collection import as_bool, paginate
 from crm.api.fields import Integer, PercentField, Text
-from crm.api.schemas import ListArgs, ListOf, Schema
+from crm.api.schemas import Blueprint, ListArgs, ListOf, Schema
 from crm.db import db
 from crm.models import Tax
 from crm.models.catalog import TAX_APPLIES_TO

@@ -9,11 +9,10 @@ invoices. See :mod:`crm.services.timeline`.
 """
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from crm.api.fields import clean_text
-from crm.api.schemas import ListOf, Schema
+from crm.api.schemas import Blueprint, ListOf, Schema
 from crm.db import db
 from crm.errors import NotFound
 from crm.permissions import require

@@ -10,12 +10,11 @@ unknown field, ``actions[1].url`` for a webhook address that is not http(s)).
 """
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from crm.api.fields import Integer, clean_text
 from crm.api.openapi import ErrorSchema
-from crm.api.schemas import ListOf, Schema
+from crm.api.schemas import Blueprint, ListOf, Schema
 from crm.db import db
 from crm.errors import NotFound
 from crm.permissions import require

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from crm.api.documents import build_schemas
+from crm.api.schemas import shared
 from crm.db import db
 from crm.errors import CRMError, NotFound, ValidationError
 from crm.labels import status_label
@@ -191,7 +192,7 @@ def validated(session, kind: DocType, form, *, patch: bool, document: Document |
     raw, keys = read_editor(session, kind, form, document)
     create_schema, patch_schema = SCHEMAS[kind.name]
     try:
-        data = load(patch_schema() if patch else create_schema(), raw)
+        data = load(shared(patch_schema if patch else create_schema), raw)
     except ValidationError as exc:
         raise ValidationError(exc.message, {_rename(keys)(k): v for k, v in exc.fields.items()}) from None
     if "recurring" in raw and "recurring" not in data:
@@ -402,7 +403,7 @@ def _mass_edit(kind: DocType, name: str, form) -> dict:
         raise ValidationError.for_field("field", _("choose one of the fields offered"))
     value = MASS_FIELDS[name].read(MultiDict({name: form.get(f"value.{name}", "")}))
     patch_schema = SCHEMAS[kind.name][1]
-    return mass_actions.edit_changes(session, target, name, value, load=lambda raw: load(patch_schema(), raw))
+    return mass_actions.edit_changes(session, target, name, value, load=lambda raw: load(shared(patch_schema), raw))
 
 
 def _list_filters(kind: DocType, stmt, party_column, args) -> tuple:

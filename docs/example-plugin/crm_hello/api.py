@@ -1,10 +1,9 @@
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from crm.api.schemas import ListOf, Schema
+from crm.api.schemas import Blueprint, ListOf, Schema
 from crm.db import db
 from crm.permissions import EVERYONE, Resource, require
 from crm_hello.models import Greeting

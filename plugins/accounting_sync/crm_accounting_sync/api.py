@@ -11,13 +11,12 @@ import json
 
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
 from crm.api.collection import paginate
 from crm.api.fields import IdField, Integer
-from crm.api.schemas import ListArgs, ListOf, Schema
+from crm.api.schemas import Blueprint, ListArgs, ListOf, Schema
 from crm.db import db
 from crm.errors import ValidationError
 from crm.permissions import require

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from crm.api.fields import Integer
-from crm.api.schemas import Schema
+from crm.api.schemas import Blueprint, Schema
 from crm.db import db
 from crm.permissions import require
 from crm_idca import layouts as lay

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from crm.api.schemas import document_schema, dumped
+from crm.api.schemas import Blueprint, document_schema, dumped
 from crm.db import db
 from crm.permissions import require
 from crm.services import documents

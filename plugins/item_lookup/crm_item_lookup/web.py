@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from crm.api import error_response, invalid_response, status_for
-from crm.api.schemas import document_schema
+from crm.api.schemas import document_schema, dumped, shared
 from crm.db import db
 from crm.errors import CRMError
 from crm.models import Document, PriceBook, Vendor
@@ -124,7 +124,7 @@ def _query_args(args: MultiDict) -> dict:
 def items() -> ResponseReturnValue:
     session = db.session
     try:
-        args = schemas.ItemLookupSearchArgs().load(_query_args(request.args))
+        args = shared(schemas.ItemLookupSearchArgs).load(_query_args(request.args))
     except SchemaError as exc:
         return _schema_error(exc)
     from crm_item_lookup.api import run_search
@@ -148,7 +148,7 @@ def _add_lines_view(kind: DocType) -> None:
     @require(kind.resource, "write")
     def add_lines(doc_id: int) -> ResponseReturnValue:
         try:
-            body = schemas.ItemLookupLinesIn().load(request.get_json(silent=True) or {})
+            body = shared(schemas.ItemLookupLinesIn).load(request.get_json(silent=True) or {})
         except SchemaError as exc:
             return _schema_error(exc)
         try:
@@ -156,7 +156,7 @@ def _add_lines_view(kind: DocType) -> None:
                 document = documents.get_document(session, kind.name, doc_id, for_update=True)
                 lines.append_items(session, document, body["items"], version=body.get("version"),
                                    price_book_id=body.get("price_book_id"))
-                answer = out_schema().dump(document)  # in the transaction: see crm.api.schemas.dumped
+                answer = dumped(out_schema, document)  # in the transaction
         except CRMError as exc:
             return _json_error(exc)
         return jsonify(answer)

@@ -9,13 +9,12 @@ from __future__ import annotations
 from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError, fields, validate
 
 from crm.api.collection import paginate
 from crm.api.fields import MAX_ID, Date, IdField, Integer, MoneyField, PercentField, Text
 from crm.api.idempotency import create_once
-from crm.api.schemas import ListArgs, ListOf, Schema
+from crm.api.schemas import Blueprint, ListArgs, ListOf, Schema, shared
 from crm.db import db
 from crm.errors import ValidationError
 from crm.permissions import require
@@ -219,7 +218,7 @@ class PaymentsPaymentSchema(Schema):
     note = fields.String()
     schedule_id = fields.Integer(allow_none=True)
     credit_created = fields.Function(
-        lambda p: PaymentsCreditRefSchema().dump(p.credits_created[0]) if p.credits_created else None,
+        lambda p: shared(PaymentsCreditRefSchema).dump(p.credits_created[0]) if p.credits_created else None,
         metadata={"description": "customer credit made from the excess of this payment"})
     credit_applied_id = fields.Function(lambda p: p.applications[0].credit_id if p.applications else None,
                                         metadata={"description": "the customer credit this payment used"})

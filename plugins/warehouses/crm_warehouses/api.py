@@ -11,13 +11,12 @@ from typing import Any, Callable
 from flask import g, request
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.api.fields import IdField, Integer, QuantityField, Text
-from crm.api.schemas import MAX_PER_PAGE, ListOf, Schema
+from crm.api.schemas import MAX_PER_PAGE, Blueprint, ListOf, Schema
 from crm.db import db
 from crm.errors import NotFound, PermissionDenied
 from crm.models import Document, Item, StockMove
