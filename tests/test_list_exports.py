@@ -180,6 +180,34 @@ def test_a_large_export_is_streamed(app, make_user, session):
     assert len(xlsx_rows(response)) == 20_001
 
 
+def test_changes_are_saved_while_an_export_is_downloaded(app, make_user, session):
+    """An export reads a snapshot of the list in a transaction that takes no lock: a change saved
+    while the file is being downloaded goes through at once (on SQLite a request's transaction
+    holds the writers' lock, which every sale and change would wait for, and give up), and the
+    file begun before it does not show it."""
+    from crm.db import make_engine
+    session.execute(insert(Item), [{"kind": "product", "name": f"Item {n:05}", "unit_price": Decimal("1.50")}
+                                   for n in range(2_500)])   # three batches of the export
+    session.commit()
+    client = sign_in(app, make_user, "admin")
+    response = client.get("/products/?export=csv", buffered=False)
+    chunks = iter(response.response)
+    received = [next(chunks)]   # the first thousand rows: the export's reading has begun
+    url = app.config["DATABASE_URL"]
+    other = make_engine(url, **({"connect_args": {"timeout": 2}} if url.startswith("sqlite") else {}))
+    try:
+        with other.begin() as connection:   # waits at most 2 s for a lock
+            connection.execute(insert(Item), [{"kind": "product", "name": "Added meanwhile",
+                                               "unit_price": Decimal("2.00")}])
+    finally:
+        other.dispose()
+    received.extend(chunks)
+    response.close()
+    lines = b"".join(received).decode().splitlines()
+    assert len(lines) == 2_501 and not any("Added meanwhile" in line for line in lines)
+    assert "Added meanwhile" in client.get("/products/?export=csv").get_data(as_text=True)
+
+
 def test_exporting_a_list_takes_reading_it(app, make_user):
     client = sign_in(app, make_user, "sales")
     assert client.get("/users/").status_code == 403

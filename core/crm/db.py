@@ -106,9 +106,14 @@ def table_owner(table_name: str, plugin_ids) -> str | None:
     return None
 
 
+#: the execution option of :meth:`Database.reading_session`'s connections
+READ_ONLY = "crm_read_only"
+
+
 def make_engine(url: str, **options) -> Engine:
     """An engine tuned for the backend: SQLite gets foreign keys, WAL, and
-    ``BEGIN IMMEDIATE`` so that writers queue instead of failing mid-way. A database that
+    ``BEGIN IMMEDIATE`` so that writers queue instead of failing mid-way (``BEGIN`` for a
+    :meth:`Database.reading_session`). A database that
     cannot be reached raises :class:`crm.errors.DatabaseUnavailable` (see :func:`_unavailable`)."""
     engine = _make_engine(url, **options)
     event.listen(engine, "handle_error", _unavailable)
@@ -178,7 +183,8 @@ def _make_engine(url: str, **options) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = connection.get_execution_options().get(READ_ONLY)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     options.setdefault("pool_pre_ping", True)
@@ -203,6 +209,15 @@ class Database:
     def new_session(app: Flask | None = None) -> Session:
         """A session of its own, for threads, jobs and tests."""
         return (app or current_app).extensions["crm.db"]()
+
+    def reading_session(self, app: Flask | None = None) -> Session:
+        """A session of its own for a long read that writes nothing (an export of a whole list).
+        On SQLite its transaction begins ``DEFERRED``: it reads the snapshot of its first query
+        (WAL) and takes no lock, where a request's ``BEGIN IMMEDIATE`` takes the writers' lock
+        until it ends, so that every sale and change would wait for the read (and give up after
+        the 30 s busy timeout). It must not write: on SQLite a write in it can fail with
+        ``database is locked`` when another transaction wrote since its first read."""
+        return (app or current_app).extensions["crm.db"](bind=self.engine(app).execution_options(**{READ_ONLY: True}))
 
     @property
     def session(self) -> Session:
