@@ -8,13 +8,13 @@ from crm.models.imports import ImportMapping, ImportRow, ImportRun
 from crm.models.jobs import JobRun
 from crm.models.parties import Account, Contact, Vendor
 from crm.models.pdf import PdfRender
-from crm.models.plugin_state import PluginState, Setting
+from crm.models.plugin_state import ConfigStamp, PluginState, Setting
 from crm.models.stock import RecurringRun, RecurringSchedule, StockBalance, StockLocation, StockMove
 from crm.models.timeline import Comment
 from crm.models.workflows import Notification, WorkflowRule, WorkflowRun
 
 __all__ = [
-    "Account", "ApiToken", "AuditEntry", "BundleComponent", "Comment", "Contact", "CustomField", "Document",
+    "Account", "ApiToken", "AuditEntry", "BundleComponent", "Comment", "ConfigStamp", "Contact", "CustomField", "Document",
     "DocumentLine", "EmailAttachment", "EmailMessage", "EmailTemplate", "IdempotencyKey", "ImportMapping", "ImportRow", "ImportRun", "Item", "JobRun", "LoginAttempt", "Notification", "PdfRender", "PluginState", "PriceBook", "PriceBookEntry",
     "ROLES", "RecurringRun", "RevokedSession", "RecurringSchedule", "Sequence", "Setting", "StatusChange", "StockBalance", "StockLocation", "StockMove", "Tax",
     "User", "Vendor", "WorkflowRule", "WorkflowRun", "item_taxes",

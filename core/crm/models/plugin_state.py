@@ -1,4 +1,4 @@
-"""Which plugins are enabled, and plugin-namespaced settings."""
+"""Which plugins are enabled, plugin-namespaced settings, and the configuration's change stamp."""
 from __future__ import annotations
 
 import datetime as dt
@@ -28,3 +28,16 @@ class Setting(Model):
     namespace: Mapped[str] = mapped_column(String(60), primary_key=True)
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[object] = mapped_column(JSON)
+
+
+class ConfigStamp(Model):
+    """One row (``id`` 1) whose ``stamp``, a random text, is replaced by a trigger whenever a
+    configuration table changes (settings, workflow rules, and the tables plugins declare with
+    :func:`crm.migrate.watch_configuration`). A process keeps what it read of them across
+    requests while the stamp a request reads is the one it read them under
+    (:func:`crm.services.records.once_per_configuration`)."""
+
+    __tablename__ = "config_stamp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(32))

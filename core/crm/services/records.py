@@ -16,6 +16,7 @@ from sqlalchemy.types import NullType
 
 from crm import money
 from crm.errors import Conflict, NotFound, ValidationError
+from crm.models import ConfigStamp
 from crm.services import audit, hooks
 
 Record = TypeVar("Record")
@@ -220,6 +221,78 @@ def once_per_transaction(session: Session, key: str, read: Callable[[], T]) -> T
         kept = (weakref.ref(transaction) if transaction is not None else lambda: None, value)
         session.info[key] = kept
     return kept[1]
+
+
+#: the configuration's change stamp (:class:`crm.models.ConfigStamp`), for the first query of a
+#: request to read with what it reads (:func:`note_config_stamp`)
+CONFIG_STAMP = select(ConfigStamp.stamp).where(ConfigStamp.id == 1).scalar_subquery()
+_STAMP = "crm.config_stamp"
+_CHANGED = "crm.config_changed"
+#: engine -> {key: (stamp, value)}: what this process read of the configuration, by the stamp it read it under
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CONFIGURATION_MODELS: set[type] = set()
+
+
+def note_config_stamp(session: Session, stamp: str | None) -> None:
+    """The configuration's stamp as the current transaction of ``session`` read it (a request's
+    first statement reads it with the signed-in user: :data:`CONFIG_STAMP`)."""
+    transaction = session.get_transaction()
+    if transaction is not None and stamp is not None:
+        session.info[_STAMP] = (weakref.ref(transaction), stamp)
+
+
+def once_per_configuration(session: Session, key: str, read: Callable[[], T]) -> T:
+    """``read()``, kept by the process while the configuration is unchanged: a request whose
+    transaction read the same change stamp as the one ``read()`` was last made under gets the
+    value kept then (no query). The stamp changes with every change to a configuration table
+    (:func:`crm.migrate.watch_configuration`), by any process. Without a stamp (a job, a
+    command, a session of its own) and for the rest of a transaction that changed a model of
+    :func:`changes_configuration`, it is :func:`once_per_transaction`. The value is shared by
+    every request of the process: plain data, never changed by its readers."""
+    transaction = session.get_transaction()
+    noted = session.info.get(_STAMP)
+    if transaction is None or noted is None or noted[0]() is not transaction or configuration_changed(session):
+        return once_per_transaction(session, key, read)
+    kept = _KEPT.setdefault(session.get_bind().engine, {})
+    found = kept.get(key)
+    if found is not None and found[0] == noted[1]:
+        return found[1]
+    value = once_per_transaction(session, key, read)
+    kept[key] = (noted[1], value)
+    return value
+
+
+def changes_configuration(model: type) -> None:
+    """Rows of ``model`` are configuration (their table is watched: :func:`crm.migrate.watch_configuration`):
+    once one is added to a session, or changed or deleted by its flush, the rest of that session's
+    transaction reads the configuration again (:func:`once_per_configuration`), since what the
+    process kept does not show its own changes."""
+    def changed(_mapper: Any, _connection: Any, target: object) -> None:
+        session = object_session(target)
+        if session is not None:
+            _note_changed(session)
+    for name in ("after_insert", "after_update", "after_delete"):
+        event.listen(model, name, changed)
+    _CONFIGURATION_MODELS.add(model)
+
+
+def configuration_changed(session: Session) -> bool:
+    """Whether the current transaction of ``session`` added, changed or deleted configuration
+    (a model of :func:`changes_configuration`)."""
+    changed = session.info.get(_CHANGED)
+    return changed is not None and changed() is not None and changed() is session.get_transaction()
+
+
+def _note_changed(session: Session) -> None:
+    transaction = session.get_transaction()
+    if transaction is not None:
+        session.info[_CHANGED] = weakref.ref(transaction)
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _configuration_added(session: Session, instance: object) -> None:
+    if type(instance) in _CONFIGURATION_MODELS:
+        _note_changed(session)
 
 
 def read_again_when_flushed(model: type, key: str) -> None:

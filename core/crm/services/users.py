@@ -16,6 +16,7 @@ from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import ROLES, ApiToken, LoginAttempt, RevokedSession, User
 from crm.models.auth import LANGUAGES
 from crm.models.base import utcnow
+from crm.services.records import CONFIG_STAMP, note_config_stamp
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -171,13 +172,15 @@ def issue_token(session: Session, user: User, *, name: str = "", lifetime_days: 
 
 
 def user_for_token(session: Session, plain: str) -> User | None:
-    """The active user of a valid (known, not revoked, not expired) token; one query."""
-    row = session.execute(select(ApiToken.revoked_at, ApiToken.expires_at, User)
+    """The active user of a valid (known, not revoked, not expired) token; one query, which also
+    reads the configuration's change stamp (:func:`crm.services.records.note_config_stamp`)."""
+    row = session.execute(select(ApiToken.revoked_at, ApiToken.expires_at, User, CONFIG_STAMP)
                           .join(User, User.id == ApiToken.user_id)
                           .where(ApiToken.token_hash == _hash_token(plain))).first()
     if row is None:
         return None
-    revoked_at, expires, user = row
+    revoked_at, expires, user, stamp = row
+    note_config_stamp(session, stamp)
     if revoked_at is not None:
         return None
     if expires is not None and _aware(expires) < utcnow():

@@ -66,7 +66,7 @@ from crm.models.base import utcnow
 from crm.models.workflows import Notification, WorkflowRule, WorkflowRun
 from crm.services import hooks
 from crm.services.doctypes import DOC_TYPES
-from crm.services.records import once_per_transaction, read_again_when_flushed
+from crm.services.records import changes_configuration, once_per_configuration, read_again_when_flushed
 
 log = logging.getLogger(__name__)
 
@@ -938,9 +938,9 @@ def _has_rules(session: Session, entity: str, event_key: str) -> bool:
 
 def _rules_for(session: Session, entity: str, event_key: str) -> list[tuple[int, dict, dict]]:
     """The enabled rules for an entity's event: (id, trigger, conditions). Every enabled rule is
-    read in one query once per transaction (a bulk import fires thousands of saves, an approval
-    a save and a status change); a rule added, changed or deleted in the session makes the next
-    call read them again."""
+    read in one query, kept by the process while no rule changes (:func:`once_per_configuration`;
+    a bulk import fires thousands of saves, an approval a save and a status change); a rule added,
+    changed or deleted in the session makes the next call read them again."""
     def read() -> dict[tuple[str, str], list[tuple[int, dict, dict]]]:
         grouped: dict[tuple[str, str], list[tuple[int, dict, dict]]] = {}
         for rule_id, rule_entity, rule_event, trigger, conditions in session.execute(
@@ -948,11 +948,12 @@ def _rules_for(session: Session, entity: str, event_key: str) -> list[tuple[int,
                        WorkflowRule.conditions).where(WorkflowRule.enabled.is_(True)).order_by(WorkflowRule.id)):
             grouped.setdefault((rule_entity, rule_event), []).append((rule_id, trigger, conditions))
         return grouped
-    return once_per_transaction(session, _RULES, read).get((entity, event_key), [])
+    return once_per_configuration(session, _RULES, read).get((entity, event_key), [])
 
 
 _RULES = "crm.workflows.rules"
 read_again_when_flushed(WorkflowRule, _RULES)
+changes_configuration(WorkflowRule)
 
 
 def fire(session: Session, event_key: str, entity: str, record: Any, *, period: str = "",

@@ -13,11 +13,22 @@ login_manager.login_view = "auth.login"
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    """The session's user, while the session is valid (active user, not signed out, same generation)."""
+    """The session's user, while the session is valid (active user, not signed out, same
+    generation), read with the configuration's change stamp (``crm.services.records``)."""
+    from sqlalchemy import select
+
     from crm.models import User
+    from crm.services.records import CONFIG_STAMP, note_config_stamp
     from crm.web.auth import session_is_valid
-    user = db.session.get(User, int(user_id)) if is_digits(user_id) else None
-    return user if user is not None and session_is_valid(user) else None
+    if not is_digits(user_id):
+        return None
+    session = db.session
+    row = session.execute(select(User, CONFIG_STAMP).where(User.id == int(user_id))).first()
+    if row is None:
+        return None
+    user, stamp = row
+    note_config_stamp(session, stamp)
+    return user if session_is_valid(user) else None
 
 
 class FormRequest(Request):

@@ -21,11 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, object_session
 
 from crm.accounting_connectors import ENTITIES
+from crm.services.records import changes_configuration, once_per_configuration
 from crm_accounting_sync.models import Connection, Outbox
 
 SUPPRESS = "accounting_sync_suppress"
 #: session.info key: (weak reference to the transaction, {entity: [connection names]}, rows)
 _SENDERS = "accounting_sync.senders"
+_ROWS = "accounting_sync.enabled_connections"
 #: engines on which the plugin's tables were read (they exist: no savepoint needed)
 _TABLES_SEEN: weakref.WeakSet[Engine] = weakref.WeakSet()
 
@@ -33,8 +35,9 @@ _ENABLED = select(Connection.name, Connection.connector, Connection.settings).wh
 
 
 def _enabled_rows(session: Session) -> list | None:
-    """The enabled connections' (name, connector, settings), read once per transaction; None
-    when the plugin's tables do not exist yet."""
+    """The enabled connections' (name, connector, settings), read once per transaction and kept by
+    the process while the configuration is unchanged (``once_per_configuration``: the
+    connections' table is watched); None when the plugin's tables do not exist yet."""
     transaction = session.get_transaction()
     known = session.info.get(_SENDERS)
     if transaction is not None and known is not None and known[0]() is transaction:
@@ -42,7 +45,7 @@ def _enabled_rows(session: Session) -> list | None:
     bind = session.get_bind(Connection)
     engine = bind if isinstance(bind, Engine) else getattr(bind, "engine", None)
     if engine is not None and engine in _TABLES_SEEN:
-        rows = list(session.execute(_ENABLED).all())
+        rows = once_per_configuration(session, _ROWS, lambda: list(session.execute(_ENABLED).all()))
     else:
         try:
             with session.begin_nested():
@@ -68,6 +71,9 @@ def forget(session: Session | None) -> None:
 @event.listens_for(Connection, "after_delete")
 def _connection_flushed(_mapper, _connection, target: Connection) -> None:
     forget(object_session(target))
+
+
+changes_configuration(Connection)
 
 
 def _senders(session: Session, entity: str) -> list[str]:

@@ -16,10 +16,13 @@ from sqlalchemy.orm import Session
 
 from crm.context import current_actor_id
 from crm.errors import Conflict, ValidationError
+from crm.services.records import changes_configuration, once_per_configuration
 from crm_idca.formulas import TEXT
 from crm_idca.layouts.model import CUSTOM_FIELD_KINDS, CompiledLayout, doc_type_of, empty_layout
 from crm_idca.layouts.validation import build
 from crm_idca.models import Layout, LayoutVersion
+
+changes_configuration(Layout)
 
 logger = logging.getLogger(__name__)
 
@@ -127,13 +130,14 @@ _VERSION = select(Layout.version).where(Layout.doc_type == bindparam("doc_type")
 def current_version(session: Session, doc_type: str) -> int:
     """The current version of ``doc_type``'s layout (0: none saved): a SELECT of one integer,
     without flushing the document being computed, made once per transaction and document type
-    (a transaction sees one version of a layout from start to end)."""
+    (a transaction sees one version of a layout from start to end), and kept by the process while
+    the configuration is unchanged (``once_per_configuration``: the layouts' table is watched)."""
     transaction = session.get_transaction()
     known = session.info.get("idca.versions", {}).get(doc_type)
     if transaction is not None and known is not None and known[0]() is transaction:
         return known[1]
-    with session.no_autoflush:
-        version = session.execute(_VERSION, {"doc_type": doc_type}).scalar() or 0
+    version = once_per_configuration(session, f"idca.version.{doc_type}",
+                                     lambda: session.execute(_VERSION, {"doc_type": doc_type}).scalar() or 0)
     _remember_version(session, doc_type, version)
     return version
 
