@@ -329,7 +329,8 @@ def watch_configuration(table: str) -> None:
     means) replaces the configuration's change stamp (:class:`crm.models.ConfigStamp`), so that
     every process reads again what it kept of the configuration tables
     (:func:`crm.services.records.once_per_configuration`). A plugin calls it for the tables whose
-    rows it reads that way."""
+    rows it reads that way. On SQLite a table rebuilt by a later migration (batch mode,
+    :func:`rebuild_sqlite_tables`) loses its triggers: that migration watches it again."""
     from alembic import op
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_STAMP_FUNCTION)
