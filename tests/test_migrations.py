@@ -167,3 +167,31 @@ def test_crm_db_pending_then_upgrade_twice_then_nothing_pending(fresh_app):
     current = _cli(fresh_app, "db", "current")
     assert current.exit_code == 0
     assert current.output.splitlines() == [f"{t}: {revisions[t]}" for t in targets]
+
+
+def test_the_core_taken_back_before_its_config_stamp_leaves_the_plugins_tables_watched(fresh_app):
+    """The core downgraded below ``core_0020`` while the plugins stay at their head: the plugins'
+    configuration tables keep working (their triggers asleep: on SQLite a trigger naming the
+    missing stamp would break every later change to the schema), and the core upgraded again
+    wakes them: a change to a plugin's connections replaces the stamp again."""
+    from sqlalchemy import text
+    migrate.upgrade_all(fresh_app)
+    engine = db.engine(fresh_app)
+    insert = text("INSERT INTO accounting_sync_connections (name, connector, enabled, settings, created_at) "
+                  "VALUES (:name, 'quickbooks', false, '{}', CURRENT_TIMESTAMP)")
+
+    def stamp():
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT stamp FROM config_stamp")).scalar_one()
+
+    migrate.downgrade(fresh_app, migrate.CORE, "core_0019")
+    assert "config_stamp" not in _tables(fresh_app)
+    with engine.begin() as connection:
+        connection.execute(insert, {"name": "asleep"})
+        connection.execute(text("CREATE TABLE schema_still_changes (id INTEGER PRIMARY KEY)"))
+        connection.execute(text("DROP TABLE schema_still_changes"))
+    migrate.upgrade_all(fresh_app)
+    before = stamp()
+    with engine.begin() as connection:
+        connection.execute(insert, {"name": "awake"})
+    assert stamp() != before

@@ -25,7 +25,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from flask import Flask
-from sqlalchemy import BigInteger, Integer, Numeric
+from sqlalchemy import BigInteger, Integer, Numeric, inspect, text
 
 from crm.db import Model, db, table_owner, tables_created_by_migrations, virtual_tables
 from crm.models.base import ExactNumeric
@@ -316,12 +316,14 @@ def revision(app: Flask, target: str, message: str) -> None:
         command.revision(_config(app, target, connection), message=message, autogenerate=True)
 
 
-#: the PostgreSQL function the configuration tables' triggers call (:func:`watch_configuration`)
-_STAMP_FUNCTION = """CREATE OR REPLACE FUNCTION crm_config_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE config_stamp SET stamp = md5(random()::text || clock_timestamp()::text);
-    RETURN NULL;
-END $$"""
+#: what a configuration table's trigger does: replace the change stamp (PostgreSQL: the body of the
+#: function every such trigger calls; SQLite: each trigger's statement)
+_PG_REPLACE_STAMP = "UPDATE config_stamp SET stamp = md5(random()::text || clock_timestamp()::text);"
+_SQLITE_REPLACE_STAMP = "UPDATE config_stamp SET stamp = lower(hex(randomblob(16)))"
+#: what it does while the core is older than ``config_stamp`` (a plugin's table stays watched)
+_PG_ASLEEP = ""
+_SQLITE_ASLEEP = "SELECT 1"
+_EVENTS = ("insert", "update", "delete")
 
 
 def watch_configuration(table: str) -> None:
@@ -333,14 +335,13 @@ def watch_configuration(table: str) -> None:
     :func:`rebuild_sqlite_tables`) loses its triggers: that migration watches it again."""
     from alembic import op
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_STAMP_FUNCTION)
+        op.execute(_pg_function(_PG_REPLACE_STAMP))
         op.execute(f"CREATE TRIGGER {table}_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
                    f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION crm_config_changed()")
     else:
-        for event_ in ("insert", "update", "delete"):
-            op.execute(f"CREATE TRIGGER {table}_config_changed_{event_} AFTER {event_.upper()} ON {table} "
-                       "BEGIN UPDATE config_stamp SET stamp = lower(hex(randomblob(16))); END")
-    op.execute("UPDATE config_stamp SET stamp = " + _new_stamp())
+        for event_ in _EVENTS:
+            op.execute(_sqlite_trigger(table, event_, _SQLITE_REPLACE_STAMP))
+    _replace_stamp()
 
 
 def unwatch_configuration(table: str) -> None:
@@ -349,13 +350,49 @@ def unwatch_configuration(table: str) -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP TRIGGER IF EXISTS {table}_config_changed ON {table}")
     else:
-        for event_ in ("insert", "update", "delete"):
+        for event_ in _EVENTS:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_config_changed_{event_}")
-    op.execute("UPDATE config_stamp SET stamp = " + _new_stamp())
+    _replace_stamp()
 
 
-def _new_stamp() -> str:
+def configuration_triggers_asleep(asleep: bool) -> None:
+    """For the migration that makes ``config_stamp`` (``core_0020``): its downgrade puts the
+    triggers of the tables still watched (the plugins', which stay at their head) to sleep, since
+    they cannot write a stamp that is gone (on SQLite a trigger naming a missing table breaks
+    every later change to the schema); its upgrade wakes them again."""
     from alembic import op
-    if op.get_bind().dialect.name == "postgresql":
-        return "md5(random()::text || clock_timestamp()::text)"
-    return "lower(hex(randomblob(16)))"
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        used = bind.execute(text("SELECT count(*) FROM pg_trigger WHERE tgname LIKE :name AND NOT tgisinternal"),
+                            {"name": "%\\_config\\_changed"}).scalar()
+        if asleep and not used:
+            op.execute("DROP FUNCTION IF EXISTS crm_config_changed()")
+        elif used:
+            op.execute(_pg_function(_PG_ASLEEP if asleep else _PG_REPLACE_STAMP))
+        return
+    old, new = (_SQLITE_REPLACE_STAMP, _SQLITE_ASLEEP) if asleep else (_SQLITE_ASLEEP, _SQLITE_REPLACE_STAMP)
+    for event_ in _EVENTS:
+        for name, table in bind.exec_driver_sql(
+                "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND name = tbl_name || ?",
+                (f"_config_changed_{event_}",)).all():
+            if bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).scalar() == \
+                    _sqlite_trigger(table, event_, old):
+                op.execute(f"DROP TRIGGER {name}")
+                op.execute(_sqlite_trigger(table, event_, new))
+
+
+def _pg_function(body: str) -> str:
+    return ("CREATE OR REPLACE FUNCTION crm_config_changed() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            f"BEGIN\n    {body}\n    RETURN NULL;\nEND $$")
+
+
+def _sqlite_trigger(table: str, event_: str, body: str) -> str:
+    return f"CREATE TRIGGER {table}_config_changed_{event_} AFTER {event_.upper()} ON {table} BEGIN {body}; END"
+
+
+def _replace_stamp() -> None:
+    """A new stamp, if the core has its table (a plugin's migration may run on an older core)."""
+    from alembic import op
+    bind = op.get_bind()
+    if inspect(bind).has_table("config_stamp"):
+        op.execute(_PG_REPLACE_STAMP.rstrip(";") if bind.dialect.name == "postgresql" else _SQLITE_REPLACE_STAMP)

@@ -39,5 +39,5 @@ class ConfigStamp(Model):
 
     __tablename__ = "config_stamp"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)   # always 1
     stamp: Mapped[str] = mapped_column(String(32))

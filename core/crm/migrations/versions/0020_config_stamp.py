@@ -9,12 +9,13 @@ Create Date: 2026-12-08 01:00:00.000000
 inserted, updated or deleted, by any process and any means. Each request reads it with its first
 statement (the signed-in user), and a process keeps what it read of those tables while the stamp
 is unchanged (``crm.services.records.once_per_configuration``) instead of reading them again in
-every request.
+every request. Taken back while the plugins stay at their head, the plugins' watched tables keep
+their triggers, asleep until the upgrade (``crm.migrate.configuration_triggers_asleep``).
 """
 import sqlalchemy as sa
 from alembic import op
 
-from crm.migrate import unwatch_configuration, watch_configuration
+from crm.migrate import configuration_triggers_asleep, unwatch_configuration, watch_configuration
 
 revision = 'core_0020'
 down_revision = 'core_0019'
@@ -26,17 +27,17 @@ TABLES = ("settings", "workflow_rules")
 
 def upgrade():
     op.create_table("config_stamp",
-                    sa.Column("id", sa.Integer(), nullable=False),
+                    sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
                     sa.Column("stamp", sa.String(length=32), nullable=False),
                     sa.PrimaryKeyConstraint("id", name=op.f("pk_config_stamp")))
     op.execute("INSERT INTO config_stamp (id, stamp) VALUES (1, '')")
     for table in TABLES:
         watch_configuration(table)
+    configuration_triggers_asleep(False)   # the plugins' tables, if the core was taken back before
 
 
 def downgrade():
     for table in TABLES:
         unwatch_configuration(table)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS crm_config_changed() CASCADE")   # the plugins' triggers too
+    configuration_triggers_asleep(True)    # the plugins' tables stay watched, their triggers asleep
     op.drop_table("config_stamp")
