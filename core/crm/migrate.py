@@ -318,10 +318,10 @@ def revision(app: Flask, target: str, message: str) -> None:
 
 #: what a configuration table's trigger does: replace the change stamp (PostgreSQL: the body of the
 #: function every such trigger calls; SQLite: each trigger's statement)
-_PG_REPLACE_STAMP = "UPDATE config_stamp SET stamp = md5(random()::text || clock_timestamp()::text);"
+_PG_REPLACE_STAMP = "UPDATE config_stamp SET stamp = md5(random()::text || clock_timestamp()::text)"
 _SQLITE_REPLACE_STAMP = "UPDATE config_stamp SET stamp = lower(hex(randomblob(16)))"
 #: what it does while the core is older than ``config_stamp`` (a plugin's table stays watched)
-_PG_ASLEEP = ""
+_PG_ASLEEP = "NULL"
 _SQLITE_ASLEEP = "SELECT 1"
 _EVENTS = ("insert", "update", "delete")
 
@@ -372,18 +372,17 @@ def configuration_triggers_asleep(asleep: bool) -> None:
         return
     old, new = (_SQLITE_REPLACE_STAMP, _SQLITE_ASLEEP) if asleep else (_SQLITE_ASLEEP, _SQLITE_REPLACE_STAMP)
     for event_ in _EVENTS:
-        for name, table in bind.exec_driver_sql(
-                "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND name = tbl_name || ?",
+        for name, table, sql in bind.exec_driver_sql(
+                "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND name = tbl_name || ?",
                 (f"_config_changed_{event_}",)).all():
-            if bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).scalar() == \
-                    _sqlite_trigger(table, event_, old):
+            if sql == _sqlite_trigger(table, event_, old):
                 op.execute(f"DROP TRIGGER {name}")
                 op.execute(_sqlite_trigger(table, event_, new))
 
 
 def _pg_function(body: str) -> str:
     return ("CREATE OR REPLACE FUNCTION crm_config_changed() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-            f"BEGIN\n    {body}\n    RETURN NULL;\nEND $$")
+            f"BEGIN\n    {body};\n    RETURN NULL;\nEND $$")
 
 
 def _sqlite_trigger(table: str, event_: str, body: str) -> str:
@@ -395,4 +394,4 @@ def _replace_stamp() -> None:
     from alembic import op
     bind = op.get_bind()
     if inspect(bind).has_table("config_stamp"):
-        op.execute(_PG_REPLACE_STAMP.rstrip(";") if bind.dialect.name == "postgresql" else _SQLITE_REPLACE_STAMP)
+        op.execute(_PG_REPLACE_STAMP if bind.dialect.name == "postgresql" else _SQLITE_REPLACE_STAMP)

@@ -280,7 +280,8 @@ def configuration_changed(session: Session) -> bool:
     """Whether the current transaction of ``session`` added, changed or deleted configuration
     (a model of :func:`changes_configuration`)."""
     changed = session.info.get(_CHANGED)
-    return changed is not None and changed() is not None and changed() is session.get_transaction()
+    transaction = session.get_transaction()
+    return changed is not None and transaction is not None and changed() is transaction
 
 
 def _note_changed(session: Session) -> None:
